@@ -1,0 +1,39 @@
+"""The quarantine record: one row per rejected raw record, with the reason. Shared by every layer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "table": pl.String(),  # raw table the record came from, e.g. "raw/gdc_cases"
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "field": pl.String(),  # dotted GDC path of the offending field, e.g. "demographic.days_to_death"
+    "value": pl.String(),  # the offending value as text (JSON for non-scalars), null when missing
+    "reason": pl.String(),  # short machine-stable reason code, e.g. "negative_survival_time"
+    "detail": pl.String(),  # human sentence naming case, field and value
+    "record": pl.String(),  # the whole raw document (JSON) so nothing is lost
+}
+
+
+def quarantine_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    """Build a quarantine table from dict rows (missing keys become null; non-str values are JSON-encoded)."""
+    normalised = []
+    for row in rows:
+        out = {}
+        for column in QUARANTINE_SCHEMA:
+            value = row.get(column)
+            if value is not None and not isinstance(value, str):
+                value = json.dumps(value, sort_keys=True, default=str)
+            out[column] = value
+        normalised.append(out)
+    return pl.DataFrame(normalised, schema=QUARANTINE_SCHEMA)
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
