@@ -1,0 +1,56 @@
+"""Shared pytest fixtures: where the real TCGA data lives, and the GDC stand-in on a free port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """`../shared` beside the clone (CI always has it), or GLIOMA_SHARED_DIR."""
+    return Path(os.environ.get("GLIOMA_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+
+
+REALDATA_DIR = shared_dir() / "realdata"
+REAL_DEV_BUNDLE = REALDATA_DIR / "bundles" / "tcga_gbmlgg_dev"
+
+
+@pytest.fixture(scope="session")
+def realdata_dir() -> Path:
+    if not (REALDATA_DIR / "README.md").exists():
+        pytest.skip(
+            f"real TCGA data not found at {REALDATA_DIR}: it ships beside the repository as ../shared/realdata "
+            "(set GLIOMA_SHARED_DIR to point elsewhere)"
+        )
+    return REALDATA_DIR
+
+
+@pytest.fixture(scope="session")
+def real_dev_bundle(realdata_dir: Path) -> Path:
+    return realdata_dir / "bundles" / "tcga_gbmlgg_dev"
+
+
+@pytest.fixture
+def gdc_standin_factory() -> Iterator:
+    """Start a GDC stand-in on a free 127.0.0.1 port for a bundle root; stopped after the test.
+
+    Usage: `server = gdc_standin_factory(bundle_root)`; `server.base_url`, `server.faults.inject(...)`.
+    """
+    from sandbox.gdc_standin import GdcStandIn
+
+    started = []
+
+    def start(bundle_root: Path, **kwargs):
+        server = GdcStandIn(bundle_root, port=0, **kwargs)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,252 @@
+"""GDC documents -> raw-layer tables.
+
+A raw table keeps every document losslessly (the hit as the API returned it, as JSON text in
+`document`) next to the key columns that later layers join on. These functions are pure: the raw
+assets call them on what the GDC client returned, and the tests call them on the real GDC exports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from transforms.panels import MGMT_STP27_PROBES
+
+RAW_CASES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "updated_datetime": pl.String(),
+    "document": pl.String(),
+}
+
+RAW_SSM_OCCURRENCES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "ssm_occurrence_id": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "ssm_id": pl.String(),
+    "gene_symbols": pl.List(pl.String()),
+    "document": pl.String(),
+}
+
+RAW_CNV_OCCURRENCES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "cnv_occurrence_id": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "cnv_id": pl.String(),
+    "chromosome": pl.String(),
+    "gene_symbols": pl.List(pl.String()),
+    "cnv_change": pl.String(),
+    "cnv_change_5_category": pl.String(),
+    "document": pl.String(),
+}
+
+RAW_METHYLATION_FILES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "file_name": pl.String(),
+    "md5sum": pl.String(),
+    "file_size": pl.Int64(),
+    "platform": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "sample_submitter_id": pl.String(),
+    "sample_type": pl.String(),
+    "document": pl.String(),
+}
+
+RAW_MGMT_PROBE_BETAS_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "md5sum": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "sample_submitter_id": pl.String(),
+    "sample_type": pl.String(),
+    "platform": pl.String(),
+    "probe_id": pl.String(),
+    "beta": pl.Float64(),
+}
+
+
+def _get(document: Mapping[str, Any], *path: str) -> Any:
+    node: Any = document
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _dump(document: Mapping[str, Any]) -> str:
+    # Compact and key-sorted: the same document always gives the same bytes (idempotent rewrites).
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def raw_cases_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
+    rows = [
+        {
+            "release": release,
+            "case_id": doc.get("case_id") or doc.get("id"),
+            "submitter_id": doc.get("submitter_id"),
+            "project_id": _get(doc, "project", "project_id"),
+            "updated_datetime": doc.get("updated_datetime"),
+            "document": _dump(doc),
+        }
+        for doc in documents
+    ]
+    return pl.DataFrame(rows, schema=RAW_CASES_SCHEMA)
+
+
+def _consequence_genes(consequences: Any, key_path: Sequence[str], panel: frozenset[str] | None) -> list[str]:
+    symbols: set[str] = set()
+    for consequence in consequences or ():
+        symbol = _get(consequence, *key_path)
+        if symbol and (panel is None or symbol in panel):
+            symbols.add(symbol)
+    return sorted(symbols)
+
+
+def raw_ssm_occurrences_table(
+    documents: Iterable[Mapping[str, Any]], release: str, panel: Iterable[str] | None = None
+) -> pl.DataFrame:
+    """`gene_symbols`: the panel genes among the ssm's consequences (GDC returns every transcript, also of
+    overlapping genes, so the filter that selected the occurrence is not enough — GDC_API_FACTS 3.1)."""
+    panel_set = frozenset(panel) if panel is not None else None
+    rows = [
+        {
+            "release": release,
+            "ssm_occurrence_id": doc.get("ssm_occurrence_id") or doc.get("id"),
+            "case_id": _get(doc, "case", "case_id"),
+            "submitter_id": _get(doc, "case", "submitter_id"),
+            "project_id": _get(doc, "case", "project", "project_id"),
+            "ssm_id": _get(doc, "ssm", "ssm_id"),
+            "gene_symbols": _consequence_genes(
+                _get(doc, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel_set
+            ),
+            "document": _dump(doc),
+        }
+        for doc in documents
+    ]
+    return pl.DataFrame(rows, schema=RAW_SSM_OCCURRENCES_SCHEMA)
+
+
+def raw_cnv_occurrences_table(
+    documents: Iterable[Mapping[str, Any]], release: str, panel: Iterable[str] | None = None
+) -> pl.DataFrame:
+    panel_set = frozenset(panel) if panel is not None else None
+    rows = [
+        {
+            "release": release,
+            "cnv_occurrence_id": doc.get("cnv_occurrence_id") or doc.get("id"),
+            "case_id": _get(doc, "case", "case_id"),
+            "submitter_id": _get(doc, "case", "submitter_id"),
+            "project_id": _get(doc, "case", "project", "project_id"),
+            "cnv_id": _get(doc, "cnv", "cnv_id"),
+            "chromosome": _get(doc, "cnv", "chromosome"),
+            "gene_symbols": _consequence_genes(_get(doc, "cnv", "consequence"), ("gene", "symbol"), panel_set),
+            "cnv_change": _get(doc, "cnv", "cnv_change"),
+            "cnv_change_5_category": _get(doc, "cnv", "cnv_change_5_category"),
+            "document": _dump(doc),
+        }
+        for doc in documents
+    ]
+    return pl.DataFrame(rows, schema=RAW_CNV_OCCURRENCES_SCHEMA)
+
+
+def _first(items: Any) -> Mapping[str, Any]:
+    return items[0] if isinstance(items, list) and items and isinstance(items[0], Mapping) else {}
+
+
+def raw_methylation_files_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
+    """One row per file. A methylation file belongs to one case and one sample; the first of each is
+    taken as the key, the full lists stay in `document`."""
+    rows = []
+    for doc in documents:
+        case = _first(doc.get("cases"))
+        sample = _first(case.get("samples"))
+        file_size = doc.get("file_size")
+        rows.append(
+            {
+                "release": release,
+                "file_id": doc.get("file_id") or doc.get("id"),
+                "file_name": doc.get("file_name"),
+                "md5sum": doc.get("md5sum"),
+                "file_size": int(file_size) if file_size is not None else None,
+                "platform": doc.get("platform"),
+                "case_id": case.get("case_id"),
+                "submitter_id": case.get("submitter_id"),
+                "project_id": _get(case, "project", "project_id"),
+                "sample_submitter_id": sample.get("submitter_id"),
+                "sample_type": sample.get("sample_type"),
+                "document": _dump(doc),
+            }
+        )
+    return pl.DataFrame(rows, schema=RAW_METHYLATION_FILES_SCHEMA)
+
+
+class BetaFileFormatError(ValueError):
+    """A methylation beta file line that is not `<probe id>\\t<beta or NA>`."""
+
+
+def extract_probe_betas(
+    lines: Iterable[bytes], probes: Iterable[str] = MGMT_STP27_PROBES, *, file_id: str = "?"
+) -> dict[str, float | None]:
+    """Pick the wanted probes' betas out of a SeSAMe level-3 beta file while it streams by.
+
+    The file has no header: `probe_id<TAB>beta`, beta in [0, 1] or `NA` (masked probe -> None).
+    The whole file is read (the caller verifies md5 at the end), but only the wanted lines are parsed.
+    """
+    wanted = {probe.encode(): probe for probe in probes}
+    found: dict[str, float | None] = {}
+    for line_number, line in enumerate(lines, start=1):
+        probe_bytes, _, rest = line.partition(b"\t")
+        probe = wanted.get(probe_bytes)
+        if probe is None:
+            continue
+        text = rest.strip().decode("ascii", errors="replace")
+        if text in ("NA", ""):
+            found[probe] = None
+            continue
+        try:
+            beta = float(text)
+        except ValueError as error:
+            raise BetaFileFormatError(
+                f"methylation file {file_id} line {line_number}: probe {probe} has beta {text!r}, not a number or NA"
+            ) from error
+        if not 0.0 <= beta <= 1.0:
+            raise BetaFileFormatError(
+                f"methylation file {file_id} line {line_number}: probe {probe} has beta {beta}, outside [0, 1]"
+            )
+        found[probe] = beta
+    return found
+
+
+def mgmt_probe_rows(
+    file_row: Mapping[str, Any], betas: Mapping[str, float | None], release: str
+) -> list[dict[str, Any]]:
+    """Long-form rows of `raw/mgmt_probe_betas` for one file (one row per probe found in it)."""
+    return [
+        {
+            "release": release,
+            "file_id": file_row["file_id"],
+            "md5sum": file_row["md5sum"],
+            "case_id": file_row["case_id"],
+            "submitter_id": file_row["submitter_id"],
+            "sample_submitter_id": file_row["sample_submitter_id"],
+            "sample_type": file_row["sample_type"],
+            "platform": file_row["platform"],
+            "probe_id": probe,
+            "beta": beta,
+        }
+        for probe, beta in sorted(betas.items())
+    ]
