@@ -75,6 +75,7 @@ RAW_MGMT_PROBE_BETAS_SCHEMA: dict[str, pl.DataType] = {
     "platform": pl.String(),
     "probe_id": pl.String(),
     "beta": pl.Float64(),
+    "probe_status": pl.String(),  # measured | NA (masked in the file) | absent (probe not on the array)
 }
 
 
@@ -232,9 +233,13 @@ def extract_probe_betas(
 
 
 def mgmt_probe_rows(
-    file_row: Mapping[str, Any], betas: Mapping[str, float | None], release: str
+    file_row: Mapping[str, Any],
+    betas: Mapping[str, float | None],
+    release: str,
+    probes: Iterable[str] = MGMT_STP27_PROBES,
 ) -> list[dict[str, Any]]:
-    """Long-form rows of `raw/mgmt_probe_betas` for one file (one row per probe found in it)."""
+    """Long-form rows of `raw/mgmt_probe_betas` for one file: one row per wanted probe, also when the
+    probe was masked (`NA`) or absent, so every file fetched leaves a trace and is never fetched again."""
     return [
         {
             "release": release,
@@ -246,7 +251,8 @@ def mgmt_probe_rows(
             "sample_type": file_row["sample_type"],
             "platform": file_row["platform"],
             "probe_id": probe,
-            "beta": beta,
+            "beta": betas.get(probe),
+            "probe_status": "absent" if probe not in betas else ("NA" if betas[probe] is None else "measured"),
         }
-        for probe, beta in sorted(betas.items())
+        for probe in sorted(probes)
     ]

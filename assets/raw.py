@@ -1,0 +1,352 @@
+"""Raw layer: GDC documents of one data release, kept losslessly, as Parquet.
+
+Each asset asks the GDC API (live or the stand-in) for one entity, checks that the release GDC serves
+is the partition being built, and writes the documents with their key columns atomically.
+"""
+
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import polars as pl
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+
+from orchestration.gdc_client import SearchResult
+from orchestration.partitions import gdc_releases
+from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource
+from transforms.panels import MGMT_STP27_PROBES
+from transforms.raw_tables import (
+    RAW_MGMT_PROBE_BETAS_SCHEMA,
+    extract_probe_betas,
+    mgmt_probe_rows,
+    raw_cases_table,
+    raw_cnv_occurrences_table,
+    raw_methylation_files_table,
+    raw_ssm_occurrences_table,
+)
+from warehouse.lake import WrittenTable, write_bytes_atomic
+
+RAW = "raw"
+
+# What the raw layer asks GDC for. Field lists are explicit (not `expand`) for occurrences so the
+# payload stays small; case documents take whole expand groups so new clinical fields come along.
+CASE_FIELDS = (
+    "case_id", "submitter_id", "state", "disease_type", "primary_site", "index_date",
+    "updated_datetime", "available_variation_data",
+)
+CASE_EXPAND = (
+    "project", "demographic", "diagnoses", "diagnoses.treatments", "follow_ups", "follow_ups.molecular_tests",
+)
+SSM_OCCURRENCE_FIELDS = (
+    "ssm_occurrence_id", "case.case_id", "case.submitter_id", "case.project.project_id",
+    "case.available_variation_data", "ssm.ssm_id", "ssm.chromosome", "ssm.start_position",
+    "ssm.end_position", "ssm.reference_allele", "ssm.tumor_allele", "ssm.genomic_dna_change",
+    "ssm.mutation_type", "ssm.mutation_subtype", "ssm.ncbi_build",
+    "ssm.consequence.transcript.transcript_id", "ssm.consequence.transcript.is_canonical",
+    "ssm.consequence.transcript.aa_change", "ssm.consequence.transcript.consequence_type",
+    "ssm.consequence.transcript.annotation.vep_impact", "ssm.consequence.transcript.gene.symbol",
+    "ssm.consequence.transcript.gene.gene_id",
+)
+CNV_OCCURRENCE_FIELDS = (
+    "cnv_occurrence_id", "case.case_id", "case.submitter_id", "case.project.project_id",
+    "case.available_variation_data", "cnv.cnv_id", "cnv.chromosome", "cnv.start_position",
+    "cnv.end_position", "cnv.cnv_change", "cnv.cnv_change_5_category", "cnv.gene_level_cn", "cnv.ncbi_build",
+    "cnv.consequence.gene.symbol", "cnv.consequence.gene.gene_id",
+)
+METHYLATION_FILE_FIELDS = (
+    "file_id", "file_name", "data_category", "data_type", "data_format", "experimental_strategy",
+    "platform", "access", "state", "version", "md5sum", "file_size", "created_datetime", "updated_datetime",
+    "analysis.workflow_type", "cases.case_id", "cases.submitter_id", "cases.project.project_id",
+    "cases.samples.sample_id", "cases.samples.submitter_id", "cases.samples.sample_type",
+)
+METHYLATION_FILTER_VALUES = {
+    "data_category": "DNA Methylation",
+    "data_type": "Methylation Beta Value",
+    "analysis.workflow_type": "SeSAMe Methylation Beta Estimation",
+    "access": "open",
+}
+
+
+def _in(field: str, values: Sequence[str]) -> dict[str, Any]:
+    return {"op": "in", "content": {"field": field, "value": list(values)}}
+
+
+def _and(*leaves: dict[str, Any]) -> dict[str, Any]:
+    return {"op": "and", "content": list(leaves)}
+
+
+def _search_metadata(result: SearchResult, written: WrittenTable, started: float) -> dict[str, Any]:
+    elapsed = time.monotonic() - started
+    return {
+        "dagster/row_count": written.rows,
+        "rows": written.rows,
+        "bytes": written.bytes,
+        "pages": result.pages,
+        "gdc_total": result.total,
+        "retries": result.retries,
+        "gdc_release": result.release,
+        "duration_seconds": round(elapsed, 3),
+        "rows_per_second": round(written.rows / elapsed, 1) if elapsed > 0 else None,
+        "path": MetadataValue.path(str(written.path)),
+    }
+
+
+def _check_row_count(context: AssetExecutionContext, endpoint: str, result: SearchResult, frame: pl.DataFrame) -> None:
+    # The client already reconciles ids with `pagination.total`; this guards the table builder.
+    if frame.height != result.total:
+        raise Failure(
+            f"{endpoint} for release {context.partition_key}: GDC reported total={result.total} "
+            f"but {frame.height} rows were built; nothing was written"
+        )
+
+
+def _ingest_search(
+    context: AssetExecutionContext,
+    gdc: GdcApiResource,
+    lake: LakeResource,
+    *,
+    table: str,
+    endpoint: str,
+    filters: dict[str, Any],
+    sort: str,
+    build: Callable[[list[dict[str, Any]], str], pl.DataFrame],
+    fields: Sequence[str] | None = None,
+    expand: Sequence[str] | None = None,
+) -> MaterializeResult:
+    release = context.partition_key
+    started = time.monotonic()
+    client = gdc.client(logger=context.log)
+    result = client.search_all(
+        endpoint,
+        filters=filters,
+        fields=list(fields) if fields else None,
+        expand=list(expand) if expand else None,
+        sort=sort,
+        expected_release=release,
+    )
+    _require_release(release, result.release, endpoint)
+    frame = build(result.hits, release)
+    _check_row_count(context, endpoint, result, frame)
+    written = lake.lake.write(frame, RAW, table, release)
+    context.log.info(f"{RAW}/{table} release {release}: {written.rows} rows, {written.bytes} bytes -> {written.path}")
+    return MaterializeResult(metadata=_search_metadata(result, written, started))
+
+
+def _require_release(partition: str, served: str, what: str) -> None:
+    if served != partition:
+        raise Failure(
+            f"{what}: GDC serves data release {served}, but partition {partition} was requested. "
+            "GDC only serves its current release; raw data of a past release cannot be fetched again "
+            "(already written partitions are kept)."
+        )
+
+
+@asset(
+    key=["gdc_release"],
+    partitions_def=gdc_releases,
+    group_name="raw",
+    kinds={"python"},
+    description="The GDC data release this partition is built from (`/status`), checked before any fetch.",
+)
+def gdc_release(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> MaterializeResult:
+    status = gdc.client(logger=context.log).status()
+    _require_release(context.partition_key, status.data_release_label, "/status")
+    path = lake.lake.partition_dir(RAW, "gdc_release", context.partition_key) / "status.json"
+    write_bytes_atomic(json.dumps(status.raw, indent=2, sort_keys=True).encode(), path)
+    return MaterializeResult(
+        metadata={
+            "data_release": status.raw.get("data_release"),
+            "api_tag": status.raw.get("tag"),
+            "commit": status.raw.get("commit"),
+            "path": MetadataValue.path(str(path)),
+        }
+    )
+
+
+@asset(
+    key=["raw", "gdc_cases"],
+    deps=[gdc_release],
+    partitions_def=gdc_releases,
+    group_name="raw",
+    kinds={"parquet"},
+    description="Case documents (demographic, diagnoses, treatments, follow-ups) of the glioma projects.",
+)
+def raw_gdc_cases(
+    context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
+) -> MaterializeResult:
+    return _ingest_search(
+        context, gdc, lake,
+        table="gdc_cases",
+        endpoint="cases",
+        filters=_in("project.project_id", gene_panels.projects),
+        sort="case_id:asc",
+        fields=CASE_FIELDS,
+        expand=CASE_EXPAND,
+        build=raw_cases_table,
+    )
+
+
+@asset(
+    key=["raw", "gdc_ssm_occurrences"],
+    deps=[gdc_release],
+    partitions_def=gdc_releases,
+    group_name="raw",
+    kinds={"parquet"},
+    description="Somatic mutation occurrences (open, masked) in the gene panel.",
+)
+def raw_gdc_ssm_occurrences(
+    context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
+) -> MaterializeResult:
+    genes = gene_panels.ssm_genes
+    return _ingest_search(
+        context, gdc, lake,
+        table="gdc_ssm_occurrences",
+        endpoint="ssm_occurrences",
+        filters=_and(
+            _in("case.project.project_id", gene_panels.projects),
+            _in("ssm.consequence.transcript.gene.symbol", genes),
+        ),
+        sort="ssm_occurrence_id:asc",
+        fields=SSM_OCCURRENCE_FIELDS,
+        build=lambda hits, release: raw_ssm_occurrences_table(hits, release, genes),
+    )
+
+
+@asset(
+    key=["raw", "gdc_cnv_occurrences"],
+    deps=[gdc_release],
+    partitions_def=gdc_releases,
+    group_name="raw",
+    kinds={"parquet"},
+    description="Gene-level copy-number change occurrences for the marker-gene panel (1p, 19q, 7, 10, EGFR, CDKN2A).",
+)
+def raw_gdc_cnv_occurrences(
+    context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
+) -> MaterializeResult:
+    genes = gene_panels.cnv_genes
+    return _ingest_search(
+        context, gdc, lake,
+        table="gdc_cnv_occurrences",
+        endpoint="cnv_occurrences",
+        filters=_and(
+            _in("case.project.project_id", gene_panels.projects),
+            _in("cnv.consequence.gene.symbol", genes),
+        ),
+        sort="cnv_occurrence_id:asc",
+        fields=CNV_OCCURRENCE_FIELDS,
+        build=lambda hits, release: raw_cnv_occurrences_table(hits, release, genes),
+    )
+
+
+@asset(
+    key=["raw", "gdc_methylation_files"],
+    deps=[gdc_release],
+    partitions_def=gdc_releases,
+    group_name="raw",
+    kinds={"parquet"},
+    description="File documents of open SeSAMe methylation beta-value files (450k/27k/EPIC arrays).",
+)
+def raw_gdc_methylation_files(
+    context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
+) -> MaterializeResult:
+    leaves = [_in(field, [value]) for field, value in METHYLATION_FILTER_VALUES.items()]
+    return _ingest_search(
+        context, gdc, lake,
+        table="gdc_methylation_files",
+        endpoint="files",
+        filters=_and(_in("cases.project.project_id", gene_panels.projects), *leaves),
+        sort="file_id:asc",
+        fields=METHYLATION_FILE_FIELDS,
+        build=raw_methylation_files_table,
+    )
+
+
+def _previous_extractions(lake: LakeResource, release: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(file_id, md5) -> probe rows already extracted in an earlier release: such files are not fetched again."""
+    earlier = [
+        r for r in lake.lake.releases(RAW, "mgmt_probe_betas")
+        if r != release
+    ]
+    if not earlier:
+        return {}
+    frame = pl.concat([lake.lake.read(RAW, "mgmt_probe_betas", r) for r in earlier], how="diagonal_relaxed")
+    frame = frame.unique(subset=["file_id", "md5sum", "probe_id"], keep="last", maintain_order=True)
+    reused: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in frame.iter_rows(named=True):
+        reused.setdefault((row["file_id"], row["md5sum"]), []).append(row)
+    return reused
+
+
+@asset(
+    key=["raw", "mgmt_probe_betas"],
+    deps=[raw_gdc_methylation_files],
+    partitions_def=gdc_releases,
+    group_name="raw",
+    kinds={"parquet"},
+    description=(
+        "Betas of the MGMT-STP27 promoter probes, extracted while streaming each methylation file. "
+        "A file already fetched by an earlier release (same file id and md5) is not downloaded again."
+    ),
+)
+def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> MaterializeResult:
+    release = context.partition_key
+    started = time.monotonic()
+    files = lake.lake.read(RAW, "gdc_methylation_files", release)
+    reusable = _previous_extractions(lake, release)
+    client = gdc.client(logger=context.log)
+
+    to_fetch = [row for row in files.iter_rows(named=True) if (row["file_id"], row["md5sum"]) not in reusable]
+    rows: list[dict[str, Any]] = []
+    reused_files = 0
+    for row in files.iter_rows(named=True):
+        previous = reusable.get((row["file_id"], row["md5sum"]))
+        if previous is not None:
+            reused_files += 1
+            rows.extend({**prior, "release": release} for prior in previous)
+
+    def fetch(file_row: Mapping[str, Any]) -> list[dict[str, Any]]:
+        lines = client.iter_file_lines(file_row["file_id"], md5=file_row["md5sum"], size=file_row["file_size"])
+        betas = extract_probe_betas(lines, MGMT_STP27_PROBES, file_id=file_row["file_id"])
+        return mgmt_probe_rows(file_row, betas, release)
+
+    fetched_bytes = sum(int(row["file_size"] or 0) for row in to_fetch)
+    context.log.info(
+        f"methylation files for release {release}: {files.height} listed, {reused_files} already extracted "
+        f"in an earlier release, {len(to_fetch)} to stream ({fetched_bytes / 1e6:.1f} MB)"
+    )
+    with ThreadPoolExecutor(max_workers=max(1, gdc.download_workers)) as pool:
+        for index, file_rows in enumerate(pool.map(fetch, to_fetch), start=1):
+            rows.extend(file_rows)
+            if index % 200 == 0:
+                context.log.info(f"streamed {index}/{len(to_fetch)} methylation files")
+
+    frame = pl.DataFrame(rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA).sort(["file_id", "probe_id"])
+    written = lake.lake.write(frame, RAW, "mgmt_probe_betas", release)
+    elapsed = time.monotonic() - started
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": written.rows,
+            "rows": written.rows,
+            "bytes": written.bytes,
+            "files_listed": files.height,
+            "files_downloaded": len(to_fetch),
+            "files_reused_from_earlier_release": reused_files,
+            "bytes_downloaded": fetched_bytes,
+            "retries": client.stats.retries,
+            "duration_seconds": round(elapsed, 3),
+            "path": MetadataValue.path(str(written.path)),
+        }
+    )
+
+
+RAW_ASSETS = [
+    gdc_release,
+    raw_gdc_cases,
+    raw_gdc_ssm_occurrences,
+    raw_gdc_cnv_occurrences,
+    raw_gdc_methylation_files,
+    raw_mgmt_probe_betas,
+]

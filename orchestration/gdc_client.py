@@ -1,0 +1,799 @@
+"""HTTP client for the NCI GDC REST API (live, or the local stand-in serving a bundle).
+
+A plain class, no Dagster: `orchestration/` wraps it in a ConfigurableResource.
+
+Retries of HTTP statuses (429/500/502/503/504) and of connection/read errors are done by urllib3's `Retry`
+mounted on the session (exponential backoff with jitter, Retry-After honoured). The one application-level
+retry is the re-request of a response whose status was fine but whose *body* was not (truncated JSON,
+connection dropped mid-body): urllib3 has already handed the response over by then and cannot retry it.
+Those re-requests reuse the same `Retry` object for their backoff, so both layers back off alike.
+
+Searches page with a caller-supplied stable sort, check every envelope, track ids across pages and the
+data release before and after, so a result is exactly one release's complete, duplicate-free set or an
+exception says why not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+__all__ = [
+    "LIVE_GDC_BASE_URL",
+    "RETRY_STATUS_CODES",
+    "ClientStats",
+    "DownloadResult",
+    "GdcClient",
+    "GdcConsistencyError",
+    "GdcEnvelopeError",
+    "GdcError",
+    "GdcHttpError",
+    "GdcIntegrityError",
+    "GdcReleaseChangedError",
+    "GdcStatus",
+    "SearchPage",
+    "SearchResult",
+    "parse_status",
+    "validate_search_envelope",
+]
+
+LIVE_GDC_BASE_URL = "https://api.gdc.cancer.gov"
+RETRY_STATUS_CODES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+# GDC searches are idempotent reads sent as POST (big filters do not fit a URL); urllib3 excludes POST by default.
+RETRY_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
+
+_RELEASE_RE = re.compile(r"Data Release (\d+)\.(\d+)")
+_BODY_EXCERPT_CHARS = 200
+_DOWNLOAD_CHUNK_BYTES = 1 << 16
+_LOG_EVERY_PAGES = 10
+_LOG_EVERY_SECONDS = 5.0
+_LARGE_DOWNLOAD_BYTES = 1 << 20  # log rate only for downloads big enough for a rate to mean something
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors
+
+
+class GdcError(RuntimeError):
+    """Any failure talking to the GDC API (after retries)."""
+
+
+class GdcEnvelopeError(GdcError):
+    """A response body was not the documented envelope (non-JSON, truncated, wrong shape or types)."""
+
+
+class GdcHttpError(GdcEnvelopeError):
+    """The server answered with a non-success status after all retries; `status_code` holds it."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class GdcConsistencyError(GdcError):
+    """Paging gave duplicates/skips or a moving total, and the single-page re-fetch did not fix it."""
+
+
+class GdcReleaseChangedError(GdcError):
+    """The data release changed while reading, more often than can be recovered from."""
+
+    def __init__(self, message: str, release_before: str, release_after: str) -> None:
+        super().__init__(message)
+        self.release_before = release_before
+        self.release_after = release_after
+
+
+class GdcIntegrityError(GdcError):
+    """A downloaded file's size or md5 differs from what the file's metadata says."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Value types
+
+
+class _Logger(Protocol):
+    def info(self, msg: str, *args: Any) -> Any: ...
+
+    def warning(self, msg: str, *args: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class GdcStatus:
+    data_release_label: str  # "45.0"
+    major: int
+    minor: int
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[dict[str, Any]]
+    page: int
+    pages: int
+    total: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[dict[str, Any]]
+    total: int
+    pages: int  # pages actually fetched (including a single-page re-fetch)
+    release: str  # the data release the hits belong to
+    retries: int  # urllib3 retries + body re-requests + recoveries during this search
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    path: Path
+    bytes: int
+    md5: str
+    retries: int
+    elapsed_seconds: float
+
+
+@dataclass
+class ClientStats:
+    """Cumulative counters. `requests` counts logical requests (one per call to the session); `retries`
+    counts every extra attempt (urllib3 status/connection/read retries and body re-requests)."""
+
+    requests: int = 0
+    retries: int = 0
+    pages: int = 0
+    bytes_received: int = 0
+
+
+@dataclass
+class _Tally:
+    """Per-call retry count, so results report their own retries even when calls interleave."""
+
+    retries: int = 0
+
+
+@dataclass
+class _PagingOutcome:
+    hits: list[dict[str, Any]]
+    total: int
+    pages: int
+    problems: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Status parsing (pure)
+
+
+def parse_status(raw: Any) -> GdcStatus:
+    """Parse a GET /status body; raise GdcError unless status is "OK" and a release can be read.
+
+    `data_release` ("Data Release 45.0 - December 04, 2025") is authoritative; the newer structured
+    `data_release_version` ({"major": 45, "minor": 0}) is the fallback when the string is absent or odd.
+    """
+    if not isinstance(raw, dict):
+        raise GdcError(f"GDC /status: expected a JSON object, got {type(raw).__name__}: {_excerpt(raw)}")
+    if raw.get("status") != "OK":
+        raise GdcError(f"GDC /status: server not OK: status={raw.get('status')!r} (body {_excerpt(raw)})")
+    data_release = raw.get("data_release")
+    match = _RELEASE_RE.search(data_release) if isinstance(data_release, str) else None
+    if match is not None:
+        major, minor = int(match.group(1)), int(match.group(2))
+    else:
+        version = raw.get("data_release_version")
+        ok = (
+            isinstance(version, dict)
+            and _is_int(version.get("major"))
+            and _is_int(version.get("minor"))
+        )
+        if not ok:
+            raise GdcError(
+                "GDC /status: cannot read the data release: data_release="
+                f"{data_release!r} does not match 'Data Release <major>.<minor>' and "
+                f"data_release_version={version!r} has no integer major/minor"
+            )
+        major, minor = int(version["major"]), int(version["minor"])
+    return GdcStatus(data_release_label=f"{major}.{minor}", major=major, minor=minor, raw=raw)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Retry policy
+
+
+class _GdcRetry(Retry):
+    """urllib3 Retry that also accepts fractional Retry-After seconds ("0.2"); stock urllib3 only
+    accepts integers or HTTP dates and would raise InvalidHeader on a decimal value."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = float(retry_after.strip())
+        except ValueError:
+            return super().parse_retry_after(retry_after)
+        if math.isnan(seconds):
+            return 0.0
+        return min(max(seconds, 0.0), float(self.retry_after_max))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The client
+
+
+class GdcClient:
+    """GDC REST client: POST searches with paging and consistency checks, verified streaming downloads."""
+
+    def __init__(
+        self,
+        base_url: str = LIVE_GDC_BASE_URL,
+        token: str | None = None,
+        page_size: int = 1000,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        max_retries: int = 8,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 30.0,
+        logger: _Logger | None = None,
+        *,
+        max_body_retries: int = 3,
+        retry_after_max: float = 300.0,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        if max_retries < 0 or max_body_retries < 0:
+            raise ValueError(f"retry counts must be >= 0, got max_retries={max_retries}, "
+                             f"max_body_retries={max_body_retries}")
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_retries = max_retries
+        self.max_body_retries = max_body_retries
+        self.log: _Logger = logger if logger is not None else logging.getLogger(__name__)
+        self._token = token
+        self.stats = ClientStats()
+        self._stats_lock = threading.Lock()
+
+        self._retry = _GdcRetry(
+            total=max_retries,
+            connect=max_retries,
+            read=max_retries,
+            status=max_retries,
+            other=0,
+            redirect=5,
+            status_forcelist=RETRY_STATUS_CODES,
+            allowed_methods=RETRY_METHODS,
+            backoff_factor=backoff_factor,
+            backoff_max=backoff_max,
+            backoff_jitter=backoff_factor,  # jitter of the same order as the base step de-synchronises clients
+            respect_retry_after_header=True,
+            retry_after_max=retry_after_max,  # type: ignore[arg-type]  # float is fine at runtime
+            raise_on_status=False,  # hand back the last response so the error can quote its body
+        )
+        self._session = requests.Session()
+        adapter = HTTPAdapter(max_retries=self._retry)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["Accept"] = "application/json"
+        if token:
+            self._session.headers["X-Auth-Token"] = token
+
+    def __repr__(self) -> str:
+        token = "'***'" if self._token else "None"
+        return (
+            f"GdcClient(base_url={self.base_url!r}, token={token}, page_size={self.page_size}, "
+            f"timeout={self.timeout}, max_retries={self.max_retries})"
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> GdcClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- status ---------------------------------------------------------------------------------------
+
+    def status(self) -> GdcStatus:
+        """GET /status: the data release the server serves now."""
+        raw = self._fetch_json("GET", "status", None, what="GET /status", tally=_Tally())
+        return parse_status(raw)
+
+    # -- search ---------------------------------------------------------------------------------------
+
+    def iter_search(
+        self,
+        endpoint: str,
+        *,
+        filters: dict[str, Any] | None,
+        fields: list[str] | None = None,
+        expand: list[str] | None = None,
+        sort: str,
+        page_size: int | None = None,
+    ) -> Iterator[SearchPage]:
+        """Yield the pages of a POST search, each envelope validated. No cross-page checks (see search_all)."""
+        yield from self._iter_pages(
+            _clean_endpoint(endpoint), filters, fields, expand, sort, page_size or self.page_size, _Tally()
+        )
+
+    def search_all(
+        self,
+        endpoint: str,
+        *,
+        filters: dict[str, Any] | None,
+        fields: list[str] | None = None,
+        expand: list[str] | None = None,
+        sort: str,
+        page_size: int | None = None,
+        expected_release: str | None = None,
+    ) -> SearchResult:
+        """All hits of a search, guaranteed complete, duplicate-free and from one data release.
+
+        The release is read before and after paging. If it moved, the search restarts once on the new
+        release (or, when `expected_release` is given, fails: hits of another release are not what was
+        asked for). Duplicates, skips or a moving `total` are repaired by one re-fetch of the whole result
+        as a single page of size=total; if that is still inconsistent, GdcConsistencyError.
+        """
+        name = _clean_endpoint(endpoint)
+        size = page_size or self.page_size
+        tally = _Tally()
+        started = time.monotonic()
+        previous_release: str | None = None
+        for attempt in (1, 2):
+            release_before = self.status().data_release_label
+            if expected_release is not None and release_before != expected_release:
+                raise GdcReleaseChangedError(
+                    f"{name}: expected data release {expected_release} but the server serves "
+                    f"{release_before}",
+                    expected_release,
+                    release_before,
+                )
+            outcome = self._page_through(name, filters, fields, expand, sort, size, tally, started)
+            release_after = self.status().data_release_label
+            if release_after == release_before and outcome.problems:
+                # Same release, yet pages disagree: the server ignored the sort or the index moved.
+                self.log.warning(
+                    f"{name}: paging was inconsistent ({'; '.join(outcome.problems)}); re-fetching all "
+                    f"{outcome.total} hits as one page"
+                )
+                tally.retries += 1
+                outcome = self._single_page_refetch(name, filters, fields, expand, sort, outcome, tally)
+                release_after = self.status().data_release_label
+            if release_after != release_before:
+                # Checked before the consistency repair: a new release explains a moving total, and
+                # repairing a mixed result would be wasted work.
+                if attempt == 1 and expected_release is None:
+                    self.log.warning(
+                        f"{name}: data release changed from {release_before} to {release_after} while "
+                        f"paging; restarting on {release_after}"
+                    )
+                    tally.retries += 1
+                    previous_release = release_before
+                    continue
+                if expected_release is not None:
+                    message = (f"{name}: data release changed from {release_before} to {release_after} "
+                               f"while paging (expected {expected_release})")
+                else:
+                    message = (f"{name}: data release changed again while paging, from {release_before} to "
+                               f"{release_after}, after a restart caused by {previous_release} -> {release_before}")
+                raise GdcReleaseChangedError(message, release_before, release_after)
+            if outcome.problems:
+                raise GdcConsistencyError(
+                    f"{name}: result still inconsistent after a single-page re-fetch of size={outcome.total} "
+                    f"on release {release_after}: {'; '.join(outcome.problems)}"
+                )
+            elapsed = time.monotonic() - started
+            self.log.info(
+                f"{name}: done, {len(outcome.hits)} hits in {outcome.pages} pages, {elapsed:.1f} s, "
+                f"{_rate(len(outcome.hits), elapsed)} hits/s, {tally.retries} retries, release {release_after}"
+            )
+            return SearchResult(
+                hits=outcome.hits,
+                total=outcome.total,
+                pages=outcome.pages,
+                release=release_after,
+                retries=tally.retries,
+                elapsed_seconds=elapsed,
+            )
+        raise AssertionError("unreachable: the release loop either returns or raises")  # pragma: no cover
+
+    def _page_through(
+        self,
+        name: str,
+        filters: dict[str, Any] | None,
+        fields: list[str] | None,
+        expand: list[str] | None,
+        sort: str,
+        size: int,
+        tally: _Tally,
+        started: float,
+    ) -> _PagingOutcome:
+        hits: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        duplicates = 0
+        totals: list[int] = []
+        pages = 0
+        last_log = time.monotonic()
+        for page in self._iter_pages(name, filters, fields, expand, sort, size, tally):
+            pages += 1
+            if totals and page.total != totals[-1]:
+                totals.append(page.total)
+            elif not totals:
+                totals.append(page.total)
+            for hit in page.hits:
+                hit_id = hit["id"]
+                if hit_id in seen:
+                    duplicates += 1
+                    continue
+                seen.add(hit_id)
+                hits.append(hit)
+            now = time.monotonic()
+            if pages % _LOG_EVERY_PAGES == 0 or now - last_log >= _LOG_EVERY_SECONDS:
+                last_log = now
+                self.log.info(
+                    f"{name}: page {page.page}/{page.pages}, {len(hits)}/{page.total} hits, "
+                    f"{_rate(len(hits), now - started)} hits/s"
+                )
+        total = totals[-1] if totals else 0
+        problems: list[str] = []
+        if len(totals) > 1:
+            problems.append(f"total changed between pages: {' -> '.join(map(str, totals))}")
+        if duplicates:
+            problems.append(f"{duplicates} duplicate ids across pages")
+        if len(hits) != total:
+            problems.append(f"{len(hits)} unique ids but total={total}")
+        return _PagingOutcome(hits=hits, total=total, pages=pages, problems=problems)
+
+    def _single_page_refetch(
+        self,
+        name: str,
+        filters: dict[str, Any] | None,
+        fields: list[str] | None,
+        expand: list[str] | None,
+        sort: str,
+        previous: _PagingOutcome,
+        tally: _Tally,
+    ) -> _PagingOutcome:
+        # One page holds one snapshot, so neither server-side ordering nor paging can skip or repeat.
+        size = max(previous.total, len(previous.hits), 1)
+        page = self._fetch_page(name, filters, fields, expand, sort, size=size, offset=0, tally=tally)
+        ids = [hit["id"] for hit in page.hits]
+        unique = len(set(ids))
+        problems: list[str] = []
+        if unique != len(ids):
+            problems.append(f"{len(ids) - unique} duplicate ids in the single page")
+        if unique != page.total:
+            problems.append(f"{unique} unique ids but total={page.total} in the single page of size={size}")
+        pages = previous.pages + 1
+        if page.total > size:  # grew since; one more try with the new total is still a single snapshot
+            page = self._fetch_page(name, filters, fields, expand, sort, size=page.total, offset=0, tally=tally)
+            pages += 1
+            ids = [hit["id"] for hit in page.hits]
+            unique = len(set(ids))
+            problems = []
+            if unique != len(ids) or unique != page.total:
+                problems.append(f"{unique} unique of {len(ids)} ids but total={page.total} in a single page")
+        return _PagingOutcome(hits=page.hits, total=page.total, pages=pages, problems=problems)
+
+    def _iter_pages(
+        self,
+        name: str,
+        filters: dict[str, Any] | None,
+        fields: list[str] | None,
+        expand: list[str] | None,
+        sort: str,
+        size: int,
+        tally: _Tally,
+    ) -> Iterator[SearchPage]:
+        if not sort:
+            raise ValueError(f"{name}: a stable sort is required for paging (e.g. 'case_id:asc')")
+        offset = 0
+        while True:
+            page = self._fetch_page(name, filters, fields, expand, sort, size=size, offset=offset, tally=tally)
+            yield page
+            offset += size
+            # `from` past the end gives empty hits; an empty page before the end is a skip the caller sees.
+            if page.total == 0 or not page.hits or page.page >= page.pages or offset >= page.total:
+                return
+
+    def _fetch_page(
+        self,
+        name: str,
+        filters: dict[str, Any] | None,
+        fields: list[str] | None,
+        expand: list[str] | None,
+        sort: str,
+        *,
+        size: int,
+        offset: int,
+        tally: _Tally,
+    ) -> SearchPage:
+        body: dict[str, Any] = {"size": size, "from": offset, "sort": sort, "format": "json"}
+        if filters is not None:
+            body["filters"] = filters
+        if fields:
+            body["fields"] = ",".join(fields)
+        if expand:
+            body["expand"] = ",".join(expand)
+        expected_page = offset // size + 1
+        what = f"POST /{name} page {expected_page} (from={offset}, size={size})"
+        envelope = self._fetch_json("POST", name, body, what=what, tally=tally)
+        page = validate_search_envelope(envelope, what=what)
+        page = SearchPage(hits=page.hits, page=page.page, pages=page.pages, total=page.total, offset=offset)
+        self._bump(pages=1)
+        return page
+
+    # -- downloads ------------------------------------------------------------------------------------
+
+    def download(self, file_id: str, dest: Path, *, md5: str, size: int | None) -> DownloadResult:
+        """Stream GET /data/<file_id> to a temp file beside `dest`, verify size and md5, then rename.
+
+        `dest` only ever appears complete and verified; on any failure the temp file is removed and
+        nothing exists at `dest` that was not there before.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.part"
+        tally = _Tally()
+        started = time.monotonic()
+        digest = hashlib.md5()
+        received = 0
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in self._stream_file(file_id, tally):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            _verify_file(file_id, received, digest.hexdigest(), md5=md5, size=size)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        elapsed = time.monotonic() - started
+        if received >= _LARGE_DOWNLOAD_BYTES:
+            self.log.info(
+                f"data/{file_id}: {received} bytes in {elapsed:.2f} s, "
+                f"{received / 1e6 / max(elapsed, 1e-9):.1f} MB/s, {tally.retries} retries"
+            )
+        return DownloadResult(
+            path=dest, bytes=received, md5=digest.hexdigest(), retries=tally.retries, elapsed_seconds=elapsed
+        )
+
+    def iter_file_lines(self, file_id: str, *, md5: str, size: int | None) -> Iterator[bytes]:
+        """Yield the lines of GET /data/<file_id> (without the line terminator) while streaming.
+
+        Size and md5 are checked after the last line: GdcIntegrityError is raised then, so a consumer
+        must read to the end for the check to happen (stopping early skips it).
+        """
+        digest = hashlib.md5()
+        received = 0
+        pending = b""
+        started = time.monotonic()
+        tally = _Tally()
+        for chunk in self._stream_file(file_id, tally):
+            digest.update(chunk)
+            received += len(chunk)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line[:-1] if line.endswith(b"\r") else line
+        if pending:
+            yield pending[:-1] if pending.endswith(b"\r") else pending
+        _verify_file(file_id, received, digest.hexdigest(), md5=md5, size=size)
+        elapsed = time.monotonic() - started
+        if received >= _LARGE_DOWNLOAD_BYTES:
+            self.log.info(
+                f"data/{file_id}: streamed {received} bytes in {elapsed:.2f} s, "
+                f"{received / 1e6 / max(elapsed, 1e-9):.1f} MB/s, {tally.retries} retries"
+            )
+
+    def _stream_file(self, file_id: str, tally: _Tally) -> Iterator[bytes]:
+        """Chunks of GET /data/<file_id>, each byte exactly once, in order.
+
+        A connection lost mid-body is resumed with a Range request from the first byte not yet delivered
+        (or, if the server ignores Range and sends the whole file again, by skipping what was delivered).
+        """
+        if not file_id or "/" in file_id or "," in file_id:
+            raise ValueError(f"file_id must be one GDC file UUID, got {file_id!r}")
+        what = f"GET /data/{file_id}"
+        delivered = 0
+        retry = self._retry.new()
+        while True:
+            headers = {"Accept": "*/*"}
+            if delivered:
+                headers["Range"] = f"bytes={delivered}-"
+            response = self._send("GET", f"data/{file_id}", None, what=what, tally=tally, headers=headers)
+            try:
+                _raise_for_status(response, what)
+                skip = delivered if (delivered and response.status_code != 206) else 0
+                try:
+                    for chunk in response.iter_content(chunk_size=_DOWNLOAD_CHUNK_BYTES):
+                        self._bump(bytes_received=len(chunk))
+                        if skip:
+                            cut = min(skip, len(chunk))
+                            chunk, skip = chunk[cut:], skip - cut
+                        if chunk:
+                            delivered += len(chunk)
+                            yield chunk
+                    return
+                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                    retry = self._body_retry(retry, what, f"body broken after {delivered} bytes: {exc}", tally)
+            finally:
+                response.close()
+
+    # -- HTTP plumbing --------------------------------------------------------------------------------
+
+    def _fetch_json(
+        self, method: str, path: str, body: dict[str, Any] | None, *, what: str, tally: _Tally
+    ) -> Any:
+        """One JSON request; a 200 whose body is truncated/undecodable is re-requested (bounded)."""
+        retry = self._retry.new()
+        while True:
+            response = self._send(method, path, body, what=what, tally=tally)
+            try:
+                try:
+                    content = response.content
+                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                    retry = self._body_retry(retry, what, f"response body broken: {exc}", tally)
+                    continue
+                self._bump(bytes_received=len(content))
+                _raise_for_status(response, what)
+                try:
+                    return json.loads(content)
+                except ValueError as exc:
+                    problem = f"body is not valid JSON ({exc}); body starts {_excerpt(content)}"
+                    retry = self._body_retry(retry, what, problem, tally)
+            finally:
+                response.close()
+
+    def _body_retry(self, retry: Retry, what: str, problem: str, tally: _Tally) -> Retry:
+        """Count and back off before re-requesting a response whose body was bad, or raise when out of tries."""
+        if len(retry.history) >= self.max_body_retries:
+            raise GdcEnvelopeError(f"{what}: {problem} (gave up after {self.max_body_retries} re-requests)")
+        # increment() appends to history; sleep() then uses urllib3's own backoff formula (with jitter).
+        retry = retry.new(total=None, other=None).increment(method=None, url=what, error=None)
+        self._bump(retries=1)
+        tally.retries += 1
+        self.log.warning(f"{what}: {problem}; re-requesting ({len(retry.history)}/{self.max_body_retries})")
+        retry.sleep()
+        return retry
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        what: str,
+        tally: _Tally,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        url = f"{self.base_url}/{path}"
+        self._bump(requests=1)
+        try:
+            response = self._session.request(
+                method, url, json=body, headers=headers, timeout=self.timeout, stream=True
+            )
+        except requests.exceptions.RequestException as exc:
+            # Exhausted urllib3 retries on connection/read errors land here; all attempts were retries.
+            self._bump(retries=self.max_retries)
+            tally.retries += self.max_retries
+            raise GdcError(
+                f"{what}: request to {url} failed after {self.max_retries} retries: "
+                f"{type(exc).__name__}: {_short(str(exc))}"
+            ) from None
+        history = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
+        if history:
+            self._bump(retries=len(history))
+            tally.retries += len(history)
+            causes = ", ".join(str(h.status) if h.status else type(h.error).__name__ for h in history)
+            self.log.warning(f"{what}: answered after {len(history)} retries ({causes})")
+        response.gdc_retries = len(history)  # type: ignore[attr-defined]  # quoted by _raise_for_status
+        return response
+
+    def _bump(self, *, requests: int = 0, retries: int = 0, pages: int = 0, bytes_received: int = 0) -> None:
+        with self._stats_lock:
+            self.stats.requests += requests
+            self.stats.retries += retries
+            self.stats.pages += pages
+            self.stats.bytes_received += bytes_received
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers (pure)
+
+
+def validate_search_envelope(envelope: Any, *, what: str) -> SearchPage:
+    def fail(problem: str) -> GdcEnvelopeError:
+        return GdcEnvelopeError(f"{what}: {problem}; body starts {_excerpt(envelope)}")
+
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
+        raise fail("expected an object with a 'data' object")
+    data = envelope["data"]
+    hits = data.get("hits")
+    pagination = data.get("pagination")
+    if not isinstance(hits, list):
+        raise fail(f"data.hits is {type(hits).__name__}, expected a list")
+    if not isinstance(pagination, dict):
+        raise fail(f"data.pagination is {type(pagination).__name__}, expected an object")
+    numbers: dict[str, int] = {}
+    for key in ("total", "page", "pages"):
+        value = pagination.get(key)
+        if not _is_int(value) or value < 0:
+            raise fail(f"data.pagination.{key}={value!r} is not a non-negative integer")
+        numbers[key] = value
+    count = pagination.get("count")
+    if count is not None and (not _is_int(count) or count != len(hits)):
+        raise fail(f"data.pagination.count={count!r} but {len(hits)} hits")
+    for index, hit in enumerate(hits):
+        if not isinstance(hit, dict) or not isinstance(hit.get("id"), str) or not hit["id"]:
+            raise fail(f"hit {index} has no string 'id' ({_excerpt(hit)})")
+    return SearchPage(hits=hits, page=numbers["page"], pages=numbers["pages"], total=numbers["total"], offset=0)
+
+
+def _raise_for_status(response: requests.Response, what: str) -> None:
+    if response.status_code in (200, 203, 206):
+        return
+    try:
+        body = response.content
+    except requests.exceptions.RequestException:
+        body = b"<unreadable>"
+    retries = getattr(response, "gdc_retries", 0)
+    raise GdcHttpError(
+        f"{what}: HTTP {response.status_code} {response.reason or ''}".rstrip()
+        + (f" after {retries} retries" if retries else "")
+        + f"; body starts {_excerpt(body)}",
+        response.status_code,
+    )
+
+
+def _verify_file(file_id: str, received: int, actual_md5: str, *, md5: str, size: int | None) -> None:
+    if size is not None and received != size:
+        raise GdcIntegrityError(f"data/{file_id}: received {received} bytes, expected file_size {size}")
+    if actual_md5 != md5.lower():
+        raise GdcIntegrityError(f"data/{file_id}: md5 {actual_md5} differs from expected md5sum {md5}")
+
+
+def _clean_endpoint(endpoint: str) -> str:
+    name = endpoint.strip("/")
+    if not name or "?" in name:
+        raise ValueError(f"endpoint must be a GDC endpoint name like 'cases', got {endpoint!r}")
+    return name
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rate(count: int, seconds: float) -> int:
+    return round(count / seconds) if seconds > 0 else 0
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _excerpt(body: Any) -> str:
+    if isinstance(body, bytes):
+        text = body[:_BODY_EXCERPT_CHARS].decode("utf-8", errors="replace")
+        more = len(body) > _BODY_EXCERPT_CHARS
+    else:
+        text = body if isinstance(body, str) else json.dumps(body, default=str)[: _BODY_EXCERPT_CHARS + 1]
+        more = len(text) > _BODY_EXCERPT_CHARS
+        text = text[:_BODY_EXCERPT_CHARS]
+    return repr(" ".join(text.split()) + ("..." if more else ""))
+

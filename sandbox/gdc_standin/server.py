@@ -1,0 +1,674 @@
+"""The HTTP side of the stand-in: routing, envelopes, downloads, faults, keep-alive, start/stop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import random
+import socket
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sandbox.gdc_standin.bundle import (
+    DOC_ENDPOINTS,
+    SEARCH_ENDPOINTS,
+    BundleError,
+    Release,
+    ReleaseStore,
+    UnknownReleaseError,
+)
+from sandbox.gdc_standin.faults import ERROR_STATUS, ActiveFaults, FaultInjector
+from sandbox.gdc_standin.query import (
+    FACET_COMPATIBLE_OPS,
+    JsonDoc,
+    QueryError,
+    build_projection,
+    check_facet_filters,
+    compile_filter,
+    facet_buckets,
+    field_path,
+    filters_without_field,
+    pagination,
+    parse_filters,
+    parse_int_param,
+    parse_sort,
+    project,
+    split_param_list,
+    to_tsv,
+)
+
+CHUNK_BYTES = 256 * 1024
+NGINX_504_HTML = (
+    "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+    "<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+ERROR_MESSAGES = {
+    429: "Too Many Requests",
+    500: "Internal server error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+__all__ = ["GdcStandIn", "FACET_COMPATIBLE_OPS"]
+
+
+class HttpError(Exception):
+    """An application error answered as JSON `{"message": ...}` with this status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str = "application/json"
+    body: bytes | None = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    # Streamed bodies: a file of known length, or a generator-writer for chunked transfer (tarballs).
+    file_path: Path | None = None
+    file_length: int = 0
+    chunked_writer: Callable[[Any], None] | None = None
+
+
+def json_response(payload: Any, status: int = 200, pretty: bool = False) -> Response:
+    text = json.dumps(payload, indent=2) if pretty else json.dumps(payload, separators=(",", ":"))
+    return Response(status, "application/json", text.encode("utf-8"))
+
+
+def error_response(status: int, message: str) -> Response:
+    return json_response({"message": message}, status)
+
+
+class _ChunkedWriter:
+    """File-like sink that frames writes as HTTP/1.1 chunks, so a tarball streams without Content-Length."""
+
+    def __init__(self, wfile: Any) -> None:
+        self._wfile = wfile
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        if len(self._buffer) >= CHUNK_BYTES:
+            self._flush()
+        return len(data)
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._wfile.write(b"%x\r\n%s\r\n" % (len(self._buffer), bytes(self._buffer)))
+            self._buffer.clear()
+
+    def close(self) -> None:
+        self._flush()
+        self._wfile.write(b"0\r\n\r\n")
+
+
+class _Params:
+    """Request parameters from the query string and the body (JSON or form), last value wins."""
+
+    def __init__(self, query: dict[str, list[str]], body: dict[str, Any]) -> None:
+        self.values: dict[str, Any] = {k: v[-1] for k, v in query.items()}
+        self.multi: dict[str, list[Any]] = {k: list(v) for k, v in query.items()}
+        for key, value in body.items():
+            self.values[key] = value
+            self.multi[key] = value if isinstance(value, list) else [value]
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+    def has(self, key: str) -> bool:
+        return key in self.values
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.values.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+class _App:
+    """What answers a request: everything except the socket handling."""
+
+    def __init__(self, store: ReleaseStore, faults: FaultInjector, tsv_style: str) -> None:
+        self.store = store
+        self.faults = faults
+        self.tsv_style = tsv_style
+
+    # -- routing ---------------------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, params: _Params, active: ActiveFaults) -> Response:
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            raise HttpError(404, "no endpoint given; try /status, /cases, /files, /projects")
+        head = parts[0]
+        if method not in ("GET", "POST"):
+            raise HttpError(405, f"method {method} not allowed on {path}")
+        if head == "legacy":
+            raise HttpError(404, "the legacy archive API was retired in API v4.0.0 (July 2023)")
+        if head == "status" and len(parts) == 1:
+            return json_response(self.store.release().status, pretty=_is_true(params.get("pretty")))
+        if head in SEARCH_ENDPOINTS:
+            if len(parts) == 1:
+                return self.search(head, params, active)
+            if len(parts) == 2 and not parts[1].startswith("_"):
+                return self.single(head, parts[1], params)
+            raise HttpError(404, f"{path} is not served by the stand-in")
+        if head == "data":
+            ids = _ids_from(parts[1:], params)
+            return self.download(ids, tar_plain=params.has("tarfile"))
+        if head == "manifest":
+            ids = _ids_from(parts[1:], params)
+            release = self.store.release()
+            return self.manifest_response(self._file_docs(release, ids))
+        raise HttpError(404, f"endpoint {path} not found")
+
+    # -- searches --------------------------------------------------------------------------------------
+
+    def search(self, endpoint: str, params: _Params, active: ActiveFaults) -> Response:
+        release = self.store.release()
+        filters = parse_filters(params.get("filters"))
+        if filters is not None:  # validate (and name the problem) even when a cached result exists
+            compile_filter(filters, endpoint)
+        sort = parse_sort(params.get("sort"), endpoint)
+
+        if endpoint == "files" and params.text("return_type").lower() == "manifest":
+            # size is ignored for manifests: the whole matching set comes back (GenomicDataCommons #105)
+            return self.manifest_response(self.store.matching(release, endpoint, filters, sort))
+
+        size = parse_int_param("size", params.get("size"), 10)
+        offset = parse_int_param("from", params.get("from"), 0)
+        output_format = params.text("format", "json").lower()
+        if output_format not in ("json", "tsv"):
+            raise HttpError(400, f"format {params.text('format')!r} is not supported by the stand-in (JSON, TSV)")
+        facet_names = split_param_list(params.get("facets"))
+        if facet_names:
+            check_facet_filters(filters)
+
+        if active.first("unsorted_paging"):
+            # The 2016 known issue: order ignored sort and changed between calls, so paging skipped/duplicated.
+            docs = list(self.store.matching(release, endpoint, filters, ()))
+            random.shuffle(docs)
+        else:
+            docs = self.store.matching(release, endpoint, filters, sort)
+
+        projection = build_projection(
+            endpoint, split_param_list(params.get("fields")), split_param_list(params.get("expand"))
+        )
+        id_field = _id_field(endpoint)
+        page_docs = docs[offset:offset + size] if size else []
+        hits = [project(doc, projection, doc.get("id") or doc.get(id_field)) for doc in page_docs]
+
+        if output_format == "tsv":
+            return _tsv_response(to_tsv(hits, self.tsv_style), endpoint)
+
+        data: JsonDoc = {"hits": hits, "pagination": pagination(len(docs), size, offset, len(hits))}
+        if facet_names:
+            aggregations: JsonDoc = {}
+            for name in facet_names:
+                path = field_path(endpoint, name)
+                facet_filters = filters_without_field(filters, endpoint, path)
+                aggregations[name] = facet_buckets(self.store.matching(release, endpoint, facet_filters, ()), path)
+            data["aggregations"] = aggregations
+        return json_response({"data": data, "warnings": {}}, pretty=_is_true(params.get("pretty")))
+
+    def single(self, endpoint: str, entity_id: str, params: _Params) -> Response:
+        release = self.store.release()
+        doc = release.endpoint(endpoint).by_id.get(entity_id)
+        if doc is None:
+            raise HttpError(404, f"{endpoint} with id {entity_id} not found")
+        projection = build_projection(
+            endpoint, split_param_list(params.get("fields")), split_param_list(params.get("expand"))
+        )
+        hit = project(doc, projection, doc.get("id") or doc.get(_id_field(endpoint)))
+        output_format = params.text("format", "json").lower()
+        if output_format == "tsv":
+            return _tsv_response(to_tsv([hit], self.tsv_style), endpoint)
+        if output_format != "json":
+            raise HttpError(400, f"format {params.text('format')!r} is not supported by the stand-in (JSON, TSV)")
+        return json_response({"data": hit, "warnings": {}}, pretty=_is_true(params.get("pretty")))
+
+    # -- downloads -------------------------------------------------------------------------------------
+
+    def _file_docs(self, release: Release, ids: list[str]) -> list[JsonDoc]:
+        if not ids:
+            raise HttpError(400, "no file ids given")
+        by_id = release.endpoint("files").by_id
+        unknown = [i for i in ids if i not in by_id]
+        if unknown:
+            raise HttpError(404, f"file ids not found in release {release.label}: {', '.join(unknown)}")
+        return [by_id[i] for i in ids]
+
+    def download(self, ids: list[str], *, tar_plain: bool) -> Response:
+        release = self.store.release()
+        docs = self._file_docs(release, ids)
+        for doc in docs:
+            if str(doc.get("access", "open")).lower() != "open":
+                file_id = doc.get("file_id") or doc.get("id")
+                raise HttpError(
+                    403, f"You don't have access to this resource: Requested file {file_id} does not allow read access"
+                )
+        paths = []
+        for file_id, doc in zip(ids, docs):
+            path = release.data_path(file_id)
+            if not path.is_file():
+                raise HttpError(404, f"file {file_id} has no data in release {release.label}")
+            paths.append((file_id, doc, path))
+        if len(paths) == 1:
+            file_id, doc, path = paths[0]
+            name = doc.get("file_name") or file_id
+            return Response(
+                200, "application/octet-stream", None,
+                {"Content-Disposition": f"attachment; filename={name}"},
+                file_path=path, file_length=path.stat().st_size,
+            )
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S.%f")
+        suffix = "tar" if tar_plain else "tar.gz"
+        manifest = _manifest_text(d for _, d, _ in paths).encode("utf-8")
+
+        def write_tar(sink: Any) -> None:
+            with tarfile.open(fileobj=sink, mode="w|" if tar_plain else "w|gz") as archive:
+                now = time.time()
+                for file_id, doc, path in paths:
+                    info = tarfile.TarInfo(f"{file_id}/{doc.get('file_name') or file_id}")
+                    info.size = path.stat().st_size
+                    info.mtime = int(now)
+                    info.mode = 0o644
+                    with path.open("rb") as handle:
+                        archive.addfile(info, handle)
+                info = tarfile.TarInfo("MANIFEST.txt")
+                info.size = len(manifest)
+                info.mtime = int(now)
+                info.mode = 0o644
+                archive.addfile(info, io.BytesIO(manifest))
+
+        return Response(
+            200, "application/octet-stream", None,
+            {"Content-Disposition": f"attachment; filename=gdc_download_{stamp}.{suffix}"},
+            chunked_writer=write_tar,
+        )
+
+    def manifest_response(self, docs: list[JsonDoc]) -> Response:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
+        return Response(
+            200, "text/tab-separated-values; charset=utf-8", _manifest_text(docs).encode("utf-8"),
+            {"Content-Disposition": f"attachment; filename=gdc_manifest.{stamp}.txt"},
+        )
+
+
+def _manifest_text(docs: Iterable[JsonDoc]) -> str:
+    lines = ["id\tfilename\tmd5\tsize\tstate"]
+    for doc in docs:
+        lines.append("\t".join(str(v) for v in (
+            doc.get("file_id") or doc.get("id"), doc.get("file_name", ""), doc.get("md5sum", ""),
+            doc.get("file_size", ""), doc.get("state", "released"),
+        )))
+    return "\n".join(lines) + "\n"
+
+
+def _tsv_response(text: str, endpoint: str) -> Response:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    return Response(
+        200, "text/tab-separated-values; charset=utf-8", text.encode("utf-8"),
+        {"Content-Disposition": f"attachment; filename={endpoint}.{stamp}.tsv"},
+    )
+
+
+def _id_field(endpoint: str) -> str:
+    return "project_id" if endpoint == "projects" else DOC_ENDPOINTS[endpoint][1]
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def _ids_from(path_parts: list[str], params: _Params) -> list[str]:
+    raw: list[Any] = []
+    if path_parts:
+        raw.append("/".join(path_parts))
+    raw.extend(params.multi.get("ids", []))
+    ids: list[str] = []
+    for entry in raw:
+        if isinstance(entry, list):
+            entries = entry
+        else:
+            entries = [entry]
+        for item in entries:
+            if not isinstance(item, str):
+                raise HttpError(400, f"ids must be strings, got {item!r}")
+            ids.extend(s.strip() for s in item.split(",") if s.strip())
+    return ids
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Socket side
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: every response carries Content-Length or is chunked
+    server_version = "gdc-standin"
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; avoid the 40 ms stall
+    timeout = 120  # idle keep-alive connections are closed after this
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the request log is `GdcStandIn.request_log`; stderr stays quiet
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    # -- request parsing -------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        try:
+            return self.rfile.read(int(length))
+        except ValueError:
+            raise HttpError(400, f"bad Content-Length {length!r}") from None
+
+    def _params(self, query: str, body: bytes) -> _Params:
+        query_values = parse_qs(query, keep_blank_values=True)
+        body_values: dict[str, Any] = {}
+        if body.strip():
+            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if content_type == "application/x-www-form-urlencoded":
+                form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+                body_values = {k: (v if k == "ids" else v[-1]) for k, v in form.items()}
+            else:
+                try:
+                    parsed = json.loads(body)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise HttpError(400, f"request body is not valid JSON: {exc}") from None
+                if not isinstance(parsed, dict):
+                    raise HttpError(400, "request body must be a JSON object")
+                body_values = parsed
+        return _Params(query_values, body_values)
+
+    # -- dispatch --------------------------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        standin = self.server.standin
+        split = urlsplit(self.path)
+        path = unquote(split.path)
+        route_path = path[3:] if path == "/v0" or path.startswith("/v0/") else path
+        status = 0
+        try:
+            body = self._read_body()
+        except HttpError as exc:
+            self._send(error_response(exc.status, exc.message))
+            standin._log(method, path, exc.status)
+            return
+        if route_path.startswith("/_admin"):
+            status = self._send(self._admin(method, route_path, body))
+            standin._log(method, path, status)
+            return
+
+        active = standin.faults.for_request(route_path)
+        try:
+            status = self._answer_with_faults(method, route_path, split.query, body, active)
+        finally:
+            standin._log(method, path, status)
+            switch = active.first("release_switch")
+            if switch is not None:
+                standin.set_release(switch.params["to_release"])
+
+    def _answer_with_faults(self, method: str, path: str, query: str, body: bytes, active: ActiveFaults) -> int:
+        if active.first("drop_connection"):
+            self._abort_connection()
+            return 0
+        latency = active.first("latency")
+        if latency is not None:
+            self.server.stopping.wait(float(latency.params["seconds"]))
+        error_fault = active.first(*ERROR_STATUS)
+        if error_fault is not None:
+            return self._send(_fault_response(error_fault.kind, error_fault.params))
+        try:
+            response = self.server.app.route(method, path, self._params(query, body), active)
+        except HttpError as exc:
+            response = error_response(exc.status, exc.message)
+        except QueryError as exc:
+            response = error_response(400, str(exc))
+        except UnknownReleaseError as exc:
+            response = error_response(500, str(exc))
+        except BundleError as exc:
+            response = error_response(500, f"bundle error: {exc}")
+        if active.first("truncated_json") and response.body is not None:
+            return self._send_truncated(response)
+        return self._send(response)
+
+    def _admin(self, method: str, path: str, body: bytes) -> Response:
+        standin = self.server.standin
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except json.JSONDecodeError as exc:
+            return error_response(400, f"admin body is not valid JSON: {exc}")
+        if not isinstance(payload, dict):
+            return error_response(400, "admin body must be a JSON object")
+        if path.rstrip("/") == "/_admin/faults":
+            if method == "DELETE":
+                standin.faults.clear()
+                return json_response({"cleared": True})
+            if method == "GET":
+                return json_response({"faults": standin.faults.list()})
+            if method == "POST":
+                params = dict(payload.get("params") or {})
+                params.update({k: v for k, v in payload.items() if k not in ("kind", "endpoint", "times", "after", "params")})
+                try:
+                    fault = standin.faults.inject(
+                        payload.get("kind", ""), payload.get("endpoint"),
+                        payload.get("times", 1), payload.get("after", 0), **params,
+                    )
+                except (TypeError, ValueError) as exc:
+                    return error_response(400, str(exc))
+                return json_response({"injected": fault.describe()})
+        if path.rstrip("/") == "/_admin/release":
+            if method == "GET":
+                return json_response({"release": standin.store.current_label(), "releases": standin.store.labels()})
+            if method == "POST":
+                label = payload.get("release")
+                if not isinstance(label, str):
+                    return error_response(400, 'admin release body must be {"release": "<label>"}')
+                try:
+                    standin.set_release(label)
+                except UnknownReleaseError as exc:
+                    return error_response(404, str(exc))
+                return json_response({"release": label})
+        return error_response(404, f"admin endpoint {method} {path} not found")
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def _start(self, response: Response, length: int | None) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def _send(self, response: Response) -> int:
+        try:
+            if response.file_path is not None:
+                self._start(response, response.file_length)
+                with response.file_path.open("rb") as handle:  # stream: never the whole file in memory
+                    while chunk := handle.read(CHUNK_BYTES):
+                        self.wfile.write(chunk)
+            elif response.chunked_writer is not None:
+                if self.request_version == "HTTP/1.0":
+                    self.close_connection = True
+                    self._start(response, None)
+                    response.chunked_writer(self.wfile)
+                else:
+                    response.headers["Transfer-Encoding"] = "chunked"
+                    self._start(response, None)
+                    sink = _ChunkedWriter(self.wfile)
+                    response.chunked_writer(sink)
+                    sink.close()
+            else:
+                body = response.body or b""
+                self._start(response, len(body))
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            self.close_connection = True  # the client gave up (e.g. its timeout after a latency fault)
+        return response.status
+
+    def _send_truncated(self, response: Response) -> int:
+        body = response.body or b""
+        try:
+            self._start(response, len(body))
+            self.wfile.write(body[: len(body) // 2])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self._abort_connection()
+        return response.status
+
+    def _abort_connection(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _fault_response(kind: str, params: dict[str, Any]) -> Response:
+    status = ERROR_STATUS[kind]
+    if kind == "http_504_html":
+        return Response(504, "text/html", NGINX_504_HTML.encode("utf-8"))
+    response = error_response(status, str(params.get("message") or ERROR_MESSAGES[status]))
+    retry_after = params.get("retry_after")
+    if kind == "http_429" and retry_after is not None:
+        value = float(retry_after)
+        response.headers["Retry-After"] = str(int(value)) if value.is_integer() else str(value)
+    return response
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], standin: GdcStandIn) -> None:
+        self.standin = standin
+        self.app = standin._app
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_all_connections(self) -> None:
+        """Keep-alive handler threads would otherwise keep answering after stop()."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class GdcStandIn:
+    """A local GDC REST API serving a release bundle on 127.0.0.1 (see the package README).
+
+    `GdcStandIn(bundle_root, host="127.0.0.1", port=0, tsv_style="dots", missing_parent_quirk=True)`;
+    `start()` serves in a background thread and returns self; `stop()`; usable as a context manager.
+    """
+
+    def __init__(self, bundle_root: Path | str, host: str = "127.0.0.1", port: int = 0, *,
+                 tsv_style: str = "dots", missing_parent_quirk: bool = True,
+                 query_cache_entries: int = 64) -> None:
+        if tsv_style not in ("dots", "underscores"):
+            raise ValueError(f"tsv_style must be 'dots' or 'underscores', got {tsv_style!r}")
+        self.bundle_root = Path(bundle_root)
+        self.host = host
+        self.port = port
+        self.store = ReleaseStore(self.bundle_root, query_cache_entries=query_cache_entries,
+                                  missing_parent_quirk=missing_parent_quirk)
+        self.faults = FaultInjector()
+        self.request_log: list[tuple[str, str, int]] = []
+        self._log_lock = threading.Lock()
+        self._app = _App(self.store, self.faults, tsv_style)
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> GdcStandIn:
+        if self._httpd is not None:
+            return self
+        self._httpd = _Server((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"gdc-standin-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.stopping.set()  # wakes requests sleeping in a latency fault
+        httpd.shutdown()
+        httpd.close_all_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> GdcStandIn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- state -----------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def set_release(self, label: str) -> None:
+        """Serve `label` from the next request on (as rewriting CURRENT does); a later CURRENT rewrite wins."""
+        self.store.set_release(label)
+
+    @property
+    def current_release(self) -> str:
+        return self.store.current_label()
+
+    def _log(self, method: str, path: str, status: int) -> None:
+        with self._log_lock:
+            self.request_log.append((method, path, status))

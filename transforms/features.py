@@ -1,0 +1,225 @@
+"""Harmonised patients + molecular markers -> the model matrix (`features/model_matrix`).
+
+One row per case and release. Feature columns are Float64 (booleans and `mutant`/`wildtype` become
+1.0/0.0); a missing value stays null, because LightGBM routes missing values itself and an imputed
+value would pretend knowledge we do not have.
+
+Label columns travel in the same frame, under names that say they are labels (`label_gbm`,
+`label_who_grade`, `overall_survival_days`, `death_observed`), and the per-task feature lists below
+are the only columns a model may read. The grading lists exclude everything that encodes the grading
+label: project, primary diagnosis, histology family, WHO grade (tumour grade or its CNS5 derivation),
+and treatments (which are chosen *after* the diagnosis, so they encode it: GBM patients get
+radio-chemotherapy by protocol).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.panels import SSM_PANEL_GENES
+
+# Genes whose mutation calls reach the matrix through a dedicated marker-status column instead
+# (idh_status merges IDH1/IDH2; atrx/tp53/tert status may carry more evidence than the ssm panel),
+# so one biological fact is one feature and explanations do not split its credit.
+_GENES_COVERED_BY_STATUS: frozenset[str] = frozenset({"IDH1", "IDH2", "ATRX", "TP53", "TERT"})
+
+MUTATION_FEATURES: tuple[str, ...] = tuple(
+    f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in _GENES_COVERED_BY_STATUS
+)
+
+# feature name -> (source table, source column, how it is encoded)
+_STATUS_FEATURES: dict[str, str] = {
+    "idh_mutant": "idh_status",
+    "atrx_mutant": "atrx_status",
+    "tp53_mutant": "tp53_status",
+    "tert_mutant": "tert_status",
+}
+_BOOL_MARKER_FEATURES: tuple[str, ...] = (
+    "codeletion_1p19q",
+    "chr7_gain_chr10_loss",
+    "egfr_amplified",
+    "cdkn2a_homozygous_deletion",
+    "mgmt_promoter_methylated",
+)
+_TREATMENT_FEATURES: tuple[str, ...] = ("received_radiation", "received_temozolomide", "received_chemotherapy")
+
+BASE_FEATURES: tuple[str, ...] = (
+    "age_at_diagnosis_years",
+    "sex_male",
+    "karnofsky_score",
+    *_STATUS_FEATURES,
+    *_BOOL_MARKER_FEATURES,
+    "mgmt_stp27_probability",
+    *MUTATION_FEATURES,
+)
+
+# Grading (GBM vs LGG; WHO grade 2/3/4): patient and tumour biology measured at diagnosis only.
+GRADING_FEATURES: tuple[str, ...] = BASE_FEATURES
+
+# Survival: the grading label is not the survival label, so WHO grade is a legitimate prognostic
+# covariate here (it is what the published "Cox grade + IDH/1p19q" reference uses), as are treatments.
+SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade", *_TREATMENT_FEATURES)
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "grading_gbm_vs_lgg": GRADING_FEATURES,
+    "grading_who_grade": GRADING_FEATURES,
+    "survival_risk": SURVIVAL_FEATURES,
+}
+
+# Columns derived from the grading label; a grading feature list containing one of these is a leak.
+GRADING_LABEL_DERIVED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "project_id",
+        "primary_diagnosis",
+        "histology_family",
+        "who_grade",
+        "who_grade_source",
+        "who_grade_missing_reason",
+        "who_cns5_class",
+        "who_cns5_grade",
+        "who_cns5_basis",
+        "label_gbm",
+        "label_who_grade",
+        *_TREATMENT_FEATURES,
+    }
+)
+
+LABEL_COLUMNS: tuple[str, ...] = ("label_gbm", "label_who_grade", "overall_survival_days", "death_observed")
+KEY_COLUMNS: tuple[str, ...] = ("release", "case_id", "submitter_id")
+
+_FEATURE_SET_REVISION = "1"
+
+
+def _feature_set_version() -> str:
+    # The version changes whenever a feature list changes: revision + hash of the lists.
+    text = "|".join(f"{task}:{','.join(features)}" for task, features in sorted(FEATURE_SETS.items()))
+    return f"fs{_FEATURE_SET_REVISION}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+FEATURE_SET_VERSION: str = _feature_set_version()
+
+_MUTATION_VOCABULARY = frozenset({"mutant", "wildtype"})
+_SEX_VOCABULARY = frozenset({"female", "male"})
+_GBM_PROJECTS = {"TCGA-GBM": 1, "TCGA-LGG": 0}
+
+
+class FeatureInputError(ValueError):
+    """An input value the feature matrix cannot encode (names case, field and value)."""
+
+
+@dataclass(frozen=True)
+class ModelMatrix:
+    matrix: pl.DataFrame  # keys + labels + every feature column
+    feature_set_version: str
+    feature_sets: dict[str, tuple[str, ...]]
+
+    def features(self, task: str) -> tuple[str, ...]:
+        return self.feature_sets[task]
+
+
+def _require_columns(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], table: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise FeatureInputError(f"{table} lacks column(s) {missing} required by the feature matrix")
+
+
+def _check_unique_cases(frame: pl.DataFrame, table: str) -> None:
+    duplicated = frame.filter(pl.struct("release", "case_id").is_duplicated())
+    if duplicated.height:
+        row = duplicated.row(0, named=True)
+        raise FeatureInputError(
+            f"{table} has {duplicated.height} rows with a repeated (release, case_id), e.g. case {row['case_id']} "
+            f"in release {row['release']}: the matrix needs one row per case"
+        )
+
+
+def _check_vocabulary(frame: pl.DataFrame, column: str, allowed: frozenset[str], table: str) -> None:
+    bad = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(sorted(allowed)))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise FeatureInputError(
+            f"{table}: case {row['case_id']} field {column} has value {row[column]!r}, "
+            f"expected one of {sorted(allowed)} or null ({bad.height} such rows)"
+        )
+
+
+def _mutant_flag(column: str) -> pl.Expr:
+    return pl.when(pl.col(column) == "mutant").then(1.0).when(pl.col(column) == "wildtype").then(0.0).otherwise(None)
+
+
+def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMatrix:
+    """The model matrix of one release: patients left-joined to markers on (release, case_id).
+
+    A patient without a marker row keeps null markers (unknown, not wild type). A marker row without a
+    patient is an error: the harmonised layer promises one patient row per marker row.
+    """
+    status_columns = list(_STATUS_FEATURES.values())
+    mutation_source = [f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in _GENES_COVERED_BY_STATUS]
+    patient_columns = [
+        *KEY_COLUMNS,
+        "project_id",
+        "sex",
+        "age_at_diagnosis_years",
+        "karnofsky_score",
+        "who_grade",
+        *_TREATMENT_FEATURES,
+        "overall_survival_days",
+        "death_observed",
+    ]
+    marker_columns = ["release", "case_id", *status_columns, *_BOOL_MARKER_FEATURES, "mgmt_stp27_probability", *mutation_source]
+    _require_columns(patients, patient_columns, "harmonised/patients")
+    _require_columns(markers, marker_columns, "harmonised/molecular_markers")
+    _check_unique_cases(patients, "harmonised/patients")
+    _check_unique_cases(markers, "harmonised/molecular_markers")
+    _check_vocabulary(patients, "sex", _SEX_VOCABULARY, "harmonised/patients")
+    for column in (*status_columns, *mutation_source):
+        _check_vocabulary(markers, column, _MUTATION_VOCABULARY, "harmonised/molecular_markers")
+
+    orphans = markers.join(patients.select("release", "case_id"), on=["release", "case_id"], how="anti")
+    if orphans.height:
+        raise FeatureInputError(
+            f"harmonised/molecular_markers has {orphans.height} case(s) with no patient row, "
+            f"e.g. case {orphans['case_id'][0]} in release {orphans['release'][0]}"
+        )
+    bad_grade = patients.filter(pl.col("who_grade").is_not_null() & ~pl.col("who_grade").is_in([2, 3, 4]))
+    if bad_grade.height:
+        row = bad_grade.row(0, named=True)
+        raise FeatureInputError(f"harmonised/patients: case {row['case_id']} field who_grade has value {row['who_grade']!r}, expected 2, 3, 4 or null")
+
+    joined = patients.select(patient_columns).join(
+        markers.select(marker_columns), on=["release", "case_id"], how="left"
+    )
+    matrix = joined.select(
+        *KEY_COLUMNS,
+        # labels
+        pl.col("project_id").replace_strict(_GBM_PROJECTS, default=None, return_dtype=pl.Int8).alias("label_gbm"),
+        pl.col("who_grade").cast(pl.Int8).alias("label_who_grade"),
+        pl.col("overall_survival_days").cast(pl.Float64),
+        pl.col("death_observed").cast(pl.Boolean),
+        # features
+        pl.col("age_at_diagnosis_years").cast(pl.Float64),
+        pl.when(pl.col("sex") == "male").then(1.0).when(pl.col("sex") == "female").then(0.0).otherwise(None).alias("sex_male"),
+        pl.col("karnofsky_score").cast(pl.Float64),
+        *[_mutant_flag(source).alias(feature) for feature, source in _STATUS_FEATURES.items()],
+        *[pl.col(column).cast(pl.Float64) for column in _BOOL_MARKER_FEATURES],
+        pl.col("mgmt_stp27_probability").cast(pl.Float64),
+        *[_mutant_flag(column).alias(column) for column in mutation_source],
+        pl.col("who_grade").cast(pl.Float64),
+        *[pl.col(column).cast(pl.Float64) for column in _TREATMENT_FEATURES],
+    ).sort("release", "case_id")
+    return ModelMatrix(matrix=matrix, feature_set_version=FEATURE_SET_VERSION, feature_sets=dict(FEATURE_SETS))
+
+
+def feature_list_table(model_matrix: ModelMatrix) -> pl.DataFrame:
+    """The recorded feature list: one row per (task, feature) with the feature-set version."""
+    rows = [
+        {"feature_set_version": model_matrix.feature_set_version, "task": task, "position": position, "feature": feature}
+        for task, features in sorted(model_matrix.feature_sets.items())
+        for position, feature in enumerate(features)
+    ]
+    return pl.DataFrame(
+        rows, schema={"feature_set_version": pl.String, "task": pl.String, "position": pl.Int32, "feature": pl.String}
+    )
