@@ -234,6 +234,7 @@ class Cohort:
     true_death_days: np.ndarray  # latent time of death from diagnosis (days)
     censor_days: np.ndarray  # follow-up end (days) in the first release
     vital_status_not_reported: np.ndarray  # bool
+    partial_1p_loss: np.ndarray  # bool: distal 1p36 loss without codeletion (a harmoniser must not call codel)
 
 
 def _by_key(keys_a: np.ndarray, keys_b: np.ndarray, table: dict[tuple[int, int], float]) -> np.ndarray:
@@ -252,7 +253,11 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return (u > cumulative).sum(axis=1)
 
 
-def draw_cohort(n: int, seed: int) -> Cohort:
+PARTIAL_1P_LOSS_SHARE = 0.05  # Cecc2016/Brat2015: partial 1p deletions occur outside codeleted tumours.
+PARTIAL_1P_LOSS_GENES = 5  # the most distal 1p marker genes (1p36)
+
+
+def draw_cohort(n: int, seed: int, methylation_share: float | None = None) -> Cohort:
     """Draw n synthetic TCGA glioma patients. Deterministic for (n, seed); a prefix of a larger draw is
     not guaranteed to equal a smaller draw, so callers draw the whole pool at once."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x61]))
@@ -323,8 +328,12 @@ def draw_cohort(n: int, seed: int) -> Cohort:
     chr7_10 = rng.random(n) < _by_key(subtype, project, CHR7_GAIN_CHR10_LOSS_SHARE)
     mgmt = rng.random(n) < _by_key(subtype, project, MGMT_METHYLATED_SHARE)
 
-    methylation_profiled = rng.random(n) < np.where(project == GBM, METHYLATION_PROFILED_SHARE[GBM],
-                                                    METHYLATION_PROFILED_SHARE[LGG])
+    methylation_u = rng.random(n)
+    if methylation_share is None:
+        methylation_profiled = methylation_u < np.where(project == GBM, METHYLATION_PROFILED_SHARE[GBM],
+                                                        METHYLATION_PROFILED_SHARE[LGG])
+    else:
+        methylation_profiled = methylation_u < methylation_share
     hm27 = (project == GBM) & (diagnosis_year < 2009) & (rng.random(n) < HM27_SHARE_GBM_BEFORE_2009)
     recurrent = (project == GBM) & methylation_profiled & (rng.random(n) < RECURRENT_SAMPLE_SHARE_GBM)
 
@@ -374,6 +383,7 @@ def draw_cohort(n: int, seed: int) -> Cohort:
         recurrent_sample=recurrent, radiation=radiation, temozolomide=temozolomide, karnofsky=karnofsky,
         true_death_days=true_death_days, censor_days=censor_days,
         vital_status_not_reported=rng.random(n) < VITAL_STATUS_NOT_REPORTED_SHARE,
+        partial_1p_loss=~codel & (rng.random(n) < PARTIAL_1P_LOSS_SHARE),
     )
 
 

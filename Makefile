@@ -1,0 +1,44 @@
+# Glioma lakehouse — every command a user or CI needs. Python 3.11 is the only prerequisite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: install demo test ui standin bench-ingest bench-models clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Offline end to end: synthetic cohort -> GDC stand-in -> every asset for its release.
+demo: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -m orchestration.offline --cases 1100 --seed 7
+
+test: install
+	$(BIN)/python -m pytest
+
+# The Dagster UI (assets, partitions per GDC release, checks, the release sensor).
+ui: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+# Serve a bundle on http://127.0.0.1:8765 (BUNDLE=path to a bundle root).
+standin: install
+	$(BIN)/python -m sandbox.gdc_standin --bundle-root $(BUNDLE) --port 8765
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
+bench-models: install
+	$(BIN)/python bench/model_quality.py
+
+clean:
+	rm -rf data .dagster_home
