@@ -6,6 +6,7 @@ is the partition being built, and writes the documents with their key columns at
 
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from typing import Any
 import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
-from orchestration.gdc_client import SearchResult
+from orchestration.gdc_client import GdcClient, SearchResult
 from orchestration.partitions import gdc_releases
 from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource
 from transforms.panels import MGMT_STP27_PROBES
@@ -296,7 +297,15 @@ def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, la
     started = time.monotonic()
     files = lake.lake.read(RAW, "gdc_methylation_files", release)
     reusable = _previous_extractions(lake, release)
-    client = gdc.client(logger=context.log)
+    # requests.Session is not guaranteed thread-safe: one client per download thread.
+    per_thread = threading.local()
+    clients: list[GdcClient] = []
+
+    def thread_client() -> GdcClient:
+        if not hasattr(per_thread, "client"):
+            per_thread.client = gdc.client(logger=context.log)
+            clients.append(per_thread.client)
+        return per_thread.client
 
     to_fetch = [row for row in files.iter_rows(named=True) if (row["file_id"], row["md5sum"]) not in reusable]
     rows: list[dict[str, Any]] = []
@@ -308,7 +317,7 @@ def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, la
             rows.extend({**prior, "release": release} for prior in previous)
 
     def fetch(file_row: Mapping[str, Any]) -> list[dict[str, Any]]:
-        lines = client.iter_file_lines(file_row["file_id"], md5=file_row["md5sum"], size=file_row["file_size"])
+        lines = thread_client().iter_file_lines(file_row["file_id"], md5=file_row["md5sum"], size=file_row["file_size"])
         betas = extract_probe_betas(lines, MGMT_STP27_PROBES, file_id=file_row["file_id"])
         return mgmt_probe_rows(file_row, betas, release)
 
@@ -335,7 +344,7 @@ def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, la
             "files_downloaded": len(to_fetch),
             "files_reused_from_earlier_release": reused_files,
             "bytes_downloaded": fetched_bytes,
-            "retries": client.stats.retries,
+            "retries": sum(client.stats.retries for client in clients),
             "duration_seconds": round(elapsed, 3),
             "path": MetadataValue.path(str(written.path)),
         }

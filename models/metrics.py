@@ -84,14 +84,21 @@ def survival_metrics(
 
     `survival_at(days)` returns S(t | x) for the test patients, shape (n_test, len(days)).
     """
-    train = Surv.from_arrays(event=np.asarray(train_death, bool), time=np.asarray(train_days, float))
-    test = Surv.from_arrays(event=np.asarray(test_death, bool), time=np.asarray(test_days, float))
+    train_days = np.asarray(train_days, dtype=np.float64)
+    test_days = np.asarray(test_days, dtype=np.float64)
+    test_death = np.asarray(test_death, dtype=bool)
+    train = Surv.from_arrays(event=np.asarray(train_death, bool), time=train_days)
     risk_score = np.asarray(risk_score, dtype=np.float64)
     metrics: dict[str, float] = {
-        "harrell_c": float(concordance_index_censored(test["event"], test["time"], risk_score)[0]),
+        "harrell_c": float(concordance_index_censored(test_death, test_days, risk_score)[0]),
     }
-    # IPCW needs the censoring distribution estimated on train to cover the test times it weighs.
-    upper = min(float(np.max(train_days)), float(np.max(test_days)))
+    # The IPCW metrics weigh test patients by the censoring distribution estimated on the training
+    # fold, which is undefined past the last training time. Test follow-up beyond it is censored
+    # administratively there; every evaluation time below lies before that bound, so no metric moves.
+    horizon = float(np.max(train_days)) - 1.0
+    beyond = test_days > horizon
+    test = Surv.from_arrays(event=test_death & ~beyond, time=np.where(beyond, horizon, test_days))
+    upper = min(horizon, float(np.max(test_days)))
     tau = min(60 * DAYS_PER_MONTH, upper - 1.0)
     metrics["uno_c"] = float(concordance_index_ipcw(train, test, risk_score, tau=tau)[0])
     lower = float(np.min(test_days))

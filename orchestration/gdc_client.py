@@ -619,6 +619,12 @@ class GdcClient:
             response = self._send("GET", f"data/{file_id}", None, what=what, tally=tally, headers=headers)
             try:
                 _raise_for_status(response, what)
+                if response.status_code == 206 and not _range_starts_at(response, delivered):
+                    raise GdcIntegrityError(
+                        f"{what}: asked to resume at byte {delivered} but got Content-Range "
+                        f"{response.headers.get('Content-Range')!r}"
+                    )
+                # A server that ignores Range resends the whole file: skip what the caller already has.
                 skip = delivered if (delivered and response.status_code != 206) else 0
                 try:
                     for chunk in response.iter_content(chunk_size=_DOWNLOAD_CHUNK_BYTES):
@@ -718,6 +724,9 @@ class GdcClient:
 
 
 def validate_search_envelope(envelope: Any, *, what: str) -> SearchPage:
+    """Check one search response is `{"data": {"hits": [...], "pagination": {...}}}` with integer
+    total/page/pages, a matching count and a string `id` on every hit; raise GdcEnvelopeError naming
+    `what` (endpoint, page, offset), the problem and the start of the body. `offset` is left 0."""
     def fail(problem: str) -> GdcEnvelopeError:
         return GdcEnvelopeError(f"{what}: {problem}; body starts {_excerpt(envelope)}")
 
@@ -759,6 +768,11 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
         + f"; body starts {_excerpt(body)}",
         response.status_code,
     )
+
+
+def _range_starts_at(response: requests.Response, offset: int) -> bool:
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return match is not None and int(match.group(1)) == offset
 
 
 def _verify_file(file_id: str, received: int, actual_md5: str, *, md5: str, size: int | None) -> None:

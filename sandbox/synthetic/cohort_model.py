@@ -170,7 +170,9 @@ KARNOFSKY_MISSING_SHARE = 0.35
 # Weibull accelerated failure time: median overall survival (months) of a reference patient per group,
 # then multiplied by time ratios. Stupp2005: IDH-wt GBM median 14.6 mo with RT+TMZ; Cecc2016/Brat2015:
 # IDH-wt LGG ~1.7-2 years, IDH-mut non-codeleted ~7-8 years, codeleted > 10 years (EckelP2015).
-MEDIAN_OS_MONTHS = {(IDHWT, GBM): 14.0, (IDHWT, LGG): 22.0, (IDHMUT_NONCODEL, GBM): 31.0,
+# The reference is MGMT-unmethylated (Hegi2005: 12.7 months unmethylated with TMZ), so the GBM cohort
+# median lands near 14 months once methylated patients' longer survival is mixed in.
+MEDIAN_OS_MONTHS = {(IDHWT, GBM): 12.5, (IDHWT, LGG): 22.0, (IDHMUT_NONCODEL, GBM): 31.0,
                     (IDHMUT_NONCODEL, LGG): 96.0, (IDHMUT_CODEL, LGG): 150.0}
 WEIBULL_SHAPE = {GBM: 1.3, LGG: 1.1}
 REFERENCE_AGE_YEARS = {GBM: 60.0, LGG: 40.0}
@@ -183,9 +185,10 @@ DAYS_PER_MONTH = 30.44
 
 # Administrative censoring: diagnosis years and the follow-up cut-off of the TCGA clinical data.
 DIAGNOSIS_YEAR_RANGE = {GBM: (1989, 2013), LGG: (1992, 2013)}  # TCGA tissue accrual years.
-DIAGNOSIS_YEAR_MODE = {GBM: 2005, LGG: 2009}  # triangular mode: most LGG accrued 2007-2012.
+DIAGNOSIS_YEAR_MODE = {GBM: 2005, LGG: 2011}  # triangular mode: most LGG accrued 2007-2013.
 FOLLOW_UP_CUTOFF_YEAR = (2013.5, 2016.0)  # last TCGA clinical updates (TCGA-CDR, Liu et al. Cell 2018).
-LOSS_TO_FOLLOW_UP_MEDIAN_YEARS = 5.0  # site follow-up stops: many LGG censored after a few years.
+# Site follow-up stops: TCGA LGG median follow-up ~1.8 years, ~25% deaths (Brat2015; TCGA-CDR).
+LOSS_TO_FOLLOW_UP_MEDIAN_YEARS = 2.5
 
 # --- demographics ---------------------------------------------------------------------------------------
 MALE_SHARE = {GBM: 0.62, LGG: 0.55}  # TCGA GBM ~62% male; LGG ~55% male.
@@ -257,10 +260,29 @@ PARTIAL_1P_LOSS_SHARE = 0.05  # Cecc2016/Brat2015: partial 1p deletions occur ou
 PARTIAL_1P_LOSS_GENES = 5  # the most distal 1p marker genes (1p36)
 
 
+BLOCK_SIZE = 1024  # cases drawn per random stream: a larger cohort's first n cases equal a cohort of n
+
+
 def draw_cohort(n: int, seed: int, methylation_share: float | None = None) -> Cohort:
-    """Draw n synthetic TCGA glioma patients. Deterministic for (n, seed); a prefix of a larger draw is
-    not guaranteed to equal a smaller draw, so callers draw the whole pool at once."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x61]))
+    """Draw n synthetic TCGA glioma patients, deterministic for (seed, methylation_share); drawn in
+    blocks of BLOCK_SIZE with their own streams, so draw_cohort(n + k)'s first n cases equal
+    draw_cohort(n) (new cases of a later release extend the cohort without changing earlier ones)."""
+    # always whole blocks (then truncated), so a case's values never depend on n
+    blocks = [_draw_block(BLOCK_SIZE, seed, start // BLOCK_SIZE, methylation_share) for start in range(0, n, BLOCK_SIZE)]
+    fields = {}
+    for name in Cohort.__dataclass_fields__:
+        first = getattr(blocks[0], name)
+        if name == "n":
+            fields[name] = n
+        elif isinstance(first, dict):
+            fields[name] = {k: np.concatenate([getattr(b, name)[k] for b in blocks])[:n] for k in first}
+        else:
+            fields[name] = np.concatenate([getattr(b, name) for b in blocks])[:n]
+    return Cohort(**fields)
+
+
+def _draw_block(n: int, seed: int, block: int, methylation_share: float | None) -> Cohort:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x61, block]))
     project = np.where(rng.random(n) < GBM_SHARE, GBM, LGG).astype(np.int8)
 
     idh_mutant = rng.random(n) < np.where(project == GBM, IDH_MUTANT_SHARE[GBM], IDH_MUTANT_SHARE[LGG])

@@ -1,0 +1,92 @@
+"""Great Expectations suites (quality/) run as Dagster asset checks, one pair per lake table.
+
+Each table gets two checks from ONE validation run: `blocking_expectations` (keys, ids, ranges that
+would corrupt what is downstream: a failure stops downstream assets) and `warning_expectations`
+(vocabulary drift, row-count change against the previous release: shown, not blocking). The check
+metadata lists every expectation with its unexpected count and examples; GX Data Docs (HTML) for the
+release are written under `<DATA_DIR>/reports/<release>/gx/`.
+"""
+
+from collections.abc import Iterator, Sequence
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    AssetsDefinition,
+    MetadataValue,
+    multi_asset_check,
+)
+
+from orchestration.partitions import gdc_releases
+from orchestration.resources import LakeResource
+from quality.runner import validate_table
+
+BLOCKING_CHECK = "blocking_expectations"
+WARNING_CHECK = "warning_expectations"
+
+
+def _table_name(key: AssetKey) -> str:
+    return "/".join(key.path)
+
+
+def build_quality_checks(asset: AssetsDefinition):
+    key = asset.key
+    layer, table = key.path
+    table_name = _table_name(key)
+    specs = [
+        AssetCheckSpec(
+            BLOCKING_CHECK, asset=key, blocking=True, partitions_def=gdc_releases,
+            description=f"Critical Great Expectations expectations on {table_name}; failure blocks downstream.",
+        ),
+        AssetCheckSpec(
+            WARNING_CHECK, asset=key, partitions_def=gdc_releases,
+            description=f"Warning-level Great Expectations expectations on {table_name} (drift, row-count change).",
+        ),
+    ]
+
+    @multi_asset_check(specs=specs, name=f"{layer}_{table}_expectations")
+    def quality_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> Iterator[AssetCheckResult]:
+        release = context.partition_key
+        frame = lake.lake.read(layer, table, release)
+        previous = lake.lake.previous_release(layer, table, release)
+        previous_rows = (
+            lake.lake.read(layer, table, previous).height if previous is not None else None
+        )
+        report = validate_table(
+            table_name, frame, release=release, previous_row_count=previous_rows,
+            data_docs_dir=lake.reports_dir(release) / "gx",
+        )
+        metadata = report.to_metadata()
+        if previous is not None:
+            metadata["previous_release"] = previous
+        blocking = [r for r in report.results if r["severity"] == "blocking"]
+        warnings = [r for r in report.results if r["severity"] != "blocking"]
+        yield AssetCheckResult(
+            asset_key=key,
+            check_name=BLOCKING_CHECK,
+            passed=all(r["success"] for r in blocking),
+            severity=AssetCheckSeverity.ERROR,
+            metadata=metadata,
+        )
+        yield AssetCheckResult(
+            asset_key=key,
+            check_name=WARNING_CHECK,
+            passed=all(r["success"] for r in warnings),
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "failed_warnings": MetadataValue.md(
+                    "\n".join(f"- {r['expectation_type']} {r.get('column') or ''}: {r.get('unexpected_count')}"
+                              for r in warnings if not r["success"]) or "none"
+                ),
+                "warning_expectations": len(warnings),
+            },
+        )
+
+    return quality_checks
+
+
+def build_all_quality_checks(assets: Sequence[AssetsDefinition]) -> list:
+    return [build_quality_checks(asset) for asset in assets]

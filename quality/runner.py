@@ -1,0 +1,446 @@
+"""Run a table's Great Expectations suite on a polars frame; the one call the Dagster asset checks make.
+
+    report = validate_table("harmonised/patients", frame, release="45.0", previous_row_count=780,
+                            data_docs_dir=data_dir / "reports" / "45.0" / "gx")
+    AssetCheckResult(passed=report.success, metadata=report.to_metadata(), ...)
+
+Speed: importing GX costs seconds once per process; after that the GX context, datasource, batch
+definitions and suites are built once per process and reused (`_workspace`). Only the columns the
+suite reads are converted polars -> pandas (never the big `document` JSON unless the suite parses it).
+
+A failing validation never raises: it returns `success=False`. Misuse raises: an unknown table name
+(`UnknownTableError`), a frame missing a column the suite reads (`MissingColumnError`).
+
+Data Docs: with `data_docs_dir`, the validation runs through a GX Checkpoint with an
+`UpdateDataDocsAction` whose site lives in that directory. Validation results are stored as JSON under
+`<data_docs_dir>/.validation_results/`, so the site's index lists every table validated into that
+directory, also by other processes (Dagster runs each step in its own process).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from quality.suites import (
+    BLOCKING,
+    DEFAULT_ROW_COUNT_RELATIVE_BOUND,
+    MAX_ROW_COUNT_PARAMETER,
+    MIN_ROW_COUNT_PARAMETER,
+    RELEASE_PARAMETER,
+    ROW_KEY_COLUMNS,
+    WARNING,
+    Severity,
+    UnknownTableError,
+    build_suite,
+    required_columns,
+    row_count_bounds,
+    suite_name_for,
+)
+
+MAX_EXAMPLES = 5
+# GX collects this many unexpected values / row keys per expectation; we keep the first distinct few.
+_PARTIAL_UNEXPECTED_COUNT = 50
+_NO_ROW_COUNT_SUFFIX = ".without_row_count_change"
+_DATASOURCE_NAME = "lake"
+_DOCS_SITE_NAME = "glioma_lakehouse"
+_VALIDATION_RESULTS_SUBDIR = ".validation_results"
+
+
+class MissingColumnError(KeyError):
+    """The frame lacks a column the table's suite reads (a wiring mistake, not a data-quality failure)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    table: str
+    release: str
+    suite_name: str
+    success: bool  # every blocking expectation passed
+    row_count: int
+    results: list[dict[str, Any]]  # one plain dict per expectation, see `_result_row`
+    blocking_failures: list[dict[str, Any]]
+    warning_failures: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    previous_row_count: int | None = None
+    row_count_bounds: tuple[int, int] | None = None
+    data_docs_index: Path | None = None
+    validation_seconds: float = 0.0
+
+    @property
+    def warnings_passed(self) -> bool:
+        return not self.warning_failures
+
+    def to_metadata(self) -> dict[str, Any]:
+        """Plain JSON-able values for Dagster check metadata (`results_markdown` is markdown text)."""
+        return {
+            "table": self.table,
+            "release": self.release,
+            "suite": self.suite_name,
+            "success": self.success,
+            "row_count": self.row_count,
+            "previous_row_count": self.previous_row_count,
+            "row_count_bounds": list(self.row_count_bounds) if self.row_count_bounds else None,
+            "expectations_evaluated": len(self.results),
+            "expectations_failed": sum(1 for row in self.results if not row["success"]),
+            "blocking_failed": len(self.blocking_failures),
+            "warnings_failed": len(self.warning_failures),
+            "failed_expectations": [_short_label(row) for row in self.results if not row["success"]],
+            "notes": list(self.notes),
+            "results_markdown": results_markdown(self.results, self.notes),
+            "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
+            "validation_seconds": round(self.validation_seconds, 3),
+        }
+
+
+# --- GX workspace: one context per process (plus one per Data Docs directory) ----------------------------
+
+_LOCK = threading.RLock()  # a GX context is not thread-safe; Dagster may run checks in threads
+
+
+class _Workspace:
+    """A GX context with one pandas datasource, a dataframe asset per table, and the suites, lazily."""
+
+    def __init__(self, docs_dir: Path | None) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            progress_bars=ProgressBarsConfig(globally=False),
+            analytics_enabled=False,  # no network from checks
+        )
+        if docs_dir is not None:
+            config.stores[config.validation_results_store_name]["store_backend"] = {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir / _VALIDATION_RESULTS_SUBDIR),
+            }
+            config.data_docs_sites = {
+                _DOCS_SITE_NAME: {
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                }
+            }
+        self.gx = gx
+        self.docs_dir = docs_dir
+        self.context = gx.get_context(project_config=config, mode="ephemeral")
+        self.datasource = self.context.data_sources.add_pandas(_DATASOURCE_NAME)
+        self._batch_definitions: dict[str, Any] = {}
+        self._suites: dict[tuple[str, bool], Any] = {}
+        self._checkpoints: dict[tuple[str, bool], Any] = {}
+
+    def batch_definition(self, table_name: str) -> Any:
+        if table_name not in self._batch_definitions:
+            # GX store keys may not contain '/', so the asset is named like the suite (raw.gdc_cases).
+            asset = self.datasource.add_dataframe_asset(name=suite_name_for(table_name))
+            self._batch_definitions[table_name] = asset.add_batch_definition_whole_dataframe("whole_partition")
+        return self._batch_definitions[table_name]
+
+    def suite(self, table_name: str, with_row_count_change: bool) -> Any:
+        key = (table_name, with_row_count_change)
+        if key not in self._suites:
+            suite = build_suite(table_name, with_row_count_change=with_row_count_change)
+            if not with_row_count_change:
+                suite.name = suite.name + _NO_ROW_COUNT_SUFFIX
+            self._suites[key] = self.context.suites.add(suite)
+        return self._suites[key]
+
+    def checkpoint(self, table_name: str, with_row_count_change: bool, result_format: dict[str, Any]) -> Any:
+        key = (table_name, with_row_count_change)
+        if key not in self._checkpoints:
+            gx = self.gx
+            suite = self.suite(table_name, with_row_count_change)
+            definition = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=self.batch_definition(table_name), suite=suite)
+            )
+            self._checkpoints[key] = self.context.checkpoints.add(
+                gx.Checkpoint(
+                    name=f"{suite.name}.checkpoint",
+                    validation_definitions=[definition],
+                    actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[_DOCS_SITE_NAME])],
+                    result_format=result_format,
+                )
+            )
+        return self._checkpoints[key]
+
+
+_WORKSPACES: dict[Path | None, _Workspace] = {}
+
+
+def _workspace(docs_dir: Path | None) -> _Workspace:
+    key = docs_dir.resolve() if docs_dir is not None else None
+    if key not in _WORKSPACES:
+        if key is not None:
+            key.mkdir(parents=True, exist_ok=True)
+        _WORKSPACES[key] = _Workspace(key)
+    return _WORKSPACES[key]
+
+
+# --- the public call -----------------------------------------------------------------------------------------
+
+
+def validate_table(
+    table_name: str,
+    frame: pl.DataFrame,
+    *,
+    release: str,
+    previous_row_count: int | None = None,
+    data_docs_dir: Path | None = None,
+    row_count_relative_bound: float = DEFAULT_ROW_COUNT_RELATIVE_BOUND,
+) -> QualityReport:
+    """Validate one release partition of a lake table with its GX suite (see module docstring)."""
+    started = time.perf_counter()
+    columns = _columns_to_validate(table_name, frame)
+    with_row_count_change = previous_row_count is not None
+    parameters: dict[str, Any] = {RELEASE_PARAMETER: [release]}
+    notes: list[str] = []
+    bounds: tuple[int, int] | None = None
+    if previous_row_count is not None:
+        bounds = row_count_bounds(previous_row_count, row_count_relative_bound)
+        parameters[MIN_ROW_COUNT_PARAMETER], parameters[MAX_ROW_COUNT_PARAMETER] = bounds
+    else:
+        notes.append(
+            f"row-count change of {table_name} not checked for release {release}: no previous release to compare with"
+        )
+
+    key_columns = [column for column in ROW_KEY_COLUMNS[table_name] if column in frame.columns]
+    result_format = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": _PARTIAL_UNEXPECTED_COUNT,
+        "unexpected_index_column_names": key_columns,
+    }
+    # One conversion per call, of the columns the suite reads only.
+    pandas_frame = frame.select(columns).to_pandas()
+
+    with _LOCK:
+        workspace = _workspace(data_docs_dir)
+        docs_index: Path | None = None
+        if data_docs_dir is None:
+            batch = workspace.batch_definition(table_name).get_batch(batch_parameters={"dataframe": pandas_frame})
+            suite_result = batch.validate(
+                workspace.suite(table_name, with_row_count_change),
+                result_format=result_format,
+                expectation_parameters=parameters,
+            )
+        else:
+            from great_expectations.core.run_identifier import RunIdentifier
+
+            checkpoint = workspace.checkpoint(table_name, with_row_count_change, result_format)
+            checkpoint_result = checkpoint.run(
+                batch_parameters={"dataframe": pandas_frame},
+                expectation_parameters=parameters,
+                run_id=RunIdentifier(run_name=f"release-{release}"),
+            )
+            (suite_result,) = checkpoint_result.run_results.values()
+            assert workspace.docs_dir is not None
+            docs_index = workspace.docs_dir / "index.html"
+
+    results = [_result_row(result) for result in suite_result.results]
+    return QualityReport(
+        table=table_name,
+        release=release,
+        suite_name=suite_result.suite_name,
+        success=all(row["success"] for row in results if row["severity"] == BLOCKING),
+        row_count=frame.height,
+        results=results,
+        blocking_failures=[row for row in results if row["severity"] == BLOCKING and not row["success"]],
+        warning_failures=[row for row in results if row["severity"] == WARNING and not row["success"]],
+        notes=notes,
+        previous_row_count=previous_row_count,
+        row_count_bounds=bounds,
+        data_docs_index=docs_index,
+        validation_seconds=time.perf_counter() - started,
+    )
+
+
+def _columns_to_validate(table_name: str, frame: pl.DataFrame) -> list[str]:
+    try:
+        needed = required_columns(table_name)
+    except UnknownTableError:
+        raise
+    missing = [column for column in needed if column not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"table {table_name}: column(s) {', '.join(repr(c) for c in missing)} missing from the frame "
+            f"(its suite reads {', '.join(needed)}; the frame has {', '.join(frame.columns) or 'no columns'})"
+        )
+    keys = [column for column in ROW_KEY_COLUMNS[table_name] if column in frame.columns]
+    return list(dict.fromkeys([*needed, *keys]))
+
+
+# --- turning GX results into plain rows ------------------------------------------------------------------
+
+
+def _result_row(result: Any) -> dict[str, Any]:
+    config = result.expectation_config
+    kwargs = dict(config.kwargs)
+    meta = config.meta or {}
+    gx_result = dict(result.result or {})
+    exception_info = result.exception_info or {}
+    raised = bool(exception_info.get("raised_exception")) if isinstance(exception_info, Mapping) else False
+    columns = [kwargs[name] for name in ("column", "column_A", "column_B") if isinstance(kwargs.get(name), str)]
+    columns += list(kwargs.get("column_list") or [])
+    severity: Severity = meta.get("severity", BLOCKING)  # an untagged expectation is treated as blocking
+    return _jsonable(
+        {
+            "expectation_type": config.type,
+            "columns": columns,
+            "row_condition": _describe_condition(kwargs.get("row_condition")),
+            "parameters": _parameters(kwargs),
+            "severity": severity,
+            "why": meta.get("why"),
+            "success": bool(result.success),
+            "element_count": gx_result.get("element_count"),
+            "unexpected_count": gx_result.get("unexpected_count"),
+            "unexpected_percent": gx_result.get("unexpected_percent"),
+            "unexpected_examples": _distinct(gx_result.get("partial_unexpected_list") or [], MAX_EXAMPLES),
+            "unexpected_row_keys": _distinct(gx_result.get("partial_unexpected_index_list") or [], MAX_EXAMPLES),
+            "observed_value": gx_result.get("observed_value"),
+            "error": exception_info.get("exception_message") if raised else None,
+        }
+    )
+
+
+_DOMAIN_KWARGS = {"column", "column_A", "column_B", "column_list", "row_condition", "condition_parser", "batch_id"}
+
+
+def _parameters(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in kwargs.items() if key not in _DOMAIN_KWARGS and value is not None}
+
+
+def _describe_condition(condition: Any) -> str | None:
+    from great_expectations.expectations.row_conditions import (
+        AndCondition,
+        ComparisonCondition,
+        NullityCondition,
+        OrCondition,
+        deserialize_row_condition,
+    )
+
+    if condition is None or condition == "":
+        return None
+    if isinstance(condition, Mapping):
+        condition = deserialize_row_condition(condition)
+    if isinstance(condition, ComparisonCondition):
+        return f"{condition.column.name} {getattr(condition.operator, 'value', condition.operator)} {condition.parameter!r}"
+    if isinstance(condition, NullityCondition):
+        return f"{condition.column.name} is {'null' if condition.is_null else 'not null'}"
+    if isinstance(condition, AndCondition):
+        return " and ".join(_describe_condition(part) or "" for part in condition.conditions)
+    if isinstance(condition, OrCondition):
+        return " or ".join(_describe_condition(part) or "" for part in condition.conditions)
+    return str(condition)
+
+
+def _distinct(values: Sequence[Any], limit: int) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        value = _jsonable(value)
+        if value not in seen:
+            seen.append(value)
+        if len(seen) == limit:
+            break
+    return seen
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy / pandas scalars unwrapped, NaN and NA -> None, anything else -> str."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # numpy scalar
+    if callable(item):
+        try:
+            return _jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    try:
+        import pandas as pd
+
+        if pd.isna(value) is True:
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+# --- markdown for the Dagster UI -------------------------------------------------------------------------
+
+
+def _short_label(row: Mapping[str, Any]) -> str:
+    where = f" where {row['row_condition']}" if row.get("row_condition") else ""
+    columns = ", ".join(row["columns"]) or "table"
+    return f"[{row['severity']}] {row['expectation_type']}({columns}){where}"
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def results_markdown(results: Sequence[Mapping[str, Any]], notes: Sequence[str] = ()) -> str:
+    """A markdown table of every expectation: outcome, severity, unexpected count and examples."""
+    lines = [
+        "| result | severity | expectation | column(s) | condition | unexpected | examples | observed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results:
+        outcome = "pass" if row["success"] else ("ERROR" if row.get("error") else "FAIL")
+        unexpected = row.get("unexpected_count")
+        if unexpected is not None and row.get("unexpected_percent") is not None:
+            unexpected = f"{unexpected} ({row['unexpected_percent']:.2f} %)"
+        examples = row.get("unexpected_examples") or []
+        keys = row.get("unexpected_row_keys") or []
+        example_text = ", ".join(repr(example) for example in examples)
+        if keys:
+            example_text += " — rows " + ", ".join(
+                "/".join(str(v) for v in key.values()) if isinstance(key, Mapping) else str(key) for key in keys
+            )
+        if row.get("error"):
+            example_text = f"error: {row['error']}"
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(value)
+                for value in (
+                    outcome,
+                    row["severity"],
+                    row["expectation_type"],
+                    ", ".join(row["columns"]),
+                    row.get("row_condition"),
+                    unexpected,
+                    example_text,
+                    row.get("observed_value"),
+                )
+            )
+            + " |"
+        )
+    if notes:
+        lines.append("")
+        lines.extend(f"- {note}" for note in notes)
+    return "\n".join(lines)

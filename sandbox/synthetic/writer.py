@@ -1,0 +1,463 @@
+"""Write synthetic GDC release bundles (format: shared/GDC_BUNDLE.md), one release or a series of them.
+
+Each release is written into a temporary directory beside its final place and renamed into place, and
+CURRENT is replaced atomically afterwards, so a stand-in never serves a half-written release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from sandbox.synthetic import cohort_model as cm
+from sandbox.synthetic import documents as docs
+from sandbox.synthetic.defects import Defect, apply_defect, choose_defects
+from sandbox.synthetic.methylation import HM27, HM450, beta_files, probe_panel
+from sandbox.synthetic.profiles import RELEASE_PROFILES, ReleaseProfile, release_date, status_document
+from sandbox.synthetic.ssm_catalog import VARIANTS
+from transforms.panels import MGMT_STP27_PROBES, SSM_PANEL_GENES
+
+MAX_CASES = 200_000
+TRUTH_FILE = "_synthetic_truth.parquet"  # one row per case (and per case removed since the previous release)
+TRUTH_FILES_FILE = "_synthetic_truth_files.parquet"  # one row per methylation file
+SAMPLE_TYPES = {1: ("Primary Tumor", "01A"), 2: ("Recurrent Tumor", "02A")}
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    """What to generate. `methylation_share=None` keeps the realistic per-project share (~80% overall)."""
+
+    n_cases: int
+    seed: int = 7
+    release_label: str = "45.0"
+    profile: str = "dr45"
+    bad_value_share: float = 0.0
+    methylation_probes: int = 300
+    methylation_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_cases, (int, np.integer)) or not 1 <= self.n_cases <= MAX_CASES:
+            raise ValueError(f"CohortSpec.n_cases must be an integer from 1 to {MAX_CASES}, got {self.n_cases!r}")
+        if self.profile not in RELEASE_PROFILES:
+            raise ValueError(f"CohortSpec.profile {self.profile!r} is unknown; known: {', '.join(RELEASE_PROFILES)}")
+        if not 0.0 <= self.bad_value_share <= 1.0:
+            raise ValueError(f"CohortSpec.bad_value_share must be in [0, 1], got {self.bad_value_share!r}")
+        if self.methylation_share is not None and not 0.0 <= self.methylation_share <= 1.0:
+            raise ValueError(f"CohortSpec.methylation_share must be None or in [0, 1], got {self.methylation_share!r}")
+        if not 0 <= self.methylation_probes <= 10**6:
+            raise ValueError(f"CohortSpec.methylation_probes must be in [0, 1000000], got {self.methylation_probes!r}")
+        release_date(self.release_label)  # validates the label form
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    root: Path
+    release_dir: Path
+    release_label: str
+    profile: str
+    n_cases: int  # distinct cases in the release
+    cases_per_project: dict[str, int]
+    n_case_documents: int  # lines of cases.jsonl (duplicates included)
+    n_ssm_occurrences: int
+    n_cnv_occurrences: int
+    n_files: int
+    data_bytes: int  # bytes under data/
+    total_bytes: int  # bytes of the whole release directory (sidecars included)
+    seconds: float
+    changes: dict[str, int] = field(default_factory=dict)  # release_change -> cases (multi-release)
+
+
+@dataclass
+class _State:
+    """What changes between releases of one synthetic history."""
+
+    members: list[int]  # pool indices in this release, in document order
+    censor_days: np.ndarray  # follow-up end per pool case
+    touched_label: dict[int, str]  # pool index -> label of the release that last changed the case
+    file_version: dict[tuple[int, int], int]  # (pool index, sample number) -> version
+    case_change: dict[int, str]  # pool index -> change in this release
+    removed: list[int]
+    died_now: set[int]
+    file_change: dict[tuple[int, int], tuple[str, str | None]]  # key -> (change, previous file id)
+
+
+def _namespace(seed: int) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"glioma-synthetic-cohort:{seed}")
+
+
+def _updated_datetime(namespace: uuid.UUID, index: int, label: str) -> str:
+    """Deterministic timestamp in the weeks before the release that last touched the case."""
+    h = int(hashlib.sha1(f"{namespace}:{index}:{label}".encode()).hexdigest()[:16], 16)
+    when = release_date(label) - timedelta(days=20 + h % 40)
+    seconds = (h >> 8) % 86400
+    micro = (h >> 30) % 1_000_000
+    return f"{when.isoformat()}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}-06:00"
+
+
+def _file_id(namespace: uuid.UUID, index: int, sample: int, version: int) -> str:
+    return docs.fast_uuid5(namespace, f"file:{index}:{sample}:v{version}")
+
+
+def _write_lines(path: Path, lines: list[str]) -> int:
+    data = "".join(lines).encode()
+    path.write_bytes(data)
+    return len(data)
+
+
+def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
+                   state: _State, ordinal: int) -> BundleSummary:
+    started = time.perf_counter()
+    namespace = _namespace(spec.seed)
+    releases = root / "releases"
+    releases.mkdir(parents=True, exist_ok=True)
+    final = releases / label
+    tmp = releases / f".tmp-{label}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "data").mkdir(parents=True)
+
+    members = np.asarray(state.members, dtype=np.int64)
+    project_ids = [cm.PROJECT_IDS[p] for p in cohort.project[members]]
+    barcodes = [docs.barcode(int(cohort.project[i]), int(i)) for i in members]
+    case_ids = [docs.fast_uuid5(namespace, f"case:{i}") for i in members]
+    case_refs = [docs.case_ref_json(c, b, p) for c, b, p in zip(case_ids, barcodes, project_ids)]
+
+    # --- cases + recorded defects ---
+    censor = state.censor_days[members]
+    dead = (cohort.true_death_days[members] <= censor) & ~cohort.vital_status_not_reported[members]
+    defect_rng = np.random.default_rng([spec.seed, 0xBAD, ordinal])
+    chosen = choose_defects(defect_rng, len(members), spec.bad_value_share, dead)
+    defects: dict[int, Defect] = {}
+    case_lines: list[str] = []
+    for pos, i in enumerate(members):
+        view = docs.CaseView(int(i), case_ids[pos], barcodes[pos], project_ids[pos], int(censor[pos]),
+                             _updated_datetime(namespace, int(i), state.touched_label[int(i)]))
+        doc = docs.case_document(cohort, view, profile, namespace, force_children=pos in chosen)
+        if pos in chosen:
+            defects[pos] = apply_defect(doc, chosen[pos], profile, defect_rng)
+        line = json.dumps(doc) + "\n"
+        case_lines.append(line)
+        if pos in chosen and chosen[pos] == "duplicate_case_document":
+            case_lines.append(line)
+    total = _write_lines(tmp / "cases.jsonl", case_lines)
+    n_case_documents = len(case_lines)
+    del case_lines
+
+    # --- ssm occurrences: (case, gene) pairs in case order, then panel order ---
+    mutated = docs.mutated_matrix(cohort)[members] & cohort.ssm_profiled[members][:, None]
+    rows, gene_cols = np.nonzero(mutated)
+    ssm_lines = []
+    for pos, g in zip(rows.tolist(), gene_cols.tolist()):
+        gene = SSM_PANEL_GENES[g]
+        i = int(members[pos])
+        variant = int(cohort.variant_index[gene][i]) % len(VARIANTS[gene])
+        occurrence = docs.fast_uuid5(namespace, f"ssmocc:{i}:{gene}")
+        ssm_lines.append(f'{{"id": "{occurrence}", "ssm_occurrence_id": "{occurrence}", '
+                         f'"case": {case_refs[pos]}, "ssm": {docs.SSM_JSON[gene][variant]}}}\n')
+    total += _write_lines(tmp / "ssm_occurrences.jsonl", ssm_lines)
+    n_ssm = len(ssm_lines)
+    del ssm_lines
+
+    # --- cnv occurrences: only changed marker genes of cnv-profiled cases ---
+    cnv_lines = []
+    for pos, i in enumerate(members.tolist()):
+        if not cohort.cnv_profiled[i]:
+            continue
+        for gene, category in docs.cnv_calls(cohort, i):
+            occurrence = docs.fast_uuid5(namespace, f"cnvocc:{i}:{gene}")
+            cnv_lines.append(f'{{"id": "{occurrence}", "cnv_occurrence_id": "{occurrence}", '
+                             f'"case": {case_refs[pos]}, "cnv": {docs.CNV_JSON[(gene, category)]}}}\n')
+    total += _write_lines(tmp / "cnv_occurrences.jsonl", cnv_lines)
+    n_cnv = len(cnv_lines)
+    del cnv_lines
+
+    # --- methylation files ---
+    file_rows: list[dict] = []  # truth rows
+    file_lines: list[str] = []
+    data_bytes = 0
+    keys = [(pos, int(i), s) for pos, i in enumerate(members.tolist()) if cohort.methylation_profiled[i]
+            for s in ((1, 2) if cohort.recurrent_sample[i] else (1,))]
+    for platform in (HM450, HM27):
+        group = [k for k in keys if (HM27 if cohort.methylation_hm27[k[1]] else HM450) == platform]
+        if not group:
+            continue
+        panel = probe_panel(spec.seed, platform, spec.methylation_probes)
+        versions = [state.file_version.get((i, s), 1) for _, i, s in group]
+        seeds = [[spec.seed, 0xF11E, i, s, v] for (_, i, s), v in zip(group, versions)]
+        methylated = np.array([cohort.mgmt_methylated[i] for _, i, _ in group], dtype=bool)
+        gcimp = np.array([cohort.idh_mutant[i] for _, i, _ in group], dtype=bool)
+        # generate in slices so memory stays flat for 485k-probe files
+        step = 4096
+        for start in range(0, len(group), step):
+            built = beta_files(panel, seeds[start:start + step], methylated[start:start + step],
+                               gcimp[start:start + step])
+            for offset, beta in enumerate(built):
+                pos, i, sample = group[start + offset]
+                version = versions[start + offset]
+                file_id = _file_id(namespace, i, sample, version)
+                (tmp / "data" / file_id).write_bytes(beta.data)
+                data_bytes += len(beta.data)
+                sample_type, suffix = SAMPLE_TYPES[sample]
+                document = {
+                    "id": file_id, "file_id": file_id,
+                    "file_name": f"{file_id}.methylation_array.sesame.level3betas.txt",
+                    "data_category": "DNA Methylation", "data_type": "Methylation Beta Value",
+                    "data_format": "TXT", "experimental_strategy": "Methylation Array", "platform": platform,
+                    "access": "open", "state": "released", "version": str(version),
+                    "md5sum": hashlib.md5(beta.data).hexdigest(), "file_size": len(beta.data),
+                    "analysis": {"workflow_type": "SeSAMe Methylation Beta Estimation"},
+                    "cases": [{"case_id": case_ids[pos], "submitter_id": barcodes[pos],
+                               "project": {"project_id": project_ids[pos]},
+                               "samples": [{"sample_id": docs.fast_uuid5(namespace, f"sample:{i}:{sample}"),
+                                            "sample_type": sample_type,
+                                            "submitter_id": f"{barcodes[pos]}-{suffix}"}]}],
+                }
+                file_lines.append((pos, sample, json.dumps(document) + "\n"))
+                change, previous = state.file_change.get((i, sample), ("unchanged", None))
+                file_rows.append({
+                    "release": label, "file_id": file_id, "case_id": case_ids[pos], "submitter_id": barcodes[pos],
+                    "sample_submitter_id": f"{barcodes[pos]}-{suffix}", "sample_type": sample_type,
+                    "platform": platform, "version": str(version), "md5sum": document["md5sum"],
+                    "file_size": len(beta.data), "mgmt_promoter_methylated": bool(cohort.mgmt_methylated[i]),
+                    f"beta_{MGMT_STP27_PROBES[0]}": beta.beta_m1, f"beta_{MGMT_STP27_PROBES[1]}": beta.beta_m2,
+                    "stp27_probability": float(cm.stp27_probability(np.array(beta.beta_m1), np.array(beta.beta_m2))),
+                    "file_change": change, "previous_file_id": previous,
+                })
+    file_lines.sort(key=lambda t: (t[0], t[1]))  # case order, primary before recurrent
+    total += _write_lines(tmp / "files.jsonl", [line for _, _, line in file_lines])
+    total += data_bytes
+
+    status = json.dumps(status_document(label, profile)) + "\n"
+    total += _write_lines(tmp / "status.json", [status])
+
+    # --- truth sidecars (outside the bundle contract) ---
+    truth = _truth_frame(cohort, state, label, members, case_ids, barcodes, project_ids, defects, namespace)
+    truth.write_parquet(tmp / TRUTH_FILE)
+    files_truth = pl.DataFrame(file_rows, schema=_FILES_TRUTH_SCHEMA, orient="row") if file_rows else \
+        pl.DataFrame(schema=_FILES_TRUTH_SCHEMA)
+    files_truth = files_truth.sort("case_id", "sample_submitter_id")
+    files_truth.write_parquet(tmp / TRUTH_FILES_FILE)
+    total += (tmp / TRUTH_FILE).stat().st_size + (tmp / TRUTH_FILES_FILE).stat().st_size
+
+    # --- publish: rename into place, then point CURRENT at it ---
+    if final.exists():
+        old = releases / f".old-{label}-{os.getpid()}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, final)
+    current_tmp = root / f".CURRENT.tmp-{os.getpid()}"
+    current_tmp.write_text(label + "\n")
+    os.replace(current_tmp, root / "CURRENT")
+
+    counts = Counter(project_ids)
+    return BundleSummary(
+        root=root, release_dir=final, release_label=label, profile=profile.name, n_cases=len(members),
+        cases_per_project={p: counts.get(p, 0) for p in cm.PROJECT_IDS}, n_case_documents=n_case_documents,
+        n_ssm_occurrences=n_ssm, n_cnv_occurrences=n_cnv, n_files=len(file_lines), data_bytes=data_bytes,
+        total_bytes=total, seconds=time.perf_counter() - started,
+        changes=dict(Counter(state.case_change.get(int(i), "unchanged") for i in members)
+                     + Counter({"removed": len(state.removed)} if state.removed else {})),
+    )
+
+
+_FILES_TRUTH_SCHEMA = {
+    "release": pl.String, "file_id": pl.String, "case_id": pl.String, "submitter_id": pl.String,
+    "sample_submitter_id": pl.String, "sample_type": pl.String, "platform": pl.String, "version": pl.String,
+    "md5sum": pl.String, "file_size": pl.Int64, "mgmt_promoter_methylated": pl.Boolean,
+    f"beta_{MGMT_STP27_PROBES[0]}": pl.Float64, f"beta_{MGMT_STP27_PROBES[1]}": pl.Float64,
+    "stp27_probability": pl.Float64, "file_change": pl.String, "previous_file_id": pl.String,
+}
+
+_WHO_CNS5_CLASS = {cm.IDHWT: "glioblastoma, IDH-wildtype", cm.IDHMUT_NONCODEL: "astrocytoma, IDH-mutant",
+                   cm.IDHMUT_CODEL: "oligodendroglioma, IDH-mutant and 1p/19q-codeleted"}
+
+
+def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarray, case_ids: list[str],
+                 barcodes: list[str], project_ids: list[str], defects: dict[int, Defect],
+                 namespace: uuid.UUID) -> pl.DataFrame:
+    """Latent truth per case of the release, plus rows for cases removed since the previous release."""
+    removed = np.asarray(sorted(state.removed), dtype=np.int64)
+    idx = np.concatenate([members, removed])
+    in_release = np.concatenate([np.ones(len(members), bool), np.zeros(len(removed), bool)])
+    censor = state.censor_days[idx]
+    death = cohort.true_death_days[idx]
+    observed = death <= censor
+    mutated = docs.mutated_matrix(cohort)[idx]
+    subtype = cohort.subtype[idx]
+    # WHO CNS5 2021 (Louis2021): IDH-wt diffuse astrocytoma with EGFR amp, +7/-10 or TERT -> GBM grade 4;
+    # IDH-mut astrocytoma with CDKN2A homozygous deletion -> grade 4.
+    cns5_grade = np.where(subtype == cm.IDHWT, np.where(
+        cohort.egfr_amplified[idx] | cohort.chr7_gain_chr10_loss[idx] | cohort.mutated["TERT"][idx]
+        | (cohort.who_grade[idx] == 4), 4, cohort.who_grade[idx]),
+        np.where((subtype == cm.IDHMUT_NONCODEL) & cohort.cdkn2a_homozygous_deletion[idx], 4,
+                 np.where(subtype == cm.IDHMUT_CODEL, np.minimum(cohort.who_grade[idx], 3), cohort.who_grade[idx])))
+    n_files = cohort.methylation_profiled[idx].astype(int) * (1 + cohort.recurrent_sample[idx].astype(int))
+    removed_ids = [docs.fast_uuid5(namespace, f"case:{i}") for i in removed]
+    removed_barcodes = [docs.barcode(int(cohort.project[i]), int(i)) for i in removed]
+    ordered_defects = [defects.get(pos) for pos in range(len(members))] + [None] * len(removed)
+    kps = cohort.karnofsky[idx]
+    return pl.DataFrame({
+        "release": [label] * len(idx),
+        "case_id": case_ids + removed_ids,
+        "submitter_id": barcodes + removed_barcodes,
+        "project_id": project_ids + [cm.PROJECT_IDS[p] for p in cohort.project[removed]],
+        "in_release": in_release,
+        "release_change": [state.case_change.get(int(i), "unchanged") for i in members] + ["removed"] * len(removed),
+        "molecular_subtype": [cm.SUBTYPE_NAMES[s] for s in subtype],
+        "idh_status": np.where(cohort.idh_mutant[idx], "mutant", "wildtype"),
+        "idh_gene": [g or None for g in cohort.idh_gene[idx]],
+        "idh_hotspot": [f"{g} {h}" if g else None for g, h in zip(cohort.idh_gene[idx], cohort.idh_hotspot[idx])],
+        "codeletion_1p19q": cohort.codeletion_1p19q[idx],
+        "partial_1p_loss": cohort.partial_1p_loss[idx],
+        "egfr_amplified": cohort.egfr_amplified[idx],
+        "cdkn2a_homozygous_deletion": cohort.cdkn2a_homozygous_deletion[idx],
+        "chr7_gain_chr10_loss": cohort.chr7_gain_chr10_loss[idx],
+        "mgmt_promoter_methylated": cohort.mgmt_methylated[idx],
+        "who_grade": cohort.who_grade[idx].astype(np.int8),
+        "who_cns5_class": [_WHO_CNS5_CLASS[s] for s in subtype],
+        "who_cns5_grade": cns5_grade.astype(np.int8),
+        "histology": cohort.histology[idx].astype(str),
+        "mutated_genes": [[SSM_PANEL_GENES[g] for g in np.flatnonzero(row)] for row in mutated],
+        "ssm_profiled": cohort.ssm_profiled[idx],
+        "cnv_profiled": cohort.cnv_profiled[idx],
+        "methylation_profiled": cohort.methylation_profiled[idx],
+        "n_methylation_files": n_files.astype(np.int64),
+        "age_at_diagnosis_days": cohort.age_at_diagnosis_days[idx],
+        "age_at_diagnosis_years": cohort.age_at_diagnosis_days[idx] / 365.25,
+        "sex": np.where(cohort.male[idx], "male", "female"),
+        "karnofsky_score": pl.Series([int(k) if k > 0 else None for k in kps], dtype=pl.Int16),
+        "received_radiation": [None if r == "not reported" else r == "yes" for r in cohort.radiation[idx]],
+        "received_temozolomide": [None if r == "not reported" else r == "yes" for r in cohort.temozolomide[idx]],
+        "true_death_days": death,
+        "follow_up_end_days": censor,
+        "overall_survival_days": np.where(observed, death, censor).astype(np.float64),
+        "death_observed": observed,
+        "vital_status_reported": ~cohort.vital_status_not_reported[idx],
+        "died_since_previous_release": [int(i) in state.died_now for i in idx],
+        "defect_kind": [d.kind if d else None for d in ordered_defects],
+        "defect_field": [d.field if d else None for d in ordered_defects],
+        "defect_value": [None if d is None or d.value is None else str(d.value) for d in ordered_defects],
+    })
+
+
+def _initial_state(cohort: cm.Cohort, n_cases: int, label: str) -> _State:
+    return _State(members=list(range(n_cases)), censor_days=cohort.censor_days.copy(),
+                  touched_label={i: label for i in range(cohort.n)}, file_version={},
+                  case_change={i: "initial" for i in range(n_cases)}, removed=[], died_now=set(),
+                  file_change={})
+
+
+def write_bundle(root: Path, spec: CohortSpec) -> BundleSummary:
+    """Write one release (root/releases/<label>/) and point root/CURRENT at it."""
+    root = Path(root)
+    cohort = cm.draw_cohort(spec.n_cases, spec.seed, spec.methylation_share)
+    state = _initial_state(cohort, spec.n_cases, spec.release_label)
+    state.file_change = {(i, s): ("initial", None) for i in range(spec.n_cases) for s in (1, 2)}
+    return _write_release(root, spec, spec.release_label, RELEASE_PROFILES[spec.profile], cohort, state, 0)
+
+
+CHANGE_KINDS = ("follow_up_updated", "removed", "file_new_version")
+CHANGE_KIND_SHARES = (0.5, 0.2, 0.3)  # of the changed existing cases
+ADDED_SHARE_OF_CHANGES = 0.2  # new cases, as a share of the changed-case count
+FOLLOW_UP_EXTENSION_DAYS = (90, 730)
+
+
+def write_multi_release(root: Path, spec: CohortSpec, releases: Sequence[str] = ("45.0", "46.0"),
+                        change_share: float = 0.1, profiles: Sequence[str] | None = None) -> list[BundleSummary]:
+    """Write a history of releases; each later release changes `change_share` of the cases: new cases
+    added, follow-up extended (some deaths appear), cases removed, new methylation file versions (new
+    UUID, version+1, new bytes); everything else keeps its ids and bytes. The first release equals
+    write_bundle(spec with that label). `profiles` (default: spec.profile for all) lets a history cross
+    a field move (e.g. dr42 -> dr43). CURRENT ends at the last release."""
+    root = Path(root)
+    releases = list(releases)
+    if not releases:
+        raise ValueError("write_multi_release needs at least one release label")
+    if len(set(releases)) != len(releases):
+        raise ValueError(f"release labels must be distinct, got {releases}")
+    if not 0.0 <= change_share <= 1.0:
+        raise ValueError(f"change_share must be in [0, 1], got {change_share!r}")
+    profile_names = list(profiles) if profiles is not None else [spec.profile] * len(releases)
+    if len(profile_names) != len(releases):
+        raise ValueError(f"{len(profile_names)} profiles given for {len(releases)} releases")
+    for name in profile_names:
+        if name not in RELEASE_PROFILES:
+            raise ValueError(f"profile {name!r} is unknown; known: {', '.join(RELEASE_PROFILES)}")
+    for label in releases:
+        release_date(label)
+
+    # Pool large enough for every case any release may add (members can only grow by the added ones).
+    added_bound = sum(math.ceil(ADDED_SHARE_OF_CHANGES * math.ceil(change_share * spec.n_cases * (1 + change_share) ** k)) + 1
+                      for k in range(len(releases)))
+    pool_n = spec.n_cases + added_bound
+    if pool_n > docs.MAX_POOL_CASES:
+        raise ValueError(f"{pool_n} cases over all releases exceed the barcode space ({docs.MAX_POOL_CASES})")
+    cohort = cm.draw_cohort(pool_n, spec.seed, spec.methylation_share)
+    state = _initial_state(cohort, spec.n_cases, releases[0])
+    state.file_change = {(i, s): ("initial", None) for i in range(spec.n_cases) for s in (1, 2)}
+    namespace = _namespace(spec.seed)
+    next_new = spec.n_cases
+    summaries = []
+    for ordinal, (label, profile_name) in enumerate(zip(releases, profile_names)):
+        if ordinal > 0:
+            next_new = _apply_changes(cohort, state, label, ordinal, spec.seed, change_share, next_new, namespace)
+        summaries.append(_write_release(root, spec, label, RELEASE_PROFILES[profile_name], cohort, state, ordinal))
+    return summaries
+
+
+def _apply_changes(cohort: cm.Cohort, state: _State, label: str, ordinal: int, seed: int, change_share: float,
+                   next_new: int, namespace: uuid.UUID) -> int:
+    rng = np.random.default_rng([seed, 0xC4A, ordinal])
+    members = np.asarray(state.members, dtype=np.int64)
+    n_change = int(round(change_share * len(members)))
+    n_added = int(round(ADDED_SHARE_OF_CHANGES * n_change))
+    n_existing = min(n_change - n_added, len(members))
+    chosen = np.sort(rng.choice(members, n_existing, replace=False)) if n_existing else np.array([], np.int64)
+    kinds = rng.choice(len(CHANGE_KINDS), n_existing, p=CHANGE_KIND_SHARES)
+    extension = rng.integers(*FOLLOW_UP_EXTENSION_DAYS, n_existing)
+    state.case_change, state.removed, state.died_now, state.file_change = {}, [], set(), {}
+    removed = set()
+    for i, kind, ext in zip(chosen.tolist(), kinds.tolist(), extension.tolist()):
+        change = CHANGE_KINDS[kind]
+        if change == "file_new_version" and not cohort.methylation_profiled[i]:
+            change = "follow_up_updated"  # no file to re-version
+        if change == "removed":
+            removed.add(i)
+            continue
+        if change == "follow_up_updated":
+            before = state.censor_days[i]
+            state.censor_days[i] = before + ext
+            if before < cohort.true_death_days[i] <= state.censor_days[i]:
+                state.died_now.add(i)
+        else:
+            old_version = state.file_version.get((i, 1), 1)
+            state.file_version[(i, 1)] = old_version + 1
+            state.file_change[(i, 1)] = ("new_version", _file_id(namespace, i, 1, old_version))
+        state.case_change[i] = change
+        state.touched_label[i] = label
+    added = list(range(next_new, next_new + n_added))
+    if added and added[-1] >= cohort.n:
+        raise AssertionError("synthetic case pool too small for the requested changes")
+    for i in added:
+        state.case_change[i] = "added"
+        state.touched_label[i] = label
+        state.file_change[(i, 1)] = ("added", None)
+        state.file_change[(i, 2)] = ("added", None)
+    state.removed = sorted(removed)
+    state.members = [i for i in state.members if i not in removed] + added
+    return next_new + n_added

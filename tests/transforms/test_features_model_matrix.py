@@ -1,0 +1,112 @@
+"""features/model_matrix: encoding, missing values, input errors and label leakage."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from _model_cohort import synthetic_cohort  # noqa: E402
+
+from transforms.features import (  # noqa: E402
+    FEATURE_SET_VERSION,
+    FEATURE_SETS,
+    GRADING_FEATURES,
+    GRADING_LABEL_DERIVED_COLUMNS,
+    SURVIVAL_FEATURES,
+    FeatureInputError,
+    build_model_matrix,
+    feature_list_table,
+)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return synthetic_cohort(120, seed=5)
+
+
+def test_matrix_has_one_row_per_case_with_keys_labels_and_every_feature(cohort):
+    patients, markers = cohort
+    model_matrix = build_model_matrix(patients, markers)
+    matrix = model_matrix.matrix
+    assert matrix.height == patients.height and matrix["case_id"].n_unique() == patients.height
+    for column in ("release", "case_id", "label_gbm", "label_who_grade", "overall_survival_days", "death_observed"):
+        assert column in matrix.columns
+    for feature in set(GRADING_FEATURES) | set(SURVIVAL_FEATURES):
+        assert matrix.schema[feature] == pl.Float64, feature
+    assert model_matrix.feature_set_version == FEATURE_SET_VERSION
+    gbm = matrix.join(patients.select("case_id", "project_id"), on="case_id")
+    assert (gbm["label_gbm"] == (gbm["project_id"] == "TCGA-GBM").cast(pl.Int8)).all()
+
+
+def test_mutant_wildtype_and_booleans_become_one_zero_and_missing_stays_missing(cohort):
+    patients, markers = cohort
+    idh = {"case-00000": None, "case-00001": "mutant", "case-00002": "wildtype"}
+    markers = markers.with_columns(
+        pl.col("case_id").replace_strict(idh, default=pl.col("idh_status"), return_dtype=pl.String).alias("idh_status"),
+        pl.when(pl.col("case_id") == "case-00000").then(None).otherwise(pl.col("mgmt_stp27_probability")).alias("mgmt_stp27_probability"),
+    )
+    matrix = build_model_matrix(patients, markers).matrix.sort("case_id")
+    assert matrix["idh_mutant"][:3].to_list() == [None, 1.0, 0.0]
+    assert matrix["mgmt_stp27_probability"][0] is None
+    # A patient with no marker row at all keeps null markers (unknown is not wild type).
+    matrix = build_model_matrix(patients, markers.filter(pl.col("case_id") != "case-00003")).matrix.sort("case_id")
+    row = matrix.row(3, named=True)
+    assert row["case_id"] == "case-00003"
+    assert all(row[f] is None for f in ("idh_mutant", "codeletion_1p19q", "mgmt_stp27_probability", "mutation_egfr"))
+    assert row["age_at_diagnosis_years"] is not None
+
+
+def test_grading_feature_lists_contain_no_label_derived_column():
+    for task in ("grading_gbm_vs_lgg", "grading_who_grade"):
+        assert not set(FEATURE_SETS[task]) & GRADING_LABEL_DERIVED_COLUMNS, task
+
+
+def test_grading_features_do_not_change_when_the_grading_labels_are_scrambled(cohort):
+    """If any label-derived column fed a grading feature, scrambling the labels would move it."""
+    patients, markers = cohort
+    rng = np.random.default_rng(0)
+    scrambled = patients.with_columns(
+        pl.Series("project_id", rng.permutation(patients["project_id"].to_numpy())),
+        pl.Series("primary_diagnosis", rng.permutation(patients["primary_diagnosis"].to_numpy())),
+        pl.Series("histology_family", rng.permutation(patients["histology_family"].to_numpy())),
+        pl.Series("who_grade", rng.permutation(patients["who_grade"].to_numpy())),
+        pl.Series("received_radiation", rng.permutation(patients["received_radiation"].to_numpy())),
+        pl.Series("received_temozolomide", rng.permutation(patients["received_temozolomide"].to_numpy())),
+        pl.Series("received_chemotherapy", rng.permutation(patients["received_chemotherapy"].to_numpy())),
+    )
+    original = build_model_matrix(patients, markers).matrix
+    changed = build_model_matrix(scrambled, markers).matrix
+    features = list(GRADING_FEATURES)
+    assert original.select("case_id", *features).equals(changed.select("case_id", *features))
+    # ...while the labels themselves did move (so the check can fail).
+    assert not original["label_gbm"].equals(changed["label_gbm"])
+
+
+def test_unknown_marker_vocabulary_is_an_error_naming_case_field_and_value(cohort):
+    patients, markers = cohort
+    bad = markers.with_columns(
+        pl.when(pl.col("case_id") == "case-00007").then(pl.lit("Mutated")).otherwise(pl.col("idh_status")).alias("idh_status")
+    )
+    with pytest.raises(FeatureInputError, match=r"case-00007.*idh_status.*'Mutated'"):
+        build_model_matrix(patients, bad)
+
+
+def test_duplicate_cases_and_orphan_marker_rows_are_errors(cohort):
+    patients, markers = cohort
+    with pytest.raises(FeatureInputError, match="case-00000"):
+        build_model_matrix(pl.concat([patients, patients.head(1)]), markers)
+    with pytest.raises(FeatureInputError, match="no patient row"):
+        build_model_matrix(patients.filter(pl.col("case_id") != "case-00009"), markers)
+    with pytest.raises(FeatureInputError, match="lacks column"):
+        build_model_matrix(patients.drop("karnofsky_score"), markers)
+
+
+def test_feature_list_table_records_every_task_feature_with_the_version(cohort):
+    table = feature_list_table(build_model_matrix(*cohort))
+    assert set(table["feature_set_version"]) == {FEATURE_SET_VERSION}
+    assert table.filter(pl.col("task") == "survival_risk")["feature"].to_list() == list(SURVIVAL_FEATURES)
