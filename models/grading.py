@@ -170,6 +170,9 @@ class GradingCvResult:
     task: str
     fold_metrics: pl.DataFrame  # model, repeat, fold, one column per metric
     summary: pl.DataFrame  # model, metric, mean, std, min, max, folds
+    # The same metrics on each repeat's pooled out-of-fold predictions (every case once), mean/std over
+    # repeats. ECE on a ~150-patient test fold is biased upwards by bin noise; pooled is the fairer figure.
+    pooled_summary: pl.DataFrame
     out_of_fold: pl.DataFrame  # repeat, fold, case_id, label_index, probabilities
     folds: list[Fold]
     chosen: list[dict[str, Any]]  # per outer fold: num_leaves, min_data_in_leaf, num_rounds, calibration
@@ -217,11 +220,27 @@ def cross_validate_grading(
             }
         )
     fold_metrics = pl.DataFrame(metric_rows)
+    out_of_fold = pl.concat(oof_frames)
     return GradingCvResult(
         task=task,
         fold_metrics=fold_metrics,
         summary=summarise_fold_metrics(fold_metrics),
-        out_of_fold=pl.concat(oof_frames),
+        pooled_summary=summarise_fold_metrics(pooled_out_of_fold_metrics(out_of_fold, task)),
+        out_of_fold=out_of_fold,
         folds=folds,
         chosen=chosen,
     )
+
+
+def pooled_out_of_fold_metrics(out_of_fold: pl.DataFrame, task: str) -> pl.DataFrame:
+    """Metrics of each repeat's pooled out-of-fold predictions (model `<name>_pooled_oof`, fold -1)."""
+    rows = []
+    for (repeat,), part in out_of_fold.group_by("repeat", maintain_order=True):
+        label = part["label_index"].to_numpy()
+        if task == GBM_VS_LGG:
+            metrics = binary_classification_metrics(label, part["probability_gbm"].to_numpy())
+        else:
+            probability = part.select([f"probability_grade_{g}" for g in GRADE_CLASSES]).to_numpy()
+            metrics = multiclass_classification_metrics(label, probability, [f"grade_{g}" for g in GRADE_CLASSES])
+        rows.append({"model": f"lightgbm_{task}_pooled_oof", "repeat": repeat, "fold": -1, **metrics})
+    return pl.DataFrame(rows)

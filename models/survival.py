@@ -161,7 +161,9 @@ def survival_data(matrix: pl.DataFrame, feature_names: list[str] | tuple[str, ..
 
 def _baseline_models(seed: int) -> dict[str, Any]:
     def prepared(estimator: Any, scale: bool) -> Any:
-        steps = [SimpleImputer(strategy="median", add_indicator=True)]
+        # keep_empty_features: a feature never observed in a training fold becomes a constant column
+        # (no information) instead of disappearing and shifting the columns.
+        steps = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
         if scale:
             steps.append(StandardScaler())
         return make_pipeline(*steps, estimator)
@@ -170,12 +172,12 @@ def _baseline_models(seed: int) -> dict[str, Any]:
         # Ridge-penalised Cox: the one-hot / indicator columns are collinear, an unpenalised fit diverges.
         "sksurv_coxph": prepared(CoxPHSurvivalAnalysis(alpha=1.0, ties="breslow"), scale=True),
         "sksurv_rsf": prepared(
-            RandomSurvivalForest(n_estimators=200, min_samples_leaf=10, max_features="sqrt", n_jobs=1, random_state=seed),
+            RandomSurvivalForest(n_estimators=100, min_samples_leaf=10, max_features="sqrt", n_jobs=1, random_state=seed),
             scale=False,
         ),
         "sksurv_gbsa": prepared(
             GradientBoostingSurvivalAnalysis(
-                n_estimators=200, learning_rate=0.05, max_depth=2, subsample=0.8, random_state=seed
+                n_estimators=150, learning_rate=0.05, max_depth=2, subsample=0.8, random_state=seed
             ),
             scale=False,
         ),

@@ -16,9 +16,9 @@ Builders are pure (no context, no data): they return a fresh `gx.ExpectationSuit
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from functools import cache
+from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
@@ -33,20 +33,33 @@ from great_expectations.expectations.row_conditions import (
     OrCondition,
 )
 
+from quality.tables import (  # re-exported: the suites' vocabulary of tables, severities and parameters
+    BLOCKING,
+    DEFAULT_ROW_COUNT_RELATIVE_BOUND,
+    HARMONISED_TABLES,
+    MAX_ROW_COUNT_PARAMETER,
+    MIN_ROW_COUNT_PARAMETER,
+    QUALITY_TABLES,
+    check_table_name,
+    RAW_TABLES,
+    RELEASE_PARAMETER,
+    ROW_KEY_COLUMNS,
+    WARNING,
+    Severity,
+    UnknownTableError,
+    row_count_bounds,
+    suite_name_for,
+)
 from transforms.panels import GLIOMA_PROJECTS, MGMT_STP27_PROBES, SSM_PANEL_GENES
 
-Severity = Literal["blocking", "warning"]
-BLOCKING: Severity = "blocking"
-WARNING: Severity = "warning"
-
-# --- patterns and vocabularies (harmonised vocabularies follow docs/contracts.md) -------------------
+# --- patterns (non-capturing groups: pandas warns on capture groups) and vocabularies (harmonised vocabularies follow docs/contracts.md) -------------------
 TCGA_PATIENT_BARCODE = r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}$"
 TCGA_SAMPLE_BARCODE = r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}-[0-9]{2}[A-Z]$"
 MD5_HEX = r"^[0-9a-f]{32}$"
 # GDC cnv chromosome names carry no "chr" prefix (GDC_BUNDLE.md).
-GDC_CNV_CHROMOSOME = r"^([1-9]|1[0-9]|2[0-2]|X|Y)$"
+GDC_CNV_CHROMOSOME = r"^(?:[1-9]|1[0-9]|2[0-2]|X|Y)$"
 # ISO-8601 as GDC writes it, e.g. 2025-11-20T10:11:12.123456-06:00.
-ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?$"
 
 PROJECT_IDS: tuple[str, ...] = GLIOMA_PROJECTS
 SEX_VALUES: tuple[str, ...] = ("female", "male")
@@ -79,6 +92,8 @@ WHO_CNS5_CLASSES: tuple[str, ...] = (
     "not classifiable",
 )
 NOT_CLASSIFIABLE = "not classifiable"
+GLIOBLASTOMA_IDH_WILDTYPE = "glioblastoma, IDH-wildtype"
+OLIGODENDROGLIOMA = "oligodendroglioma, IDH-mutant and 1p/19q-codeleted"
 CNV_CHANGES: tuple[str, ...] = ("Gain", "Loss")
 CNV_CHANGE_5_CATEGORIES: tuple[str, ...] = (
     "Amplification",
@@ -89,43 +104,6 @@ CNV_CHANGE_5_CATEGORIES: tuple[str, ...] = (
 )
 METHYLATION_PLATFORMS: tuple[str, ...] = ("Illumina Human Methylation 450", "Illumina Human Methylation 27")
 TUMOUR_SAMPLE_TYPES: tuple[str, ...] = ("Primary Tumor", "Recurrent Tumor")
-
-RAW_TABLES: tuple[str, ...] = (
-    "raw/gdc_cases",
-    "raw/gdc_ssm_occurrences",
-    "raw/gdc_cnv_occurrences",
-    "raw/gdc_methylation_files",
-    "raw/mgmt_probe_betas",
-)
-HARMONISED_TABLES: tuple[str, ...] = (
-    "harmonised/patients",
-    "harmonised/molecular_markers",
-    "harmonised/who_cns5_class",
-    "harmonised/quarantine",
-)
-
-DEFAULT_ROW_COUNT_RELATIVE_BOUND = 0.25
-MIN_ROW_COUNT_PARAMETER = "min_row_count"
-MAX_ROW_COUNT_PARAMETER = "max_row_count"
-RELEASE_PARAMETER = "release"
-
-
-def suite_name_for(table_name: str) -> str:
-    """GX suite name of a lake table (`raw/gdc_cases` -> `raw.gdc_cases`; no `/` so Data Docs paths stay flat)."""
-    return table_name.replace("/", ".")
-
-
-def row_count_bounds(previous_row_count: int, relative_bound: float = DEFAULT_ROW_COUNT_RELATIVE_BOUND) -> tuple[int, int]:
-    """Allowed row count of this release given the previous release's: previous × (1 ± relative_bound),
-    widened outward to whole rows (so 100 rows ±25 % allows 75..125, and 0 previous rows allows only 0)."""
-    if previous_row_count < 0:
-        raise ValueError(f"previous_row_count must be >= 0, got {previous_row_count}")
-    if not 0.0 <= relative_bound:
-        raise ValueError(f"relative_bound must be >= 0, got {relative_bound}")
-    low = math.floor(previous_row_count * (1.0 - relative_bound))
-    high = math.ceil(previous_row_count * (1.0 + relative_bound))
-    return max(low, 0), high
-
 
 # --- helpers that build tagged expectations ------------------------------------------------------------
 
@@ -420,12 +398,29 @@ def harmonised_who_cns5_class_suite(with_row_count_change: bool = True) -> gx.Ex
                 WARNING,
                 "'not classifiable' names the missing marker",
             ),
+            # WHO CNS5 grades by type: IDH-wildtype glioblastoma is grade 4 by definition, and the
+            # oligodendroglioma type has no grade 4. (A missing histological grade legitimately leaves the
+            # grade of an IDH-mutant type null, so there is no not-null rule for those.)
+            _tag(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="who_cns5_grade", value_set=[4], row_condition=Column("who_cns5_class") == GLIOBLASTOMA_IDH_WILDTYPE
+                ),
+                BLOCKING,
+                "glioblastoma, IDH-wildtype is CNS WHO grade 4",
+            ),
             _tag(
                 gxe.ExpectColumnValuesToNotBeNull(
-                    column="who_cns5_grade", row_condition=Column("who_cns5_class") != NOT_CLASSIFIABLE
+                    column="who_cns5_grade", row_condition=Column("who_cns5_class") == GLIOBLASTOMA_IDH_WILDTYPE
                 ),
-                WARNING,
-                "a classified tumour has a CNS5 grade",
+                BLOCKING,
+                "glioblastoma, IDH-wildtype always has its grade 4",
+            ),
+            _tag(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="who_cns5_grade", value_set=[2, 3], row_condition=Column("who_cns5_class") == OLIGODENDROGLIOMA
+                ),
+                BLOCKING,
+                "oligodendroglioma, IDH-mutant and 1p/19q-codeleted is CNS WHO grade 2 or 3",
             ),
         ],
         with_row_count_change,
@@ -449,6 +444,12 @@ def harmonised_quarantine_suite(with_row_count_change: bool = True) -> gx.Expect
     )
 
 
+__all__ = [  # names of quality.tables re-exported here
+    "BLOCKING", "WARNING", "Severity", "RAW_TABLES", "HARMONISED_TABLES", "QUALITY_TABLES", "ROW_KEY_COLUMNS",
+    "DEFAULT_ROW_COUNT_RELATIVE_BOUND", "MIN_ROW_COUNT_PARAMETER", "MAX_ROW_COUNT_PARAMETER", "RELEASE_PARAMETER",
+    "UnknownTableError", "row_count_bounds", "suite_name_for",
+]
+
 SUITE_BUILDERS: dict[str, Callable[[bool], gx.ExpectationSuite]] = {
     "raw/gdc_cases": raw_gdc_cases_suite,
     "raw/gdc_ssm_occurrences": raw_gdc_ssm_occurrences_suite,
@@ -461,33 +462,9 @@ SUITE_BUILDERS: dict[str, Callable[[bool], gx.ExpectationSuite]] = {
     "harmonised/quarantine": harmonised_quarantine_suite,
 }
 
-# Columns whose values identify an offending row in a failure report (the first present one is used).
-ROW_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "raw/gdc_cases": ("case_id",),
-    "raw/gdc_ssm_occurrences": ("ssm_occurrence_id",),
-    "raw/gdc_cnv_occurrences": ("cnv_occurrence_id",),
-    "raw/gdc_methylation_files": ("file_id",),
-    "raw/mgmt_probe_betas": ("file_id", "probe_id"),
-    "harmonised/patients": ("case_id",),
-    "harmonised/molecular_markers": ("case_id",),
-    "harmonised/who_cns5_class": ("case_id",),
-    "harmonised/quarantine": ("case_id", "field"),
-}
-
-
-class UnknownTableError(KeyError):
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
-        return str(self.args[0])
-
-
 def build_suite(table_name: str, *, with_row_count_change: bool = True) -> gx.ExpectationSuite:
-    try:
-        builder = SUITE_BUILDERS[table_name]
-    except KeyError:
-        raise UnknownTableError(
-            f"no quality suite for table {table_name!r}; known tables: {', '.join(SUITE_BUILDERS)}"
-        ) from None
-    return builder(with_row_count_change)
+    check_table_name(table_name)
+    return SUITE_BUILDERS[table_name](with_row_count_change)
 
 
 def _condition_columns(condition: Condition | None) -> Iterator[str]:
@@ -510,13 +487,18 @@ def expectation_columns(expectation: Expectation) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def required_columns(table_name: str) -> list[str]:
-    """Every column the table's suite reads, in first-use order."""
+@cache
+def _required_columns(table_name: str) -> tuple[str, ...]:
     suite = build_suite(table_name, with_row_count_change=False)
     columns: list[str] = []
     for expectation in suite.expectations:
         columns.extend(expectation_columns(expectation))
-    return list(dict.fromkeys(columns))
+    return tuple(dict.fromkeys(columns))
+
+
+def required_columns(table_name: str) -> list[str]:
+    """Every column the table's suite reads, in first-use order."""
+    return list(_required_columns(table_name))
 
 
 def severity_of(expectation: Expectation) -> Severity:

@@ -15,7 +15,7 @@ radio-chemotherapy by protocol).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -115,6 +115,8 @@ class ModelMatrix:
     matrix: pl.DataFrame  # keys + labels + every feature column
     feature_set_version: str
     feature_sets: dict[str, tuple[str, ...]]
+    # cases with a marker row but no patient row (quarantined patients): not in the matrix
+    markers_without_patient: list[str] = field(default_factory=list)
 
     def features(self, task: str) -> tuple[str, ...]:
         return self.feature_sets[task]
@@ -154,7 +156,8 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
     """The model matrix of one release: patients left-joined to markers on (release, case_id).
 
     A patient without a marker row keeps null markers (unknown, not wild type). A marker row without a
-    patient is an error: the harmonised layer promises one patient row per marker row.
+    patient (its case was quarantined by the patients harmonisation) is left out and listed in
+    `markers_without_patient`.
     """
     status_columns = list(_STATUS_FEATURES.values())
     mutation_source = [f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in _GENES_COVERED_BY_STATUS]
@@ -178,12 +181,9 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
     for column in (*status_columns, *mutation_source):
         _check_vocabulary(markers, column, _MUTATION_VOCABULARY, "harmonised/molecular_markers")
 
+    # Markers are called for every raw case, patients only for those that passed harmonisation: a
+    # marker row whose patient is quarantined has no row here, and is listed rather than dropped silently.
     orphans = markers.join(patients.select("release", "case_id"), on=["release", "case_id"], how="anti")
-    if orphans.height:
-        raise FeatureInputError(
-            f"harmonised/molecular_markers has {orphans.height} case(s) with no patient row, "
-            f"e.g. case {orphans['case_id'][0]} in release {orphans['release'][0]}"
-        )
     bad_grade = patients.filter(pl.col("who_grade").is_not_null() & ~pl.col("who_grade").is_in([2, 3, 4]))
     if bad_grade.height:
         row = bad_grade.row(0, named=True)
@@ -210,7 +210,12 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
         pl.col("who_grade").cast(pl.Float64),
         *[pl.col(column).cast(pl.Float64) for column in _TREATMENT_FEATURES],
     ).sort("release", "case_id")
-    return ModelMatrix(matrix=matrix, feature_set_version=FEATURE_SET_VERSION, feature_sets=dict(FEATURE_SETS))
+    return ModelMatrix(
+        matrix=matrix,
+        feature_set_version=FEATURE_SET_VERSION,
+        feature_sets=dict(FEATURE_SETS),
+        markers_without_patient=sorted(orphans["case_id"].to_list()),
+    )
 
 
 def feature_list_table(model_matrix: ModelMatrix) -> pl.DataFrame:

@@ -43,7 +43,8 @@ MGMT promoter methylation
     p = 1 / (1 + exp(-logit)), methylated when p > 0.358. Betas are clipped into
     [`BETA_CLIP_EPSILON`, 1 - `BETA_CLIP_EPSILON`] so M stays finite (SeSAMe files carry 6 decimals, so 0 and 1
     can appear by rounding). A probe that is `NA` or absent from the file gives a null probability for the file.
-    Betas outside [0, 1] (or NaN) are quarantined and treated as absent.
+    Betas outside [0, 1] (or NaN), and a probe listed twice in one file with different betas, are quarantined
+    and treated as absent. Rows of other probes are ignored (not errors: the raw table may carry more probes).
   * Per case, the file used is the first in this order: files with a probability before files without, then
     sample type by `TUMOUR_SAMPLE_TYPE_PRIORITY` (primary tumour before recurrence — the diagnostic sample
     the WHO grade and survival refer to), then platform by `METHYLATION_PLATFORM_PRIORITY`, then file id.
@@ -57,9 +58,16 @@ MGMT promoter methylation
     every case) wins over the clinical test (assay and cut-off unknown). `mgmt_source` names the source of the
     final call; `mgmt_sources_disagree` is True/False when both sources gave a call, null otherwise.
 
+Quarantine (`MolecularMarkers.quarantine`, QUARANTINE_SCHEMA): orphan occurrences/files (case not in
+raw/gdc_cases), occurrences of unprofiled cases, unknown/contradictory cnv categories, out-of-range or
+conflicting betas, unknown or contradicting MGMT test results, case documents whose marker fields cannot be
+decoded. Whole-case problems (no case_id, duplicate documents, invalid JSON) are quarantined by
+transforms.patients under table `raw/gdc_cases`; records here about parts of a case use the labels
+`TABLE_CASE_MARKER_FIELDS` / `TABLE_CASE_MOLECULAR_TESTS` so they never count as rejected cases.
+
 Vectorised polars throughout (synthetic cohorts carry ~2M cnv occurrence rows): no Python loops over rows;
 `document` JSON is parsed with `str.json_decode` and explicit dtypes, only for the case documents
-(profiling, molecular tests) and ssm documents (consequences) — cnv calls need only the raw key columns.
+(profiling, molecular tests) and once per distinct ssm (consequences) — cnv calls need only the raw key columns.
 """
 
 from __future__ import annotations
@@ -115,6 +123,10 @@ GENES_1P: tuple[str, ...] = cnv_genes_on("1", "p")
 GENES_19Q: tuple[str, ...] = cnv_genes_on("19", "q")
 GENES_CHR7: tuple[str, ...] = cnv_genes_on("7")
 GENES_CHR10: tuple[str, ...] = cnv_genes_on("10")
+# One bit per marker gene (the panel has fewer than 64 genes) for the per-case gene sets below.
+_CNV_GENE_BIT: dict[str, int] = {g.symbol: 1 << index for index, g in enumerate(CNV_MARKER_GENES)}
+if len(_CNV_GENE_BIT) > 64:
+    raise ValueError("CNV marker panel outgrew the 64-bit gene set of _copy_number_calls")
 
 # --- MGMT -----------------------------------------------------------------------------------------------
 # MGMT-STP27, Bady et al. 2012 (coefficients of the published logistic model).
@@ -180,9 +192,18 @@ MOLECULAR_MARKERS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 TABLE_CASES = "raw/gdc_cases"
+# Rejections of *parts* of a case document carry their own table label: `table == "raw/gdc_cases"` in the
+# harmonised quarantine means "the whole case was rejected" (transforms.patients, which reconciles raw cases
+# = patients + quarantined cases on that label), and a bad MGMT test must not count as a rejected case.
+TABLE_CASE_MARKER_FIELDS = "raw/gdc_cases (marker fields)"
+TABLE_CASE_MOLECULAR_TESTS = "raw/gdc_cases (molecular tests)"
 TABLE_SSM = "raw/gdc_ssm_occurrences"
 TABLE_CNV = "raw/gdc_cnv_occurrences"
 TABLE_BETAS = "raw/mgmt_probe_betas"
+_CNV_COLUMNS = (
+    "cnv_occurrence_id", "case_id", "submitter_id", "gene_symbols", "cnv_change", "cnv_change_5_category", "document"
+)
+_BETA_COLUMNS = ("file_id", "case_id", "submitter_id", "sample_type", "platform", "probe_id", "beta")
 
 # Only the parts of the documents the calls need; everything is read as text (numbers too) so that a
 # number-as-string in one document does not break the vectorised decode of all the others.
@@ -380,47 +401,22 @@ def _orphans_and_unprofiled(
 
 def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(one row per case with profiling flags, MGMT molecular-test rows, quarantine)."""
+    # Case-level rejections (no case_id, conflicting duplicate documents, invalid JSON) belong to
+    # transforms.patients, which quarantines them exactly once per case; here a row without case_id cannot
+    # get a marker row and a duplicated case uses its first document.
     quarantine: list[pl.DataFrame] = []
-    cases = raw_cases.select("case_id", "submitter_id", "project_id", "document")
-    missing_id = cases.filter(pl.col("case_id").is_null())
-    quarantine.append(
-        _quarantine(
-            missing_id,
-            release=release,
-            table=TABLE_CASES,
-            field="case_id",
-            value=pl.lit(None, pl.String()),
-            reason="missing_case_id",
-            detail=pl.format("case document ({}) has no case_id; no marker row", _text(pl.col("submitter_id"))),
-            record=pl.col("document"),
-        )
+    cases = (
+        raw_cases.select("case_id", "submitter_id", "project_id", "document")
+        .filter(pl.col("case_id").is_not_null())
+        .unique(subset="case_id", keep="first", maintain_order=True)
     )
-    cases = cases.filter(pl.col("case_id").is_not_null()).with_row_index("_row")
-    duplicate = cases.filter(pl.col("case_id").is_duplicated() & (pl.col("_row") != pl.col("_row").min().over("case_id")))
-    quarantine.append(
-        _quarantine(
-            duplicate,
-            release=release,
-            table=TABLE_CASES,
-            field="case_id",
-            value=pl.col("case_id"),
-            reason="duplicate_case_id",
-            detail=pl.format(
-                "case {} ({}) appears more than once in raw/gdc_cases; the first document is used",
-                pl.col("case_id"),
-                _text(pl.col("submitter_id")),
-            ),
-            record=pl.col("document"),
-        )
-    )
-    cases = cases.filter(pl.col("_row") == pl.col("_row").min().over("case_id")).drop("_row")
 
     good, bad, decoded = _decode_json(cases, "document", _CASE_DOCUMENT_DTYPE)
     quarantine.append(
         _quarantine(
             bad,
             release=release,
-            table=TABLE_CASES,
+            table=TABLE_CASE_MARKER_FIELDS,
             field="document",
             value=pl.col("document").str.slice(0, 200),
             reason="undecodable_case_document",
@@ -453,13 +449,14 @@ def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl
         pl.lit(None, pl.Boolean()).alias("ssm_profiled"),
         pl.lit(None, pl.Boolean()).alias("cnv_profiled"),
     )
+    case_columns = ["case_id", "submitter_id", "project_id", "available_variation_data", "ssm_profiled", "cnv_profiled"]
     # Keep raw_cases order for the output (stable, readable diffs between runs).
     order = cases.select("case_id").with_row_index("_order")
     case_frame = (
         pl.concat(
             [
-                good.select("case_id", "submitter_id", "project_id", "available_variation_data", "ssm_profiled", "cnv_profiled"),
-                bad.select("case_id", "submitter_id", "project_id", "available_variation_data", "ssm_profiled", "cnv_profiled"),
+                good.select(case_columns),
+                bad.select(case_columns),
             ]
         )
         .join(order, on="case_id")
@@ -476,7 +473,7 @@ def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl
 
 def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per profiled case with evidence: mutated genes, IDH hotspots, TERT promoter flag."""
-    occurrences = raw_ssm.select("ssm_occurrence_id", "case_id", "submitter_id", "document")
+    occurrences = raw_ssm.select("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id", "document")
     usable, quarantine = _orphans_and_unprofiled(
         occurrences,
         cases,
@@ -486,7 +483,15 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
         release=release,
         table=TABLE_SSM,
     )
-    good, bad, decoded = _decode_json(usable, "document", _SSM_DOCUMENT_DTYPE)
+    # An ssm (the variant) is one GDC entity embedded unchanged in every occurrence of it, so its JSON is
+    # decoded once per ssm_id — a few thousand variants instead of every occurrence (JSON decoding dominates
+    # the run time on large cohorts). Occurrences without ssm_id are decoded on their own.
+    usable = usable.with_row_index("_row").with_columns(
+        pl.coalesce(pl.col("ssm_id"), pl.concat_str(pl.lit("row:"), pl.col("_row").cast(pl.String))).alias("_ssm_key")
+    )
+    representatives = usable.unique(subset="_ssm_key", keep="first", maintain_order=True).select("_ssm_key", "document")
+    good_docs, bad_docs, decoded = _decode_json(representatives, "document", _SSM_DOCUMENT_DTYPE)
+    bad = usable.filter(pl.col("_ssm_key").is_in(bad_docs["_ssm_key"].implode()))
     parts = [
         quarantine,
         _quarantine(
@@ -497,20 +502,26 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
             value=pl.col("document").str.slice(0, 200),
             reason="undecodable_ssm_document",
             detail=pl.format(
-                "ssm occurrence {} of case {} ({}): document is not JSON of the expected shape",
+                "ssm occurrence {} of case {} ({}): the document of ssm {} is not JSON of the expected shape",
                 _text(pl.col("ssm_occurrence_id")),
                 pl.col("case_id"),
                 _text(pl.col("submitter_id")),
+                _text(pl.col("ssm_id")),
             ),
             record=pl.col("document"),
         ),
     ]
-    ssm = good.with_columns(decoded.struct.field("ssm").alias("_ssm"))
-    ssm = ssm.with_columns(
+    variants = good_docs.select("_ssm_key", decoded.struct.field("ssm").alias("_ssm")).select(
+        "_ssm_key",
         pl.col("_ssm").struct.field("consequence").alias("consequence"),
         pl.col("_ssm").struct.field("chromosome").str.strip_prefix("chr").alias("chromosome"),
-        pl.col("_ssm").struct.field("start_position").cast(pl.Float64, strict=False).cast(pl.Int64, strict=False).alias("start_position"),
-    ).drop("_ssm")
+        pl.col("_ssm")
+        .struct.field("start_position")
+        .cast(pl.Float64, strict=False)
+        .cast(pl.Int64, strict=False)
+        .alias("start_position"),
+    )
+    ssm = usable.join(variants, on="_ssm_key", how="inner")
     no_consequence = ssm.filter(pl.col("consequence").list.len().fill_null(0) == 0)
     parts.append(
         _quarantine(
@@ -529,6 +540,7 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
             record=pl.col("document"),
         )
     )
+    transcript = pl.col("consequence").struct.field("transcript")
     consequences = (
         ssm.filter(pl.col("consequence").list.len().fill_null(0) > 0)
         .select("case_id", "chromosome", "start_position", "consequence")
@@ -537,9 +549,9 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
             "case_id",
             "chromosome",
             "start_position",
-            pl.col("consequence").struct.field("transcript").struct.field("gene").struct.field("symbol").alias("gene"),
-            pl.col("consequence").struct.field("transcript").struct.field("consequence_type").alias("consequence_type"),
-            pl.col("consequence").struct.field("transcript").struct.field("aa_change").str.strip_prefix("p.").alias("aa_change"),
+            transcript.struct.field("gene").struct.field("symbol").alias("gene"),
+            transcript.struct.field("consequence_type").alias("consequence_type"),
+            transcript.struct.field("aa_change").str.strip_prefix("p.").alias("aa_change"),
         )
         .filter(pl.col("gene").is_in(list(SSM_PANEL_GENES)))
     )
@@ -566,7 +578,12 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
     )
     calls = consequences.group_by("case_id").agg(
         pl.col("gene").filter(non_silent).unique().alias("mutated_genes"),
-        pl.format("{} {}", pl.col("gene"), pl.col("aa_change")).filter(hotspot).unique().sort().str.join("; ").alias("idh_hotspot"),
+        pl.format("{} {}", pl.col("gene"), pl.col("aa_change"))
+        .filter(hotspot)
+        .unique()
+        .sort()
+        .str.join("; ")
+        .alias("idh_hotspot"),
         tert_promoter.any().alias("tert_promoter_mutated"),
     )
     return calls, pl.concat(parts)
@@ -578,9 +595,7 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
 
 
 def _copy_number_calls(raw_cnv: pl.DataFrame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    occurrences = raw_cnv.select(
-        "cnv_occurrence_id", "case_id", "submitter_id", "gene_symbols", "cnv_change", "cnv_change_5_category", "document"
-    )
+    occurrences = raw_cnv.select(_CNV_COLUMNS)
     usable, quarantine = _orphans_and_unprofiled(
         occurrences,
         cases,
@@ -600,11 +615,15 @@ def _copy_number_calls(raw_cnv: pl.DataFrame, cases: pl.DataFrame, release: str)
         & ~unknown_change
         & category.is_not_null()
         & change.is_not_null()
-        & ((category.is_in(list(CNV_GAIN_CATEGORIES)) & (change == "Loss")) | (category.is_in(list(CNV_LOSS_CATEGORIES)) & (change == "Gain")))
+        & (
+            (category.is_in(list(CNV_GAIN_CATEGORIES)) & (change == "Loss"))
+            | (category.is_in(list(CNV_LOSS_CATEGORIES)) & (change == "Gain"))
+        )
     )
     checks = [
         (unknown_category, "cnv.cnv_change_5_category", category, "unknown_cnv_category",
-         "cnv occurrence {} of case {} ({}): cnv_change_5_category {} is not one of " + ", ".join(CNV_GAIN_CATEGORIES + CNV_LOSS_CATEGORIES)),
+         "cnv occurrence {} of case {} ({}): cnv_change_5_category {} is not one of "
+         + ", ".join(CNV_GAIN_CATEGORIES + CNV_LOSS_CATEGORIES)),
         (unknown_change & ~unknown_category, "cnv.cnv_change", change, "unknown_cnv_change",
          "cnv occurrence {} of case {} ({}): cnv_change {} is not Gain or Loss"),
         (missing_both, "cnv.cnv_change_5_category", category, "missing_cnv_change",
@@ -637,33 +656,55 @@ def _copy_number_calls(raw_cnv: pl.DataFrame, cases: pl.DataFrame, release: str)
     valid = usable.filter(~rejected)
     lost = category.is_in(list(CNV_LOSS_CATEGORIES)) | (category.is_null() & (change == "Loss"))
     gained = category.is_in(list(CNV_GAIN_CATEGORIES)) | (category.is_null() & (change == "Gain"))
-    # Gene-level state first (a gene counts once however many occurrences it has), then arm fractions.
-    gene_states = (
+    # A gene counts once however many occurrences it has: each marker gene is one bit of a per-case set
+    # (bitwise OR over the case's occurrences, then a popcount per arm). One group_by on case_id, plain
+    # aggregations — a (case, gene) group_by on ~2M rows costs several times more.
+    gene_bit = (
+        pl.col("gene")
+        .replace_strict(_CNV_GENE_BIT, default=None, return_dtype=pl.UInt64)
+        .alias("gene_bit")
+    )
+
+    def genes_with(event: pl.Expr, genes: tuple[str, ...]) -> pl.Expr:
+        arm_mask = sum(_CNV_GENE_BIT[g] for g in genes)
+        return pl.when(event).then(pl.col("gene_bit") & arm_mask).otherwise(0).cast(pl.UInt64)
+
+    is_lost, is_gained = pl.col("lost").fill_null(False), pl.col("gained").fill_null(False)
+    counted = (
         valid.select("case_id", "gene_symbols", lost.alias("lost"), gained.alias("gained"), category.alias("category"))
         .explode("gene_symbols")
         .rename({"gene_symbols": "gene"})
-        .filter(pl.col("gene").is_in([g.symbol for g in CNV_MARKER_GENES]))
-        .group_by("case_id", "gene")
+        .with_columns(gene_bit)
+        .filter(pl.col("gene_bit").is_not_null())
+        .select(
+            "case_id",
+            genes_with(is_lost, GENES_1P).alias("lost_1p"),
+            genes_with(is_lost, GENES_19Q).alias("lost_19q"),
+            genes_with(is_gained, GENES_CHR7).alias("gained_7"),
+            genes_with(is_lost, GENES_CHR10).alias("lost_10"),
+            ((pl.col("category") == CNV_AMPLIFICATION) & (pl.col("gene") == "EGFR"))
+            .fill_null(False)
+            .alias("egfr_amplified"),
+            ((pl.col("category") == CNV_HOMOZYGOUS_DELETION) & (pl.col("gene") == "CDKN2A"))
+            .fill_null(False)
+            .alias("cdkn2a_homozygous_deletion"),
+        )
+        .group_by("case_id")
         .agg(
-            pl.col("lost").any(),
-            pl.col("gained").any(),
-            (pl.col("category") == CNV_AMPLIFICATION).any().alias("amplified"),
-            (pl.col("category") == CNV_HOMOZYGOUS_DELETION).any().alias("homozygous_deletion"),
+            pl.col("lost_1p", "lost_19q", "gained_7", "lost_10").bitwise_or(),
+            pl.col("egfr_amplified", "cdkn2a_homozygous_deletion").any(),
         )
     )
 
-    def fraction(genes: tuple[str, ...], state: str) -> pl.Expr:
-        return (pl.col(state) & pl.col("gene").is_in(list(genes))).sum() / len(genes)
+    def arm_call(genes_bits: str, genes: tuple[str, ...]) -> pl.Expr:
+        return pl.col(genes_bits).bitwise_count_ones() / len(genes) >= ARM_CALL_MIN_FRACTION
 
-    calls = gene_states.group_by("case_id").agg(
-        ((fraction(GENES_1P, "lost") >= ARM_CALL_MIN_FRACTION) & (fraction(GENES_19Q, "lost") >= ARM_CALL_MIN_FRACTION)).alias(
-            "codeletion_1p19q"
-        ),
-        ((fraction(GENES_CHR7, "gained") >= ARM_CALL_MIN_FRACTION) & (fraction(GENES_CHR10, "lost") >= ARM_CALL_MIN_FRACTION)).alias(
-            "chr7_gain_chr10_loss"
-        ),
-        (pl.col("amplified") & (pl.col("gene") == "EGFR")).any().alias("egfr_amplified"),
-        (pl.col("homozygous_deletion") & (pl.col("gene") == "CDKN2A")).any().alias("cdkn2a_homozygous_deletion"),
+    calls = counted.select(
+        "case_id",
+        (arm_call("lost_1p", GENES_1P) & arm_call("lost_19q", GENES_19Q)).alias("codeletion_1p19q"),
+        (arm_call("gained_7", GENES_CHR7) & arm_call("lost_10", GENES_CHR10)).alias("chr7_gain_chr10_loss"),
+        "egfr_amplified",
+        "cdkn2a_homozygous_deletion",
     )
     return calls, pl.concat(parts)
 
@@ -686,10 +727,7 @@ def stp27_probability(beta_m1: pl.Expr, beta_m2: pl.Expr) -> pl.Expr:
 
 def _stp27_calls(raw_betas: pl.DataFrame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     # The whole raw row, as JSON, is the quarantine record of a beta row.
-    betas = raw_betas.select(
-        "file_id", "case_id", "submitter_id", "sample_type", "platform", "probe_id", "beta",
-        pl.struct(raw_betas.columns).struct.json_encode().alias("_record"),
-    )
+    betas = raw_betas.select(*_BETA_COLUMNS, pl.struct(raw_betas.columns).struct.json_encode().alias("_record"))
     parts: list[pl.DataFrame] = []
     known = pl.col("case_id").is_in(cases["case_id"].implode()).fill_null(False)
     parts.append(
@@ -709,7 +747,8 @@ def _stp27_calls(raw_betas: pl.DataFrame, cases: pl.DataFrame, release: str) -> 
             record=pl.col("_record"),
         )
     )
-    out_of_range = pl.col("beta").is_not_null() & (pl.col("beta").is_nan() | (pl.col("beta") < 0.0) | (pl.col("beta") > 1.0))
+    beta = pl.col("beta")
+    out_of_range = beta.is_not_null() & (beta.is_nan() | (beta < 0.0) | (beta > 1.0))
     parts.append(
         _quarantine(
             betas.filter(known & out_of_range),
@@ -753,7 +792,7 @@ def _stp27_calls(raw_betas: pl.DataFrame, cases: pl.DataFrame, release: str) -> 
         )
     )
     probes = probes.with_columns(
-        pl.when(pl.col("beta").n_unique().over("file_id", "probe_id") > 1).then(None).otherwise(pl.col("beta")).alias("beta")
+        pl.when(beta.n_unique().over("file_id", "probe_id") > 1).then(None).otherwise(beta).alias("beta")
     )
     files = probes.group_by("file_id").agg(
         pl.col("case_id").first(),
@@ -767,7 +806,9 @@ def _stp27_calls(raw_betas: pl.DataFrame, cases: pl.DataFrame, release: str) -> 
         {t: i for i, t in enumerate(TUMOUR_SAMPLE_TYPE_PRIORITY)}, default=None, return_dtype=pl.Int32
     )
     platform_rank = pl.col("platform").replace_strict(
-        {p: i for i, p in enumerate(METHYLATION_PLATFORM_PRIORITY)}, default=len(METHYLATION_PLATFORM_PRIORITY), return_dtype=pl.Int32
+        {p: i for i, p in enumerate(METHYLATION_PLATFORM_PRIORITY)},
+        default=len(METHYLATION_PLATFORM_PRIORITY),
+        return_dtype=pl.Int32,
     )
     chosen = (
         files.with_columns(sample_rank.alias("_sample_rank"), platform_rank.alias("_platform_rank"))
@@ -794,7 +835,9 @@ def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFram
         )
     ).with_columns(pl.col("test_result").str.strip_chars().str.to_lowercase().alias("_result"))
     mgmt = mgmt.with_columns(
-        pl.col("_result").replace_strict(MGMT_TEST_RESULT_METHYLATED, default=None, return_dtype=pl.Boolean).alias("methylated")
+        pl.col("_result")
+        .replace_strict(MGMT_TEST_RESULT_METHYLATED, default=None, return_dtype=pl.Boolean)
+        .alias("methylated")
     )
     unknown = mgmt.filter(
         pl.col("_result").is_not_null()
@@ -805,12 +848,13 @@ def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFram
         _quarantine(
             unknown,
             release=release,
-            table=TABLE_CASES,
+            table=TABLE_CASE_MOLECULAR_TESTS,
             field="follow_ups.molecular_tests.test_result",
             value=pl.col("test_result"),
             reason="unknown_mgmt_test_result",
             detail=pl.format(
-                "case {} ({}): MGMT molecular test result {} is not in the MGMT test vocabulary; no clinical call from it",
+                "case {} ({}): MGMT molecular test result {} is not in the MGMT test vocabulary; "
+                "no clinical call from it",
                 pl.col("case_id"),
                 _text(pl.col("submitter_id")),
                 _text(pl.col("test_result")),
@@ -834,7 +878,7 @@ def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFram
         _quarantine(
             conflicting,
             release=release,
-            table=TABLE_CASES,
+            table=TABLE_CASE_MOLECULAR_TESTS,
             field="follow_ups.molecular_tests.test_result",
             value=pl.col("_results"),
             reason="conflicting_mgmt_tests",
@@ -866,16 +910,16 @@ def call_molecular_markers(
 ) -> MolecularMarkers:
     """One `harmonised/molecular_markers` row per case of `raw_cases`, plus the rejected raw records."""
     _require_columns(raw_cases, ("case_id", "submitter_id", "project_id", "document"), TABLE_CASES)
-    _require_columns(raw_ssm, ("ssm_occurrence_id", "case_id", "submitter_id", "document"), TABLE_SSM)
+    _require_columns(raw_ssm, ("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id", "document"), TABLE_SSM)
     _require_columns(
         raw_cnv,
-        ("cnv_occurrence_id", "case_id", "submitter_id", "gene_symbols", "cnv_change", "cnv_change_5_category", "document"),
-        TABLE_CNV,
+        _CNV_COLUMNS, TABLE_CNV,
     )
     _require_columns(
-        raw_mgmt_betas, ("file_id", "case_id", "submitter_id", "sample_type", "platform", "probe_id", "beta"), TABLE_BETAS
+        raw_mgmt_betas, _BETA_COLUMNS, TABLE_BETAS
     )
-    for frame, table in ((raw_cases, TABLE_CASES), (raw_ssm, TABLE_SSM), (raw_cnv, TABLE_CNV), (raw_mgmt_betas, TABLE_BETAS)):
+    inputs = ((raw_cases, TABLE_CASES), (raw_ssm, TABLE_SSM), (raw_cnv, TABLE_CNV), (raw_mgmt_betas, TABLE_BETAS))
+    for frame, table in inputs:
         _require_release(frame, release, table)
 
     cases, tests, case_quarantine = _case_frame(raw_cases, release)
@@ -906,30 +950,33 @@ def call_molecular_markers(
         return pl.when(cnv_profiled).then(pl.col(column).fill_null(False)).otherwise(None).alias(column)
 
     stp27_methylated = pl.col("mgmt_stp27_probability") > STP27_METHYLATED_ABOVE
+    has_hotspot = pl.col("idh_hotspot").fill_null("") != ""
+    mgmt_calls = {MGMT_SOURCE_STP27: stp27_methylated, MGMT_SOURCE_CLINICAL: pl.col("clinical_methylated")}
+    mgmt_source = pl.lit(None, pl.String())
+    for source in reversed(MGMT_SOURCE_PRECEDENCE):  # built inside-out so the first source wins
+        mgmt_source = pl.when(mgmt_calls[source].is_not_null()).then(pl.lit(source)).otherwise(mgmt_source)
     frame = frame.with_columns(
         pl.lit(release, pl.String()).alias("release"),
         *[gene_status(gene).alias(column) for gene, column in MUTATION_COLUMNS.items()],
         pl.when(~ssm_profiled)
         .then(None)
-        .when(pl.col("idh_hotspot").fill_null("") != "")
+        .when(has_hotspot)
         .then(pl.lit("mutant"))
         .otherwise(pl.lit("wildtype"))
         .alias("idh_status"),
-        pl.when(ssm_profiled & (pl.col("idh_hotspot").fill_null("") != "")).then(pl.col("idh_hotspot")).alias("idh_hotspot"),
+        pl.when(ssm_profiled & has_hotspot).then(pl.col("idh_hotspot")).alias("idh_hotspot"),
         gene_status("ATRX").alias("atrx_status"),
         gene_status("TP53").alias("tp53_status"),
-        pl.when(ssm_profiled & pl.col("tert_promoter_mutated").fill_null(False)).then(pl.lit("mutant")).alias("tert_status"),
+        pl.when(ssm_profiled & pl.col("tert_promoter_mutated").fill_null(False))
+        .then(pl.lit("mutant"))
+        .alias("tert_status"),
         cnv_call("codeletion_1p19q"),
         cnv_call("chr7_gain_chr10_loss"),
         cnv_call("egfr_amplified"),
         cnv_call("cdkn2a_homozygous_deletion"),
-        pl.coalesce(stp27_methylated, pl.col("clinical_methylated")).alias("mgmt_promoter_methylated"),
-        pl.when(pl.col("mgmt_stp27_probability").is_not_null())
-        .then(pl.lit(MGMT_SOURCE_STP27))
-        .when(pl.col("clinical_methylated").is_not_null())
-        .then(pl.lit(MGMT_SOURCE_CLINICAL))
-        .alias("mgmt_source"),
-        pl.when(pl.col("mgmt_stp27_probability").is_not_null() & pl.col("clinical_methylated").is_not_null())
+        pl.coalesce([mgmt_calls[source] for source in MGMT_SOURCE_PRECEDENCE]).alias("mgmt_promoter_methylated"),
+        mgmt_source.alias("mgmt_source"),
+        pl.when(stp27_methylated.is_not_null() & pl.col("clinical_methylated").is_not_null())
         .then(stp27_methylated != pl.col("clinical_methylated"))
         .alias("mgmt_sources_disagree"),
     )

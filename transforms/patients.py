@@ -85,6 +85,9 @@ UNMAPPED_VALUE = "unmapped_value"
 INVALID_NUMBER = "invalid_number"
 AGE_OUT_OF_RANGE = "age_out_of_range"
 INVALID_KARNOFSKY_SCORE = "invalid_karnofsky_score"
+INVALID_BARCODE = "invalid_barcode"
+
+TCGA_PATIENT_BARCODE = r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}$"
 
 MAX_AGE_YEARS = 120.0
 DAYS_PER_YEAR = 365.25
@@ -334,20 +337,23 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     """raw/gdc_cases (RAW_CASES_SCHEMA) -> patients (PATIENTS_SCHEMA) + quarantine + notes."""
     raw = raw_cases.select("release", "case_id", "submitter_id", "project_id", "document").with_row_index("raw_row")
 
-    # Duplicates and missing ids, before any parsing.
-    keyed = raw.with_columns(
-        pl.len().over("release", "case_id").alias("_copies"),
+    # Duplicates and missing ids, before any parsing. Only keys seen more than once have their documents
+    # compared (hashing every JSON text would cost more than the rest of the transform).
+    counted = raw.with_columns(pl.len().over("release", "case_id").alias("_copies"))
+    no_id = counted.filter(pl.col("case_id").is_null())
+    repeated = counted.filter(pl.col("case_id").is_not_null() & (pl.col("_copies") > 1)).with_columns(
         pl.col("document").n_unique().over("release", "case_id").alias("_versions"),
         pl.col("raw_row").min().over("release", "case_id", "document").alias("_first_of_version"),
     )
-    no_id = keyed.filter(pl.col("case_id").is_null())
-    conflicting = keyed.filter(pl.col("case_id").is_not_null() & (pl.col("_versions") > 1))
-    collapsed = keyed.filter(
-        pl.col("case_id").is_not_null() & (pl.col("_versions") == 1) & (pl.col("raw_row") != pl.col("_first_of_version"))
+    conflicting = repeated.filter(pl.col("_versions") > 1)
+    collapsed = repeated.filter((pl.col("_versions") == 1) & (pl.col("raw_row") != pl.col("_first_of_version")))
+    cases = (
+        counted.filter(pl.col("case_id").is_not_null())
+        .join(pl.concat([conflicting.select("raw_row"), collapsed.select("raw_row")]), on="raw_row", how="anti")
+        .sort("raw_row")
+        .drop("_copies", "raw_row")
+        .with_row_index("row")
     )
-    cases = keyed.filter(
-        pl.col("case_id").is_not_null() & (pl.col("_versions") == 1) & (pl.col("raw_row") == pl.col("_first_of_version"))
-    ).drop("_copies", "_versions", "_first_of_version", "raw_row").with_row_index("row")
 
     pre_quarantine = [
         no_id.select(
@@ -377,7 +383,9 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     out = _Extraction()
     rows = [_extract(row, document, out) for row, document in enumerate(cases.get_column("document").to_list())]
     fields = pl.DataFrame(rows, schema={name: pl.String for name in _SCALAR_COLUMNS}, orient="row")
-    frame = pl.concat([cases, fields], how="horizontal")
+    # The documents travel separately: joins below would otherwise copy every JSON text several times.
+    documents = cases.select("row", "document")
+    frame = pl.concat([cases.drop("document"), fields], how="horizontal")
 
     errors: list[pl.DataFrame] = [
         pl.DataFrame(out.errors, schema=_ERROR_SCHEMA, orient="row"),
@@ -385,6 +393,11 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
                      MISSING_REQUIRED_FIELD, "is required (TCGA barcode)"),
         _error_frame(frame, pl.col("project_id").is_null(), "project.project_id", pl.col("project_id"),
                      MISSING_REQUIRED_FIELD, "is required"),
+        # The patient barcode is the join key to every TCGA table (CDR, Ceccarelli, MAF barcodes' first 12).
+        _error_frame(frame, (pl.col("project_id").str.starts_with("TCGA-")
+                             & ~pl.col("submitter_id").str.contains(TCGA_PATIENT_BARCODE)).fill_null(False),
+                     "submitter_id", pl.col("submitter_id"), INVALID_BARCODE,
+                     "is not a TCGA patient barcode (TCGA-XX-XXXX)"),
     ]
     notes: list[pl.DataFrame] = []
 
@@ -553,21 +566,16 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         pl.col("survival_rejection").replace_strict(_SURVIVAL_EXPLANATIONS, default="breaks the survival rule")
         .alias("explanation"),
     ))
-    notes.append(frame.filter(
-        (pl.col("vital_status") == "Dead") & pl.col("negative_follow_up_days").is_not_null()
-        & pl.col("survival_rejection").is_null()
-    ).select("row", pl.col("negative_follow_up_field").alias("field"),
-             pl.col("negative_follow_up_days").cast(pl.String).alias("value"),
-             pl.lit("negative follow-up day ignored: the death day gives the endpoint").alias("note")))
 
     # Assemble.
     error_rows = pl.concat([e.select(list(_ERROR_SCHEMA)).cast(_ERROR_SCHEMA) for e in errors])  # type: ignore[arg-type]
-    keys = frame.select("row", "release", "case_id", "submitter_id", "document")
+    keys = frame.select("row", "release", "case_id", "submitter_id")
     quarantine = pl.concat([
         *[q.with_columns(pl.lit(CASES_TABLE).alias("table")).select(list(QUARANTINE_SCHEMA)) for q in pre_quarantine],
-        error_rows.join(keys, on="row", how="left").select(
+        error_rows.join(keys, on="row", how="left").join(documents, on="row", how="left").select(
             "release", pl.lit(CASES_TABLE).alias("table"), "case_id", "submitter_id", "field", "value", "reason",
-            pl.format("case {} ({}), release {}: {} = {}, which {}", pl.col("submitter_id").fill_null("?"), "case_id",
+            pl.format("case {} ({}), release {}: {} = {}, which {}",
+                      pl.when(pl.col("submitter_id") != "").then(pl.col("submitter_id")).otherwise(pl.lit("?")), "case_id",
                       "release", "field", pl.col("value").fill_null("missing"), "explanation").alias("detail"),
             pl.col("document").alias("record"),
         ),
@@ -599,6 +607,7 @@ _SURVIVAL_EXPLANATIONS = {
     surv.NEGATIVE_SURVIVAL_TIME: "is a negative number of days (before diagnosis)",
     surv.DEAD_WITHOUT_DEATH_DAY: "is missing although vital_status is Dead (no event time; not guessed)",
     surv.ALIVE_WITH_DEATH_DAY: "is recorded although vital_status is Alive (contradiction)",
+    surv.FOLLOW_UP_AFTER_DEATH: "is a follow-up later than the death day (contact after death: one of them is wrong)",
 }
 
 
@@ -621,14 +630,16 @@ def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:
         category.is_in([vocab.CHEMOTHERAPY, vocab.CHEMORADIATION]).fill_null(False)
         | agent.is_in([vocab.TEMOZOLOMIDE, vocab.CHEMOTHERAPY_AGENT]).fill_null(False)
     )
-    flags = treatments.group_by("row").agg(
-        (is_radiation & given).fill_null(False).any().alias("_radiation_yes"),
-        (is_radiation & ~given).fill_null(False).any().alias("_radiation_no"),
-        (is_chemo & given).fill_null(False).any().alias("_chemo_yes"),
-        (is_chemo & ~given).fill_null(False).any().alias("_chemo_no"),
-        ((agent == vocab.TEMOZOLOMIDE) & given).fill_null(False).any().alias("_tmz_yes"),
-        (is_chemo & given & agent.is_null()).fill_null(False).any().alias("_chemo_agent_unnamed"),
-    )
+    # Map once per record, then aggregate plain boolean columns (expressions inside agg run per group).
+    flags = treatments.select(
+        "row",
+        (is_radiation & given).fill_null(False).alias("_radiation_yes"),
+        (is_radiation & ~given).fill_null(False).alias("_radiation_no"),
+        (is_chemo & given).fill_null(False).alias("_chemo_yes"),
+        (is_chemo & ~given).fill_null(False).alias("_chemo_no"),
+        ((agent == vocab.TEMOZOLOMIDE) & given).fill_null(False).alias("_tmz_yes"),
+        (is_chemo & given & agent.is_null()).fill_null(False).alias("_chemo_agent_unnamed"),
+    ).group_by("row").agg(pl.all().any())
 
     def flag(yes: str, no: str) -> pl.Expr:
         return pl.when(pl.col(yes)).then(pl.lit(True)).when(pl.col(no)).then(pl.lit(False))

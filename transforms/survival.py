@@ -12,10 +12,10 @@ The rule (`survival_rule` names the branch; a rejection sends the case to quaran
 
   Dead
     death day >= 0, no follow-up after it        -> death day, event        `death_day`
-    death day >= 0, a follow-up after it         -> death day, event        `death_day_follow_up_after_death`
-        (the death record is the event; TCGA follow-up forms are sometimes dated by a records review
-        after death, so a later follow-up does not move the death. Branch kept visible.)
-    death day < 0                                -> rejected               `negative_survival_time`
+    a follow-up day later than the death day     -> rejected               `follow_up_after_death`
+        (contact after death: the death day or the follow-up is wrong and nothing says which; taking
+        either would bias the endpoint silently. 0 of 777 real dev cases; equal days are fine.)
+    death day < 0, or any follow-up day < 0      -> rejected               `negative_survival_time`
     no death day                                 -> rejected               `dead_without_death_day`
         (choice: reject rather than use the last follow-up as death time. That would invent an event
         time that is certainly too early — the patient was alive at that follow-up — and censoring
@@ -27,15 +27,17 @@ The rule (`survival_rule` names the branch; a rejection sends the case to quaran
     no follow-up at all                          -> kept, no endpoint       `no_follow_up`
   Vital status unknown (sentinel `Not Reported`/`Unknown`, or missing)
     death day >= 0                               -> death day, event        `death_day_vital_status_unreported`
-        (a recorded death day is direct evidence of death; negative -> `negative_survival_time`)
+        (a recorded death day is direct evidence of death; negative -> `negative_survival_time`,
+        a later follow-up -> `follow_up_after_death`)
     any negative follow-up day                   -> rejected               `negative_survival_time`
     largest follow-up day                        -> censored there          `last_follow_up_vital_status_unreported`
         (the patient was in contact, hence alive, on that day; censoring uses exactly that knowledge
         and nothing more)
     nothing                                      -> kept, no endpoint       `no_follow_up`
 
-Negative follow-up days on the Dead branch are not used by the endpoint (the death day is), so they do
-not reject the case (TCGA carries `-1` follow-ups; see the real TCGA-QH-A6CX).
+Any negative day (death or follow-up, on any branch) rejects the case as `negative_survival_time`:
+a day before diagnosis means the record's dates are wrong, and the endpoint cannot be trusted even when
+the negative value is not the one it would use (TCGA carries `-1` follow-ups: TCGA-TQ-A7RS, TCGA-QH-A6CX).
 A case kept with no endpoint has null `overall_survival_days` and `death_observed`: the grading models can
 still use it; survival models drop it.
 """
@@ -45,14 +47,12 @@ from __future__ import annotations
 import polars as pl
 
 DEATH_DAY = "death_day"
-DEATH_DAY_FOLLOW_UP_AFTER_DEATH = "death_day_follow_up_after_death"
 DEATH_DAY_VITAL_STATUS_UNREPORTED = "death_day_vital_status_unreported"
 LAST_FOLLOW_UP = "last_follow_up"
 LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED = "last_follow_up_vital_status_unreported"
 NO_FOLLOW_UP = "no_follow_up"
 SURVIVAL_RULES: tuple[str, ...] = (
     DEATH_DAY,
-    DEATH_DAY_FOLLOW_UP_AFTER_DEATH,
     DEATH_DAY_VITAL_STATUS_UNREPORTED,
     LAST_FOLLOW_UP,
     LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED,
@@ -62,6 +62,7 @@ SURVIVAL_RULES: tuple[str, ...] = (
 NEGATIVE_SURVIVAL_TIME = "negative_survival_time"
 DEAD_WITHOUT_DEATH_DAY = "dead_without_death_day"
 ALIVE_WITH_DEATH_DAY = "alive_with_death_day"
+FOLLOW_UP_AFTER_DEATH = "follow_up_after_death"
 
 FOLLOW_UP_FIELDS: tuple[str, ...] = ("diagnoses.days_to_last_follow_up", "follow_ups.days_to_follow_up")
 
@@ -69,7 +70,7 @@ FOLLOW_UP_LONG_SCHEMA: dict[str, pl.DataType] = {"row": pl.UInt32(), "field": pl
 
 
 def follow_up_summary(follow_ups_long: pl.DataFrame, n_rows: int) -> pl.DataFrame:
-    """Per case row (0..n_rows-1): the largest follow-up day and the most negative one (with its field).
+    """Per case row (0..n_rows-1): the largest follow-up day and the most negative one (with their fields).
 
     `follow_ups_long`: one row per recorded follow-up day — `row` (case row index), `field` (dotted GDC
     path, one of FOLLOW_UP_FIELDS), `days` (f64, validated numbers only).
@@ -80,13 +81,15 @@ def follow_up_summary(follow_ups_long: pl.DataFrame, n_rows: int) -> pl.DataFram
         .sort(["row", "days"])
         .group_by("row")
         .agg(
-            pl.col("days").max().alias("last_follow_up_days"),
+            pl.col("days").last().alias("last_follow_up_days"),
+            pl.col("field").last().alias("last_follow_up_field"),
             pl.col("days").first().alias("_min_days"),
             pl.col("field").first().alias("_min_field"),
         )
         .select(
             "row",
             "last_follow_up_days",
+            "last_follow_up_field",
             pl.when(pl.col("_min_days") < 0).then(pl.col("_min_days")).alias("negative_follow_up_days"),
             pl.when(pl.col("_min_days") < 0).then(pl.col("_min_field")).alias("negative_follow_up_field"),
         )
@@ -99,7 +102,7 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
     """Apply the rule (module docstring) to every row.
 
     Needs columns `vital_status` (`Alive`/`Dead`/null), `days_to_death` (f64), `days_to_death_field`
-    (dotted path it came from), `last_follow_up_days`, `negative_follow_up_days`,
+    (dotted path it came from), `last_follow_up_days`, `last_follow_up_field`, `negative_follow_up_days`,
     `negative_follow_up_field` (from `follow_up_summary`). Adds `overall_survival_days` (f64),
     `death_observed` (bool), `survival_rule` (str), and for rejected rows `survival_rejection` (reason
     code), `survival_rejection_field`, `survival_rejection_value` (str); all null when accepted.
@@ -112,27 +115,30 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
     alive = vital == "Alive"
     unreported = vital.is_null()
     has_death = death.is_not_null()
+    follow_up_after_death = (last_fu > death).fill_null(False)
 
     rejection = (
         pl.when(dead & has_death & (death < 0)).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
         .when(dead & ~has_death).then(pl.lit(DEAD_WITHOUT_DEATH_DAY))
         .when(alive & has_death).then(pl.lit(ALIVE_WITH_DEATH_DAY))
         .when(unreported & has_death & (death < 0)).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
-        .when((alive | (unreported & ~has_death)) & negative_fu).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
+        .when(has_death & follow_up_after_death).then(pl.lit(FOLLOW_UP_AFTER_DEATH))
+        .when(negative_fu).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
     )
     rejection_field = (
         pl.when(dead & ~has_death).then(pl.col("days_to_death_field"))
         .when(has_death & ((death < 0) | alive)).then(pl.col("days_to_death_field"))
+        .when(has_death & follow_up_after_death).then(pl.col("last_follow_up_field"))
         .otherwise(pl.col("negative_follow_up_field"))
     )
     rejection_value = (
         pl.when(dead & ~has_death).then(pl.lit(None, dtype=pl.String))
         .when(has_death & ((death < 0) | alive)).then(death.cast(pl.String))
+        .when(has_death & follow_up_after_death).then(last_fu.cast(pl.String))
         .otherwise(pl.col("negative_follow_up_days").cast(pl.String))
     )
     rule = (
-        pl.when(dead & has_death & last_fu.is_not_null() & (last_fu > death)).then(pl.lit(DEATH_DAY_FOLLOW_UP_AFTER_DEATH))
-        .when(dead & has_death).then(pl.lit(DEATH_DAY))
+        pl.when(dead & has_death).then(pl.lit(DEATH_DAY))
         .when(unreported & has_death).then(pl.lit(DEATH_DAY_VITAL_STATUS_UNREPORTED))
         .when(alive & last_fu.is_not_null()).then(pl.lit(LAST_FOLLOW_UP))
         .when(unreported & last_fu.is_not_null()).then(pl.lit(LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED))

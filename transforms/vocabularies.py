@@ -115,12 +115,8 @@ class Vocabulary:
 
     def unmapped_expr(self, column: pl.Expr) -> pl.Expr:
         """True where a value is present, not a sentinel and not in the map (an error to quarantine)."""
-        key = normalised_expr(column)
-        return (
-            column.is_not_null()
-            & ~key.is_in(list(SENTINELS))
-            & ~key.is_in(list(self.mapping.keys()))
-        ).fill_null(False)
+        known = list(SENTINELS.union(self.mapping.keys()))
+        return (column.is_not_null() & ~normalised_expr(column).is_in(known)).fill_null(False)
 
 
 def _vocabulary(family: str, fields: tuple[str, ...], mapping: Mapping[str, Any], dtype: pl.DataType) -> Vocabulary:

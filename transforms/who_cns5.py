@@ -17,7 +17,8 @@ Acta Neuropathol 136:805, 2018), applied in this order:
      4 (the former "glioblastoma, IDH-mutant"), else the histological grade 2/3.
    A missing histological grade gives a class with a null grade (said in the basis).
 4. IDH-wildtype diffuse glioma:
-   * histological glioblastoma -> glioblastoma, IDH-wildtype, grade 4;
+   * histological glioblastoma (histology_family `glioblastoma`, or histological grade 4 — e.g. TCGA-GBM with
+     an unrecorded histology text) -> glioblastoma, IDH-wildtype, grade 4;
    * lower-grade histology (or unrecorded) with EGFR amplification, +7/-10, or TERT promoter mutation ->
      glioblastoma, IDH-wildtype, grade 4 ("molecular glioblastoma"); the basis names the feature(s);
    * none of these features and all three known absent -> not classifiable, NEC;
@@ -146,8 +147,9 @@ def classify_who_cns5(patients_like: pl.DataFrame, markers: pl.DataFrame) -> pl.
     )
     oligo = pl.col("_idh_mutant") & (codeleted == True)  # noqa: E712
     astro = pl.col("_idh_mutant") & (codeleted == False)  # noqa: E712
-    gbm_histological = pl.col("_idh_wildtype") & (histology == "glioblastoma")
-    gbm_molecular = pl.col("_idh_wildtype") & (histology != "glioblastoma").fill_null(True) & pl.col("_any_gbm_feature")
+    histological_gbm = (histology == "glioblastoma").fill_null(False) | (grade == 4).fill_null(False)
+    gbm_histological = pl.col("_idh_wildtype") & histological_gbm
+    gbm_molecular = pl.col("_idh_wildtype") & ~histological_gbm & pl.col("_any_gbm_feature")
     not_diffuse = pl.col("_not_diffuse")
     idh_unknown = idh.is_null()
 
@@ -207,7 +209,15 @@ def classify_who_cns5(patients_like: pl.DataFrame, markers: pl.DataFrame) -> pl.
         .when(gbm_histological)
         .then(
             pl.concat_str(
-                pl.lit("IDH-wildtype, histological glioblastoma"),
+                pl.when(histology == "glioblastoma")
+                .then(pl.lit("IDH-wildtype, histological glioblastoma"))
+                .otherwise(
+                    pl.concat_str(
+                        pl.lit("IDH-wildtype "),
+                        histology.fill_null("diffuse glioma of unrecorded histology"),
+                        pl.lit(" with histological grade 4"),
+                    )
+                ),
                 pl.when(pl.col("_any_gbm_feature"))
                 .then(pl.concat_str(pl.lit("; also "), features_present))
                 .otherwise(pl.lit("")),

@@ -441,43 +441,53 @@ def build_projection(endpoint: str, fields: list[str], expand: list[str]) -> Pro
 
 def project(doc: JsonDoc, projection: Projection, id_value: Any) -> JsonDoc:
     """The hit as the API returns it: nested objects only, unknown fields absent, `id` always present."""
-    out = _project_object(doc, projection)
+    out = compile_projection(projection)(doc)
     out["id"] = id_value
     return out
 
 
-def _project_object(obj: JsonDoc, node: Projection) -> JsonDoc:
+ObjectProjector = Callable[[JsonDoc], JsonDoc]
+
+
+def compile_projection(node: Projection) -> ObjectProjector:
+    """Turn the projection tree into nested closures once per request (hot path: every hit of a page)."""
     if node.whole:
-        return obj
-    out: JsonDoc = {}
-    if node.scalars:
-        for key, value in obj.items():
-            if _is_scalar(value):
-                out[key] = value
-    for key, child in node.children.items():
-        if key not in obj:
-            continue
-        projected = _project_value(obj[key], child)
-        if projected is not _MISSING:
-            out[key] = projected
-    return out
+        return lambda obj: dict(obj)
+    scalars = node.scalars
+    whole_keys = tuple(key for key, child in node.children.items() if child.whole)
+    nested = tuple((key, _compile_value(child)) for key, child in node.children.items() if not child.whole)
+
+    def project_object(obj: JsonDoc) -> JsonDoc:
+        out = {key: value for key, value in obj.items() if _is_scalar(value)} if scalars else {}
+        for key in whole_keys:
+            if key in obj:
+                out[key] = obj[key]
+        for key, project_child in nested:
+            value = obj.get(key, _MISSING)
+            if value is not _MISSING:
+                projected = project_child(value)
+                if projected is not _MISSING:
+                    out[key] = projected
+        return out
+
+    return project_object
 
 
-def _project_value(value: Any, node: Projection) -> Any:
-    if node.whole or value is None:
-        return value  # explicit nulls are served as stored
-    if isinstance(value, dict):
-        projected = _project_object(value, node)
-        return projected if projected else _MISSING
-    if isinstance(value, list):
-        items = []
-        for item in value:
-            if isinstance(item, dict):
-                projected = _project_object(item, node)
-                if projected:
-                    items.append(projected)
-        return items if items else _MISSING
-    return _MISSING  # a scalar addressed as if it had children: unknown field, silently absent
+def _compile_value(node: Projection) -> Callable[[Any], Any]:
+    project_object = compile_projection(node)
+
+    def project_value(value: Any) -> Any:
+        if value is None:
+            return None  # explicit nulls are served as stored
+        if isinstance(value, dict):
+            projected = project_object(value)
+            return projected if projected else _MISSING
+        if isinstance(value, list):
+            items = [p for p in (project_object(item) for item in value if isinstance(item, dict)) if p]
+            return items if items else _MISSING
+        return _MISSING  # a scalar addressed as if it had children: unknown field, silently absent
+
+    return project_value
 
 
 # ----------------------------------------------------------------------------------------------------------

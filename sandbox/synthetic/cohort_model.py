@@ -428,19 +428,23 @@ def stp27_probability(beta_m1: np.ndarray, beta_m2: np.ndarray) -> np.ndarray:
 
 
 def draw_mgmt_probe_betas(rng: np.random.Generator, methylated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Betas of cg12434587 and cg12981137 whose STP27 call equals `methylated` (with a safety margin).
-
-    Draws M-values per class, then moves M2 just across the boundary for the few draws on the wrong
-    side, so every file's STP27 call is the intended truth even after 6-decimal rounding.
-    """
+    """Betas of cg12434587 and cg12981137 whose STP27 call equals `methylated` (see mgmt_probe_betas)."""
     n = methylated.shape[0]
-    m1 = np.empty(n)
-    m2 = np.empty(n)
-    for status in (False, True):
-        sel = methylated == status
-        (mu1, sd1), (mu2, sd2) = MGMT_PROBE_M_MEAN_SD[status]
-        m1[sel] = rng.normal(mu1, sd1, sel.sum())
-        m2[sel] = rng.normal(mu2, sd2, sel.sum())
+    return mgmt_probe_betas(rng.standard_normal(n), rng.standard_normal(n), methylated)
+
+
+def mgmt_probe_betas(z1: np.ndarray, z2: np.ndarray, methylated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Betas of cg12434587 (M1) and cg12981137 (M2) from standard normals, so that MGMT-STP27 calls
+    `methylated` with a safety margin.
+
+    M-values are drawn per class; the few draws on the wrong side of the STP27 boundary get M2 moved
+    just across it, so every file's call is the intended truth even after 6-decimal rounding.
+    """
+    methylated = methylated.astype(bool)
+    (mu1_u, sd1_u), (mu2_u, sd2_u) = MGMT_PROBE_M_MEAN_SD[False]
+    (mu1_m, sd1_m), (mu2_m, sd2_m) = MGMT_PROBE_M_MEAN_SD[True]
+    m1 = np.where(methylated, mu1_m + sd1_m * z1, mu1_u + sd1_u * z1)
+    m2 = np.where(methylated, mu2_m + sd2_m * z2, mu2_u + sd2_u * z2)
     # Keep M1 on its class's side so moving M2 alone can always reach the target without clipping.
     m1 = np.where(methylated, np.clip(m1, -5.0, 7.5), np.clip(m1, -7.5, 1.0))
     logit = STP27_INTERCEPT + STP27_COEF_M1 * m1 + STP27_COEF_M2 * m2
@@ -448,8 +452,7 @@ def draw_mgmt_probe_betas(rng: np.random.Generator, methylated: np.ndarray) -> t
                       STP27_LOGIT_CUTOFF - STP27_MIN_MARGIN_LOGIT)
     wrong = np.where(methylated, logit < target, logit > target)
     fixed_m2 = (target - STP27_INTERCEPT - STP27_COEF_M1 * m1) / STP27_COEF_M2
-    m2 = np.where(wrong, fixed_m2, m2)
-    m2 = np.clip(m2, -7.5, 7.5)
+    m2 = np.clip(np.where(wrong, fixed_m2, m2), -7.5, 7.5)
     beta1 = 2.0**m1 / (1 + 2.0**m1)
     beta2 = 2.0**m2 / (1 + 2.0**m2)
     return beta1, beta2

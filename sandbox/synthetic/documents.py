@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sandbox.synthetic import cohort_model as cm
+from sandbox.synthetic.keyed import keyed_uniform, keyed_uuids
 from sandbox.synthetic.profiles import ReleaseProfile
 from sandbox.synthetic.ssm_catalog import VARIANTS, Variant
 from transforms.panels import CNV_MARKER_GENES, SSM_PANEL_GENES, cnv_genes_on
@@ -76,29 +77,45 @@ class CaseView:
     updated_datetime: str
 
 
-def _u(seed_key: str) -> float:
-    """Deterministic uniform from a string (per-case cosmetic choices that must not shift other draws)."""
-    return int(hashlib.sha1(seed_key.encode()).hexdigest()[:13], 16) / 16**13
-
-
 def observed_survival(cohort: cm.Cohort, index: int, censor_days: int) -> tuple[bool, int]:
     """(death observed, overall survival days) given the follow-up end of a release."""
     death = int(cohort.true_death_days[index])
     return (True, death) if death <= censor_days else (False, censor_days)
 
 
-def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, namespace: uuid.UUID,
+CASE_UNIFORM_STREAMS: tuple[str, ...] = ('cls', 'dtd-null', 'dx2', 'fuorder', 'idh-test', 'mgmt-dis', 'mgmt-test', 'nfu', 'nodx', 'nofu', 'order', 'pm', 'prog', 'pt', 'rec', 'sex', 'site', 'yod-null')
+CHILD_ID_STREAMS: tuple[str, ...] = ("dem", "dx", "dx2", "tx", "tx2", "fu0", "fu1", "fu2")
+
+
+@dataclass(frozen=True)
+class CaseRandom:
+    """Per-case cosmetic draws and child-entity ids for the members of a release, keyed by case index so
+    a case keeps them from release to release."""
+
+    uniforms: dict[str, list[float]]
+    ids: dict[str, list[str]]
+
+
+def case_random(seed: int, members: np.ndarray) -> CaseRandom:
+    return CaseRandom(
+        uniforms={s: keyed_uniform(seed, f"case-u:{s}", members).tolist() for s in CASE_UNIFORM_STREAMS},
+        ids={s: keyed_uuids(seed, f"case-id:{s}", members) for s in CHILD_ID_STREAMS},
+    )
+
+
+def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, rand: CaseRandom, pos: int,
                   force_children: bool = False) -> dict:
-    """The complete /cases document of one case. `force_children` keeps diagnoses and follow_ups present
-    (cases that will receive a recorded bad value need the field to exist)."""
+    """The complete /cases document of one case (`pos` = its row in `rand`). `force_children` keeps
+    diagnoses and follow_ups present (cases that will receive a recorded bad value need the field)."""
     i = view.index
-    key = f"{namespace}:{i}"
+    u = {name: values[pos] for name, values in rand.uniforms.items()}
+    ids = {name: values[pos] for name, values in rand.ids.items()}
     bc = view.submitter_id
     project = int(cohort.project[i])
     dead, os_days = observed_survival(cohort, i, view.censor_days)
     not_reported = bool(cohort.vital_status_not_reported[i])
     age_days_true = int(cohort.age_at_diagnosis_days[i])
-    obfuscated = age_days_true > 89 * 365.25
+    obfuscated = int(age_days_true // 365.25) > 89
     # GDC caps ages above 89 years (HIPAA): 32872 days, age_at_index 89.
     age_days = min(age_days_true, 32872)
     age_years = min(int(age_days_true // 365.25), 89)
@@ -124,13 +141,13 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, na
     survival_fields: dict = {"vital_status": vital}
     if dead and not not_reported:
         survival_fields["days_to_death"] = os_days
-    elif _u(key + "dtd-null") < 0.5:
+    elif u["dtd-null"] < 0.5:
         survival_fields["days_to_death"] = None  # explicit null vs absent key: both occur
     survival_fields["days_to_birth"] = -age_days
 
-    demographic: dict = {"submitter_id": f"{bc}_demographic", "demographic_id": fast_uuid5(namespace, f"dem:{i}")}
+    demographic: dict = {"submitter_id": f"{bc}_demographic", "demographic_id": ids["dem"]}
     sex = "male" if cohort.male[i] else "female"
-    if _u(key + "sex") < 0.003:
+    if u["sex"] < 0.003:
         sex = "not reported"
     if "gender" in profile.sex_fields:
         demographic["gender"] = sex
@@ -145,7 +162,7 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, na
     demographic["year_of_birth"] = year_of_birth
     if dead and not not_reported:
         demographic["year_of_death"] = diagnosis_year + int((int(cohort.diagnosis_day_of_year[i]) + os_days) // 365.25)
-    elif _u(key + "yod-null") < 0.5:
+    elif u["yod-null"] < 0.5:
         demographic["year_of_death"] = None
     if obfuscated:
         demographic["age_is_obfuscated"] = True
@@ -159,7 +176,7 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, na
     else:
         tumor_grade = "Not Reported"
     diagnosis_name, morphology = primary_diagnosis(str(cohort.histology[i]), grade)
-    site_u = _u(key + "site")
+    site_u = u["site"]
     cumulative = 0.0
     icd, site = _SITES[0][0], _SITES[0][1]
     for code, name, share in _SITES:
@@ -167,7 +184,7 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, na
         if site_u < cumulative:
             icd, site = code, name
             break
-    diagnosis: dict = {"submitter_id": f"{bc}_diagnosis", "diagnosis_id": fast_uuid5(namespace, f"dx:{i}"),
+    diagnosis: dict = {"submitter_id": f"{bc}_diagnosis", "diagnosis_id": ids["dx"],
                        "age_at_diagnosis": age_days, "primary_diagnosis": diagnosis_name, "morphology": morphology,
                        "icd_10_code": icd}
     if profile.days_to_last_follow_up_on_diagnoses:
@@ -176,60 +193,60 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, na
         diagnosis.update(survival_fields)
     diagnosis.update({
         "tumor_grade": tumor_grade,
-        "classification_of_tumor": "primary" if _u(key + "cls") < 0.5 else "not reported",
+        "classification_of_tumor": "primary" if u["cls"] < 0.5 else "not reported",
         "site_of_resection_or_biopsy": site,
         "tissue_or_organ_of_origin": site,
         # lowercase yes/no here, capitalised Yes/No on prior_treatment: GDC's inconsistency, kept.
-        "prior_malignancy": "no" if _u(key + "pm") < 0.48 else ("not reported" if _u(key + "pm") < 0.985 else "yes"),
-        "prior_treatment": "Yes" if _u(key + "pt") < 0.02 else "No",
-        "progression_or_recurrence": "yes" if dead and _u(key + "prog") < 0.6 else ("no" if _u(key + "prog") < 0.8 else "not reported"),
+        "prior_malignancy": "no" if u["pm"] < 0.48 else ("not reported" if u["pm"] < 0.985 else "yes"),
+        "prior_treatment": "Yes" if u["pt"] < 0.02 else "No",
+        "progression_or_recurrence": "yes" if dead and u["prog"] < 0.6 else ("no" if u["prog"] < 0.8 else "not reported"),
         "year_of_diagnosis": diagnosis_year,
         "diagnosis_is_primary_disease": True,
     })
     radiation, tmz = str(cohort.radiation[i]), str(cohort.temozolomide[i])
-    pharma = {"submitter_id": f"{bc}_treatment2", "treatment_id": fast_uuid5(namespace, f"tx2:{i}"),
+    pharma = {"submitter_id": f"{bc}_treatment2", "treatment_id": ids["tx2"],
               "treatment_type": "Pharmaceutical Therapy, NOS", "treatment_or_therapy": tmz}
     if tmz == "yes":
         pharma["therapeutic_agents"] = "Temozolomide"
     diagnosis["treatments"] = [
-        {"submitter_id": f"{bc}_treatment", "treatment_id": fast_uuid5(namespace, f"tx:{i}"),
+        {"submitter_id": f"{bc}_treatment", "treatment_id": ids["tx"],
          "treatment_type": "Radiation Therapy, NOS", "treatment_or_therapy": radiation},
         pharma,
     ]
     diagnoses = [diagnosis]
-    if _u(key + "dx2") < profile.extra_diagnosis_share:
+    if u["dx2"] < profile.extra_diagnosis_share:
         # A recurrence diagnosis (post-DR42 style `_diagnosis2`); sometimes listed first, the trap that made
         # clients pick the wrong diagnosis (TCGAbiolinks #644).
-        recurrence_days = max(1, int(os_days * (0.3 + 0.5 * _u(key + "rec"))))
-        second = {"submitter_id": f"{bc}_diagnosis2", "diagnosis_id": fast_uuid5(namespace, f"dx2:{i}"),
+        recurrence_days = max(1, int(os_days * (0.3 + 0.5 * u["rec"])))
+        second = {"submitter_id": f"{bc}_diagnosis2", "diagnosis_id": ids["dx2"],
                   "age_at_diagnosis": age_days + recurrence_days, "primary_diagnosis": diagnosis_name,
                   "morphology": morphology, "icd_10_code": icd, "tumor_grade": tumor_grade,
                   "classification_of_tumor": "recurrence", "diagnosis_is_primary_disease": False,
                   "days_to_recurrence": recurrence_days}
-        diagnoses = [second, diagnosis] if _u(key + "order") < 0.5 else [diagnosis, second]
-    if force_children or _u(key + "nodx") >= 0.005:  # ~0.5% without diagnoses (absent key, not [])
+        diagnoses = [second, diagnosis] if u["order"] < 0.5 else [diagnosis, second]
+    if force_children or u["nodx"] >= 0.005:  # ~0.5% without diagnoses (absent key, not [])
         doc["diagnoses"] = diagnoses
 
-    if force_children or _u(key + "nofu") >= 0.05:  # ~5% without follow_ups
-        n_follow_ups = 1 + int(_u(key + "nfu") * 3)
+    if force_children or u["nofu"] >= 0.05:  # ~5% without follow_ups
+        n_follow_ups = 1 + int(u["nfu"] * 3)
         follow_ups = []
         for k in range(n_follow_ups):
             # earlier visits at fractions of the last follow-up; the last one is the follow-up end
             days = last_follow_up if k == n_follow_ups - 1 else int(last_follow_up * (k + 1) / n_follow_ups)
             suffix = "" if k == 0 else str(k + 1)
             follow_up: dict = {"submitter_id": f"{bc}_follow_up{suffix}",
-                               "follow_up_id": fast_uuid5(namespace, f"fu:{i}:{k}"),
+                               "follow_up_id": ids[f"fu{k}"],
                                "days_to_follow_up": days}
             if k == 0:
                 if cohort.karnofsky[i] > 0:
                     follow_up["karnofsky_performance_status"] = str(int(cohort.karnofsky[i]))
                 follow_up["progression_or_recurrence"] = "Yes" if diagnosis["progression_or_recurrence"] == "yes" else "No"
-                tests = _molecular_tests(cohort, i, key)
+                tests = _molecular_tests(cohort, i, u)
                 if tests:
                     follow_up["molecular_tests"] = tests
             follow_ups.append(follow_up)
         # list the visits in the order GDC happened to index them (not always chronological)
-        if n_follow_ups > 1 and _u(key + "fuorder") < 0.3:
+        if n_follow_ups > 1 and u["fuorder"] < 0.3:
             follow_ups.reverse()
         doc["follow_ups"] = follow_ups
     return doc
@@ -240,14 +257,14 @@ MGMT_CLINICAL_TEST_DISAGREE = 0.08  # MSP vs array disagree in ~5-10% (Bady2012)
 IDH_CLINICAL_TEST_SHARE = 0.15
 
 
-def _molecular_tests(cohort: cm.Cohort, i: int, key: str) -> list[dict]:
+def _molecular_tests(cohort: cm.Cohort, i: int, u: dict[str, float]) -> list[dict]:
     tests = []
-    if _u(key + "mgmt-test") < MGMT_CLINICAL_TEST_SHARE:
-        methylated = bool(cohort.mgmt_methylated[i]) != (_u(key + "mgmt-dis") < MGMT_CLINICAL_TEST_DISAGREE)
+    if u["mgmt-test"] < MGMT_CLINICAL_TEST_SHARE:
+        methylated = bool(cohort.mgmt_methylated[i]) != (u["mgmt-dis"] < MGMT_CLINICAL_TEST_DISAGREE)
         tests.append({"gene_symbol": "MGMT", "variant_type": "Methylation",
                       "test_result": "Positive" if methylated else "Negative",
                       "molecular_analysis_method": "Methylation Specific PCR"})
-    if _u(key + "idh-test") < IDH_CLINICAL_TEST_SHARE:
+    if u["idh-test"] < IDH_CLINICAL_TEST_SHARE:
         tests.append({"gene_symbol": "IDH1", "variant_type": "Mutation, NOS",
                       "test_result": "Positive" if cohort.idh_gene[i] == "IDH1" else "Negative",
                       "molecular_analysis_method": "IHC"})
@@ -340,3 +357,32 @@ def mutated_genes(cohort: cm.Cohort, i: int) -> list[str]:
 def mutated_matrix(cohort: cm.Cohort) -> np.ndarray:
     """(n, genes) bool matrix in SSM_PANEL_GENES order."""
     return np.stack([cohort.mutated[g] for g in SSM_PANEL_GENES], axis=1)
+
+
+# Call codes of the cnv call matrix (0 = unchanged, no occurrence).
+CNV_CATEGORY_CODES: tuple[str | None, ...] = (None, "Gain", "Amplification", "Heterozygous Deletion", "Homozygous Deletion")
+CNV_JSON_BY_CODE: list[list[str | None]] = [
+    [None] + [CNV_JSON[(g.symbol, c)] for c in CNV_CATEGORY_CODES[1:]] for g in CNV_MARKER_GENES
+]
+_COL = {g.symbol: k for k, g in enumerate(CNV_MARKER_GENES)}
+
+
+def cnv_call_matrix(cohort: cm.Cohort, members: np.ndarray) -> np.ndarray:
+    """(members, CNV_MARKER_GENES) int8 matrix of call codes (see CNV_CATEGORY_CODES); same calls as
+    cnv_calls, vectorised. Later rules win: EGFR amplification over chr7 gain, etc."""
+    calls = np.zeros((members.shape[0], len(CNV_MARKER_GENES)), dtype=np.int8)
+    het, gain = CNV_CATEGORY_CODES.index("Heterozygous Deletion"), CNV_CATEGORY_CODES.index("Gain")
+    codel = cohort.codeletion_1p19q[members]
+    partial = cohort.partial_1p_loss[members] & ~codel
+    for gene in GENES_1P + GENES_19Q:
+        calls[codel, _COL[gene]] = het
+    for gene in GENES_1P_DISTAL:
+        calls[partial, _COL[gene]] = het
+    chr7_10 = cohort.chr7_gain_chr10_loss[members]
+    for gene in GENES_CHR7:
+        calls[chr7_10, _COL[gene]] = gain
+    for gene in GENES_CHR10:
+        calls[chr7_10, _COL[gene]] = het
+    calls[cohort.egfr_amplified[members], _COL["EGFR"]] = CNV_CATEGORY_CODES.index("Amplification")
+    calls[cohort.cdkn2a_homozygous_deletion[members], _COL["CDKN2A"]] = CNV_CATEGORY_CODES.index("Homozygous Deletion")
+    return calls

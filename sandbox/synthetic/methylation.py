@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sandbox.synthetic.cohort_model import draw_mgmt_probe_betas, stp27_probability, STP27_CUTOFF
+from sandbox.synthetic.cohort_model import STP27_CUTOFF, mgmt_probe_betas, stp27_probability
+from sandbox.synthetic.keyed import keyed_u64, keyed_uniform
 from transforms.panels import MGMT_STP27_PROBES
 
 HM450, HM27 = "Illumina Human Methylation 450", "Illumina Human Methylation 27"
@@ -67,22 +68,7 @@ class BetaFile:
     data: bytes
     beta_m1: float  # cg12434587 as written (rounded)
     beta_m2: float  # cg12981137 as written (rounded)
-
-
-def _file_betas(panel: ProbePanel, file_seed: list[int], methylated: bool, gcimp: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One file's betas (rounded to DECIMALS) and NA mask; the MGMT probes are never NA."""
-    rng = np.random.default_rng(file_seed)
-    p = panel.n_probes
-    betas = panel.base_beta + rng.normal(0.0, BETA_NOISE_SD, p)
-    if gcimp:
-        betas = betas + np.where(panel.gcimp, GCIMP_SHIFT, 0.0)
-    betas = np.clip(betas, 0.0005, 0.9995)
-    na = rng.random(p) < NA_SHARE
-    m1, m2 = draw_mgmt_probe_betas(rng, np.array([methylated]))
-    (r1, r2) = panel.mgmt_rows
-    betas[r1], betas[r2] = m1[0], m2[0]
-    na[r1] = na[r2] = False
-    return np.round(betas, DECIMALS), na
+    stp27_probability: float  # MGMT-STP27 on the written values
 
 
 def _format(panel: ProbePanel, betas: np.ndarray, na: np.ndarray) -> np.ndarray:
@@ -106,26 +92,47 @@ def _format(panel: ProbePanel, betas: np.ndarray, na: np.ndarray) -> np.ndarray:
     return out
 
 
-def beta_files(panel: ProbePanel, file_seeds: list[list[int]], methylated: np.ndarray, gcimp: np.ndarray,
+def beta_files(panel: ProbePanel, seed: int, file_keys: np.ndarray, methylated: np.ndarray, gcimp: np.ndarray,
                chunk_bytes: int = 32 * 2**20) -> list[BetaFile]:
-    """Build the bytes of several files of one platform. The MGMT probes are checked with MGMT-STP27 on
-    the rounded values written, so a file can never disagree with its intended status."""
+    """Build the bytes of several files of one platform. A file's values depend only on (seed, its key,
+    probe), drawn from a keyed hash, so an unchanged file is byte-identical in every release. The MGMT
+    probes are checked with MGMT-STP27 on the rounded values written, so a file can never disagree with
+    its intended status."""
     results: list[BetaFile] = []
     per_chunk = max(1, chunk_bytes // (panel.n_probes * _LINE_WIDTH))
     r1, r2 = panel.mgmt_rows
-    for start in range(0, len(file_seeds), per_chunk):
-        stop = min(start + per_chunk, len(file_seeds))
-        betas = np.empty((stop - start, panel.n_probes))
-        na = np.empty((stop - start, panel.n_probes), dtype=bool)
-        for row, i in enumerate(range(start, stop)):
-            betas[row], na[row] = _file_betas(panel, file_seeds[i], bool(methylated[i]), bool(gcimp[i]))
-        called = stp27_probability(betas[:, r1], betas[:, r2]) > STP27_CUTOFF
+    probe_index = np.arange(panel.n_probes, dtype=np.uint64)[None, :]
+    file_keys = np.asarray(file_keys, dtype=np.uint64)
+    for start in range(0, len(file_keys), per_chunk):
+        stop = min(start + per_chunk, len(file_keys))
+        keys = file_keys[start:stop]
+        bits = keyed_u64(seed, "methylation-beta", keys[:, None], probe_index)
+        # three 21-bit uniforms per hash: two make a triangular noise (mean 0, sd BETA_NOISE_SD), one the NA mask
+        scale = 2.0**-21
+        u1 = (bits & np.uint64(0x1FFFFF)).astype(np.float64) * scale
+        u2 = ((bits >> np.uint64(21)) & np.uint64(0x1FFFFF)).astype(np.float64) * scale
+        u3 = ((bits >> np.uint64(42)) & np.uint64(0x1FFFFF)).astype(np.float64) * scale
+        betas = panel.base_beta[None, :] + (u1 + u2 - 1.0) * (BETA_NOISE_SD * 6**0.5)
+        betas += np.where(gcimp[start:stop, None] & panel.gcimp[None, :], GCIMP_SHIFT, 0.0)
+        betas = np.clip(betas, 0.0005, 0.9995)
+        na = u3 < NA_SHARE
+        # two standard normals per file for the MGMT probes (Box-Muller on keyed uniforms)
+        mu = keyed_uniform(seed, "methylation-mgmt", keys[:, None], np.arange(2, dtype=np.uint64)[None, :])
+        radius = np.sqrt(-2.0 * np.log1p(-mu[:, 0]))
+        z1, z2 = radius * np.cos(2 * np.pi * mu[:, 1]), radius * np.sin(2 * np.pi * mu[:, 1])
+        m1, m2 = mgmt_probe_betas(z1, z2, methylated[start:stop])
+        betas[:, r1], betas[:, r2] = m1, m2
+        na[:, r1] = na[:, r2] = False
+        betas = np.round(betas, DECIMALS)
+        probability = stp27_probability(betas[:, r1], betas[:, r2])
+        called = probability > STP27_CUTOFF
         if not np.array_equal(called, methylated[start:stop].astype(bool)):
             bad = int(np.flatnonzero(called != methylated[start:stop])[0]) + start
             raise AssertionError(f"generated MGMT probe betas of file #{bad} disagree with its intended status")
         text = _format(panel, betas, na)
+        has_na = na.any(axis=1)
         for row in range(stop - start):
             flat = text[row].reshape(-1)
-            data = flat[flat != 0].tobytes() if na[row].any() else flat.tobytes()
-            results.append(BetaFile(data, float(betas[row, r1]), float(betas[row, r2])))
+            data = flat[flat != 0].tobytes() if has_na[row] else flat.tobytes()
+            results.append(BetaFile(data, float(betas[row, r1]), float(betas[row, r2]), float(probability[row])))
     return results

@@ -52,14 +52,18 @@ _LABEL = re.compile(r"^(\d+)\.(\d+)$")
 
 
 def release_date(label: str) -> date:
-    """Known GDC date, else a deterministic date ~4 months per major after 45.0 (recent cadence)."""
+    """Known GDC date, else ~4 months (recent cadence) per major after the nearest earlier known release
+    (or before the earliest), so synthetic dates keep the order of the labels."""
     if label in RELEASE_DATES:
         return RELEASE_DATES[label]
     match = _LABEL.match(label)
     if not match:
         raise ValueError(f"release label {label!r} is not of the form '<major>.<minor>' (e.g. '45.0')")
     major, minor = int(match.group(1)), int(match.group(2))
-    return RELEASE_DATES["45.0"] + timedelta(days=122 * (major - 45) + 14 * minor)
+    known = sorted((tuple(int(x) for x in k.split(".")), d) for k, d in RELEASE_DATES.items())
+    earlier = [(v, d) for v, d in known if v <= (major, minor)]
+    (ref_major, ref_minor), ref_date = earlier[-1] if earlier else known[0]
+    return ref_date + timedelta(days=122 * (major - ref_major) + 14 * (minor - ref_minor))
 
 
 def status_document(label: str, profile: ReleaseProfile) -> dict:

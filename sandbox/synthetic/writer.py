@@ -14,9 +14,8 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +24,15 @@ import polars as pl
 from sandbox.synthetic import cohort_model as cm
 from sandbox.synthetic import documents as docs
 from sandbox.synthetic.defects import Defect, apply_defect, choose_defects
+from sandbox.synthetic.keyed import keyed_u64, keyed_uuids
 from sandbox.synthetic.methylation import HM27, HM450, beta_files, probe_panel
 from sandbox.synthetic.profiles import RELEASE_PROFILES, ReleaseProfile, release_date, status_document
 from sandbox.synthetic.ssm_catalog import VARIANTS
 from transforms.panels import MGMT_STP27_PROBES, SSM_PANEL_GENES
 
 MAX_CASES = 200_000
+# json.dumps with default separators (as the real bundle), without per-call option handling
+_ENCODE = json.JSONEncoder(check_circular=False).encode
 TRUTH_FILE = "_synthetic_truth.parquet"  # one row per case (and per case removed since the previous release)
 TRUTH_FILES_FILE = "_synthetic_truth_files.parquet"  # one row per methylation file
 SAMPLE_TYPES = {1: ("Primary Tumor", "01A"), 2: ("Recurrent Tumor", "02A")}
@@ -98,23 +100,35 @@ def _namespace(seed: int) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"glioma-synthetic-cohort:{seed}")
 
 
-def _updated_datetime(namespace: uuid.UUID, index: int, label: str) -> str:
-    """Deterministic timestamp in the weeks before the release that last touched the case."""
-    h = int(hashlib.sha1(f"{namespace}:{index}:{label}".encode()).hexdigest()[:16], 16)
-    when = release_date(label) - timedelta(days=20 + h % 40)
-    seconds = (h >> 8) % 86400
-    micro = (h >> 30) % 1_000_000
-    return f"{when.isoformat()}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}-06:00"
+def _updated_datetimes(seed: int, members: np.ndarray, labels: list[str]) -> list[str]:
+    """Deterministic timestamps (GDC style: microseconds, Chicago offset) in the weeks before the release
+    that last touched each case, so an untouched case keeps its timestamp from release to release."""
+    out = [""] * len(members)
+    by_label: dict[str, list[int]] = {}
+    for pos, label in enumerate(labels):
+        by_label.setdefault(label, []).append(pos)
+    for label, positions in by_label.items():
+        h = keyed_u64(seed, f"updated-datetime:{label}", members[positions])
+        days = (h % np.uint64(40)).astype(np.int64) + 20
+        seconds = ((h >> np.uint64(8)) % np.uint64(86400)).astype(np.int64)
+        micro = ((h >> np.uint64(30)) % np.uint64(1_000_000)).astype(np.int64)
+        base = np.datetime64(release_date(label).isoformat(), "s")
+        stamps = base - days.astype("timedelta64[D]") + seconds.astype("timedelta64[s]")
+        text = np.datetime_as_string(stamps, unit="s")
+        for pos, stamp, us in zip(positions, text.tolist(), micro.tolist()):
+            out[pos] = f"{stamp}.{us:06d}-06:00"
+    return out
 
 
 def _file_id(namespace: uuid.UUID, index: int, sample: int, version: int) -> str:
     return docs.fast_uuid5(namespace, f"file:{index}:{sample}:v{version}")
 
 
-def _write_lines(path: Path, lines: list[str]) -> int:
-    data = "".join(lines).encode()
-    path.write_bytes(data)
-    return len(data)
+def _write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Stream lines to a file (no giant joined copy in memory); returns the bytes written."""
+    with open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 22) as handle:
+        handle.writelines(lines)
+    return path.stat().st_size
 
 
 def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
@@ -142,13 +156,14 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
     chosen = choose_defects(defect_rng, len(members), spec.bad_value_share, dead)
     defects: dict[int, Defect] = {}
     case_lines: list[str] = []
-    for pos, i in enumerate(members):
-        view = docs.CaseView(int(i), case_ids[pos], barcodes[pos], project_ids[pos], int(censor[pos]),
-                             _updated_datetime(namespace, int(i), state.touched_label[int(i)]))
-        doc = docs.case_document(cohort, view, profile, namespace, force_children=pos in chosen)
+    rand = docs.case_random(spec.seed, members)
+    updated = _updated_datetimes(spec.seed, members, [state.touched_label[i] for i in members.tolist()])
+    for pos, i in enumerate(members.tolist()):
+        view = docs.CaseView(i, case_ids[pos], barcodes[pos], project_ids[pos], int(censor[pos]), updated[pos])
+        doc = docs.case_document(cohort, view, profile, rand, pos, force_children=pos in chosen)
         if pos in chosen:
             defects[pos] = apply_defect(doc, chosen[pos], profile, defect_rng)
-        line = json.dumps(doc) + "\n"
+        line = _ENCODE(doc) + "\n"
         case_lines.append(line)
         if pos in chosen and chosen[pos] == "duplicate_case_document":
             case_lines.append(line)
@@ -159,12 +174,12 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
     # --- ssm occurrences: (case, gene) pairs in case order, then panel order ---
     mutated = docs.mutated_matrix(cohort)[members] & cohort.ssm_profiled[members][:, None]
     rows, gene_cols = np.nonzero(mutated)
+    # occurrence ids keyed by (case, gene): stable from release to release
+    occurrence_ids = keyed_uuids(spec.seed, "ssm-occurrence", members[rows], gene_cols)
     ssm_lines = []
-    for pos, g in zip(rows.tolist(), gene_cols.tolist()):
+    for pos, g, occurrence in zip(rows.tolist(), gene_cols.tolist(), occurrence_ids):
         gene = SSM_PANEL_GENES[g]
-        i = int(members[pos])
-        variant = int(cohort.variant_index[gene][i]) % len(VARIANTS[gene])
-        occurrence = docs.fast_uuid5(namespace, f"ssmocc:{i}:{gene}")
+        variant = int(cohort.variant_index[gene][members[pos]]) % len(VARIANTS[gene])
         ssm_lines.append(f'{{"id": "{occurrence}", "ssm_occurrence_id": "{occurrence}", '
                          f'"case": {case_refs[pos]}, "ssm": {docs.SSM_JSON[gene][variant]}}}\n')
     total += _write_lines(tmp / "ssm_occurrences.jsonl", ssm_lines)
@@ -172,22 +187,23 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
     del ssm_lines
 
     # --- cnv occurrences: only changed marker genes of cnv-profiled cases ---
-    cnv_lines = []
-    for pos, i in enumerate(members.tolist()):
-        if not cohort.cnv_profiled[i]:
-            continue
-        for gene, category in docs.cnv_calls(cohort, i):
-            occurrence = docs.fast_uuid5(namespace, f"cnvocc:{i}:{gene}")
-            cnv_lines.append(f'{{"id": "{occurrence}", "cnv_occurrence_id": "{occurrence}", '
-                             f'"case": {case_refs[pos]}, "cnv": {docs.CNV_JSON[(gene, category)]}}}\n')
+    calls = docs.cnv_call_matrix(cohort, members)
+    calls[~cohort.cnv_profiled[members]] = 0
+    rows, gene_cols = np.nonzero(calls)
+    codes = calls[rows, gene_cols].tolist()
+    occurrence_ids = keyed_uuids(spec.seed, "cnv-occurrence", members[rows], gene_cols)
+    cnv_lines = (f'{{"id": "{occurrence}", "cnv_occurrence_id": "{occurrence}", '
+                 f'"case": {case_refs[pos]}, "cnv": {docs.CNV_JSON_BY_CODE[g][code]}}}\n'
+                 for pos, g, code, occurrence in zip(rows.tolist(), gene_cols.tolist(), codes, occurrence_ids))
     total += _write_lines(tmp / "cnv_occurrences.jsonl", cnv_lines)
-    n_cnv = len(cnv_lines)
-    del cnv_lines
+    n_cnv = len(codes)
+    del occurrence_ids, codes
 
     # --- methylation files ---
     file_rows: list[dict] = []  # truth rows
-    file_lines: list[str] = []
+    file_lines: list[tuple[int, int, str]] = []
     data_bytes = 0
+    data_dir = str(tmp / "data") + os.sep
     keys = [(pos, int(i), s) for pos, i in enumerate(members.tolist()) if cohort.methylation_profiled[i]
             for s in ((1, 2) if cohort.recurrent_sample[i] else (1,))]
     for platform in (HM450, HM27):
@@ -196,19 +212,21 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
             continue
         panel = probe_panel(spec.seed, platform, spec.methylation_probes)
         versions = [state.file_version.get((i, s), 1) for _, i, s in group]
-        seeds = [[spec.seed, 0xF11E, i, s, v] for (_, i, s), v in zip(group, versions)]
+        # a file's key: (case, sample, version) -> its bytes never depend on other files
+        file_keys = np.array([(i << 16) | (s << 8) | v for (_, i, s), v in zip(group, versions)], dtype=np.uint64)
         methylated = np.array([cohort.mgmt_methylated[i] for _, i, _ in group], dtype=bool)
         gcimp = np.array([cohort.idh_mutant[i] for _, i, _ in group], dtype=bool)
         # generate in slices so memory stays flat for 485k-probe files
         step = 4096
         for start in range(0, len(group), step):
-            built = beta_files(panel, seeds[start:start + step], methylated[start:start + step],
+            built = beta_files(panel, spec.seed, file_keys[start:start + step], methylated[start:start + step],
                                gcimp[start:start + step])
             for offset, beta in enumerate(built):
                 pos, i, sample = group[start + offset]
                 version = versions[start + offset]
                 file_id = _file_id(namespace, i, sample, version)
-                (tmp / "data" / file_id).write_bytes(beta.data)
+                with open(data_dir + file_id, "wb") as handle:
+                    handle.write(beta.data)
                 data_bytes += len(beta.data)
                 sample_type, suffix = SAMPLE_TYPES[sample]
                 document = {
@@ -225,7 +243,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
                                             "sample_type": sample_type,
                                             "submitter_id": f"{barcodes[pos]}-{suffix}"}]}],
                 }
-                file_lines.append((pos, sample, json.dumps(document) + "\n"))
+                file_lines.append((pos, sample, _ENCODE(document) + "\n"))
                 change, previous = state.file_change.get((i, sample), ("unchanged", None))
                 file_rows.append({
                     "release": label, "file_id": file_id, "case_id": case_ids[pos], "submitter_id": barcodes[pos],
@@ -233,7 +251,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
                     "platform": platform, "version": str(version), "md5sum": document["md5sum"],
                     "file_size": len(beta.data), "mgmt_promoter_methylated": bool(cohort.mgmt_methylated[i]),
                     f"beta_{MGMT_STP27_PROBES[0]}": beta.beta_m1, f"beta_{MGMT_STP27_PROBES[1]}": beta.beta_m2,
-                    "stp27_probability": float(cm.stp27_probability(np.array(beta.beta_m1), np.array(beta.beta_m2))),
+                    "stp27_probability": beta.stp27_probability,
                     "file_change": change, "previous_file_id": previous,
                 })
     file_lines.sort(key=lambda t: (t[0], t[1]))  # case order, primary before recurrent
@@ -332,7 +350,7 @@ def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarr
         "who_cns5_class": [_WHO_CNS5_CLASS[s] for s in subtype],
         "who_cns5_grade": cns5_grade.astype(np.int8),
         "histology": cohort.histology[idx].astype(str),
-        "mutated_genes": [[SSM_PANEL_GENES[g] for g in np.flatnonzero(row)] for row in mutated],
+        "mutated_genes": _gene_lists(mutated),
         "ssm_profiled": cohort.ssm_profiled[idx],
         "cnv_profiled": cohort.cnv_profiled[idx],
         "methylation_profiled": cohort.methylation_profiled[idx],
@@ -353,6 +371,16 @@ def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarr
         "defect_field": [d.field if d else None for d in ordered_defects],
         "defect_value": [None if d is None or d.value is None else str(d.value) for d in ordered_defects],
     })
+
+
+def _gene_lists(mutated: np.ndarray) -> list[list[str]]:
+    """Per row, the SSM_PANEL_GENES symbols that are True (vectorised split of the nonzero entries)."""
+    if mutated.shape[0] == 0:
+        return []
+    rows, cols = np.nonzero(mutated)
+    symbols = np.array(SSM_PANEL_GENES, dtype=object)[cols]
+    bounds = np.searchsorted(rows, np.arange(1, mutated.shape[0]))
+    return [part.tolist() for part in np.split(symbols, bounds)]
 
 
 def _initial_state(cohort: cm.Cohort, n_cases: int, label: str) -> _State:

@@ -24,7 +24,7 @@ from transforms.features import build_model_matrix
 
 @pytest.fixture(scope="module")
 def model_matrix():
-    return build_model_matrix(*synthetic_cohort(360, seed=7))
+    return build_model_matrix(*synthetic_cohort(300, seed=7))
 
 
 def _mean(summary: pl.DataFrame, model: str, metric: str) -> float:
@@ -76,6 +76,7 @@ def test_final_classifier_uses_a_grid_point_and_round_count_chosen_by_inner_cv(m
     assert expected_calibration_error(model.predict_proba(data.features), data.label_index) < 0.1
 
 
+@pytest.mark.slow
 def test_survival_model_and_baselines_learn_the_signal_and_risk_groups_separate(model_matrix):
     data = survival_data(model_matrix.matrix, model_matrix.features(SURVIVAL_RISK))
     result = cross_validate_survival(data, n_splits=3, n_repeats=1, seed=4)

@@ -96,12 +96,17 @@ def test_unknown_marker_vocabulary_is_an_error_naming_case_field_and_value(cohor
         build_model_matrix(patients, bad)
 
 
-def test_duplicate_cases_and_orphan_marker_rows_are_errors(cohort):
+def test_marker_rows_of_quarantined_patients_are_listed_not_silently_dropped(cohort):
+    patients, markers = cohort
+    model_matrix = build_model_matrix(patients.filter(pl.col("case_id") != "case-00009"), markers)
+    assert model_matrix.markers_without_patient == ["case-00009"]
+    assert "case-00009" not in model_matrix.matrix["case_id"].to_list()
+
+
+def test_duplicate_cases_and_missing_columns_are_errors(cohort):
     patients, markers = cohort
     with pytest.raises(FeatureInputError, match="case-00000"):
         build_model_matrix(pl.concat([patients, patients.head(1)]), markers)
-    with pytest.raises(FeatureInputError, match="no patient row"):
-        build_model_matrix(patients.filter(pl.col("case_id") != "case-00009"), markers)
     with pytest.raises(FeatureInputError, match="lacks column"):
         build_model_matrix(patients.drop("karnofsky_score"), markers)
 
