@@ -73,6 +73,19 @@ def _leakage_probes(inputs, gbm: TrainedModel, n_splits: int, seed: int) -> None
     )
     auc = probe.summary.filter(pl.col("metric") == "roc_auc")["mean"].item()
     print(f"  missingness pattern only (which values are null, no values): ROC AUC {auc:.4f}")
+    # Where the errors are: histological labels that contradict the molecular class (IDH-wildtype
+    # "LGG", IDH-mutant "GBM") — markers cannot recover a label that histology alone decided.
+    errors = (
+        gbm.cv.out_of_fold.filter(pl.col("repeat") == 0)
+        .join(matrix.select("case_id", "idh_mutant"), on="case_id")
+        .with_columns(((pl.col("probability_gbm") >= 0.5).cast(pl.Int64) != pl.col("label_index")).alias("wrong"))
+        .group_by("label_index", "idh_mutant")
+        .agg(pl.len().alias("cases"), pl.col("wrong").sum().alias("misclassified"))
+        .sort("label_index", "idh_mutant")
+    )
+    for row in errors.iter_rows(named=True):
+        idh = {1.0: "IDH-mutant", 0.0: "IDH-wildtype", None: "IDH unknown"}[row["idh_mutant"]]
+        print(f"  {'GBM' if row['label_index'] == 1 else 'LGG'} {idh:<13} {row['cases']:>4} cases, {row['misclassified']:>3} misclassified (repeat 1)")
     complete = matrix.filter(
         pl.col("idh_mutant").is_not_null() & pl.col("codeletion_1p19q").is_not_null() & pl.col("mgmt_stp27_probability").is_not_null()
     )["case_id"]

@@ -43,7 +43,10 @@ from quality.tables import (
     UnknownTableError,
     check_table_name,
     row_count_bounds,
+    suite_name_for,
 )
+
+__all__ = ["MissingColumnError", "QualityReport", "UnknownTableError", "results_markdown", "validate_table"]
 
 MAX_EXAMPLES = 5
 # GX collects this many unexpected values / row keys per expectation; we keep the first distinct few.
@@ -69,7 +72,12 @@ class QualityReport:
     suite_name: str
     success: bool  # every blocking expectation passed
     row_count: int
-    results: list[dict[str, Any]]  # one plain dict per expectation, see `_result_row`
+    # One plain dict per expectation, in suite order: expectation_type, columns, column (joined),
+    # row_condition (text or None), parameters, severity, why, success, element_count, unexpected_count,
+    # unexpected_percent (of non-null values, as GX counts), unexpected_examples (<= 5 distinct values),
+    # unexpected_row_keys (<= 5 {key column: value} of offending rows), observed_value, error (GX's
+    # message when the expectation itself raised, e.g. a text column compared with numbers).
+    results: list[dict[str, Any]]
     blocking_failures: list[dict[str, Any]]
     warning_failures: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
@@ -228,11 +236,13 @@ def validate_table(
     with _LOCK:
         workspace = _workspace(data_docs_dir)
         suite = workspace.suite(table_name, with_row_count_change)
-        batch = workspace.batch_definition(table_name).get_batch(batch_parameters={"dataframe": pandas_frame})
+        batch_definition = workspace.batch_definition(table_name)
+        batch = None
         docs_index: Path | None = None
         # Pass 1, the whole suite in BASIC format (counts and sample values). GX's SUMMARY format costs
         # 2-3x more on a 100k-row table, so only failed expectations get it, in pass 2.
         if data_docs_dir is None:
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
             suite_result = batch.validate(suite, result_format=_BASIC_FORMAT, expectation_parameters=parameters)
         else:
             from great_expectations.core.run_identifier import RunIdentifier
@@ -255,6 +265,8 @@ def validate_table(
             expectation = by_id.get(result.expectation_config.id)
             if result.success or expectation is None or "unexpected_count" not in (result.result or {}):
                 continue
+            if batch is None:  # the checkpoint made its own batch; the detail pass needs one too
+                batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
             detail = batch.validate(expectation, result_format=detail_format, expectation_parameters=parameters)
             offending_keys[expectation.id] = [
                 {key: row.get(key) for key in key_columns} if isinstance(row, Mapping) else row
@@ -309,8 +321,7 @@ def _result_row(result: Any, offending_keys: Sequence[Any], integer_columns: fro
     kwargs = dict(config.kwargs)
     meta = config.meta or {}
     gx_result = dict(result.result or {})
-    exception_info = result.exception_info or {}
-    raised = bool(exception_info.get("raised_exception")) if isinstance(exception_info, Mapping) else False
+    error = _exception_message(result.exception_info)
     columns = [kwargs[name] for name in ("column", "column_A", "column_B") if isinstance(kwargs.get(name), str)]
     columns += list(kwargs.get("column_list") or [])
     severity: Severity = meta.get("severity", BLOCKING)  # an untagged expectation is treated as blocking
@@ -333,9 +344,21 @@ def _result_row(result: Any, offending_keys: Sequence[Any], integer_columns: fro
             "unexpected_examples": examples,
             "unexpected_row_keys": _distinct(offending_keys, MAX_EXAMPLES),
             "observed_value": gx_result.get("observed_value"),
-            "error": exception_info.get("exception_message") if raised else None,
+            "error": error,
         }
     )
+
+
+def _exception_message(exception_info: Any) -> str | None:
+    """GX catches an expectation's exception (e.g. `>=` between text and a number) and files it under the
+    metric that raised, or flat; the expectation then fails. Return the first message, if any."""
+    if not isinstance(exception_info, Mapping):
+        return None
+    candidates = [exception_info, *(value for value in exception_info.values() if isinstance(value, Mapping))]
+    for info in candidates:
+        if info.get("raised_exception") and info.get("exception_message"):
+            return str(info["exception_message"])
+    return None
 
 
 _DOMAIN_KWARGS = {"column", "column_A", "column_B", "column_list", "row_condition", "condition_parser", "batch_id"}

@@ -181,6 +181,9 @@ _DEMOGRAPHIC_KEYS = ("sex_at_birth", "gender", "race", "ethnicity", "vital_statu
 _DIAGNOSIS_KEYS = ("vital_status", "days_to_death", "age_at_diagnosis", "primary_diagnosis", "morphology",
                    "tumor_grade", "submitter_id")
 _EMPTY_ROW: tuple[None, ...] = (None,) * len(_SCALAR_COLUMNS)
+_VOCABULARY_COLUMNS = ("sex_at_birth", "gender", "race", "ethnicity", "vital_status_demographic",
+                       "vital_status_diagnosis", "primary_diagnosis", "morphology", "tumor_grade")
+_TREATMENT_COLUMNS = ("treatment_type", "treatment_or_therapy", "therapeutic_agents")
 
 
 class _Extraction:
@@ -300,9 +303,27 @@ def _number(column: str) -> pl.Expr:
     return pl.when(parsed.is_finite()).then(parsed)
 
 
-def _invalid_number(column: str) -> pl.Expr:
-    raw = pl.col(column)
-    return (raw.is_not_null() & ~vocab.sentinel_expr(raw) & _number(column).is_null()).fill_null(False)
+def _number_errors(frame: pl.DataFrame, column: str, field: str | pl.Expr, explanation: str,
+                   only_when: pl.Expr | None = None) -> pl.DataFrame:
+    """Rows whose text in `column` is neither a number nor a sentinel."""
+    candidates = frame.filter(pl.col(column).is_not_null() & _number(column).is_null())
+    condition = ~vocab.sentinel_expr(pl.col(column))
+    if only_when is not None:
+        condition = condition & only_when
+    return _error_frame(candidates, condition.fill_null(False), field, pl.col(column), INVALID_NUMBER, explanation)
+
+
+def _key(column: str) -> str:
+    return f"_key_{column}"
+
+
+def _with_keys(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """Normalised lookup keys, computed once per column (the costly part of every vocabulary lookup)."""
+    return frame.with_columns(vocab.normalised_expr(pl.col(c)).alias(_key(c)) for c in columns)
+
+
+def _mapped(vocabulary: vocab.Vocabulary, column: str) -> pl.Expr:
+    return vocabulary.expr(pl.col(_key(column)), normalised=True)
 
 
 def _error_frame(frame: pl.DataFrame, condition: pl.Expr, field: str | pl.Expr, value: pl.Expr, reason: str,
@@ -321,7 +342,7 @@ _ERROR_SCHEMA = {"row": pl.UInt32, "field": pl.String, "value": pl.String, "reas
 
 def _unmapped(frame: pl.DataFrame, column: str, vocabulary: vocab.Vocabulary, field: str,
               only_when: pl.Expr | None = None) -> pl.DataFrame:
-    condition = vocabulary.unmapped_expr(pl.col(column))
+    condition = vocabulary.unmapped_expr(pl.col(_key(column)), normalised=True)
     if only_when is not None:
         condition = condition & only_when
     return _error_frame(
@@ -385,7 +406,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     fields = pl.DataFrame(rows, schema={name: pl.String for name in _SCALAR_COLUMNS}, orient="row")
     # The documents travel separately: joins below would otherwise copy every JSON text several times.
     documents = cases.select("row", "document")
-    frame = pl.concat([cases.drop("document"), fields], how="horizontal")
+    frame = _with_keys(pl.concat([cases.drop("document"), fields], how="horizontal"), _VOCABULARY_COLUMNS)
 
     errors: list[pl.DataFrame] = [
         pl.DataFrame(out.errors, schema=_ERROR_SCHEMA, orient="row"),
@@ -402,11 +423,11 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     notes: list[pl.DataFrame] = []
 
     # Demographics: sex from sex_at_birth, else gender (removed after API 8.5, absent before 2025).
-    sex_at_birth = vocab.SEX.expr(pl.col("sex_at_birth"))
+    sex_at_birth = _mapped(vocab.SEX, "sex_at_birth")
     frame = frame.with_columns(
-        pl.coalesce(sex_at_birth, vocab.SEX.expr(pl.col("gender"))).alias("sex"),
-        vocab.RACE.expr(pl.col("race")).alias("race_mapped"),
-        vocab.ETHNICITY.expr(pl.col("ethnicity")).alias("ethnicity_mapped"),
+        pl.coalesce(sex_at_birth, _mapped(vocab.SEX, "gender")).alias("sex"),
+        _mapped(vocab.RACE, "race").alias("race_mapped"),
+        _mapped(vocab.ETHNICITY, "ethnicity").alias("ethnicity_mapped"),
     )
     errors += [
         _unmapped(frame, "sex_at_birth", vocab.SEX, "demographic.sex_at_birth"),
@@ -416,8 +437,8 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     ]
 
     # Vital status and death day: demographic (DR17 on), else the primary diagnosis (before DR17).
-    vital_demographic = vocab.VITAL_STATUS.expr(pl.col("vital_status_demographic"))
-    vital_diagnosis = vocab.VITAL_STATUS.expr(pl.col("vital_status_diagnosis"))
+    vital_demographic = _mapped(vocab.VITAL_STATUS, "vital_status_demographic")
+    vital_diagnosis = _mapped(vocab.VITAL_STATUS, "vital_status_diagnosis")
     death_demographic = _number("days_to_death_demographic")
     death_diagnosis = _number("days_to_death_diagnosis")
     frame = frame.with_columns(
@@ -433,11 +454,9 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         _unmapped(frame, "vital_status_demographic", vocab.VITAL_STATUS, "demographic.vital_status"),
         _unmapped(frame, "vital_status_diagnosis", vocab.VITAL_STATUS, "diagnoses.vital_status",
                   only_when=vital_demographic.is_null()),
-        _error_frame(frame, _invalid_number("days_to_death_demographic"), "demographic.days_to_death",
-                     pl.col("days_to_death_demographic"), INVALID_NUMBER, "is not a number of days"),
-        _error_frame(frame, _invalid_number("days_to_death_diagnosis") & death_demographic.is_null(),
-                     "diagnoses.days_to_death", pl.col("days_to_death_diagnosis"), INVALID_NUMBER,
-                     "is not a number of days"),
+        _number_errors(frame, "days_to_death_demographic", "demographic.days_to_death", "is not a number of days"),
+        _number_errors(frame, "days_to_death_diagnosis", "diagnoses.days_to_death", "is not a number of days",
+                       only_when=death_demographic.is_null()),
     ]
     notes.append(frame.filter(
         vital_demographic.is_not_null() & vital_diagnosis.is_not_null() & (vital_demographic != vital_diagnosis)
@@ -457,10 +476,9 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     )
     age = pl.col("age_at_diagnosis_years")
     errors += [
-        _error_frame(frame, _invalid_number("age_at_diagnosis"), "diagnoses.age_at_diagnosis",
-                     pl.col("age_at_diagnosis"), INVALID_NUMBER, "is not a number of days"),
-        _error_frame(frame, _invalid_number("age_at_index") & age_from_diagnosis.is_null(), "demographic.age_at_index",
-                     pl.col("age_at_index"), INVALID_NUMBER, "is not a number of years"),
+        _number_errors(frame, "age_at_diagnosis", "diagnoses.age_at_diagnosis", "is not a number of days"),
+        _number_errors(frame, "age_at_index", "demographic.age_at_index", "is not a number of years",
+                       only_when=age_from_diagnosis.is_null()),
         _error_frame(frame, ((age < 0) | (age > MAX_AGE_YEARS)).fill_null(False), pl.col("_age_field"),
                      pl.col("_age_raw"), AGE_OUT_OF_RANGE,
                      pl.format("gives an age of {} years, outside 0-120", age.round(1))),
@@ -470,9 +488,9 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     # histology (missing, sentinel, or the 2017 model's ICD-O topography code such as `c71.9`).
     diagnosis_text = pl.col("primary_diagnosis")
     is_topography = diagnosis_text.str.strip_chars().str.contains(vocab.ICDO_TOPOGRAPHY_PATTERN).fill_null(False)
-    family_from_text = vocab.PRIMARY_DIAGNOSIS.expr(diagnosis_text)
+    family_from_text = _mapped(vocab.PRIMARY_DIAGNOSIS, "primary_diagnosis")
     family_from_morphology = pl.coalesce(
-        vocab.MORPHOLOGY.expr(pl.col("morphology")),
+        _mapped(vocab.MORPHOLOGY, "morphology"),
         pl.when(pl.col("morphology").str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN)).then(pl.lit("other")),
     )
     uses_morphology = family_from_text.is_null()
@@ -480,7 +498,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         pl.coalesce(family_from_text, family_from_morphology).alias("histology_family"),
     )
     morphology_unmapped = (
-        vocab.MORPHOLOGY.unmapped_expr(pl.col("morphology"))
+        vocab.MORPHOLOGY.unmapped_expr(pl.col(_key("morphology")), normalised=True)
         & ~pl.col("morphology").str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN).fill_null(False)
     )
     errors += [
@@ -499,13 +517,13 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     ))
 
     # WHO grade: tumor_grade G2/G3/G4; else the project when it implies one (GBM -> 4); else null + why.
-    tumor_grade = vocab.TUMOR_GRADE.expr(pl.col("tumor_grade"))
+    tumor_grade = _mapped(vocab.TUMOR_GRADE, "tumor_grade")
     grade_from_tumor = tumor_grade.replace_strict(vocab.WHO_GRADE_BY_TUMOR_GRADE, default=None, return_dtype=pl.Int8)
     grade_from_project = pl.col("project_id").replace_strict(vocab.PROJECT_IMPLIED_WHO_GRADE, default=None,
                                                              return_dtype=pl.Int8)
     grade_missing_why = (
         pl.when(pl.col("tumor_grade").is_null()).then(pl.lit("tumor_grade absent"))
-        .when(vocab.sentinel_expr(pl.col("tumor_grade"))).then(pl.format("tumor_grade is the sentinel '{}'", "tumor_grade"))
+        .when(pl.col(_key("tumor_grade")).is_in(list(vocab.SENTINELS))).then(pl.format("tumor_grade is the sentinel '{}'", "tumor_grade"))
         .otherwise(pl.format("tumor_grade '{}' is not a WHO CNS grade 2-4", "tumor_grade"))
     )
     frame = frame.with_columns(
@@ -541,6 +559,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         schema={"row": pl.UInt32, "treatment_type": pl.String, "treatment_or_therapy": pl.String,
                 "therapeutic_agents": pl.String},
     )
+    treatments = _with_keys(treatments, _TREATMENT_COLUMNS)
     errors += [
         _unmapped(treatments, "treatment_type", vocab.TREATMENT_TYPE, "diagnoses.treatments.treatment_type"),
         _unmapped(treatments, "treatment_or_therapy", vocab.YES_NO, "diagnoses.treatments.treatment_or_therapy"),
@@ -553,8 +572,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         {"row": out.follow_up_rows, "field": out.follow_up_fields, "raw": out.follow_up_values},
         schema={"row": pl.UInt32, "field": pl.String, "raw": pl.String},
     )
-    errors.append(_error_frame(follow_up_text, _invalid_number("raw"), pl.col("field"), pl.col("raw"),
-                               INVALID_NUMBER, "is not a number of days"))
+    errors.append(_number_errors(follow_up_text, "raw", pl.col("field"), "is not a number of days"))
     follow_ups_long = follow_up_text.select("row", "field", _number("raw").alias("days")).drop_nulls("days")
     frame = frame.join(surv.follow_up_summary(follow_ups_long, frame.height), on="row", how="left")
     frame = surv.overall_survival(frame)
@@ -619,12 +637,16 @@ def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:
     its kind exist and say no (none yes), null when nothing was recorded. Temozolomide is False also when
     chemotherapy is known not given, or when every given chemotherapy names its agents and none is TMZ.
     """
-    category = vocab.TREATMENT_TYPE.expr(pl.col("treatment_type"))
-    agent = vocab.THERAPEUTIC_AGENT.expr(pl.col("therapeutic_agents"))
-    given = pl.coalesce(
-        vocab.YES_NO.expr(pl.col("treatment_or_therapy")),
-        pl.when(agent.is_not_null()).then(pl.lit(True)),
+    # Each mapping computed once into a column; the flag expressions below only read columns.
+    treatments = treatments.with_columns(
+        _mapped(vocab.TREATMENT_TYPE, "treatment_type").alias("_category"),
+        _mapped(vocab.THERAPEUTIC_AGENT, "therapeutic_agents").alias("_agent"),
+        _mapped(vocab.YES_NO, "treatment_or_therapy").alias("_given_recorded"),
+    ).with_columns(
+        pl.coalesce(pl.col("_given_recorded"), pl.when(pl.col("_agent").is_not_null()).then(pl.lit(True)))
+        .alias("_given"),
     )
+    category, agent, given = pl.col("_category"), pl.col("_agent"), pl.col("_given")
     is_radiation = category.is_in([vocab.RADIATION, vocab.CHEMORADIATION]).fill_null(False)
     is_chemo = (
         category.is_in([vocab.CHEMOTHERAPY, vocab.CHEMORADIATION]).fill_null(False)

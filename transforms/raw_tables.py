@@ -88,6 +88,14 @@ def _get(document: Mapping[str, Any], *path: str) -> Any:
     return node
 
 
+def _key(value: Any) -> str | None:
+    """Key columns are text. A malformed document may carry an object or number where GDC has a string:
+    keep it as JSON text (the quarantine rules then reject it by name) instead of failing the whole table."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _dump(document: Mapping[str, Any]) -> str:
     # Compact and key-sorted: the same document always gives the same bytes (idempotent rewrites).
     return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
@@ -97,10 +105,10 @@ def raw_cases_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.
     rows = [
         {
             "release": release,
-            "case_id": doc.get("case_id") or doc.get("id"),
-            "submitter_id": doc.get("submitter_id"),
-            "project_id": _get(doc, "project", "project_id"),
-            "updated_datetime": doc.get("updated_datetime"),
+            "case_id": _key(doc.get("case_id") or doc.get("id")),
+            "submitter_id": _key(doc.get("submitter_id")),
+            "project_id": _key(_get(doc, "project", "project_id")),
+            "updated_datetime": _key(doc.get("updated_datetime")),
             "document": _dump(doc),
         }
         for doc in documents
@@ -126,11 +134,11 @@ def raw_ssm_occurrences_table(
     rows = [
         {
             "release": release,
-            "ssm_occurrence_id": doc.get("ssm_occurrence_id") or doc.get("id"),
-            "case_id": _get(doc, "case", "case_id"),
-            "submitter_id": _get(doc, "case", "submitter_id"),
-            "project_id": _get(doc, "case", "project", "project_id"),
-            "ssm_id": _get(doc, "ssm", "ssm_id"),
+            "ssm_occurrence_id": _key(doc.get("ssm_occurrence_id") or doc.get("id")),
+            "case_id": _key(_get(doc, "case", "case_id")),
+            "submitter_id": _key(_get(doc, "case", "submitter_id")),
+            "project_id": _key(_get(doc, "case", "project", "project_id")),
+            "ssm_id": _key(_get(doc, "ssm", "ssm_id")),
             "gene_symbols": _consequence_genes(
                 _get(doc, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel_set
             ),
@@ -148,15 +156,15 @@ def raw_cnv_occurrences_table(
     rows = [
         {
             "release": release,
-            "cnv_occurrence_id": doc.get("cnv_occurrence_id") or doc.get("id"),
-            "case_id": _get(doc, "case", "case_id"),
-            "submitter_id": _get(doc, "case", "submitter_id"),
-            "project_id": _get(doc, "case", "project", "project_id"),
-            "cnv_id": _get(doc, "cnv", "cnv_id"),
-            "chromosome": _get(doc, "cnv", "chromosome"),
+            "cnv_occurrence_id": _key(doc.get("cnv_occurrence_id") or doc.get("id")),
+            "case_id": _key(_get(doc, "case", "case_id")),
+            "submitter_id": _key(_get(doc, "case", "submitter_id")),
+            "project_id": _key(_get(doc, "case", "project", "project_id")),
+            "cnv_id": _key(_get(doc, "cnv", "cnv_id")),
+            "chromosome": _key(_get(doc, "cnv", "chromosome")),
             "gene_symbols": _consequence_genes(_get(doc, "cnv", "consequence"), ("gene", "symbol"), panel_set),
-            "cnv_change": _get(doc, "cnv", "cnv_change"),
-            "cnv_change_5_category": _get(doc, "cnv", "cnv_change_5_category"),
+            "cnv_change": _key(_get(doc, "cnv", "cnv_change")),
+            "cnv_change_5_category": _key(_get(doc, "cnv", "cnv_change_5_category")),
             "document": _dump(doc),
         }
         for doc in documents

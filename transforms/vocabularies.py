@@ -107,16 +107,18 @@ class Vocabulary:
             return Lookup(ValueKind.MAPPED, self.mapping[key])
         return Lookup(ValueKind.UNMAPPED, None)
 
-    def expr(self, column: pl.Expr) -> pl.Expr:
-        """Canonical value of a string column; null for missing, sentinel and unmapped values."""
-        return normalised_expr(column).replace_strict(
-            dict(self.mapping), default=None, return_dtype=self.return_dtype
-        )
+    def expr(self, column: pl.Expr, *, normalised: bool = False) -> pl.Expr:
+        """Canonical value of a string column; null for missing, sentinel and unmapped values.
+        `normalised=True`: the column already holds `normalised_expr` keys (compute them once per column
+        when both `expr` and `unmapped_expr` are needed: the normalisation is the costly part)."""
+        key = column if normalised else normalised_expr(column)
+        return key.replace_strict(dict(self.mapping), default=None, return_dtype=self.return_dtype)
 
-    def unmapped_expr(self, column: pl.Expr) -> pl.Expr:
+    def unmapped_expr(self, column: pl.Expr, *, normalised: bool = False) -> pl.Expr:
         """True where a value is present, not a sentinel and not in the map (an error to quarantine)."""
+        key = column if normalised else normalised_expr(column)
         known = list(SENTINELS.union(self.mapping.keys()))
-        return (column.is_not_null() & ~normalised_expr(column).is_in(known)).fill_null(False)
+        return (key.is_not_null() & ~key.is_in(known)).fill_null(False)
 
 
 def _vocabulary(family: str, fields: tuple[str, ...], mapping: Mapping[str, Any], dtype: pl.DataType) -> Vocabulary:

@@ -222,7 +222,7 @@ def compile_filter(node: Any, endpoint: str, *, missing_parent_quirk: bool = Tru
     op = node.get("op")
     if not isinstance(op, str):
         raise QueryError(f"filter node without 'op': {canonical_json(node)}")
-    op = op.lower() if op.lower() in BOOL_OPS else op
+    op = op.strip().lower()  # the docs write ops lower case; "AND"/"IN" are tolerated
     if "content" not in node:
         raise QueryError(f"filter op {op!r} without 'content'")
     content = node["content"]
@@ -314,7 +314,7 @@ def check_facet_filters(filters: JsonDoc | None) -> None:
     op = str(filters.get("op", "")).lower()
     leaves = filters["content"] if op == "and" else [filters]
     for leaf in leaves:
-        leaf_op = leaf.get("op") if isinstance(leaf, dict) else None
+        leaf_op = str(leaf.get("op")).lower() if isinstance(leaf, dict) else None
         if leaf_op not in FACET_COMPATIBLE_OPS:
             raise QueryError(
                 f"filters combined with facets must be an 'and' of {sorted(FACET_COMPATIBLE_OPS)} leaves; "

@@ -149,7 +149,8 @@ class _Params:
 class _App:
     """What answers a request: everything except the socket handling."""
 
-    def __init__(self, store: ReleaseStore, faults: FaultInjector, tsv_style: str) -> None:
+    def __init__(self, store: ReleaseStore, faults: FaultInjector, tsv_style: str, cache_hits: bool) -> None:
+        self.cache_hits = cache_hits
         self.store = store
         self.faults = faults
         self.tsv_style = tsv_style
@@ -241,7 +242,8 @@ class _App:
 
         # Compact output is assembled from per-hit JSON fragments cached per field selection: a page
         # costs O(page size) and re-reading the same pages (benchmarks, retries) costs a join.
-        cache = release.hit_fragments(endpoint, canonical_json([sorted(fields), sorted(expand)]))
+        cache = (release.hit_fragments(endpoint, canonical_json([sorted(fields), sorted(expand)]))
+                 if self.cache_hits else {})
         fragments = []
         for doc in page_docs:
             doc_id = doc.get("id") or doc.get(id_field)
@@ -447,33 +449,40 @@ class _Handler(BaseHTTPRequestHandler):
     # -- dispatch --------------------------------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
-        standin = self.server.standin
         split = urlsplit(self.path)
         path = unquote(split.path)
         route_path = path[3:] if path == "/v0" or path.startswith("/v0/") else path
-        status = 0
+        # Logged (and a release switch applied) just before the first byte goes out, so a client that
+        # has its answer can rely on request_log and on the switch having happened.
+        self._pending: tuple[str, str, ActiveFaults] | None = (method, path, ActiveFaults())
         try:
             body = self._read_body()
         except HttpError as exc:
             self._send(error_response(exc.status, exc.message))
-            standin._log(method, path, exc.status)
             return
         if route_path.startswith("/_admin"):
-            status = self._send(self._admin(method, route_path, body))
-            standin._log(method, path, status)
+            self._send(self._admin(method, route_path, body))
             return
-
-        active = standin.faults.for_request(route_path)
+        active = self.server.standin.faults.for_request(route_path)
+        self._pending = (method, path, active)
         try:
-            status = self._answer_with_faults(method, route_path, split.query, body, active)
+            self._answer_with_faults(method, route_path, split.query, body, active)
         finally:
-            standin._log(method, path, status)
-            switch = active.first("release_switch")
-            if switch is not None:
-                standin.set_release(switch.params["to_release"])
+            self._before_write(0)  # no-op unless nothing was written (dropped, or an unexpected error)
+
+    def _before_write(self, status: int) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        method, path, active = pending
+        self.server.standin._log(method, path, status)
+        switch = active.first("release_switch")
+        if switch is not None:  # the answer is computed from the old release; the next request sees the new
+            self.server.standin.set_release(switch.params["to_release"])
 
     def _answer_with_faults(self, method: str, path: str, query: str, body: bytes, active: ActiveFaults) -> int:
         if active.first("drop_connection"):
+            self._before_write(0)
             self._abort_connection()
             return 0
         latency = active.first("latency")
@@ -538,6 +547,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- writing ---------------------------------------------------------------------------------------
 
     def _start(self, response: Response, length: int | None) -> None:
+        self._before_write(response.status)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         if length is not None:
@@ -642,13 +652,15 @@ class _Server(ThreadingHTTPServer):
 class GdcStandIn:
     """A local GDC REST API serving a release bundle on 127.0.0.1 (see the package README).
 
-    `GdcStandIn(bundle_root, host="127.0.0.1", port=0, tsv_style="dots", missing_parent_quirk=True)`;
+    `GdcStandIn(bundle_root, host="127.0.0.1", port=0, tsv_style="dots", missing_parent_quirk=True,
+    query_cache_entries=64, cache_hits=True)`; `cache_hits=False` re-projects and re-serialises every
+    hit on every request (for benchmarks where the first of two timed loops must not warm the second);
     `start()` serves in a background thread and returns self; `stop()`; usable as a context manager.
     """
 
     def __init__(self, bundle_root: Path | str, host: str = "127.0.0.1", port: int = 0, *,
                  tsv_style: str = "dots", missing_parent_quirk: bool = True,
-                 query_cache_entries: int = 64) -> None:
+                 query_cache_entries: int = 64, cache_hits: bool = True) -> None:
         if tsv_style not in ("dots", "underscores"):
             raise ValueError(f"tsv_style must be 'dots' or 'underscores', got {tsv_style!r}")
         self.bundle_root = Path(bundle_root)
@@ -659,7 +671,7 @@ class GdcStandIn:
         self.faults = FaultInjector()
         self.request_log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
-        self._app = _App(self.store, self.faults, tsv_style)
+        self._app = _App(self.store, self.faults, tsv_style, cache_hits)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 

@@ -200,7 +200,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
     del occurrence_ids, codes
 
     # --- methylation files ---
-    file_rows: list[dict] = []  # truth rows
+    file_rows: dict[str, list] = {name: [] for name in _FILES_TRUTH_SCHEMA}  # truth, column-wise
     file_lines: list[tuple[int, int, str]] = []
     data_bytes = 0
     data_dir = str(tmp / "data") + os.sep
@@ -245,7 +245,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
                 }
                 file_lines.append((pos, sample, _ENCODE(document) + "\n"))
                 change, previous = state.file_change.get((i, sample), ("unchanged", None))
-                file_rows.append({
+                for name, value in {
                     "release": label, "file_id": file_id, "case_id": case_ids[pos], "submitter_id": barcodes[pos],
                     "sample_submitter_id": f"{barcodes[pos]}-{suffix}", "sample_type": sample_type,
                     "platform": platform, "version": str(version), "md5sum": document["md5sum"],
@@ -253,7 +253,8 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
                     f"beta_{MGMT_STP27_PROBES[0]}": beta.beta_m1, f"beta_{MGMT_STP27_PROBES[1]}": beta.beta_m2,
                     "stp27_probability": beta.stp27_probability,
                     "file_change": change, "previous_file_id": previous,
-                })
+                }.items():
+                    file_rows[name].append(value)
     file_lines.sort(key=lambda t: (t[0], t[1]))  # case order, primary before recurrent
     total += _write_lines(tmp / "files.jsonl", [line for _, _, line in file_lines])
     total += data_bytes
@@ -264,8 +265,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
     # --- truth sidecars (outside the bundle contract) ---
     truth = _truth_frame(cohort, state, label, members, case_ids, barcodes, project_ids, defects, namespace)
     truth.write_parquet(tmp / TRUTH_FILE)
-    files_truth = pl.DataFrame(file_rows, schema=_FILES_TRUTH_SCHEMA, orient="row") if file_rows else \
-        pl.DataFrame(schema=_FILES_TRUTH_SCHEMA)
+    files_truth = pl.DataFrame(file_rows, schema=_FILES_TRUTH_SCHEMA)
     files_truth = files_truth.sort("case_id", "sample_submitter_id")
     files_truth.write_parquet(tmp / TRUTH_FILES_FILE)
     total += (tmp / TRUTH_FILE).stat().st_size + (tmp / TRUTH_FILES_FILE).stat().st_size

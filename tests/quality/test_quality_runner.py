@@ -11,7 +11,7 @@ import pytest
 
 from _quality_frames import RELEASE, set_value, valid_patients, valid_quarantine, valid_who_cns5_class
 from quality import runner
-from quality.runner import MissingColumnError, validate_table
+from quality.runner import MissingColumnError, results_markdown, validate_table
 from quality.suites import (
     SUITE_BUILDERS,
     UnknownTableError,
@@ -54,6 +54,18 @@ def test_missing_column_names_table_and_column() -> None:
     frame = valid_patients().drop("overall_survival_days")
     with pytest.raises(MissingColumnError, match=r"table harmonised/patients: column\(s\) 'overall_survival_days' missing"):
         validate_table("harmonised/patients", frame, release=RELEASE)
+
+
+def test_wrongly_typed_column_fails_with_gx_error_instead_of_raising() -> None:
+    frame = valid_patients().with_columns(pl.col("age_at_diagnosis_years").cast(pl.String))
+    report = validate_table("harmonised/patients", frame, release=RELEASE)
+    assert not report.success
+    (row,) = report.blocking_failures
+    assert row["columns"] == ["age_at_diagnosis_years"]
+    assert "must either be None or of the same type" in row["error"]
+    assert "| ERROR | blocking | expect_column_values_to_be_between | age_at_diagnosis_years |" in results_markdown(
+        report.results
+    )
 
 
 # --- row-count change ------------------------------------------------------------------------------------

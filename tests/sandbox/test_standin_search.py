@@ -421,3 +421,33 @@ def test_real_dev_bundle_pages_sorted_cover_every_case_exactly_once(real_dev_bun
         offset += 200
     assert len(seen) == len(set(seen)) == 777
     assert seen == sorted(seen)
+
+
+def test_answers_are_the_same_with_and_without_the_hit_cache(tmp_path, gdc_standin_factory):
+    bundle = small_bundle(tmp_path / "b")
+    cached = gdc_standin_factory(bundle)
+    uncached = gdc_standin_factory(bundle, cache_hits=False)
+    request = {"size": 2, "from": 1, "sort": "submitter_id", "fields": "submitter_id,diagnoses.treatments",
+               "facets": "project.project_id"}
+    answers = [requests.post(f"{server.base_url}/cases", json=request, timeout=10).json()
+               for server in (cached, cached, uncached)]
+    assert answers[0] == answers[1] == answers[2]
+    assert [hit["submitter_id"] for hit in answers[0]["data"]["hits"]] == ["TCGA-06-0001", "TCGA-DU-0002"]
+
+
+@pytest.mark.realdata
+def test_concurrent_first_requests_load_the_release_once_and_agree(real_dev_bundle, gdc_standin_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = gdc_standin_factory(real_dev_bundle)
+
+    def page(offset: int) -> list[str]:
+        body = requests.post(f"{server.base_url}/cases", json={
+            "size": 100, "from": offset, "sort": "submitter_id", "fields": "submitter_id"}, timeout=30).json()
+        assert body["data"]["pagination"]["total"] == 777
+        return [hit["submitter_id"] for hit in body["data"]["hits"]]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pages = list(pool.map(page, range(0, 800, 100)))
+    barcodes = [barcode for chunk in pages for barcode in chunk]
+    assert barcodes == sorted(barcodes) and len(set(barcodes)) == 777
