@@ -17,12 +17,14 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     MetadataValue,
+    asset_check,
     multi_asset_check,
 )
 
 from orchestration.partitions import gdc_releases
 from orchestration.resources import LakeResource
 from quality.runner import validate_table
+from transforms.patients import reconcile_case_counts
 
 BLOCKING_CHECK = "blocking_expectations"
 WARNING_CHECK = "warning_expectations"
@@ -90,3 +92,29 @@ def build_quality_checks(asset: AssetsDefinition):
 
 def build_all_quality_checks(assets: Sequence[AssetsDefinition]) -> list:
     return [build_quality_checks(asset) for asset in assets]
+
+
+@asset_check(
+    asset=AssetKey(["harmonised", "quarantine"]),
+    name="raw_cases_reconcile",
+    blocking=True,
+    partitions_def=gdc_releases,
+    additional_deps=[AssetKey(["raw", "gdc_cases"]), AssetKey(["harmonised", "patients"])],
+    description="Every raw case is in exactly one of harmonised/patients or the quarantine: raw = patients + quarantined.",
+)
+def raw_cases_reconcile(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    release = context.partition_key
+    counts = reconcile_case_counts(
+        lake.lake.read("raw", "gdc_cases", release),
+        lake.lake.read("harmonised", "patients", release),
+        lake.lake.read("harmonised", "quarantine", release),
+    )
+    return AssetCheckResult(
+        passed=bool(counts["reconciles"]),
+        metadata={
+            "equation": f"{counts['raw_cases']} raw cases = {counts['patients']} patients + "
+                        f"{counts['quarantined_cases']} quarantined cases",
+            **{k: v for k, v in counts.items() if isinstance(v, (int, bool))},
+            **{k: ", ".join(map(str, v)) for k, v in counts.items() if isinstance(v, list) and v},
+        },
+    )
