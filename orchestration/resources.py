@@ -59,7 +59,7 @@ class LakeResource(ConfigurableResource):
 
     @property
     def registry_path(self) -> Path:
-        return self.root / "registry.duckdb"
+        return self.root / "model_registry.duckdb"
 
     @property
     def models_dir(self) -> Path:
@@ -77,7 +77,18 @@ class GenePanelResource(ConfigurableResource):
     cnv_genes: list[str] = Field(default_factory=lambda: list(CNV_PANEL_GENES))
 
 
+class ModelTrainingResource(ConfigurableResource):
+    """Cross-validation effort. The defaults are the issue's 5 x 5 repeated stratified k-fold."""
+
+    n_splits: int = 5
+    n_repeats: int = 5
+    survival_baselines: bool = Field(
+        default=True, description="CoxPH, RSF and GBSA from scikit-survival in the same folds"
+    )
+
+
 def default_resources() -> dict[str, Any]:
+
     return {
         "gdc": GdcApiResource(
             base_url=EnvVar("GDC_BASE_URL").get_value(LIVE_GDC_BASE_URL) or LIVE_GDC_BASE_URL,
@@ -87,4 +98,5 @@ def default_resources() -> dict[str, Any]:
         ),
         "lake": LakeResource(data_dir=EnvVar("GLIOMA_DATA_DIR").get_value("data") or "data"),
         "gene_panels": GenePanelResource(),
+        "model_training": ModelTrainingResource(),
     }

@@ -130,8 +130,8 @@ def _not_null(column: str, severity: Severity = BLOCKING, why: str | None = None
     return _tag(gxe.ExpectColumnValuesToNotBeNull(column=column), severity, why or f"{column} is an id or required field")
 
 
-def _unique(column: str, why: str) -> Expectation:
-    return _tag(gxe.ExpectColumnValuesToBeUnique(column=column), BLOCKING, why)
+def _unique(column: str, why: str, severity: Severity = BLOCKING) -> Expectation:
+    return _tag(gxe.ExpectColumnValuesToBeUnique(column=column), severity, why)
 
 
 def _in_set(column: str, values: tuple[Any, ...], severity: Severity, why: str) -> Expectation:
@@ -158,23 +158,35 @@ def _between(
     )
 
 
-def _barcode(column: str = "submitter_id", severity: Severity = BLOCKING) -> list[Expectation]:
+def _barcode(severity: Severity = BLOCKING, why: str = "") -> list[Expectation]:
     return [
-        _not_null(column, severity, "the TCGA barcode identifies the patient"),
-        _regex(column, TCGA_PATIENT_BARCODE, severity, "12-character TCGA patient barcode"),
+        _not_null("submitter_id", severity, f"the TCGA barcode identifies the patient{why}"),
+        _regex("submitter_id", TCGA_PATIENT_BARCODE, severity, f"12-character TCGA patient barcode{why}"),
     ]
+
+
+# Raw tables keep what GDC sent. A bad *record* there (no case id, a malformed barcode, a duplicated or
+# unparseable case document, a beta outside [0, 1], a conflicting probe beta) is what the harmonising
+# transforms quarantine, reason by reason; blocking on it in raw would stop the very step that
+# quarantines it, and the whole release for one record. So those rules are warnings on raw tables and
+# blocking on the harmonised tables, where quarantine must have removed them. Raw rules stay blocking
+# where nothing downstream can repair the table: wrong partition, out-of-scope project (a broken fetch
+# filter), duplicate occurrence / file ids (a paging bug), a lost document, md5 / size integrity.
+_QUARANTINED_DOWNSTREAM = "; quarantined by the harmonising transforms, blocking on the harmonised table"
 
 
 def _project() -> Expectation:
     return _in_set("project_id", PROJECT_IDS, BLOCKING, "only the glioma projects TCGA-GBM and TCGA-LGG are in scope")
 
 
-def _case_keys(one_row_per_case: bool) -> list[Expectation]:
-    expectations = [_release_is_partition(), _not_null("case_id", why="case_id is the join key of every layer")]
-    if one_row_per_case:
-        expectations.append(_unique("case_id", "one row per case and release"))
-    expectations += [*_barcode(), _project()]
-    return expectations
+def _case_keys(barcode_severity: Severity = BLOCKING, barcode_why: str = "") -> list[Expectation]:
+    return [
+        _release_is_partition(),
+        _not_null("case_id", why="case_id is the join key of every layer"),
+        _unique("case_id", "one row per case and release"),
+        *_barcode(barcode_severity, barcode_why),
+        _project(),
+    ]
 
 
 def _row_count_change() -> Expectation:
@@ -204,9 +216,17 @@ def raw_gdc_cases_suite(with_row_count_change: bool = True) -> gx.ExpectationSui
     return _suite(
         "raw/gdc_cases",
         [
-            *_case_keys(one_row_per_case=True),
+            _release_is_partition(),
+            _not_null("case_id", WARNING, "case_id is the join key of every layer" + _QUARANTINED_DOWNSTREAM),
+            _unique("case_id", "one document per case (duplicates: paging bug or GDC duplicate)" + _QUARANTINED_DOWNSTREAM, WARNING),
+            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
+            _project(),
             _not_null("document", why="the raw layer keeps every GDC document losslessly"),
-            _tag(gxe.ExpectColumnValuesToBeJsonParseable(column="document"), BLOCKING, "document is the hit as JSON text"),
+            _tag(
+                gxe.ExpectColumnValuesToBeJsonParseable(column="document"),
+                WARNING,
+                "document is the hit as JSON text" + _QUARANTINED_DOWNSTREAM,
+            ),
             _regex("updated_datetime", ISO_DATETIME, WARNING, "GDC timestamps are ISO-8601 (null when omitted)"),
         ],
         with_row_count_change,
@@ -220,8 +240,8 @@ def raw_gdc_ssm_occurrences_suite(with_row_count_change: bool = True) -> gx.Expe
             _release_is_partition(),
             _not_null("ssm_occurrence_id", why="the occurrence id is the raw key"),
             _unique("ssm_occurrence_id", "one row per ssm occurrence"),
-            _not_null("case_id", why="an occurrence without a case cannot be attributed"),
-            *_barcode(),
+            _not_null("case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
             _project(),
             _not_null("ssm_id"),
             _not_null("document", why="the raw layer keeps every GDC document losslessly"),
@@ -237,8 +257,8 @@ def raw_gdc_cnv_occurrences_suite(with_row_count_change: bool = True) -> gx.Expe
             _release_is_partition(),
             _not_null("cnv_occurrence_id", why="the occurrence id is the raw key"),
             _unique("cnv_occurrence_id", "one row per cnv occurrence"),
-            _not_null("case_id", why="an occurrence without a case cannot be attributed"),
-            *_barcode(),
+            _not_null("case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
             _project(),
             _not_null("cnv_id"),
             _not_null("cnv_change", why="1p/19q, 7+/10-, EGFR and CDKN2A calls read the change"),
@@ -263,8 +283,8 @@ def raw_gdc_methylation_files_suite(with_row_count_change: bool = True) -> gx.Ex
             _not_null("file_size", why="file_size is checked against the downloaded bytes"),
             _between("file_size", 0, None, BLOCKING, "an empty methylation file holds no betas", strict_min=True),
             _not_null("file_name"),
-            _not_null("case_id", why="a file without a case cannot be attributed"),
-            *_barcode(),
+            _not_null("case_id", WARNING, "a file without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
             _project(),
             _in_set("platform", METHYLATION_PLATFORMS, WARNING, "MGMT-STP27 is defined for the 450k/27k arrays"),
             _regex("sample_submitter_id", TCGA_SAMPLE_BARCODE, WARNING, "TCGA sample barcode, e.g. TCGA-06-0125-01A"),
@@ -284,14 +304,16 @@ def raw_mgmt_probe_betas_suite(with_row_count_change: bool = True) -> gx.Expecta
             _not_null("probe_id", why="betas are keyed by file and probe"),
             _tag(
                 gxe.ExpectCompoundColumnsToBeUnique(column_list=["file_id", "probe_id"]),
-                BLOCKING,
-                "one beta per file and probe",
+                WARNING,
+                "one beta per file and probe" + _QUARANTINED_DOWNSTREAM,
             ),
             _in_set("probe_id", MGMT_STP27_PROBES, BLOCKING, "only the MGMT-STP27 probes are extracted"),
-            _between("beta", 0.0, 1.0, BLOCKING, "a beta value is a methylated fraction in [0, 1] (null for NA)"),
+            _between(
+                "beta", 0.0, 1.0, WARNING, "a beta is a methylated fraction in [0, 1] (null for NA)" + _QUARANTINED_DOWNSTREAM
+            ),
             _regex("md5sum", MD5_HEX, BLOCKING, "md5 of the file the beta came from"),
-            _not_null("case_id", why="a beta without a case cannot be attributed"),
-            *_barcode(),
+            _not_null("case_id", WARNING, "a beta without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
             _in_set("platform", METHYLATION_PLATFORMS, WARNING, "MGMT-STP27 is defined for the 450k/27k arrays"),
         ],
         with_row_count_change,
@@ -305,7 +327,7 @@ def harmonised_patients_suite(with_row_count_change: bool = True) -> gx.Expectat
     return _suite(
         "harmonised/patients",
         [
-            *_case_keys(one_row_per_case=True),
+            *_case_keys(),
             _in_set("sex", SEX_VALUES, WARNING, "mapped sex vocabulary (null for sentinels)"),
             _in_set("race", RACE_VALUES, WARNING, "mapped race vocabulary (null for sentinels)"),
             _in_set("ethnicity", ETHNICITY_VALUES, WARNING, "mapped ethnicity vocabulary (null for sentinels)"),
@@ -361,7 +383,10 @@ def harmonised_molecular_markers_suite(with_row_count_change: bool = True) -> gx
     return _suite(
         "harmonised/molecular_markers",
         [
-            *_case_keys(one_row_per_case=True),
+            # The marker table keeps every raw case with an id, also one harmonised/patients quarantined for
+            # a bad barcode (a case key, not a model input); blocking here would stop the release for a case
+            # already quarantined. The barcode rules block on harmonised/patients and who_cns5_class.
+            *_case_keys(WARNING, "; blocking on harmonised/patients, which quarantines bad barcodes"),
             _not_null("ssm_profiled", why="profiling flags decide wild type vs unknown"),
             _not_null("cnv_profiled", why="profiling flags decide wild type vs unknown"),
             _in_set("idh_status", MUTATION_STATUS_VALUES, BLOCKING, "IDH status drives the WHO CNS5 class"),
@@ -387,7 +412,7 @@ def harmonised_who_cns5_class_suite(with_row_count_change: bool = True) -> gx.Ex
     return _suite(
         "harmonised/who_cns5_class",
         [
-            *_case_keys(one_row_per_case=True),
+            *_case_keys(),
             _not_null("who_cns5_class", why="every case gets a class or 'not classifiable'"),
             _in_set("who_cns5_class", WHO_CNS5_CLASSES, BLOCKING, "WHO CNS5 2021 adult diffuse glioma classes"),
             _in_set("who_cns5_grade", WHO_GRADES, BLOCKING, "WHO CNS5 grades 2-4"),

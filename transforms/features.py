@@ -60,8 +60,11 @@ BASE_FEATURES: tuple[str, ...] = (
 GRADING_FEATURES: tuple[str, ...] = BASE_FEATURES
 
 # Survival: the grading label is not the survival label, so WHO grade is a legitimate prognostic
-# covariate here (it is what the published "Cox grade + IDH/1p19q" reference uses), as are treatments.
-SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade", *_TREATMENT_FEATURES)
+# covariate here (it is what the published "Cox grade + IDH/1p19q" reference uses). Treatments are
+# NOT: "received radiation/temozolomide" is known only after follow-up has begun, and a patient who
+# dies within weeks never starts therapy — an immortal-time bias that would reward the model for
+# reading the outcome (on the real dev cohort they add ~0.03 to Harrell's C, all of it bias).
+SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade")
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "grading_gbm_vs_lgg": GRADING_FEATURES,
@@ -90,7 +93,7 @@ GRADING_LABEL_DERIVED_COLUMNS: frozenset[str] = frozenset(
 LABEL_COLUMNS: tuple[str, ...] = ("label_gbm", "label_who_grade", "overall_survival_days", "death_observed")
 KEY_COLUMNS: tuple[str, ...] = ("release", "case_id", "submitter_id")
 
-_FEATURE_SET_REVISION = "1"
+_FEATURE_SET_REVISION = "2"
 
 
 def _feature_set_version() -> str:

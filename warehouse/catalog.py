@@ -35,6 +35,10 @@ CATALOG_TABLES: tuple[tuple[str, str], ...] = (
     ("scores", "survival_risk"),
 )
 
+# Layers whose "current" rows depend on the model registry, not only on the release.
+CHAMPION_LAYERS = frozenset({"scores"})
+
+
 def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -64,6 +68,7 @@ def publish_catalog(
     os.close(handle)
     os.unlink(temp_name)  # DuckDB wants to create the file itself
     published = PublishedCatalog(path=catalog_path)
+    latest_release: dict[str, str] = {}
     try:
         connection = duckdb.connect(temp_name)
         try:
@@ -77,8 +82,11 @@ def publish_catalog(
                     f"{sql_string(lake.glob(layer, table))}, hive_partitioning = false, union_by_name = true)"
                 )
                 published.views.append(f"{layer}.{table}")
-                # `<table>_current`: the newest release only — what most questions are about.
                 latest = lake.releases(layer, table)[-1]
+                latest_release[f"{layer}.{table}"] = latest
+                if layer in CHAMPION_LAYERS:
+                    continue  # their `_current` views also pick the champion model (warehouse.views)
+                # `<table>_current`: the newest release only — what most questions are about.
                 connection.execute(
                     f"create view {layer}.{table}_current as select * from {layer}.{table} "
                     f"where release = {sql_string(latest)}"
@@ -87,11 +95,14 @@ def publish_catalog(
             if registry_path is not None and Path(registry_path).exists():
                 connection.execute(f"attach {sql_string(str(registry_path))} as model_registry (read_only)")
                 connection.execute("create schema if not exists registry")
-                for (table_name,) in connection.execute(
-                    "select table_name from information_schema.tables where table_catalog = 'model_registry'"
+                # A copy, not a view: the catalog must not hold the registry file open.
+                for schema_name, table_name in connection.execute(
+                    "select table_schema, table_name from information_schema.tables "
+                    "where table_catalog = 'model_registry'"
                 ).fetchall():
                     connection.execute(
-                        f"create table registry.{table_name} as select * from model_registry.{table_name}"
+                        f"create table registry.{table_name} as "
+                        f"select * from model_registry.{schema_name}.{table_name}"
                     )
                     published.tables.append(f"registry.{table_name}")
                 connection.execute("detach model_registry")
@@ -100,6 +111,8 @@ def publish_catalog(
                 if not set(sources) <= available:
                     continue
                 connection.execute(f"create schema if not exists {name.split('.')[0]}")
+                latest = latest_release.get(sources[0]) if sources else None
+                sql = sql.replace("{latest_release}", sql_string(latest) if latest else "null")
                 connection.execute(f"create view {name} as {sql}")
                 published.views.append(name)
                 available.add(name)

@@ -153,6 +153,12 @@ METHYLATION_PROFILED_SHARE = {GBM: 0.70, LGG: 0.97}  # RealDev: 285/417 GBM, 360
 HM27_SHARE_GBM_BEFORE_2009 = 0.90  # RealDev: 192 of 285 GBM files HM27; the 450k array arrived in 2009.
 RECURRENT_SAMPLE_SHARE_GBM = 0.03  # GDC: ~3% of GBM cases have a Recurrent Tumor (-02A) sample.
 
+# Clinical MGMT / IDH tests in follow_ups[].molecular_tests (whether TCGA populates them is unknown,
+# GDC_API_FACTS 2.2 [U]; kept rare). MSP and array calls disagree in ~5-10% of tumours (Bady2012).
+MGMT_CLINICAL_TEST_SHARE = 0.25
+MGMT_CLINICAL_TEST_DISAGREE = 0.08
+IDH_CLINICAL_TEST_SHARE = 0.15  # IDH1 R132H immunohistochemistry: detects R132H only
+
 # --- treatment ------------------------------------------------------------------------------------------
 # Stupp2005: RT + TMZ standard for GBM after 2005; TCGA clinical exports (RealDev): ~70% "yes" overall.
 RADIATION_SHARE = {GBM: 0.86, LGG: 0.60}

@@ -1,4 +1,4 @@
-"""Recorded bad values: the `bad_value_share` knob puts exactly one defect into that share of cases.
+"""Recorded bad values: the `bad_value_share` knob puts one defect into (in expectation) that share of cases.
 
 Each defect edits the clean case document in place and says which GDC field (dotted path, no list
 index, as the quarantine table's `field` column) got which value, so a harmoniser can be checked
@@ -7,12 +7,12 @@ against the truth sidecar.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sandbox.synthetic.keyed import keyed_u64, keyed_uniform
 from sandbox.synthetic.profiles import ReleaseProfile
 
 DEFECT_KINDS: tuple[str, ...] = (
@@ -38,35 +38,31 @@ class Defect:
     value: Any  # the bad value as written (None = key removed / null)
 
 
-def choose_defects(rng: np.random.Generator, n_members: int, share: float, dead: np.ndarray) -> dict[int, str]:
-    """Map member position -> defect kind for exactly round(share * n_members) cases, kinds balanced,
-    dead-only kinds given to observed deaths."""
-    n_bad = int(round(share * n_members))
-    if n_bad == 0:
+def choose_defects(seed: int, members: np.ndarray, share: float, dead: np.ndarray) -> dict[int, str]:
+    """Map member position -> defect kind for each case whose keyed draw falls below `share` (so the
+    count is Binomial(n, share); the truth sidecar records exactly which cases got which defect).
+
+    Which cases and which kind are keyed by the case (not by its position or the cohort size), so a case
+    keeps its defect from release to release and an unchanged case stays byte-identical; dead-only kinds
+    drawn for a case without an observed death fall back to a kind that fits it.
+    """
+    if share <= 0 or len(members) == 0:
         return {}
-    order = rng.permutation(n_members)
-    dead_queue = deque(int(p) for p in order if dead[p])
-    any_queue = deque(int(p) for p in order)
-    taken: set[int] = set()
-    chosen: dict[int, str] = {}
-    kinds = list(DEFECT_KINDS)
-    k = 0
-    while len(chosen) < n_bad:
-        kind = kinds[k % len(kinds)]
-        k += 1
-        queue = dead_queue if kind in DEAD_ONLY_KINDS else any_queue
-        while queue and queue[0] in taken:
-            queue.popleft()
-        if not queue:
-            if kind in DEAD_ONLY_KINDS:
-                kinds.remove(kind)  # no (more) dead cases: other kinds take the slot
-                k -= 1
-                continue
-            raise ValueError("bad_value_share asks for more defects than cases")
-        position = queue.popleft()
-        taken.add(position)
-        chosen[position] = kind
-    return chosen
+    chosen = np.flatnonzero(keyed_uniform(seed, "defect-priority", members) < share)
+    kind_draw = keyed_u64(seed, "defect-kind", members[chosen])
+    any_kinds = [k for k in DEFECT_KINDS if k not in DEAD_ONLY_KINDS]
+    out: dict[int, str] = {}
+    for position, draw in zip(chosen.tolist(), kind_draw.tolist()):
+        kind = DEFECT_KINDS[draw % len(DEFECT_KINDS)]
+        if kind in DEAD_ONLY_KINDS and not dead[position]:
+            kind = any_kinds[(draw // len(DEFECT_KINDS)) % len(any_kinds)]
+        out[position] = kind
+    return out
+
+
+def defect_rng(seed: int, case_index: int) -> np.random.Generator:
+    """The random stream for one case's bad value (keyed by the case: stable across releases)."""
+    return np.random.default_rng([seed, 0xBAD, case_index])
 
 
 def _primary_diagnosis(doc: dict) -> dict:

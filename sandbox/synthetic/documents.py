@@ -252,21 +252,19 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
     return doc
 
 
-MGMT_CLINICAL_TEST_SHARE = 0.25  # share of cases with a clinical MGMT test recorded in molecular_tests
-MGMT_CLINICAL_TEST_DISAGREE = 0.08  # MSP vs array disagree in ~5-10% (Bady2012)
-IDH_CLINICAL_TEST_SHARE = 0.15
 
 
 def _molecular_tests(cohort: cm.Cohort, i: int, u: dict[str, float]) -> list[dict]:
     tests = []
-    if u["mgmt-test"] < MGMT_CLINICAL_TEST_SHARE:
-        methylated = bool(cohort.mgmt_methylated[i]) != (u["mgmt-dis"] < MGMT_CLINICAL_TEST_DISAGREE)
+    if u["mgmt-test"] < cm.MGMT_CLINICAL_TEST_SHARE:
+        methylated = bool(cohort.mgmt_methylated[i]) != (u["mgmt-dis"] < cm.MGMT_CLINICAL_TEST_DISAGREE)
         tests.append({"gene_symbol": "MGMT", "variant_type": "Methylation",
                       "test_result": "Positive" if methylated else "Negative",
                       "molecular_analysis_method": "Methylation Specific PCR"})
-    if u["idh-test"] < IDH_CLINICAL_TEST_SHARE:
+    if u["idh-test"] < cm.IDH_CLINICAL_TEST_SHARE:
         tests.append({"gene_symbol": "IDH1", "variant_type": "Mutation, NOS",
-                      "test_result": "Positive" if cohort.idh_gene[i] == "IDH1" else "Negative",
+                      "test_result": "Positive" if cohort.idh_hotspot[i] == "R132H" and cohort.idh_gene[i] == "IDH1"
+                      else "Negative",  # the R132H antibody misses other IDH1/IDH2 variants
                       "molecular_analysis_method": "IHC"})
     return tests
 

@@ -6,6 +6,7 @@ CURRENT is replaced atomically afterwards, so a stand-in never serves a half-wri
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import math
@@ -23,7 +24,7 @@ import polars as pl
 
 from sandbox.synthetic import cohort_model as cm
 from sandbox.synthetic import documents as docs
-from sandbox.synthetic.defects import Defect, apply_defect, choose_defects
+from sandbox.synthetic.defects import Defect, apply_defect, choose_defects, defect_rng
 from sandbox.synthetic.keyed import keyed_u64, keyed_uuids
 from sandbox.synthetic.methylation import HM27, HM450, beta_files, probe_panel
 from sandbox.synthetic.profiles import RELEASE_PROFILES, ReleaseProfile, release_date, status_document
@@ -120,6 +121,16 @@ def _updated_datetimes(seed: int, members: np.ndarray, labels: list[str]) -> lis
     return out
 
 
+def _exchange_paths(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 def _file_id(namespace: uuid.UUID, index: int, sample: int, version: int) -> str:
     return docs.fast_uuid5(namespace, f"file:{index}:{sample}:v{version}")
 
@@ -133,6 +144,17 @@ def _write_lines(path: Path, lines: Iterable[str]) -> int:
 
 def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
                    state: _State, ordinal: int) -> BundleSummary:
+    """Write one release beside its final place, then publish it; on any failure the temporary
+    directory is removed and the published release and CURRENT stay as they were."""
+    try:
+        return _write_and_publish(root, spec, label, profile, cohort, state, ordinal)
+    except BaseException:
+        shutil.rmtree(root / "releases" / f".tmp-{label}-{os.getpid()}", ignore_errors=True)
+        raise
+
+
+def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
+                       state: _State, ordinal: int) -> BundleSummary:
     started = time.perf_counter()
     namespace = _namespace(spec.seed)
     releases = root / "releases"
@@ -152,8 +174,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
     # --- cases + recorded defects ---
     censor = state.censor_days[members]
     dead = (cohort.true_death_days[members] <= censor) & ~cohort.vital_status_not_reported[members]
-    defect_rng = np.random.default_rng([spec.seed, 0xBAD, ordinal])
-    chosen = choose_defects(defect_rng, len(members), spec.bad_value_share, dead)
+    chosen = choose_defects(spec.seed, members, spec.bad_value_share, dead)
     defects: dict[int, Defect] = {}
     case_lines: list[str] = []
     rand = docs.case_random(spec.seed, members)
@@ -162,7 +183,7 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
         view = docs.CaseView(i, case_ids[pos], barcodes[pos], project_ids[pos], int(censor[pos]), updated[pos])
         doc = docs.case_document(cohort, view, profile, rand, pos, force_children=pos in chosen)
         if pos in chosen:
-            defects[pos] = apply_defect(doc, chosen[pos], profile, defect_rng)
+            defects[pos] = apply_defect(doc, chosen[pos], profile, defect_rng(spec.seed, i))
         line = _ENCODE(doc) + "\n"
         case_lines.append(line)
         if pos in chosen and chosen[pos] == "duplicate_case_document":
@@ -272,10 +293,13 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
 
     # --- publish: rename into place, then point CURRENT at it ---
     if final.exists():
-        old = releases / f".old-{label}-{os.getpid()}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old)
+        if _exchange_paths(tmp, final):  # atomic swap: readers see the old or the new release, never none
+            shutil.rmtree(tmp)
+        else:  # no renameat2: a short moment without the release, never a half-written one
+            old = releases / f".old-{label}-{os.getpid()}"
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old)
     else:
         os.rename(tmp, final)
     current_tmp = root / f".CURRENT.tmp-{os.getpid()}"
@@ -317,13 +341,20 @@ def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarr
     observed = death <= censor
     mutated = docs.mutated_matrix(cohort)[idx]
     subtype = cohort.subtype[idx]
-    # WHO CNS5 2021 (Louis2021): IDH-wt diffuse astrocytoma with EGFR amp, +7/-10 or TERT -> GBM grade 4;
-    # IDH-mut astrocytoma with CDKN2A homozygous deletion -> grade 4.
-    cns5_grade = np.where(subtype == cm.IDHWT, np.where(
+    # WHO CNS5 2021 (Louis2021), from the complete latent markers: IDH-wt diffuse astrocytic glioma with
+    # GBM histology, EGFR amplification, +7/-10 or a TERT promoter mutation -> glioblastoma, grade 4; IDH-wt
+    # without them -> not classifiable (NEC); IDH-mut astrocytoma grade 4 with CDKN2A homozygous deletion
+    # (or grade 4 histology); oligodendroglioma grade 2/3.
+    idh_wt_gbm = (subtype == cm.IDHWT) & (
         cohort.egfr_amplified[idx] | cohort.chr7_gain_chr10_loss[idx] | cohort.mutated["TERT"][idx]
-        | (cohort.who_grade[idx] == 4), 4, cohort.who_grade[idx]),
-        np.where((subtype == cm.IDHMUT_NONCODEL) & cohort.cdkn2a_homozygous_deletion[idx], 4,
-                 np.where(subtype == cm.IDHMUT_CODEL, np.minimum(cohort.who_grade[idx], 3), cohort.who_grade[idx])))
+        | (cohort.who_grade[idx] == 4))
+    cns5_class = np.where(subtype == cm.IDHWT, np.where(idh_wt_gbm, "glioblastoma, IDH-wildtype", "not classifiable"),
+                          np.where(subtype == cm.IDHMUT_CODEL, _WHO_CNS5_CLASS[cm.IDHMUT_CODEL],
+                                   _WHO_CNS5_CLASS[cm.IDHMUT_NONCODEL]))
+    cns5_grade = np.where(subtype == cm.IDHWT, np.where(idh_wt_gbm, 4, 0),
+                          np.where((subtype == cm.IDHMUT_NONCODEL) & cohort.cdkn2a_homozygous_deletion[idx], 4,
+                                   np.where(subtype == cm.IDHMUT_CODEL, np.minimum(cohort.who_grade[idx], 3),
+                                            cohort.who_grade[idx])))
     n_files = cohort.methylation_profiled[idx].astype(int) * (1 + cohort.recurrent_sample[idx].astype(int))
     removed_ids = [docs.fast_uuid5(namespace, f"case:{i}") for i in removed]
     removed_barcodes = [docs.barcode(int(cohort.project[i]), int(i)) for i in removed]
@@ -347,8 +378,8 @@ def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarr
         "chr7_gain_chr10_loss": cohort.chr7_gain_chr10_loss[idx],
         "mgmt_promoter_methylated": cohort.mgmt_methylated[idx],
         "who_grade": cohort.who_grade[idx].astype(np.int8),
-        "who_cns5_class": [_WHO_CNS5_CLASS[s] for s in subtype],
-        "who_cns5_grade": cns5_grade.astype(np.int8),
+        "who_cns5_class": cns5_class.astype(str),
+        "who_cns5_grade": pl.Series([int(g) or None for g in cns5_grade], dtype=pl.Int8),
         "histology": cohort.histology[idx].astype(str),
         "mutated_genes": _gene_lists(mutated),
         "ssm_profiled": cohort.ssm_profiled[idx],

@@ -271,6 +271,18 @@ DEFECTS = [
         [{"case_id": CASE_IDS[0]}],
     ),
     Defect(
+        "markers_keep_a_case_quarantined_for_its_barcode",
+        "harmonised/molecular_markers",
+        lambda: set_value(valid_molecular_markers(), 2, "submitter_id", "TCGA-XX"),
+        "expect_column_values_to_match_regex",
+        ("submitter_id",),
+        None,
+        "warning",
+        1,
+        ["TCGA-XX"],
+        [{"case_id": CASE_IDS[2]}],
+    ),
+    Defect(
         "unknown_who_class",
         "harmonised/who_cns5_class",
         lambda: set_value(valid_who_cns5_class(), 0, "who_cns5_class", "glioblastoma"),

@@ -1,4 +1,4 @@
-"""The bad_value_share knob: exactly that share of cases gets one recorded, visible bad value."""
+"""The bad_value_share knob: that share of cases (in expectation) gets one recorded, visible bad value."""
 
 from __future__ import annotations
 
@@ -46,11 +46,11 @@ def defective(request, tmp_path_factory):
 def test_the_recorded_share_of_cases_has_a_defect(defective):
     summary, truth, _ = defective
     recorded = truth.filter(pl.col("defect_kind").is_not_null())
-    assert recorded.height == round(0.1 * N_CASES)
+    # Binomial(400, 0.1): mean 40, sd 6
+    assert 22 <= recorded.height <= 58
     assert recorded["case_id"].n_unique() == recorded.height
     kinds = Counter(recorded["defect_kind"])
-    assert set(kinds) == set(DEFECT_KINDS)  # 40 defects over 11 kinds: every kind used
-    assert max(kinds.values()) - min(kinds.values()) <= 1
+    assert set(kinds) <= set(DEFECT_KINDS) and len(kinds) >= 8
 
 
 def test_each_recorded_defect_is_visible_in_the_case_document(defective):
@@ -59,7 +59,7 @@ def test_each_recorded_defect_is_visible_in_the_case_document(defective):
     for case in cases:
         by_id.setdefault(case["case_id"], []).append(case)
     duplicates = truth.filter(pl.col("defect_kind") == "duplicate_case_document").height
-    assert duplicates >= 3
+    assert duplicates >= 1
     assert summary.n_case_documents == len(cases) == N_CASES + duplicates
     for row in truth.filter(pl.col("defect_kind").is_not_null()).iter_rows(named=True):
         documents = by_id[row["case_id"]]
@@ -94,3 +94,11 @@ def test_zero_share_means_no_defects(tmp_path):
     cases = _jsonl(summary.release_dir / "cases.jsonl")
     assert len({c["case_id"] for c in cases}) == len(cases) == 120
     assert all(c["submitter_id"].startswith("TCGA-") and len(c["submitter_id"]) == 12 for c in cases)
+
+
+def test_every_defect_kind_occurs_at_a_higher_share(tmp_path):
+    summary = write_bundle(tmp_path, CohortSpec(n_cases=300, seed=21, bad_value_share=0.4, methylation_share=0.0))
+    truth = pl.read_parquet(summary.release_dir / TRUTH_FILE)
+    kinds = Counter(truth["defect_kind"].drop_nulls())
+    assert 90 <= sum(kinds.values()) <= 150  # Binomial(300, 0.4): mean 120, sd 8.5
+    assert set(kinds) == set(DEFECT_KINDS)

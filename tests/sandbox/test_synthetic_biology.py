@@ -270,3 +270,21 @@ def test_treatments_and_karnofsky_are_recorded_as_gdc_strings(bundle):
     assert set(radiation) == {"yes", "no", "not reported"} and radiation["yes"] > radiation["no"]
     assert set(temozolomide) == {"yes", "no", "not reported"}
     assert karnofsky and all(isinstance(k, str) and k.isdigit() for k in karnofsky)
+
+
+def test_truth_sidecar_is_internally_consistent_with_who_cns5(bundle):
+    truth = bundle["truth"]
+    assert truth.height == N_CASES and truth["in_release"].all()
+    assert truth.filter(pl.col("codeletion_1p19q") & (pl.col("idh_status") != "mutant")).height == 0
+    classes = dict(zip(*truth.group_by("who_cns5_class").len().to_dict(as_series=False).values()))
+    assert set(classes) == {"glioblastoma, IDH-wildtype", "astrocytoma, IDH-mutant",
+                            "oligodendroglioma, IDH-mutant and 1p/19q-codeleted", "not classifiable"}
+    oligo = truth.filter(pl.col("who_cns5_class").str.starts_with("oligodendroglioma"))
+    assert oligo["codeletion_1p19q"].all() and oligo["who_cns5_grade"].is_in([2, 3]).all()
+    gbm = truth.filter(pl.col("who_cns5_class") == "glioblastoma, IDH-wildtype")
+    assert (gbm["idh_status"] == "wildtype").all() and (gbm["who_cns5_grade"] == 4).all()
+    assert truth.filter(pl.col("who_cns5_class") == "not classifiable")["who_cns5_grade"].null_count() == \
+        classes["not classifiable"]
+    # the IDH hotspot in the truth is the one in the ssm documents
+    for case_id in list(bundle["mutated"]["IDH1"])[:100]:
+        assert bundle["truth_by_case"][case_id]["idh_hotspot"].startswith("IDH1 R132")

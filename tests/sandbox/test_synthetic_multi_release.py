@@ -21,7 +21,7 @@ def _by_id(path: Path, key: str) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     root = tmp_path_factory.mktemp("multi")
-    spec = CohortSpec(n_cases=N_CASES, seed=13)
+    spec = CohortSpec(n_cases=N_CASES, seed=13, bad_value_share=0.05)
     summaries = write_multi_release(root, spec, releases=("45.0", "46.0"), change_share=CHANGE_SHARE)
     return root, spec, summaries
 
@@ -114,6 +114,13 @@ def test_unchanged_cases_keep_identical_documents(history):
     assert len(unchanged) >= 0.75 * N_CASES
     for case_id in unchanged:
         assert new["cases"][case_id] == old["cases"][case_id]
+    # recorded bad values stay with their case
+    old_defects = dict(old["truth"].filter(pl.col("defect_kind").is_not_null()).select("case_id", "defect_kind").iter_rows())
+    new_defects = dict(new["truth"].filter(pl.col("defect_kind").is_not_null() & pl.col("in_release"))
+                       .select("case_id", "defect_kind").iter_rows())
+    assert old_defects
+    for case_id in unchanged:
+        assert old_defects.get(case_id) == new_defects.get(case_id)
 
 
 def test_new_file_versions_get_new_ids_and_bytes_while_unchanged_files_keep_id_and_md5(history):

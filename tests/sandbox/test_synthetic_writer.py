@@ -134,3 +134,22 @@ def test_the_package_runs_as_a_module(tmp_path):
                             cwd=Path(__file__).resolve().parents[2], env={**os.environ})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "CURRENT").read_text().strip() == "44.0"
+
+
+def test_a_failed_rewrite_leaves_the_published_release_and_current_untouched(tmp_path, monkeypatch):
+    from sandbox.synthetic import writer
+
+    write_bundle(tmp_path, CohortSpec(n_cases=40, seed=1))
+    before = _digests(tmp_path / "releases" / "45.0")
+
+    def broken_status(label, profile):
+        raise RuntimeError("disk full while writing status.json")
+
+    monkeypatch.setattr(writer, "status_document", broken_status)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_bundle(tmp_path, CohortSpec(n_cases=70, seed=2, release_label="45.0"))
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_bundle(tmp_path, CohortSpec(n_cases=70, seed=2, release_label="46.0"))
+    assert _digests(tmp_path / "releases" / "45.0") == before
+    assert (tmp_path / "CURRENT").read_text().strip() == "45.0"
+    assert [p.name for p in (tmp_path / "releases").iterdir()] == ["45.0"]

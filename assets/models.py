@@ -1,0 +1,241 @@
+"""Features, models and scores: the model matrix, LightGBM grading and survival-risk models with their
+registry rows, and the scored tables (history kept, one row per case, release and model version)."""
+
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from models.grading import GBM_VS_LGG, WHO_GRADE
+from models.pipeline import TrainedModel, load_model, train_task
+from models.registry import current_champion, read_model_artifacts, register_model, write_model_artifacts
+from models.scoring import score_grading, score_survival
+from models.survival import SURVIVAL_RISK
+from orchestration.partitions import gdc_releases
+from orchestration.resources import LakeResource, ModelTrainingResource
+from transforms.features import ModelMatrix, build_model_matrix, feature_list_table
+from warehouse.registry_store import registry_connection
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_version() -> str:
+    """The git commit the models were trained with (recorded in the registry)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}{'-dirty' if dirty else ''}" if sha else "unknown"
+
+
+def _matrix(lake: LakeResource, release: str) -> ModelMatrix:
+    return build_model_matrix(
+        lake.lake.read("harmonised", "patients", release), lake.lake.read("harmonised", "molecular_markers", release)
+    )
+
+
+def _markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = [
+        "| " + " | ".join(f"{v:.{float_digits}f}" if isinstance(v, float) else str(v) for v in row) + " |"
+        for row in frame.iter_rows()
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+@asset(
+    key=["features", "model_matrix"],
+    deps=[["harmonised", "patients"], ["harmonised", "molecular_markers"]],
+    partitions_def=gdc_releases,
+    group_name="features",
+    kinds={"polars", "parquet"},
+    description=(
+        "One row per patient: model features (missing stays missing) and label columns; the per-task feature "
+        "lists and the feature-set version are recorded in features/feature_list."
+    ),
+)
+def model_matrix(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    release = context.partition_key
+    built = _matrix(lake, release)
+    features = feature_list_table(built)
+    written = lake.lake.write(built.matrix, "features", "model_matrix", release)
+    lake.lake.write(features.with_columns(pl.lit(release).alias("release")), "features", "feature_list", release)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": built.matrix.height,
+            "rows": built.matrix.height,
+            "bytes": written.bytes,
+            "feature_set_version": built.feature_set_version,
+            "markers_without_patient": len(built.markers_without_patient),
+            "feature_list": MetadataValue.md(_markdown_table(features)),
+            "path": MetadataValue.path(str(written.path)),
+        }
+    )
+
+
+def _train_and_register(
+    context: AssetExecutionContext, lake: LakeResource, training: ModelTrainingResource, task: str
+) -> tuple[TrainedModel, dict]:
+    release = context.partition_key
+    started = time.monotonic()
+    trained = train_task(
+        _matrix(lake, release), task, release=release, code_version=code_version(),
+        n_splits=training.n_splits, n_repeats=training.n_repeats,
+        survival_baselines=training.survival_baselines,
+    )
+    write_model_artifacts(
+        lake.models_dir, trained.model_version, trained.model.booster.model_to_string(), trained.artifact_metadata()
+    )
+    with registry_connection(lake.registry_path) as connection:
+        entry = register_model(connection, trained.entry)
+    summary = trained.cv.summary.select("model", "metric", "mean", "std", "folds")
+    context.log.info(f"{task} {entry.model_version}: {entry.status} — {entry.decision_reason}")
+    metadata = {
+        f"{task}/model_version": entry.model_version,
+        f"{task}/status": entry.status,
+        f"{task}/decision": entry.decision_reason,
+        f"{task}/training_rows": entry.training_rows,
+        f"{task}/cv_metrics": MetadataValue.md(_markdown_table(summary)),
+        f"{task}/duration_seconds": round(time.monotonic() - started, 1),
+    }
+    return trained, metadata
+
+
+@asset(
+    key=["models", "grading_model"],
+    deps=[model_matrix],
+    partitions_def=gdc_releases,
+    group_name="models",
+    kinds={"lightgbm"},
+    description=(
+        "LightGBM GBM-vs-LGG and WHO grade 2/3/4 classifiers: repeated stratified CV with out-of-fold metrics, "
+        "calibration inside the folds; registered as champion or challenger."
+    ),
+)
+def grading_model(
+    context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
+) -> MaterializeResult:
+    metadata: dict = {}
+    for task in (GBM_VS_LGG, WHO_GRADE):
+        _, task_metadata = _train_and_register(context, lake, model_training, task)
+        metadata.update(task_metadata)
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    key=["models", "survival_model"],
+    deps=[model_matrix],
+    partitions_def=gdc_releases,
+    group_name="models",
+    kinds={"lightgbm"},
+    description=(
+        "LightGBM with a Cox partial-likelihood objective and a Breslow baseline, cross-validated against "
+        "scikit-survival CoxPH, RSF and GBSA; registered as champion or challenger."
+    ),
+)
+def survival_model(
+    context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
+) -> MaterializeResult:
+    trained, metadata = _train_and_register(context, lake, model_training, SURVIVAL_RISK)
+    log_rank = trained.cv.log_rank
+    metadata["risk_group_log_rank"] = MetadataValue.json({k: float(v) for k, v in log_rank.items()})
+    return MaterializeResult(metadata=metadata)
+
+
+def _champion_model(lake: LakeResource, task: str):
+    with registry_connection(lake.registry_path, read_only=True) as connection:
+        champion = current_champion(connection, task)
+    if champion is None:
+        raise RuntimeError(f"no champion model for task {task} in {lake.registry_path}: train it first")
+    return champion, load_model(task, *read_model_artifacts(lake.models_dir, champion.model_version))
+
+
+def _write_score_history(lake: LakeResource, table: str, release: str, scores: pl.DataFrame):
+    """Keep the scores of every model version that has scored this release; replace this version's."""
+    if lake.lake.exists("scores", table, release):
+        earlier = lake.lake.read("scores", table, release)
+        versions = scores["model_version"].unique()
+        earlier = earlier.filter(~pl.col("model_version").is_in(versions.implode()))
+        scores = pl.concat([earlier, scores], how="diagonal_relaxed")
+    scores = scores.sort(["model_version", "case_id"])
+    duplicates = scores.select("case_id", "release", "model_version").is_duplicated().sum()
+    if duplicates:
+        raise RuntimeError(f"scores/{table} release {release}: {duplicates} duplicate (case, release, model) rows")
+    return lake.lake.write(scores, "scores", table, release), scores
+
+
+@asset(
+    key=["scores", "grading"],
+    deps=[grading_model, model_matrix],
+    partitions_def=gdc_releases,
+    group_name="scores",
+    kinds={"polars", "parquet"},
+    description=(
+        "Per case, release and model version: GBM probability, WHO grade probabilities, predicted class and "
+        "the top three feature contributions in words. History kept; scores.grading_current picks the champion."
+    ),
+)
+def grading_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    release = context.partition_key
+    gbm_entry, gbm_model = _champion_model(lake, GBM_VS_LGG)
+    grade_entry, grade_model = _champion_model(lake, WHO_GRADE)
+    matrix = pl.read_parquet(lake.lake.table_path("features", "model_matrix", release))
+    scores = score_grading(
+        matrix, gbm_model, gbm_entry.model_version, release=release, scored_at=datetime.now(timezone.utc),
+        grade_model=grade_model, grade_model_version=grade_entry.model_version,
+    )
+    written, history = _write_score_history(lake, "grading", release, scores)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": scores.height,
+            "scored_cases": scores.height,
+            "rows_with_history": history.height,
+            "model_version": gbm_entry.model_version,
+            "grade_model_version": grade_entry.model_version,
+            "predicted_gbm": scores.filter(pl.col("predicted_class") == "GBM").height,
+            "path": MetadataValue.path(str(written.path)),
+        }
+    )
+
+
+@asset(
+    key=["scores", "survival_risk"],
+    deps=[survival_model, model_matrix],
+    partitions_def=gdc_releases,
+    group_name="scores",
+    kinds={"polars", "parquet"},
+    description=(
+        "Per case, release and model version: Cox risk score, risk group (cut points fixed on training data), "
+        "S(12/24/60 months) and the top three contributions in words. History kept."
+    ),
+)
+def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    release = context.partition_key
+    entry, model = _champion_model(lake, SURVIVAL_RISK)
+    matrix = pl.read_parquet(lake.lake.table_path("features", "model_matrix", release))
+    scores = score_survival(matrix, model, entry.model_version, release=release, scored_at=datetime.now(timezone.utc))
+    written, history = _write_score_history(lake, "survival_risk", release, scores)
+    groups = scores.group_by("risk_group").len().sort("risk_group")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": scores.height,
+            "scored_cases": scores.height,
+            "rows_with_history": history.height,
+            "model_version": entry.model_version,
+            "risk_groups": MetadataValue.md(_markdown_table(groups)),
+            "path": MetadataValue.path(str(written.path)),
+        }
+    )
+
+
+MODEL_ASSETS = [model_matrix, grading_model, survival_model, grading_scores, survival_risk_scores]
