@@ -5,6 +5,8 @@ runner and the Dagster asset checks read) and GX's own `severity` field (`critic
 Data Docs shows). Blocking = a failure would corrupt what is downstream (keys, ids, the partition,
 ranges the models consume, the survival endpoint, vocabularies that drive the WHO class); warning =
 worth a look but not worth stopping the run for (descriptive vocabularies drifting, row-count change).
+On raw tables, a bad *record* that the harmonising transforms quarantine is a warning (see the comment
+above `_QUARANTINED_DOWNSTREAM`); the same rule blocks on the harmonised table.
 
 The row-count-change expectation uses GX suite parameters (`$PARAMETER` `min_row_count` /
 `max_row_count`) so one cached suite serves every release; the runner supplies the bounds from the
@@ -173,6 +175,7 @@ def _barcode(severity: Severity = BLOCKING, why: str = "") -> list[Expectation]:
 # where nothing downstream can repair the table: wrong partition, out-of-scope project (a broken fetch
 # filter), duplicate occurrence / file ids (a paging bug), a lost document, md5 / size integrity.
 _QUARANTINED_DOWNSTREAM = "; quarantined by the harmonising transforms, blocking on the harmonised table"
+_NOT_THE_JOIN_KEY = "; the marker calls join on case_id (the case's own barcode is checked on raw/gdc_cases)"
 
 
 def _project() -> Expectation:
@@ -241,7 +244,7 @@ def raw_gdc_ssm_occurrences_suite(with_row_count_change: bool = True) -> gx.Expe
             _not_null("ssm_occurrence_id", why="the occurrence id is the raw key"),
             _unique("ssm_occurrence_id", "one row per ssm occurrence"),
             _not_null("case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
-            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _NOT_THE_JOIN_KEY),
             _project(),
             _not_null("ssm_id"),
             _not_null("document", why="the raw layer keeps every GDC document losslessly"),
@@ -258,7 +261,7 @@ def raw_gdc_cnv_occurrences_suite(with_row_count_change: bool = True) -> gx.Expe
             _not_null("cnv_occurrence_id", why="the occurrence id is the raw key"),
             _unique("cnv_occurrence_id", "one row per cnv occurrence"),
             _not_null("case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
-            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _NOT_THE_JOIN_KEY),
             _project(),
             _not_null("cnv_id"),
             _not_null("cnv_change", why="1p/19q, 7+/10-, EGFR and CDKN2A calls read the change"),
@@ -284,7 +287,7 @@ def raw_gdc_methylation_files_suite(with_row_count_change: bool = True) -> gx.Ex
             _between("file_size", 0, None, BLOCKING, "an empty methylation file holds no betas", strict_min=True),
             _not_null("file_name"),
             _not_null("case_id", WARNING, "a file without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
-            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _NOT_THE_JOIN_KEY),
             _project(),
             _in_set("platform", METHYLATION_PLATFORMS, WARNING, "MGMT-STP27 is defined for the 450k/27k arrays"),
             _regex("sample_submitter_id", TCGA_SAMPLE_BARCODE, WARNING, "TCGA sample barcode, e.g. TCGA-06-0125-01A"),
@@ -313,7 +316,7 @@ def raw_mgmt_probe_betas_suite(with_row_count_change: bool = True) -> gx.Expecta
             ),
             _regex("md5sum", MD5_HEX, BLOCKING, "md5 of the file the beta came from"),
             _not_null("case_id", WARNING, "a beta without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
-            *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
+            *_barcode(WARNING, _NOT_THE_JOIN_KEY),
             _in_set("platform", METHYLATION_PLATFORMS, WARNING, "MGMT-STP27 is defined for the 450k/27k arrays"),
         ],
         with_row_count_change,

@@ -327,31 +327,6 @@ GENES_1P_DISTAL = tuple(g.symbol for g in sorted((g for g in CNV_MARKER_GENES if
                                                   key=lambda g: g.start_position))[: cm.PARTIAL_1P_LOSS_GENES]
 
 
-def cnv_calls(cohort: cm.Cohort, i: int) -> list[tuple[str, str]]:
-    """(gene, 5-category call) of every marker gene whose copy number changed in case i."""
-    calls: dict[str, str] = {}
-    if cohort.codeletion_1p19q[i]:
-        for gene in GENES_1P + GENES_19Q:
-            calls[gene] = "Heterozygous Deletion"
-    elif cohort.partial_1p_loss[i]:
-        for gene in GENES_1P_DISTAL:
-            calls[gene] = "Heterozygous Deletion"
-    if cohort.chr7_gain_chr10_loss[i]:
-        for gene in GENES_CHR7:
-            calls[gene] = "Gain"
-        for gene in GENES_CHR10:
-            calls[gene] = "Heterozygous Deletion"
-    if cohort.egfr_amplified[i]:
-        calls["EGFR"] = "Amplification"
-    if cohort.cdkn2a_homozygous_deletion[i]:
-        calls["CDKN2A"] = "Homozygous Deletion"
-    return list(calls.items())
-
-
-def mutated_genes(cohort: cm.Cohort, i: int) -> list[str]:
-    return [gene for gene in SSM_PANEL_GENES if cohort.mutated[gene][i]]
-
-
 def mutated_matrix(cohort: cm.Cohort) -> np.ndarray:
     """(n, genes) bool matrix in SSM_PANEL_GENES order."""
     return np.stack([cohort.mutated[g] for g in SSM_PANEL_GENES], axis=1)
@@ -366,8 +341,10 @@ _COL = {g.symbol: k for k, g in enumerate(CNV_MARKER_GENES)}
 
 
 def cnv_call_matrix(cohort: cm.Cohort, members: np.ndarray) -> np.ndarray:
-    """(members, CNV_MARKER_GENES) int8 matrix of call codes (see CNV_CATEGORY_CODES); same calls as
-    cnv_calls, vectorised. Later rules win: EGFR amplification over chr7 gain, etc."""
+    """(members, CNV_MARKER_GENES) int8 matrix of call codes (see CNV_CATEGORY_CODES). GDC semantics: only
+    changed genes get a code. Codeletion -> Heterozygous Deletion on every 1p and 19q gene (else a partial
+    distal 1p loss for some); +7/-10 -> Gain on chr7, Heterozygous Deletion on chr10; later rules win:
+    EGFR Amplification over the chr7 Gain, CDKN2A Homozygous Deletion."""
     calls = np.zeros((members.shape[0], len(CNV_MARKER_GENES)), dtype=np.int8)
     het, gain = CNV_CATEGORY_CODES.index("Heterozygous Deletion"), CNV_CATEGORY_CODES.index("Gain")
     codel = cohort.codeletion_1p19q[members]

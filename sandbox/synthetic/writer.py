@@ -41,7 +41,9 @@ SAMPLE_TYPES = {1: ("Primary Tumor", "01A"), 2: ("Recurrent Tumor", "02A")}
 
 @dataclass(frozen=True)
 class CohortSpec:
-    """What to generate. `methylation_share=None` keeps the realistic per-project share (~80% overall)."""
+    """What to generate. `methylation_share=None` keeps the realistic per-project share (~80% overall);
+    each case gets a recorded bad value with probability `bad_value_share` (keyed by the case, so it keeps
+    it in later releases; the truth sidecar lists exactly which)."""
 
     n_cases: int
     seed: int = 7
@@ -143,18 +145,18 @@ def _write_lines(path: Path, lines: Iterable[str]) -> int:
 
 
 def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
-                   state: _State, ordinal: int) -> BundleSummary:
+                   state: _State) -> BundleSummary:
     """Write one release beside its final place, then publish it; on any failure the temporary
     directory is removed and the published release and CURRENT stay as they were."""
     try:
-        return _write_and_publish(root, spec, label, profile, cohort, state, ordinal)
+        return _write_and_publish(root, spec, label, profile, cohort, state)
     except BaseException:
         shutil.rmtree(root / "releases" / f".tmp-{label}-{os.getpid()}", ignore_errors=True)
         raise
 
 
 def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
-                       state: _State, ordinal: int) -> BundleSummary:
+                       state: _State) -> BundleSummary:
     started = time.perf_counter()
     namespace = _namespace(spec.seed)
     releases = root / "releases"
@@ -427,7 +429,7 @@ def write_bundle(root: Path, spec: CohortSpec) -> BundleSummary:
     cohort = cm.draw_cohort(spec.n_cases, spec.seed, spec.methylation_share)
     state = _initial_state(cohort, spec.n_cases, spec.release_label)
     state.file_change = {(i, s): ("initial", None) for i in range(spec.n_cases) for s in (1, 2)}
-    return _write_release(root, spec, spec.release_label, RELEASE_PROFILES[spec.profile], cohort, state, 0)
+    return _write_release(root, spec, spec.release_label, RELEASE_PROFILES[spec.profile], cohort, state)
 
 
 CHANGE_KINDS = ("follow_up_updated", "removed", "file_new_version")
@@ -475,7 +477,7 @@ def write_multi_release(root: Path, spec: CohortSpec, releases: Sequence[str] = 
     for ordinal, (label, profile_name) in enumerate(zip(releases, profile_names)):
         if ordinal > 0:
             next_new = _apply_changes(cohort, state, label, ordinal, spec.seed, change_share, next_new, namespace)
-        summaries.append(_write_release(root, spec, label, RELEASE_PROFILES[profile_name], cohort, state, ordinal))
+        summaries.append(_write_release(root, spec, label, RELEASE_PROFILES[profile_name], cohort, state))
     return summaries
 
 
