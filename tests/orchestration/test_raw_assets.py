@@ -24,6 +24,7 @@ def _materialize_raw(base_url: str, data_dir: Path, release: str, instance: Dags
         [*RAW_ASSETS, analytics_views],
         partition_key=release,
         instance=instance,
+        raise_on_error=False,
         resources={
             "gdc": GdcApiResource(base_url=base_url, page_size=250, backoff_factor=0.01, **gdc_overrides),
             "lake": LakeResource(data_dir=str(data_dir)),
@@ -123,4 +124,6 @@ def test_partition_for_a_release_gdc_no_longer_serves_fails_and_writes_nothing(
     server.set_release(second)
     result = _materialize_raw(server.base_url, tmp_path, first, DagsterInstance.ephemeral(), max_retries=0)
     assert not result.success
-    assert not (tmp_path / "lake" / "raw" / "gdc_cases").exists()
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "GDC serves data release 46.0, but partition 45.0 was requested" in str(failure.event_specific_data.error)
+    assert not (tmp_path / "lake" / "raw").exists() or not any((tmp_path / "lake" / "raw").rglob("*.parquet"))
