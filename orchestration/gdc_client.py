@@ -21,16 +21,18 @@ import logging
 import math
 import os
 import re
+import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+import urllib3
 from urllib3.util.retry import Retry
 
 __all__ = [
@@ -137,6 +139,15 @@ class SearchResult:
     release: str  # the data release the hits belong to
     retries: int  # urllib3 retries + body re-requests + recoveries during this search
     elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """One file to fetch inside a /data archive, with what it must match."""
+
+    file_id: str
+    md5: str
+    size: int | None
 
 
 @dataclass(frozen=True)
@@ -600,6 +611,53 @@ class GdcClient:
                 f"data/{file_id}: streamed {received} bytes in {elapsed:.2f} s, "
                 f"{received / 1e6 / max(elapsed, 1e-9):.1f} MB/s, {tally.retries} retries"
             )
+
+    def iter_archive_files(self, files: Sequence[ArchiveFile]) -> Iterator[tuple[str, bytes]]:
+        """Many small files in one request: POST /data {"ids": [...]} returns a tar.gz with members
+        `<file_id>/<file_name>` (and MANIFEST.txt). Yields (file_id, content) per member as the archive
+        streams by, each checked against its md5 and size. A broken stream is re-requested (bounded) for
+        the files not yet delivered. One request per few hundred small files instead of one per file is
+        what makes tens of thousands of methylation files practical (gdc-client batches the same way).
+        """
+        expected = {f.file_id: f for f in files}
+        if len(expected) == 1:
+            # GDC answers a single id with the bare file, not an archive.
+            (only,) = expected.values()
+            yield only.file_id, b"\n".join(self.iter_file_lines(only.file_id, md5=only.md5, size=only.size)) + b"\n"
+            return
+        remaining = dict(expected)
+        tally = _Tally()
+        retry = self._retry.new()
+        while remaining:
+            what = f"POST /data ({len(remaining)} files)"
+            response = self._send("POST", "data", {"ids": sorted(remaining)}, what=what, tally=tally)
+            try:
+                _raise_for_status(response, what)
+                try:
+                    with tarfile.open(fileobj=response.raw, mode="r|*") as archive:
+                        for member in archive:
+                            file_id = member.name.split("/", 1)[0]
+                            wanted = remaining.get(file_id)
+                            if wanted is None or not member.isfile():
+                                continue  # MANIFEST.txt, or a file already delivered before a re-request
+                            extracted = archive.extractfile(member)
+                            content = extracted.read() if extracted is not None else b""
+                            self._bump(bytes_received=len(content))
+                            _verify_file(
+                                file_id, len(content), hashlib.md5(content).hexdigest(), md5=wanted.md5,
+                                size=wanted.size,
+                            )
+                            del remaining[file_id]
+                            yield file_id, content
+                except (tarfile.TarError, EOFError, OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as exc:
+                    retry = self._body_retry(retry, what, f"archive stream broken: {type(exc).__name__}: {exc}", tally)
+                    continue
+            finally:
+                response.close()
+            if remaining:
+                raise GdcIntegrityError(
+                    f"{what}: the archive lacked {len(remaining)} requested file(s), e.g. {sorted(remaining)[:3]}"
+                )
 
     def _stream_file(self, file_id: str, tally: _Tally) -> Iterator[bytes]:
         """Chunks of GET /data/<file_id>, each byte exactly once, in order.

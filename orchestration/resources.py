@@ -26,6 +26,11 @@ class GdcApiResource(ConfigurableResource):
     max_retries: int = 8
     backoff_factor: float = 0.5
     download_workers: int = Field(default=4, description="parallel file downloads (methylation betas)")
+    archive_batch_files: int = Field(
+        default=500,
+        description="small files (< archive_file_max_bytes) are fetched this many per POST /data archive; 0 = one GET each",
+    )
+    archive_file_max_bytes: int = Field(default=4_000_000, description="larger files are streamed one by one")
 
     def client(self, logger: Any = None) -> GdcClient:
         return GdcClient(

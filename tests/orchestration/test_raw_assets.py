@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance, materialize
 
 from assets.raw import RAW_ASSETS
 from orchestration.definitions import analytics_views
@@ -71,11 +71,17 @@ def test_raw_assets_for_the_real_dev_bundle_hold_every_document_of_the_release(
 
     # Materialisation metadata carries counts, bytes, pages, retries, duration.
     materialization = instance.get_latest_materialization_event(
-        __import__("dagster").AssetKey(["raw", "gdc_cases"])
+        AssetKey(["raw", "gdc_cases"])
     ).asset_materialization
     for key in ("rows", "bytes", "pages", "retries", "duration_seconds"):
         assert key in materialization.metadata
     assert materialization.metadata["pages"].value == 4  # 777 cases at 250 a page
+    betas_materialization = instance.get_latest_materialization_event(
+        AssetKey(["raw", "mgmt_probe_betas"])
+    ).asset_materialization
+    # 645 small files come in two POST /data archives (500 a batch), not 645 requests.
+    assert betas_materialization.metadata["archive_requests"].value == 2
+    assert betas_materialization.metadata["files_downloaded"].value == 645
 
     # The catalog answers SQL over the lake, read-only.
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
@@ -93,13 +99,14 @@ def test_a_file_fetched_by_an_earlier_release_is_not_downloaded_again(
     instance = DagsterInstance.ephemeral()
     data_dir = tmp_path / "data"
 
+    # One GET per file here (no archives), so the request log names every file fetched.
     server.set_release(first)
-    assert _materialize_raw(server.base_url, data_dir, first, instance).success
+    assert _materialize_raw(server.base_url, data_dir, first, instance, archive_batch_files=0).success
     first_downloads = [p for m, p, s in server.request_log if p.startswith("/data/")]
 
     server.set_release(second)
     server.request_log.clear()
-    assert _materialize_raw(server.base_url, data_dir, second, instance).success
+    assert _materialize_raw(server.base_url, data_dir, second, instance, archive_batch_files=0).success
     second_downloads = {p.removeprefix("/data/") for m, p, s in server.request_log if p.startswith("/data/")}
 
     lake = Lake(data_dir)
