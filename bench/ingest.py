@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -105,10 +105,17 @@ def child_bare_loop(base_url: str) -> dict:
             offset += PAGE_SIZE
             if offset >= page["pagination"]["total"]:
                 break
-    for document in files:  # the same files the raw layer streams for the MGMT probes
-        with session.get(f"{base_url}/data/{document['file_id']}", stream=True) as response:
-            for _ in response.iter_lines():
-                pass
+    # The same files the raw layer fetches for the MGMT probes, in the same POST /data archives.
+    from orchestration.resources import GdcApiResource
+
+    batch = GdcApiResource().archive_batch_files
+    ids = [document["file_id"] for document in files]
+    for start in range(0, len(ids), batch):
+        with session.post(f"{base_url}/data", json={"ids": ids[start : start + batch]}, stream=True) as response:
+            with tarfile.open(fileobj=response.raw, mode="r|*") as archive:
+                for member in archive:
+                    if member.isfile():
+                        archive.extractfile(member).read().splitlines()
     elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "hits": hits_seen, "files": len(files), "peak_rss_mb": _peak_rss_mb()}
 

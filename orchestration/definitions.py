@@ -3,8 +3,8 @@
 from dagster import Definitions
 
 from assets.checks import build_all_quality_checks, raw_cases_reconcile
-from assets.harmonised import HARMONISED_ASSETS, harmonised_quarantine
-from assets.models import MODEL_ASSETS, model_matrix
+from assets.harmonised import HARMONISED_ASSETS
+from assets.models import MODEL_ASSETS
 from assets.raw import RAW_ASSETS, gdc_release
 from assets.warehouse import build_analytics_views_asset
 from orchestration.jobs import refresh_release_job

@@ -111,7 +111,6 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
     u = {name: values[pos] for name, values in rand.uniforms.items()}
     ids = {name: values[pos] for name, values in rand.ids.items()}
     bc = view.submitter_id
-    project = int(cohort.project[i])
     dead, os_days = observed_survival(cohort, i, view.censor_days)
     not_reported = bool(cohort.vital_status_not_reported[i])
     age_days_true = int(cohort.age_at_diagnosis_days[i])

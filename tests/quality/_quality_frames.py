@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from transforms.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
 from transforms.quarantine import quarantine_frame
-from transforms.raw_tables import (
-    RAW_MGMT_PROBE_BETAS_SCHEMA,
-    extract_probe_betas,
-    mgmt_probe_rows,
-    raw_cases_table,
-    raw_cnv_occurrences_table,
-    raw_methylation_files_table,
-    raw_ssm_occurrences_table,
-)
+from sandbox.bundle_tables import raw_tables_from_bundle
+from transforms.panels import SSM_PANEL_GENES
+from transforms.raw_tables import raw_cases_table
 
 RELEASE = "45.0"
 
@@ -165,32 +157,15 @@ HAND_FRAMES = {
 }
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def real_raw_tables(bundle_root: Path, release: str = RELEASE) -> dict[str, pl.DataFrame]:
     """The five raw tables of one bundle release, built with the project's raw-table builders."""
-    release_dir = bundle_root / "releases" / release
-    files = raw_methylation_files_table(_documents(release_dir / "files.jsonl"), release)
-    beta_rows: list[dict[str, Any]] = []
-    for file_row in files.iter_rows(named=True):
-        with (release_dir / "data" / file_row["file_id"]).open("rb") as handle:
-            betas = extract_probe_betas(handle, file_id=file_row["file_id"])
-        beta_rows.extend(mgmt_probe_rows(file_row, betas, release))
+    tables = raw_tables_from_bundle(bundle_root, release)
     return {
-        "raw/gdc_cases": raw_cases_table(_documents(release_dir / "cases.jsonl"), release),
-        "raw/gdc_ssm_occurrences": raw_ssm_occurrences_table(
-            _documents(release_dir / "ssm_occurrences.jsonl"), release, SSM_PANEL_GENES
-        ),
-        "raw/gdc_cnv_occurrences": raw_cnv_occurrences_table(
-            _documents(release_dir / "cnv_occurrences.jsonl"), release, CNV_PANEL_GENES
-        ),
-        "raw/gdc_methylation_files": files,
-        "raw/mgmt_probe_betas": pl.DataFrame(beta_rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA),
+        "raw/gdc_cases": tables.cases,
+        "raw/gdc_ssm_occurrences": tables.ssm_occurrences,
+        "raw/gdc_cnv_occurrences": tables.cnv_occurrences,
+        "raw/gdc_methylation_files": tables.methylation_files,
+        "raw/mgmt_probe_betas": tables.mgmt_probe_betas,
     }
 
 

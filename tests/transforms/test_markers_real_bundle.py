@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from transforms.markers import call_molecular_markers
-from transforms.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
-from transforms.raw_tables import (
-    RAW_MGMT_PROBE_BETAS_SCHEMA,
-    extract_probe_betas,
-    mgmt_probe_rows,
-    raw_cases_table,
-    raw_cnv_occurrences_table,
-    raw_methylation_files_table,
-    raw_ssm_occurrences_table,
-)
+from sandbox.bundle_tables import BundleRawTables, raw_tables_from_bundle
 from transforms.who_cns5 import CLASS_NOT_CLASSIFIABLE, classify_who_cns5
 
 pytestmark = pytest.mark.realdata
@@ -30,46 +20,17 @@ RELEASE = "45.0"
 MIN_AGREEMENT = 0.99
 
 
-@dataclass(frozen=True)
-class RawMarkerInputs:
-    cases: pl.DataFrame
-    ssm: pl.DataFrame
-    cnv: pl.DataFrame
-    mgmt_betas: pl.DataFrame
+@pytest.fixture(scope="module")
+def raw_inputs(real_dev_bundle: Path) -> BundleRawTables:
+    return raw_tables_from_bundle(real_dev_bundle, RELEASE)
 
 
-def _documents(path: Path) -> list[dict]:
-    if not path.exists():  # optional bundle files (GDC_BUNDLE.md)
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def raw_marker_inputs(bundle_root: Path, release: str = RELEASE) -> RawMarkerInputs:
-    """The raw tables the marker calls consume, built from a bundle with the lead's raw table builders."""
-    release_dir = bundle_root / "releases" / release
-    files = raw_methylation_files_table(_documents(release_dir / "files.jsonl"), release)
-    beta_rows: list[dict] = []
-    for file_row in files.iter_rows(named=True):
-        with (release_dir / "data" / file_row["file_id"]).open("rb") as handle:
-            betas = extract_probe_betas(handle, file_id=file_row["file_id"])
-        beta_rows.extend(mgmt_probe_rows(file_row, betas, release))
-    return RawMarkerInputs(
-        cases=raw_cases_table(_documents(release_dir / "cases.jsonl"), release),
-        ssm=raw_ssm_occurrences_table(_documents(release_dir / "ssm_occurrences.jsonl"), release, SSM_PANEL_GENES),
-        cnv=raw_cnv_occurrences_table(_documents(release_dir / "cnv_occurrences.jsonl"), release, CNV_PANEL_GENES),
-        mgmt_betas=pl.DataFrame(beta_rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA),
+@pytest.fixture(scope="module")
+def real_markers(raw_inputs: BundleRawTables):
+    return call_molecular_markers(
+        raw_inputs.cases, raw_inputs.ssm_occurrences, raw_inputs.cnv_occurrences, raw_inputs.mgmt_probe_betas,
+        release=RELEASE,
     )
-
-
-@pytest.fixture(scope="module")
-def raw_inputs(real_dev_bundle: Path) -> RawMarkerInputs:
-    return raw_marker_inputs(real_dev_bundle)
-
-
-@pytest.fixture(scope="module")
-def real_markers(raw_inputs: RawMarkerInputs):
-    return call_molecular_markers(raw_inputs.cases, raw_inputs.ssm, raw_inputs.cnv, raw_inputs.mgmt_betas, release=RELEASE)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +114,10 @@ def test_mgmt_stp27_agrees_with_ceccarelli(real_markers, published) -> None:
 
 def test_real_bundle_marker_calls_take_under_two_seconds(raw_inputs) -> None:
     started = time.perf_counter()
-    call_molecular_markers(raw_inputs.cases, raw_inputs.ssm, raw_inputs.cnv, raw_inputs.mgmt_betas, release=RELEASE)
+    call_molecular_markers(
+        raw_inputs.cases, raw_inputs.ssm_occurrences, raw_inputs.cnv_occurrences, raw_inputs.mgmt_probe_betas,
+        release=RELEASE,
+    )
     elapsed = time.perf_counter() - started
     print(f"call_molecular_markers on the real dev bundle: {elapsed:.3f} s")
     assert elapsed < 2.0

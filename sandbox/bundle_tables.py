@@ -1,0 +1,70 @@
+"""A GDC release bundle read straight into raw-layer tables, without HTTP.
+
+Builds the same tables the raw assets write (with the same builders, transforms/raw_tables.py), for
+benchmarks and tests that need the raw layer of a bundle but are not about fetching it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from transforms.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
+from transforms.raw_tables import (
+    RAW_MGMT_PROBE_BETAS_SCHEMA,
+    extract_probe_betas,
+    mgmt_probe_rows,
+    raw_cases_table,
+    raw_cnv_occurrences_table,
+    raw_methylation_files_table,
+    raw_ssm_occurrences_table,
+)
+
+
+@dataclass(frozen=True)
+class BundleRawTables:
+    release: str
+    cases: pl.DataFrame
+    ssm_occurrences: pl.DataFrame
+    cnv_occurrences: pl.DataFrame
+    methylation_files: pl.DataFrame
+    mgmt_probe_betas: pl.DataFrame
+
+
+def current_release(bundle_root: Path) -> str:
+    return (Path(bundle_root) / "CURRENT").read_text(encoding="utf-8").strip()
+
+
+def bundle_documents(path: Path) -> list[dict]:
+    """The documents of one bundle JSONL file; a missing optional file (GDC_BUNDLE.md) has none."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def raw_tables_from_bundle(bundle_root: Path, release: str | None = None) -> BundleRawTables:
+    bundle_root = Path(bundle_root)
+    release = release or current_release(bundle_root)
+    release_dir = bundle_root / "releases" / release
+    files = raw_methylation_files_table(bundle_documents(release_dir / "files.jsonl"), release)
+    beta_rows: list[dict] = []
+    for file_row in files.iter_rows(named=True):
+        with (release_dir / "data" / file_row["file_id"]).open("rb") as handle:
+            betas = extract_probe_betas(handle, file_id=file_row["file_id"])
+        beta_rows.extend(mgmt_probe_rows(file_row, betas, release))
+    return BundleRawTables(
+        release=release,
+        cases=raw_cases_table(bundle_documents(release_dir / "cases.jsonl"), release),
+        ssm_occurrences=raw_ssm_occurrences_table(
+            bundle_documents(release_dir / "ssm_occurrences.jsonl"), release, SSM_PANEL_GENES
+        ),
+        cnv_occurrences=raw_cnv_occurrences_table(
+            bundle_documents(release_dir / "cnv_occurrences.jsonl"), release, CNV_PANEL_GENES
+        ),
+        methylation_files=files,
+        mgmt_probe_betas=pl.DataFrame(beta_rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA),
+    )
