@@ -20,7 +20,11 @@ from orchestration.partitions import gdc_releases
 from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource
 from transforms.panels import MGMT_STP27_PROBES
 from transforms.raw_tables import (
+    RAW_CASES_SCHEMA,
+    RAW_CNV_OCCURRENCES_SCHEMA,
+    RAW_METHYLATION_FILES_SCHEMA,
     RAW_MGMT_PROBE_BETAS_SCHEMA,
+    RAW_SSM_OCCURRENCES_SCHEMA,
     extract_probe_betas,
     mgmt_probe_rows,
     raw_cases_table,
@@ -95,15 +99,6 @@ def _search_metadata(result: SearchResult, written: WrittenTable, started: float
     }
 
 
-def _check_row_count(context: AssetExecutionContext, endpoint: str, result: SearchResult, frame: pl.DataFrame) -> None:
-    # The client already reconciles ids with `pagination.total`; this guards the table builder.
-    if frame.height != result.total:
-        raise Failure(
-            f"{endpoint} for release {context.partition_key}: GDC reported total={result.total} "
-            f"but {frame.height} rows were built; nothing was written"
-        )
-
-
 def _ingest_search(
     context: AssetExecutionContext,
     gdc: GdcApiResource,
@@ -114,24 +109,37 @@ def _ingest_search(
     filters: dict[str, Any],
     sort: str,
     build: Callable[[list[dict[str, Any]], str], pl.DataFrame],
+    schema: dict[str, pl.DataType],
     fields: Sequence[str] | None = None,
     expand: Sequence[str] | None = None,
 ) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
     client = gdc.client(logger=context.log)
-    result = client.search_all(
-        endpoint,
-        filters=filters,
-        fields=list(fields) if fields else None,
-        expand=list(expand) if expand else None,
-        sort=sort,
-        expected_release=release,
-    )
-    _require_release(release, result.release, endpoint)
-    frame = build(result.hits, release)
-    _check_row_count(context, endpoint, result, frame)
-    written = lake.lake.write(frame, RAW, table, release)
+    # Pages stream into the partition file as they arrive (memory stays at one page); the file is
+    # published only once the search is complete and consistent.
+    sink = lake.lake.sink(RAW, table, release, schema, lambda hits: build(hits, release))
+    try:
+        result = client.search_all(
+            endpoint,
+            filters=filters,
+            fields=list(fields) if fields else None,
+            expand=list(expand) if expand else None,
+            sort=sort,
+            expected_release=release,
+            sink=sink,
+        )
+        _require_release(release, result.release, endpoint)
+        if sink.rows != result.total:
+            # The client reconciles ids with `pagination.total`; this guards the table builders.
+            raise Failure(
+                f"{endpoint} for release {release}: GDC reported total={result.total} but {sink.rows} rows "
+                "were built; nothing was written"
+            )
+        written = sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
     context.log.info(f"{RAW}/{table} release {release}: {written.rows} rows, {written.bytes} bytes -> {written.path}")
     return MaterializeResult(metadata=_search_metadata(result, written, started))
 
@@ -187,6 +195,7 @@ def raw_gdc_cases(
         fields=CASE_FIELDS,
         expand=CASE_EXPAND,
         build=raw_cases_table,
+        schema=RAW_CASES_SCHEMA,
     )
 
 
@@ -213,6 +222,7 @@ def raw_gdc_ssm_occurrences(
         sort="ssm_occurrence_id:asc",
         fields=SSM_OCCURRENCE_FIELDS,
         build=lambda hits, release: raw_ssm_occurrences_table(hits, release, genes),
+        schema=RAW_SSM_OCCURRENCES_SCHEMA,
     )
 
 
@@ -239,6 +249,7 @@ def raw_gdc_cnv_occurrences(
         sort="cnv_occurrence_id:asc",
         fields=CNV_OCCURRENCE_FIELDS,
         build=lambda hits, release: raw_cnv_occurrences_table(hits, release, genes),
+        schema=RAW_CNV_OCCURRENCES_SCHEMA,
     )
 
 
@@ -262,6 +273,7 @@ def raw_gdc_methylation_files(
         sort="file_id:asc",
         fields=METHYLATION_FILE_FIELDS,
         build=raw_methylation_files_table,
+        schema=RAW_METHYLATION_FILES_SCHEMA,
     )
 
 

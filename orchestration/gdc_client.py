@@ -141,6 +141,17 @@ class SearchResult:
     elapsed_seconds: float
 
 
+class HitSink(Protocol):
+    """Where search hits go page by page instead of into memory (e.g. a Parquet writer).
+
+    `reset()` is called before the first page and whenever the search starts over (a release switch,
+    or the single-page re-fetch that repairs inconsistent paging): the sink drops what it holds."""
+
+    def reset(self) -> None: ...
+
+    def add(self, hits: list[dict[str, Any]]) -> None: ...
+
+
 @dataclass(frozen=True)
 class ArchiveFile:
     """One file to fetch inside a /data archive, with what it must match."""
@@ -179,7 +190,8 @@ class _Tally:
 
 @dataclass
 class _PagingOutcome:
-    hits: list[dict[str, Any]]
+    hits: list[dict[str, Any]]  # empty when a sink took them
+    count: int  # unique hits delivered
     total: int
     pages: int
     problems: list[str] = field(default_factory=list)
@@ -349,8 +361,12 @@ class GdcClient:
         sort: str,
         page_size: int | None = None,
         expected_release: str | None = None,
+        sink: HitSink | None = None,
     ) -> SearchResult:
         """All hits of a search, guaranteed complete, duplicate-free and from one data release.
+
+        With a `sink`, each page's new hits go to it as they arrive and `SearchResult.hits` stays empty,
+        so memory does not grow with the result (millions of copy-number occurrences).
 
         The release is read before and after paging. If it moved, the search restarts once on the new
         release (or, when `expected_release` is given, fails: hits of another release are not what was
@@ -371,7 +387,7 @@ class GdcClient:
                     expected_release,
                     release_before,
                 )
-            outcome = self._page_through(name, filters, fields, expand, sort, size, tally, started)
+            outcome = self._page_through(name, filters, fields, expand, sort, size, tally, started, sink)
             release_after = self.status().data_release_label
             if release_after == release_before and outcome.problems:
                 # Same release, yet pages disagree: the server ignored the sort or the index moved.
@@ -380,7 +396,7 @@ class GdcClient:
                     f"{outcome.total} hits as one page"
                 )
                 tally.retries += 1
-                outcome = self._single_page_refetch(name, filters, fields, expand, sort, outcome, tally)
+                outcome = self._single_page_refetch(name, filters, fields, expand, sort, outcome, tally, sink)
                 release_after = self.status().data_release_label
             if release_after != release_before:
                 # Checked before the consistency repair: a new release explains a moving total, and
@@ -407,8 +423,8 @@ class GdcClient:
                 )
             elapsed = time.monotonic() - started
             self.log.info(
-                f"{name}: done, {len(outcome.hits)} hits in {outcome.pages} pages, {elapsed:.1f} s, "
-                f"{_rate(len(outcome.hits), elapsed)} hits/s, {tally.retries} retries, release {release_after}"
+                f"{name}: done, {outcome.count} hits in {outcome.pages} pages, {elapsed:.1f} s, "
+                f"{_rate(outcome.count, elapsed)} hits/s, {tally.retries} retries, release {release_after}"
             )
             return SearchResult(
                 hits=outcome.hits,
@@ -430,8 +446,12 @@ class GdcClient:
         size: int,
         tally: _Tally,
         started: float,
+        sink: HitSink | None = None,
     ) -> _PagingOutcome:
         hits: list[dict[str, Any]] = []
+        count = 0
+        if sink is not None:
+            sink.reset()
         seen: set[str] = set()
         duplicates = 0
         totals: list[int] = []
@@ -443,19 +463,25 @@ class GdcClient:
                 totals.append(page.total)
             elif not totals:
                 totals.append(page.total)
+            new_hits = []
             for hit in page.hits:
                 hit_id = hit["id"]
                 if hit_id in seen:
                     duplicates += 1
                     continue
                 seen.add(hit_id)
-                hits.append(hit)
+                new_hits.append(hit)
+            count += len(new_hits)
+            if sink is not None:
+                sink.add(new_hits)
+            else:
+                hits.extend(new_hits)
             now = time.monotonic()
             if pages % _LOG_EVERY_PAGES == 0 or now - last_log >= _LOG_EVERY_SECONDS:
                 last_log = now
                 self.log.info(
-                    f"{name}: page {page.page}/{page.pages}, {len(hits)}/{page.total} hits, "
-                    f"{_rate(len(hits), now - started)} hits/s"
+                    f"{name}: page {page.page}/{page.pages}, {count}/{page.total} hits, "
+                    f"{_rate(count, now - started)} hits/s"
                 )
         total = totals[-1] if totals else 0
         problems: list[str] = []
@@ -463,9 +489,9 @@ class GdcClient:
             problems.append(f"total changed between pages: {' -> '.join(map(str, totals))}")
         if duplicates:
             problems.append(f"{duplicates} duplicate ids across pages")
-        if len(hits) != total:
-            problems.append(f"{len(hits)} unique ids but total={total}")
-        return _PagingOutcome(hits=hits, total=total, pages=pages, problems=problems)
+        if count != total:
+            problems.append(f"{count} unique ids but total={total}")
+        return _PagingOutcome(hits=hits, count=count, total=total, pages=pages, problems=problems)
 
     def _single_page_refetch(
         self,
@@ -476,9 +502,10 @@ class GdcClient:
         sort: str,
         previous: _PagingOutcome,
         tally: _Tally,
+        sink: HitSink | None = None,
     ) -> _PagingOutcome:
         # One page holds one snapshot, so neither server-side ordering nor paging can skip or repeat.
-        size = max(previous.total, len(previous.hits), 1)
+        size = max(previous.total, previous.count, 1)
         page = self._fetch_page(name, filters, fields, expand, sort, size=size, offset=0, tally=tally)
         ids = [hit["id"] for hit in page.hits]
         unique = len(set(ids))
@@ -496,7 +523,13 @@ class GdcClient:
             problems = []
             if unique != len(ids) or unique != page.total:
                 problems.append(f"{unique} unique of {len(ids)} ids but total={page.total} in a single page")
-        return _PagingOutcome(hits=page.hits, total=page.total, pages=pages, problems=problems)
+        if sink is not None:
+            sink.reset()
+            sink.add(page.hits)
+            return _PagingOutcome(hits=[], count=len(page.hits), total=page.total, pages=pages, problems=problems)
+        return _PagingOutcome(
+            hits=page.hits, count=len(page.hits), total=page.total, pages=pages, problems=problems
+        )
 
     def _iter_pages(
         self,

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 PART_FILE = "part-0.parquet"
 _RELEASE_DIR = re.compile(r"^release=(?P<label>.+)$")
@@ -53,6 +56,12 @@ class Lake:
     def write(self, frame: pl.DataFrame, layer: str, table: str, release: str) -> WrittenTable:
         target = self.table_path(layer, table, release)
         return write_parquet_atomic(frame, target)
+
+    def sink(
+        self, layer: str, table: str, release: str, schema: dict[str, pl.DataType],
+        build: Callable[[list[Any]], pl.DataFrame],
+    ) -> "ParquetPartitionSink":
+        return ParquetPartitionSink(self.table_path(layer, table, release), schema, build)
 
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
         path = self.table_path(layer, table, release)
@@ -111,3 +120,64 @@ def write_bytes_atomic(data: bytes, target: Path) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+class ParquetPartitionSink:
+    """Streams chunks of rows into one partition file and publishes it atomically on `commit()`.
+
+    Memory stays at one chunk whatever the table's size. `reset()` drops everything written so far
+    (the GDC client calls it when a search starts over); nothing is visible until `commit()`.
+    Implements the GDC client's `HitSink` protocol, with `build` turning a page of hits into rows.
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        schema: dict[str, pl.DataType],
+        build: Callable[[list[Any]], pl.DataFrame],
+    ) -> None:
+        self.target = target
+        self.schema = schema
+        self.build = build
+        self.arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._temp: Path | None = None
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+            os.close(handle)
+            self._temp = Path(temp_name)
+            self._writer = pq.ParquetWriter(self._temp, self.arrow_schema, compression="zstd")
+        return self._writer
+
+    def reset(self) -> None:
+        self.abort()
+        self.rows = 0
+
+    def add(self, hits: list[Any]) -> None:
+        frame = self.build(hits)
+        if frame.height == 0:
+            return
+        self._open().write_table(frame.select(list(self.schema)).to_arrow().cast(self.arrow_schema))
+        self.rows += frame.height
+
+    def commit(self) -> WrittenTable:
+        writer = self._open()  # an empty result still publishes a valid, empty table
+        writer.close()
+        self._writer = None
+        assert self._temp is not None
+        size = self._temp.stat().st_size
+        os.replace(self._temp, self.target)
+        self._temp = None
+        return WrittenTable(path=self.target, rows=self.rows, bytes=size)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None
