@@ -80,7 +80,13 @@ def child_ingest(base_url: str, data_dir: str, release: str) -> dict:
         },
     )
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "success": result.success, "peak_rss_mb": _peak_rss_mb()}
+    per_table = {}
+    for asset in RAW_ASSETS:
+        event = instance.get_latest_materialization_event(asset.key)
+        duration = event.asset_materialization.metadata.get("duration_seconds") if event else None
+        if duration is not None:
+            per_table[asset.key.path[-1]] = duration.value
+    return {"seconds": elapsed, "success": result.success, "peak_rss_mb": _peak_rss_mb(), "per_table": per_table}
 
 
 def child_bare_loop(base_url: str) -> dict:
@@ -90,7 +96,9 @@ def child_bare_loop(base_url: str) -> dict:
     started = time.perf_counter()
     hits_seen = 0
     files: list[dict] = []
+    per_table = {}
     for endpoint, filters, fields, expand, sort in _searches():
+        endpoint_started = time.perf_counter()
         offset = 0
         while True:
             body = {"filters": filters, "size": PAGE_SIZE, "from": offset, "sort": sort, "format": "json"}
@@ -105,10 +113,12 @@ def child_bare_loop(base_url: str) -> dict:
             offset += PAGE_SIZE
             if offset >= page["pagination"]["total"]:
                 break
+        per_table[endpoint] = time.perf_counter() - endpoint_started
     # The same files the raw layer fetches for the MGMT probes, in the same POST /data archives.
     from orchestration.resources import GdcApiResource
 
     batch = GdcApiResource().archive_batch_files
+    files_started = time.perf_counter()
     ids = [document["file_id"] for document in files]
     for start in range(0, len(ids), batch):
         with session.post(f"{base_url}/data", json={"ids": ids[start : start + batch]}, stream=True) as response:
@@ -116,8 +126,12 @@ def child_bare_loop(base_url: str) -> dict:
                 for member in archive:
                     if member.isfile():
                         archive.extractfile(member).read().splitlines()
+    per_table["data (archives)"] = time.perf_counter() - files_started
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "hits": hits_seen, "files": len(files), "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "seconds": elapsed, "hits": hits_seen, "files": len(files), "peak_rss_mb": _peak_rss_mb(),
+        "per_table": per_table,
+    }
 
 
 def _run_child(*args: str) -> dict:
@@ -197,6 +211,17 @@ def main() -> None:
             f"{row['ratio']:>5.2f} | {row['ingest']['peak_rss_mb']:>18.0f} | {row['bare']['hits']} | {row['bare']['files']}"
         )
     print("goal: ratio <= 1.5; 100,000 cases ingested in < 120 s with peak RSS < 2,048 MB")
+    print()
+    print("per table (seconds): raw asset | bare loop of the same requests")
+    pairs = [("gdc_cases", "cases"), ("gdc_ssm_occurrences", "ssm_occurrences"),
+             ("gdc_cnv_occurrences", "cnv_occurrences"), ("gdc_methylation_files", "files"),
+             ("mgmt_probe_betas", "data (archives)")]
+    for row in rows:
+        cells = [
+            f"{asset} {row['ingest']['per_table'].get(asset, float('nan')):.1f} | {row['bare']['per_table'].get(bare, float('nan')):.1f}"
+            for asset, bare in pairs
+        ]
+        print(f"{row['cases']:>8}: " + "; ".join(cells))
 
 
 if __name__ == "__main__":

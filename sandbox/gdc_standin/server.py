@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gzip
 import io
 import json
 import random
@@ -312,7 +314,12 @@ class _App:
         manifest = _manifest_text(d for _, d, _ in paths).encode("utf-8")
 
         def write_tar(sink: Any) -> None:
-            with tarfile.open(fileobj=sink, mode="w|" if tar_plain else "w|gz") as archive:
+            # gzip at the default level 6 (tarfile's own "w|gz" stream is fixed at level 9, ~3x slower).
+            compressed = None if tar_plain else gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0)
+            with contextlib.ExitStack() as stack:
+                if compressed is not None:
+                    stack.enter_context(compressed)
+                archive = stack.enter_context(tarfile.open(fileobj=compressed or sink, mode="w|"))
                 now = time.time()
                 for file_id, doc, path in paths:
                     info = tarfile.TarInfo(f"{file_id}/{doc.get('file_name') or file_id}")
