@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -544,13 +545,26 @@ class GdcClient:
         if not sort:
             raise ValueError(f"{name}: a stable sort is required for paging (e.g. 'case_id:asc')")
         offset = 0
-        while True:
-            page = self._fetch_page(name, filters, fields, expand, sort, size=size, offset=offset, tally=tally)
-            yield page
-            offset += size
-            # `from` past the end gives empty hits; an empty page before the end is a skip the caller sees.
-            if page.total == 0 or not page.hits or page.page >= page.pages or offset >= page.total:
-                return
+        # One page of lookahead: the next page is requested while the caller processes this one, so
+        # the server's work and the caller's (parsing, building tables) overlap. One thread, so the
+        # session is still used by one thread at a time.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdc-prefetch") as prefetch:
+            pending = prefetch.submit(
+                self._fetch_page, name, filters, fields, expand, sort, size=size, offset=offset, tally=tally
+            )
+            while True:
+                page = pending.result()
+                offset += size
+                # `from` past the end gives empty hits; an empty page before the end is a skip the caller sees.
+                last = page.total == 0 or not page.hits or page.page >= page.pages or offset >= page.total
+                if not last:
+                    pending = prefetch.submit(
+                        self._fetch_page, name, filters, fields, expand, sort, size=size, offset=offset,
+                        tally=tally,
+                    )
+                yield page
+                if last:
+                    return
 
     def _fetch_page(
         self,

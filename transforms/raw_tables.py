@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from transforms.panels import MGMT_STP27_PROBES
 
@@ -101,19 +102,45 @@ def _dump(document: Mapping[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def raw_cases_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
-    rows = [
-        {
-            "release": release,
-            "case_id": _key(doc.get("case_id") or doc.get("id")),
-            "submitter_id": _key(doc.get("submitter_id")),
-            "project_id": _key(_get(doc, "project", "project_id")),
-            "updated_datetime": _key(doc.get("updated_datetime")),
-            "document": _dump(doc),
+class _Columns:
+    """Column lists filled document by document, then one DataFrame. Building columns (and the list
+    column through Arrow offsets) is several times faster than polars' list-of-dicts constructor,
+    which matters at millions of occurrence documents."""
+
+    def __init__(self, schema: dict[str, pl.DataType]):
+        self.schema = schema
+        self.values: dict[str, list[Any]] = {name: [] for name in schema if not isinstance(schema[name], pl.List)}
+        self.list_values: dict[str, list[str]] = {name: [] for name in schema if isinstance(schema[name], pl.List)}
+        self.list_offsets: dict[str, list[int]] = {name: [0] for name in self.list_values}
+
+    def extend_list(self, name: str, items: list[str]) -> None:
+        values = self.list_values[name]
+        values.extend(items)
+        self.list_offsets[name].append(len(values))
+
+    def frame(self) -> pl.DataFrame:
+        columns: dict[str, pl.Series] = {
+            name: pl.Series(name, values, dtype=self.schema[name]) for name, values in self.values.items()
         }
-        for doc in documents
-    ]
-    return pl.DataFrame(rows, schema=RAW_CASES_SCHEMA)
+        for name, values in self.list_values.items():
+            array = pa.ListArray.from_arrays(
+                pa.array(self.list_offsets[name], type=pa.int32()), pa.array(values, type=pa.large_string())
+            )
+            columns[name] = pl.Series(name, pl.from_arrow(array)).cast(self.schema[name])
+        return pl.DataFrame([columns[name] for name in self.schema])
+
+
+def raw_cases_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
+    table = _Columns(RAW_CASES_SCHEMA)
+    v = table.values
+    for doc in documents:
+        v["release"].append(release)
+        v["case_id"].append(_key(doc.get("case_id") or doc.get("id")))
+        v["submitter_id"].append(_key(doc.get("submitter_id")))
+        v["project_id"].append(_key(_get(doc, "project", "project_id")))
+        v["updated_datetime"].append(_key(doc.get("updated_datetime")))
+        v["document"].append(_dump(doc))
+    return table.frame()
 
 
 def _consequence_genes(consequences: Any, key_path: Sequence[str], panel: frozenset[str] | None) -> list[str]:
@@ -125,51 +152,54 @@ def _consequence_genes(consequences: Any, key_path: Sequence[str], panel: frozen
     return sorted(symbols)
 
 
+def _occurrence_case(doc: Mapping[str, Any], v: dict[str, list[Any]]) -> None:
+    case = doc.get("case")
+    case = case if isinstance(case, Mapping) else {}
+    v["case_id"].append(_key(case.get("case_id")))
+    v["submitter_id"].append(_key(case.get("submitter_id")))
+    v["project_id"].append(_key(_get(case, "project", "project_id")))
+
+
 def raw_ssm_occurrences_table(
     documents: Iterable[Mapping[str, Any]], release: str, panel: Iterable[str] | None = None
 ) -> pl.DataFrame:
     """`gene_symbols`: the panel genes among the ssm's consequences (GDC returns every transcript, also of
     overlapping genes, so the filter that selected the occurrence is not enough — GDC_API_FACTS 3.1)."""
     panel_set = frozenset(panel) if panel is not None else None
-    rows = [
-        {
-            "release": release,
-            "ssm_occurrence_id": _key(doc.get("ssm_occurrence_id") or doc.get("id")),
-            "case_id": _key(_get(doc, "case", "case_id")),
-            "submitter_id": _key(_get(doc, "case", "submitter_id")),
-            "project_id": _key(_get(doc, "case", "project", "project_id")),
-            "ssm_id": _key(_get(doc, "ssm", "ssm_id")),
-            "gene_symbols": _consequence_genes(
-                _get(doc, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel_set
-            ),
-            "document": _dump(doc),
-        }
-        for doc in documents
-    ]
-    return pl.DataFrame(rows, schema=RAW_SSM_OCCURRENCES_SCHEMA)
+    table = _Columns(RAW_SSM_OCCURRENCES_SCHEMA)
+    v = table.values
+    for doc in documents:
+        v["release"].append(release)
+        v["ssm_occurrence_id"].append(_key(doc.get("ssm_occurrence_id") or doc.get("id")))
+        _occurrence_case(doc, v)
+        v["ssm_id"].append(_key(_get(doc, "ssm", "ssm_id")))
+        table.extend_list(
+            "gene_symbols",
+            _consequence_genes(_get(doc, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel_set),
+        )
+        v["document"].append(_dump(doc))
+    return table.frame()
 
 
 def raw_cnv_occurrences_table(
     documents: Iterable[Mapping[str, Any]], release: str, panel: Iterable[str] | None = None
 ) -> pl.DataFrame:
     panel_set = frozenset(panel) if panel is not None else None
-    rows = [
-        {
-            "release": release,
-            "cnv_occurrence_id": _key(doc.get("cnv_occurrence_id") or doc.get("id")),
-            "case_id": _key(_get(doc, "case", "case_id")),
-            "submitter_id": _key(_get(doc, "case", "submitter_id")),
-            "project_id": _key(_get(doc, "case", "project", "project_id")),
-            "cnv_id": _key(_get(doc, "cnv", "cnv_id")),
-            "chromosome": _key(_get(doc, "cnv", "chromosome")),
-            "gene_symbols": _consequence_genes(_get(doc, "cnv", "consequence"), ("gene", "symbol"), panel_set),
-            "cnv_change": _key(_get(doc, "cnv", "cnv_change")),
-            "cnv_change_5_category": _key(_get(doc, "cnv", "cnv_change_5_category")),
-            "document": _dump(doc),
-        }
-        for doc in documents
-    ]
-    return pl.DataFrame(rows, schema=RAW_CNV_OCCURRENCES_SCHEMA)
+    table = _Columns(RAW_CNV_OCCURRENCES_SCHEMA)
+    v = table.values
+    for doc in documents:
+        cnv = doc.get("cnv")
+        cnv = cnv if isinstance(cnv, Mapping) else {}
+        v["release"].append(release)
+        v["cnv_occurrence_id"].append(_key(doc.get("cnv_occurrence_id") or doc.get("id")))
+        _occurrence_case(doc, v)
+        v["cnv_id"].append(_key(cnv.get("cnv_id")))
+        v["chromosome"].append(_key(cnv.get("chromosome")))
+        table.extend_list("gene_symbols", _consequence_genes(cnv.get("consequence"), ("gene", "symbol"), panel_set))
+        v["cnv_change"].append(_key(cnv.get("cnv_change")))
+        v["cnv_change_5_category"].append(_key(cnv.get("cnv_change_5_category")))
+        v["document"].append(_dump(doc))
+    return table.frame()
 
 
 def _first(items: Any) -> Mapping[str, Any]:
@@ -179,28 +209,25 @@ def _first(items: Any) -> Mapping[str, Any]:
 def raw_methylation_files_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
     """One row per file. A methylation file belongs to one case and one sample; the first of each is
     taken as the key, the full lists stay in `document`."""
-    rows = []
+    table = _Columns(RAW_METHYLATION_FILES_SCHEMA)
+    v = table.values
     for doc in documents:
         case = _first(doc.get("cases"))
         sample = _first(case.get("samples"))
         file_size = doc.get("file_size")
-        rows.append(
-            {
-                "release": release,
-                "file_id": doc.get("file_id") or doc.get("id"),
-                "file_name": doc.get("file_name"),
-                "md5sum": doc.get("md5sum"),
-                "file_size": int(file_size) if file_size is not None else None,
-                "platform": doc.get("platform"),
-                "case_id": case.get("case_id"),
-                "submitter_id": case.get("submitter_id"),
-                "project_id": _get(case, "project", "project_id"),
-                "sample_submitter_id": sample.get("submitter_id"),
-                "sample_type": sample.get("sample_type"),
-                "document": _dump(doc),
-            }
-        )
-    return pl.DataFrame(rows, schema=RAW_METHYLATION_FILES_SCHEMA)
+        v["release"].append(release)
+        v["file_id"].append(_key(doc.get("file_id") or doc.get("id")))
+        v["file_name"].append(_key(doc.get("file_name")))
+        v["md5sum"].append(_key(doc.get("md5sum")))
+        v["file_size"].append(int(file_size) if file_size is not None else None)
+        v["platform"].append(_key(doc.get("platform")))
+        v["case_id"].append(_key(case.get("case_id")))
+        v["submitter_id"].append(_key(case.get("submitter_id")))
+        v["project_id"].append(_key(_get(case, "project", "project_id")))
+        v["sample_submitter_id"].append(_key(sample.get("submitter_id")))
+        v["sample_type"].append(_key(sample.get("sample_type")))
+        v["document"].append(_dump(doc))
+    return table.frame()
 
 
 class BetaFileFormatError(ValueError):
