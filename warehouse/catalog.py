@@ -31,6 +31,7 @@ CATALOG_TABLES: tuple[tuple[str, str], ...] = (
     ("harmonised", "who_cns5_class"),
     ("harmonised", "quarantine"),
     ("features", "model_matrix"),
+    ("features", "feature_list"),
     ("scores", "grading"),
     ("scores", "survival_risk"),
 )
