@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui standin bench-ingest bench-models clean
+.PHONY: install demo test ui standin bench-ingest bench-models clean dagster-home
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -17,17 +17,20 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# Offline end to end: synthetic cohort -> GDC stand-in -> every asset for its release.
-demo: install
+# A local Dagster instance for the demo runs and the UI (no telemetry: this runs offline).
+dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+
+# Offline end to end: synthetic cohort -> GDC stand-in -> every asset for its release.
+demo: install dagster-home
 	$(BIN)/python -m orchestration.offline --cases 1100 --seed 7
 
 test: install
 	$(BIN)/python -m pytest
 
 # The Dagster UI (assets, partitions per GDC release, checks, the release sensor).
-ui: install
-	@mkdir -p $(DAGSTER_HOME)
+ui: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
 # Serve a bundle on http://127.0.0.1:8765 (BUNDLE=path to a bundle root).

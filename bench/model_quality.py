@@ -115,12 +115,14 @@ def _ece_noise_floor(gbm: TrainedModel, n_splits: int, simulations: int = 200, s
 
 
 def _survival_ablation(inputs, n_splits: int, seed: int) -> None:
-    """Treatment flags can carry immortal-time bias (a patient who dies within weeks never starts
-    radiotherapy), so show the survival model without them and without WHO grade as well."""
+    """The survival feature set leaves treatment flags out: they carry immortal-time bias (a patient who
+    dies within weeks never starts radiotherapy). Show what they would add, and the model without WHO grade."""
     features = list(inputs.model_matrix.features(SURVIVAL_RISK))
+    treatments = ["received_radiation", "received_temozolomide", "received_chemotherapy"]
     variants = {
-        "without treatment flags": [f for f in features if not f.startswith("received_")],
-        "without treatments and WHO grade": [f for f in features if not f.startswith("received_") and f != "who_grade"],
+        "as used (no treatment flags)": features,
+        "with treatment flags (biased, not used)": features + treatments,
+        "without WHO grade": [f for f in features if f != "who_grade"],
     }
     for name, subset in variants.items():
         result = cross_validate_survival(

@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             instance.add_dynamic_partitions(gdc_releases.name, [release])
         started = time.monotonic()
         result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(
-            partition_key=release, instance=instance, raise_on_error=False
+            partition_key=release,
+            instance=instance,
+            raise_on_error=False,
+            # Step-level progress, not every engine event: the UI (make ui) has the full event log.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
         elapsed = time.monotonic() - started
 
@@ -67,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-0.parquet\n"
         f"  catalog (DuckDB): {catalog}\n"
         f"query it, read-only:\n"
-        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{catalog}', read_only=True)"
-        f".sql('select project_id, count(*) from raw.gdc_cases_current group by all'))\"\n"
+        f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{catalog}', read_only=True); "
+        f"print(c.sql('select predicted_class, risk_group, count(*) from scores.grading_current "
+        f"join scores.survival_risk_current using (case_id) group by all order by all'))\"\n"
+        f"  tables: raw.*, harmonised.*, features.*, scores.*, registry.models, analytics.patient_overview "
+        f"(each with a *_current view of the newest release)\n"
+        f"Great Expectations Data Docs: {data_dir / 'reports' / release / 'gx' / 'index.html'}\n"
         f"see the runs and partitions: make ui"
     )
     return 0
