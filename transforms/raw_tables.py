@@ -80,10 +80,15 @@ RAW_MGMT_PROBE_BETAS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def _is_object(node: Any) -> bool:
+    # JSON objects arrive as dicts: test that first, the Mapping ABC check is ~10x slower.
+    return type(node) is dict or isinstance(node, Mapping)
+
+
 def _get(document: Mapping[str, Any], *path: str) -> Any:
     node: Any = document
     for key in path:
-        if not isinstance(node, Mapping):
+        if not _is_object(node):
             return None
         node = node.get(key)
     return node
@@ -97,9 +102,13 @@ def _key(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+# Compact and key-sorted: the same document always gives the same bytes (idempotent rewrites). One
+# encoder for all documents: json.dumps with options builds a new encoder on every call.
+_DOCUMENT_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def _dump(document: Mapping[str, Any]) -> str:
-    # Compact and key-sorted: the same document always gives the same bytes (idempotent rewrites).
-    return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _DOCUMENT_ENCODER.encode(document)
 
 
 class _Columns:
@@ -154,7 +163,7 @@ def _consequence_genes(consequences: Any, key_path: Sequence[str], panel: frozen
 
 def _occurrence_case(doc: Mapping[str, Any], v: dict[str, list[Any]]) -> None:
     case = doc.get("case")
-    case = case if isinstance(case, Mapping) else {}
+    case = case if _is_object(case) else {}
     v["case_id"].append(_key(case.get("case_id")))
     v["submitter_id"].append(_key(case.get("submitter_id")))
     v["project_id"].append(_key(_get(case, "project", "project_id")))
@@ -189,7 +198,7 @@ def raw_cnv_occurrences_table(
     v = table.values
     for doc in documents:
         cnv = doc.get("cnv")
-        cnv = cnv if isinstance(cnv, Mapping) else {}
+        cnv = cnv if _is_object(cnv) else {}
         v["release"].append(release)
         v["cnv_occurrence_id"].append(_key(doc.get("cnv_occurrence_id") or doc.get("id")))
         _occurrence_case(doc, v)
@@ -203,7 +212,7 @@ def raw_cnv_occurrences_table(
 
 
 def _first(items: Any) -> Mapping[str, Any]:
-    return items[0] if isinstance(items, list) and items and isinstance(items[0], Mapping) else {}
+    return items[0] if isinstance(items, list) and items and _is_object(items[0]) else {}
 
 
 def raw_methylation_files_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
