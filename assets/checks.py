@@ -58,9 +58,7 @@ def build_quality_checks(asset: AssetsDefinition):
         release = context.partition_key
         frame = lake.lake.read(layer, table, release)
         previous = lake.lake.previous_release(layer, table, release)
-        previous_rows = (
-            lake.lake.read(layer, table, previous).height if previous is not None else None
-        )
+        previous_rows = lake.lake.row_count(layer, table, previous) if previous is not None else None
         report = validate_table(
             table_name, frame, release=release, previous_row_count=previous_rows,
             data_docs_dir=lake.reports_dir(release) / "gx",

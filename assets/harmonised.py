@@ -9,6 +9,7 @@ import time
 import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
+from assets.metadata import markdown_table
 from orchestration.partitions import gdc_releases
 from orchestration.resources import LakeResource
 from transforms.markers import call_molecular_markers
@@ -37,9 +38,7 @@ def _reason_counts(quarantine: pl.DataFrame) -> MetadataValue:
     if quarantine.is_empty():
         return MetadataValue.md("no rejected records")
     counts = quarantine.group_by("table", "reason").len().sort("len", descending=True)
-    lines = ["| table | reason | records |", "|---|---|---|"]
-    lines += [f"| {t} | {r} | {n} |" for t, r, n in counts.iter_rows()]
-    return MetadataValue.md("\n".join(lines))
+    return MetadataValue.md(markdown_table(counts.rename({"len": "records"})))
 
 
 @asset(
@@ -126,11 +125,12 @@ def harmonised_who_cns5_class(context: AssetExecutionContext, lake: LakeResource
     )
     written = lake.lake.write(classes, HARMONISED, "who_cns5_class", release)
     distribution = classes.group_by("who_cns5_class", "who_cns5_grade").len().sort("len", descending=True)
-    table = "\n".join(
-        ["| class | grade | cases |", "|---|---|---|"]
-        + [f"| {c} | {g if g is not None else ''} | {n} |" for c, g, n in distribution.iter_rows()]
+    return MaterializeResult(
+        metadata=_metadata(
+            classes, written, started,
+            distribution=MetadataValue.md(markdown_table(distribution.rename({"len": "cases"}))),
+        )
     )
-    return MaterializeResult(metadata=_metadata(classes, written, started, distribution=MetadataValue.md(table)))
 
 
 @asset(

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from assets.metadata import markdown_table
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.pipeline import TrainedModel, load_model, train_task
 from models.registry import current_champion, read_model_artifacts, register_model, write_model_artifacts
@@ -37,20 +38,19 @@ def code_version() -> str:
     return f"{sha}{'-dirty' if dirty else ''}" if sha else "unknown"
 
 
-def _matrix(lake: LakeResource, release: str) -> ModelMatrix:
-    return build_model_matrix(
-        lake.lake.read("harmonised", "patients", release), lake.lake.read("harmonised", "molecular_markers", release)
+def _published_matrix(lake: LakeResource, release: str) -> ModelMatrix:
+    """The model matrix as features/model_matrix published it, with its recorded feature lists: the
+    models train on exactly what was recorded, and the matrix is built once per release, not per task."""
+    features = lake.lake.read("features", "feature_list", release).sort("task", "position")
+    feature_sets = {
+        task: tuple(group["feature"].to_list())
+        for (task,), group in features.group_by("task", maintain_order=True)
+    }
+    return ModelMatrix(
+        matrix=lake.lake.read("features", "model_matrix", release),
+        feature_set_version=features["feature_set_version"][0],
+        feature_sets=feature_sets,
     )
-
-
-def _markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    rows = [
-        "| " + " | ".join(f"{v:.{float_digits}f}" if isinstance(v, float) else str(v) for v in row) + " |"
-        for row in frame.iter_rows()
-    ]
-    return "\n".join([header, rule, *rows])
 
 
 @asset(
@@ -66,7 +66,9 @@ def _markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
 )
 def model_matrix(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
-    built = _matrix(lake, release)
+    built = build_model_matrix(
+        lake.lake.read("harmonised", "patients", release), lake.lake.read("harmonised", "molecular_markers", release)
+    )
     features = feature_list_table(built)
     written = lake.lake.write(built.matrix, "features", "model_matrix", release)
     lake.lake.write(features.with_columns(pl.lit(release).alias("release")), "features", "feature_list", release)
@@ -77,7 +79,7 @@ def model_matrix(context: AssetExecutionContext, lake: LakeResource) -> Material
             "bytes": written.bytes,
             "feature_set_version": built.feature_set_version,
             "markers_without_patient": len(built.markers_without_patient),
-            "feature_list": MetadataValue.md(_markdown_table(features)),
+            "feature_list": MetadataValue.md(markdown_table(features)),
             "path": MetadataValue.path(str(written.path)),
         }
     )
@@ -89,7 +91,7 @@ def _train_and_register(
     release = context.partition_key
     started = time.monotonic()
     trained = train_task(
-        _matrix(lake, release), task, release=release, code_version=code_version(),
+        _published_matrix(lake, release), task, release=release, code_version=code_version(),
         n_splits=training.n_splits, n_repeats=training.n_repeats,
         survival_baselines=training.survival_baselines,
     )
@@ -105,7 +107,7 @@ def _train_and_register(
         f"{task}/status": entry.status,
         f"{task}/decision": entry.decision_reason,
         f"{task}/training_rows": entry.training_rows,
-        f"{task}/cv_metrics": MetadataValue.md(_markdown_table(summary)),
+        f"{task}/cv_metrics": MetadataValue.md(markdown_table(summary)),
         f"{task}/duration_seconds": round(time.monotonic() - started, 1),
     }
     return trained, metadata
@@ -189,7 +191,7 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource) -> Materi
     release = context.partition_key
     gbm_entry, gbm_model = _champion_model(lake, GBM_VS_LGG)
     grade_entry, grade_model = _champion_model(lake, WHO_GRADE)
-    matrix = pl.read_parquet(lake.lake.table_path("features", "model_matrix", release))
+    matrix = lake.lake.read("features", "model_matrix", release)
     scores = score_grading(
         matrix, gbm_model, gbm_entry.model_version, release=release, scored_at=datetime.now(timezone.utc),
         grade_model=grade_model, grade_model_version=grade_entry.model_version,
@@ -222,7 +224,7 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource) -> Materi
 def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     entry, model = _champion_model(lake, SURVIVAL_RISK)
-    matrix = pl.read_parquet(lake.lake.table_path("features", "model_matrix", release))
+    matrix = lake.lake.read("features", "model_matrix", release)
     scores = score_survival(matrix, model, entry.model_version, release=release, scored_at=datetime.now(timezone.utc))
     written, history = _write_score_history(lake, "survival_risk", release, scores)
     groups = scores.group_by("risk_group").len().sort("risk_group")
@@ -232,7 +234,7 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource) -> 
             "scored_cases": scores.height,
             "rows_with_history": history.height,
             "model_version": entry.model_version,
-            "risk_groups": MetadataValue.md(_markdown_table(groups)),
+            "risk_groups": MetadataValue.md(markdown_table(groups)),
             "path": MetadataValue.path(str(written.path)),
         }
     )

@@ -72,6 +72,10 @@ class Lake:
             )
         return pl.read_parquet(path)
 
+    def row_count(self, layer: str, table: str, release: str) -> int:
+        """Rows of a partition from the Parquet footer, without reading the data."""
+        return pq.read_metadata(self.table_path(layer, table, release)).num_rows
+
     def releases(self, layer: str, table: str) -> list[str]:
         """Release labels with a written partition of this table, oldest first."""
         table_dir = self.table_dir(layer, table)
