@@ -8,24 +8,27 @@ release are written under `<DATA_DIR>/reports/<release>/gx/`.
 """
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
-    AssetsDefinition,
     MetadataValue,
     asset_check,
     multi_asset_check,
 )
 
-from orchestration.partitions import gdc_releases
-from orchestration.resources import LakeResource
+from assets.partitions import gdc_releases
+from assets.resources import GdcApiResource, LakeResource
+from assets.specs import asset_key
 from quality.runner import validate_table
+from quality.tables import QUALITY_TABLES
 from transforms.patients import reconcile_case_counts
+from warehouse.tables import HARMONISED_PATIENTS, HARMONISED_QUARANTINE, RAW_CASES, TABLES_BY_PATH, TableSpec
 
 # Partitioned asset checks are "preview" in Dagster 1.13; they are what per-release checks need.
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
@@ -34,14 +37,10 @@ BLOCKING_CHECK = "blocking_expectations"
 WARNING_CHECK = "warning_expectations"
 
 
-def _table_name(key: AssetKey) -> str:
-    return "/".join(key.path)
-
-
-def build_quality_checks(asset: AssetsDefinition):
-    key = asset.key
-    layer, table = key.path
-    table_name = _table_name(key)
+def build_quality_checks(table: TableSpec):
+    key = asset_key(table)
+    layer, name = table.key
+    table_name = table.path
     specs = [
         AssetCheckSpec(
             BLOCKING_CHECK, asset=key, blocking=True, partitions_def=gdc_releases,
@@ -53,12 +52,14 @@ def build_quality_checks(asset: AssetsDefinition):
         ),
     ]
 
-    @multi_asset_check(specs=specs, name=f"{layer}_{table}_expectations")
+    # can_subset: either check can be run on its own from the UI (one GX validation serves both).
+    @multi_asset_check(specs=specs, name=f"{layer}_{name}_expectations", can_subset=True)
     def quality_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> Iterator[AssetCheckResult]:
         release = context.partition_key
-        frame = lake.lake.read(layer, table, release)
-        previous = lake.lake.previous_release(layer, table, release)
-        previous_rows = lake.lake.row_count(layer, table, previous) if previous is not None else None
+        selected = context.selected_asset_check_keys
+        frame = lake.lake.read_table(table, release)
+        previous = lake.lake.previous_release(layer, name, release)
+        previous_rows = lake.lake.row_count(layer, name, previous) if previous is not None else None
         report = validate_table(
             table_name, frame, release=release, previous_row_count=previous_rows,
             data_docs_dir=lake.reports_dir(release) / "gx",
@@ -67,14 +68,14 @@ def build_quality_checks(asset: AssetsDefinition):
         metadata["results_markdown"] = MetadataValue.md(metadata["results_markdown"])
         if report.data_docs_index is not None:
             metadata["data_docs_index"] = MetadataValue.path(str(report.data_docs_index))
-        metadata = {name: value for name, value in metadata.items() if value is not None}
-        yield AssetCheckResult(
-            asset_key=key,
-            check_name=BLOCKING_CHECK,
-            passed=report.success,
-            severity=AssetCheckSeverity.ERROR,
-            metadata=metadata,
-        )
+        metadata = {field: value for field, value in metadata.items() if value is not None}
+        if AssetCheckKey(key, BLOCKING_CHECK) in selected:
+            yield AssetCheckResult(
+                asset_key=key, check_name=BLOCKING_CHECK, passed=report.success,
+                severity=AssetCheckSeverity.ERROR, metadata=metadata,
+            )
+        if AssetCheckKey(key, WARNING_CHECK) not in selected:
+            return
         yield AssetCheckResult(
             asset_key=key,
             check_name=WARNING_CHECK,
@@ -97,24 +98,28 @@ def build_quality_checks(asset: AssetsDefinition):
     return quality_checks
 
 
-def build_all_quality_checks(assets: Sequence[AssetsDefinition]) -> list:
-    return [build_quality_checks(asset) for asset in assets]
+# Every table that has a Great Expectations suite (quality/tables.py) gets its pair of checks.
+QUALITY_GUARDED_TABLES: tuple[TableSpec, ...] = tuple(TABLES_BY_PATH[name] for name in QUALITY_TABLES)
+
+
+def build_all_quality_checks() -> list:
+    return [build_quality_checks(table) for table in QUALITY_GUARDED_TABLES]
 
 
 @asset_check(
-    asset=AssetKey(["harmonised", "quarantine"]),
+    asset=asset_key(HARMONISED_QUARANTINE),
     name="raw_cases_reconcile",
     blocking=True,
     partitions_def=gdc_releases,
-    additional_deps=[AssetKey(["raw", "gdc_cases"]), AssetKey(["harmonised", "patients"])],
+    additional_deps=[asset_key(RAW_CASES), asset_key(HARMONISED_PATIENTS)],
     description="Every raw case is in exactly one of harmonised/patients or the quarantine: raw = patients + quarantined.",
 )
 def raw_cases_reconcile(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     release = context.partition_key
     counts = reconcile_case_counts(
-        lake.lake.read("raw", "gdc_cases", release),
-        lake.lake.read("harmonised", "patients", release),
-        lake.lake.read("harmonised", "quarantine", release),
+        lake.lake.read_table(RAW_CASES, release),
+        lake.lake.read_table(HARMONISED_PATIENTS, release),
+        lake.lake.read_table(HARMONISED_QUARANTINE, release),
     )
     return AssetCheckResult(
         passed=bool(counts["reconciles"]),
@@ -124,4 +129,45 @@ def raw_cases_reconcile(context: AssetCheckExecutionContext, lake: LakeResource)
             **{k: v for k, v in counts.items() if isinstance(v, (int, bool))},
             **{k: ", ".join(map(str, v)) for k, v in counts.items() if isinstance(v, list) and v},
         },
+    )
+
+
+# /status answers in well under a second; a check that waits longer only delays the answer "GDC is down".
+STATUS_PROBE = {"connect_timeout": 3.0, "read_timeout": 5.0, "max_retries": 1, "backoff_factor": 0.2}
+
+
+@asset_check(
+    asset=AssetKey(["gdc_release"]),
+    name="gdc_release_is_current",
+    description=(
+        "Fails when GDC's /status serves a newer data release than the newest release whose scores are published "
+        "(the refresh is missing or failed). Run it on its own from the UI, or by the daily freshness schedule."
+    ),
+)
+def gdc_release_is_current(context: AssetCheckExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> AssetCheckResult:
+    from assets.gdc_client import GdcError
+    from warehouse.lake import release_sort_key
+    from warehouse.tables import SCORES_GRADING
+
+    published = lake.lake.releases(SCORES_GRADING.layer, SCORES_GRADING.name)
+    newest = published[-1] if published else None
+    try:
+        served = gdc.client(logger=context.log, **STATUS_PROBE).status().data_release_label
+    except GdcError as error:
+        return AssetCheckResult(
+            passed=False, severity=AssetCheckSeverity.WARN,
+            metadata={"gdc_status_url": f"{gdc.base_url}/status", "error": str(error)[:500],
+                      "newest_materialised_release": newest or "none"},
+            description=f"GDC /status at {gdc.base_url} could not be read",
+        )
+    behind = newest is None or release_sort_key(served) > release_sort_key(newest)
+    return AssetCheckResult(
+        passed=not behind,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "gdc_serves": served,
+            "newest_materialised_release": newest or "none",
+            "gdc_status_url": f"{gdc.base_url}/status",
+        },
+        description=(f"GDC serves {served}; newest materialised release is {newest or 'none'}"),
     )

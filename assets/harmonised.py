@@ -4,34 +4,45 @@ The assets only read and write; every rule lives in transforms/ (patients, survi
 markers, WHO CNS5) and is tested there without Dagster.
 """
 
+import sys
 import time
 
 import polars as pl
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
+import transforms.markers
+import transforms.patients
+import transforms.survival
+import transforms.vocabularies
+import transforms.who_cns5
 from assets.metadata import markdown_table
-from orchestration.partitions import gdc_releases
-from orchestration.resources import LakeResource
+from assets.partitions import gdc_releases
+from assets.resources import LakeResource
+from assets.specs import asset_key, table_asset_args, table_asset_spec, written_metadata
 from transforms.markers import call_molecular_markers
 from transforms.patients import harmonise_patients, reconcile_case_counts
 from transforms.quarantine import QUARANTINE_SCHEMA
 from transforms.who_cns5 import classify_who_cns5
+from warehouse.tables import (
+    HARMONISED_MARKER_REJECTS,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_PATIENT_REJECTS,
+    HARMONISED_PATIENTS,
+    HARMONISED_QUARANTINE,
+    HARMONISED_WHO_CNS5_CLASS,
+    RAW_CASES,
+    RAW_CNV_OCCURRENCES,
+    RAW_MGMT_PROBE_BETAS,
+    RAW_SSM_OCCURRENCES,
+)
 
-HARMONISED = "harmonised"
-# Quarantine parts written by each harmonising asset; `harmonised/quarantine` is their union.
-PATIENT_REJECTS = "_quarantine_patients"
-MARKER_REJECTS = "_quarantine_markers"
+_THIS = sys.modules[__name__]
+_PATIENT_CODE = (transforms.patients, transforms.survival, transforms.vocabularies, _THIS)
+_MARKER_CODE = (transforms.markers, transforms.vocabularies, _THIS)
 
 
-def _metadata(frame: pl.DataFrame, written, started: float, **extra) -> dict:
-    return {
-        "dagster/row_count": frame.height,
-        "rows": frame.height,
-        "bytes": written.bytes,
-        "duration_seconds": round(time.monotonic() - started, 3),
-        "path": MetadataValue.path(str(written.path)),
-        **extra,
-    }
+def _timed(started: float) -> dict:
+    return {"duration_seconds": round(time.monotonic() - started, 3)}
 
 
 def _reason_counts(quarantine: pl.DataFrame) -> MetadataValue:
@@ -41,120 +52,115 @@ def _reason_counts(quarantine: pl.DataFrame) -> MetadataValue:
     return MetadataValue.md(markdown_table(counts.rename({"len": "records"})))
 
 
-@asset(
-    key=["harmonised", "patients"],
-    deps=[["raw", "gdc_cases"]],
+@multi_asset(
+    specs=[
+        table_asset_spec(HARMONISED_PATIENTS, deps=[RAW_CASES], code=_PATIENT_CODE),
+        table_asset_spec(HARMONISED_PATIENT_REJECTS, deps=[RAW_CASES], code=_PATIENT_CODE),
+    ],
     partitions_def=gdc_releases,
-    group_name="harmonised",
-    kinds={"polars", "parquet"},
-    description=(
-        "One row per case: demographics, diagnosis, WHO grade, Karnofsky, treatments and the overall-survival "
-        "endpoint, read correctly from every GDC release profile. Rejected cases go to harmonised/quarantine."
-    ),
+    name="harmonise_patients",
+    description="Harmonise case documents into one row per patient; rejected cases go to patient_rejects.",
 )
-def harmonised_patients(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+def harmonised_patients(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
-    raw_cases = lake.lake.read("raw", "gdc_cases", release)
+    raw_cases = lake.lake.read_table(RAW_CASES, release)
     result = harmonise_patients(raw_cases)
     counts = reconcile_case_counts(raw_cases, result.patients, result.quarantine)
     if not counts["reconciles"]:
         raise Failure(f"harmonised/patients for release {release} does not reconcile with raw/gdc_cases: {counts}")
-    lake.lake.write(result.quarantine, HARMONISED, PATIENT_REJECTS, release)
-    written = lake.lake.write(result.patients, HARMONISED, "patients", release)
-    return MaterializeResult(
-        metadata=_metadata(
-            result.patients, written, started,
-            raw_cases=counts.get("raw_cases"),
-            quarantined_records=result.quarantine.height,
-            rejected_reasons=_reason_counts(result.quarantine),
-        )
+    rejects = lake.lake.write_table(HARMONISED_PATIENT_REJECTS, result.quarantine, release)
+    written = lake.lake.write_table(HARMONISED_PATIENTS, result.patients, release)
+    yield MaterializeResult(
+        asset_key=asset_key(HARMONISED_PATIENTS),
+        metadata=written_metadata(
+            written, **_timed(started), raw_cases=counts.get("raw_cases"), quarantined_records=result.quarantine.height,
+        ),
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(HARMONISED_PATIENT_REJECTS),
+        metadata=written_metadata(rejects, rejected_reasons=_reason_counts(result.quarantine)),
     )
 
 
-@asset(
-    key=["harmonised", "molecular_markers"],
-    deps=[["raw", "gdc_cases"], ["raw", "gdc_ssm_occurrences"], ["raw", "gdc_cnv_occurrences"], ["raw", "mgmt_probe_betas"]],
+@multi_asset(
+    specs=[
+        table_asset_spec(
+            HARMONISED_MOLECULAR_MARKERS,
+            deps=[RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS], code=_MARKER_CODE,
+        ),
+        table_asset_spec(
+            HARMONISED_MARKER_REJECTS,
+            deps=[RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS], code=_MARKER_CODE,
+        ),
+    ],
     partitions_def=gdc_releases,
-    group_name="harmonised",
-    kinds={"polars", "parquet"},
-    description=(
-        "Per case: panel gene mutation status, IDH, ATRX, TP53, TERT, 1p/19q codeletion, 7+/10-, EGFR "
-        "amplification, CDKN2A homozygous deletion, MGMT promoter methylation (MGMT-STP27) with its source."
-    ),
+    name="call_molecular_markers",
+    description="Call IDH, 1p/19q, 7+/10-, EGFR, CDKN2A, MGMT and panel mutations per patient; rejects kept apart.",
 )
-def harmonised_molecular_markers(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+def harmonised_molecular_markers(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
-    read = lake.lake.read
+    read = lake.lake.read_table
     result = call_molecular_markers(
-        read("raw", "gdc_cases", release),
-        read("raw", "gdc_ssm_occurrences", release),
-        read("raw", "gdc_cnv_occurrences", release),
-        read("raw", "mgmt_probe_betas", release),
-        release=release,
+        read(RAW_CASES, release), read(RAW_SSM_OCCURRENCES, release), read(RAW_CNV_OCCURRENCES, release),
+        read(RAW_MGMT_PROBE_BETAS, release), release=release,
     )
-    lake.lake.write(result.quarantine, HARMONISED, MARKER_REJECTS, release)
-    written = lake.lake.write(result.markers, HARMONISED, "molecular_markers", release)
+    rejects = lake.lake.write_table(HARMONISED_MARKER_REJECTS, result.quarantine, release)
+    written = lake.lake.write_table(HARMONISED_MOLECULAR_MARKERS, result.markers, release)
     markers = result.markers
-    return MaterializeResult(
-        metadata=_metadata(
-            markers, written, started,
+    yield MaterializeResult(
+        asset_key=asset_key(HARMONISED_MOLECULAR_MARKERS),
+        metadata=written_metadata(
+            written, **_timed(started),
             idh_mutant=markers.filter(pl.col("idh_status") == "mutant").height,
             idh_unknown=markers.filter(pl.col("idh_status").is_null()).height,
             codeleted_1p19q=markers.filter(pl.col("codeletion_1p19q")).height,
             mgmt_methylated=markers.filter(pl.col("mgmt_promoter_methylated")).height,
             quarantined_records=result.quarantine.height,
-        )
+        ),
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(HARMONISED_MARKER_REJECTS),
+        metadata=written_metadata(rejects, rejected_reasons=_reason_counts(result.quarantine)),
     )
 
 
-@asset(
-    key=["harmonised", "who_cns5_class"],
-    deps=[harmonised_patients, harmonised_molecular_markers],
-    partitions_def=gdc_releases,
-    group_name="harmonised",
-    kinds={"polars", "parquet"},
-    description="WHO CNS5 (2021) integrated diagnosis from the markers, with the rule that applied or the missing marker.",
-)
+@asset(**table_asset_args(
+    HARMONISED_WHO_CNS5_CLASS, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+    code=(transforms.who_cns5, _THIS),
+))
 def harmonised_who_cns5_class(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
     classes = classify_who_cns5(
-        lake.lake.read(HARMONISED, "patients", release), lake.lake.read(HARMONISED, "molecular_markers", release)
+        lake.lake.read_table(HARMONISED_PATIENTS, release), lake.lake.read_table(HARMONISED_MOLECULAR_MARKERS, release)
     )
-    written = lake.lake.write(classes, HARMONISED, "who_cns5_class", release)
+    written = lake.lake.write_table(HARMONISED_WHO_CNS5_CLASS, classes, release)
     distribution = classes.group_by("who_cns5_class", "who_cns5_grade").len().sort("len", descending=True)
     return MaterializeResult(
-        metadata=_metadata(
-            classes, written, started,
+        metadata=written_metadata(
+            written, **_timed(started),
             distribution=MetadataValue.md(markdown_table(distribution.rename({"len": "cases"}))),
         )
     )
 
 
-@asset(
-    key=["harmonised", "quarantine"],
-    deps=[harmonised_patients, harmonised_molecular_markers],
-    partitions_def=gdc_releases,
-    group_name="harmonised",
-    kinds={"polars", "parquet"},
-    description=(
-        "Every rejected raw record with table, case, field, value and reason. For every release, raw cases = "
-        "patients + quarantined cases, exactly (checked)."
-    ),
-)
+QUARANTINE_PARTS = (HARMONISED_PATIENT_REJECTS, HARMONISED_MARKER_REJECTS)
+
+
+@asset(**table_asset_args(HARMONISED_QUARANTINE, deps=QUARANTINE_PARTS, code=(_THIS,)))
 def harmonised_quarantine(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
-    parts = [lake.lake.read(HARMONISED, part, release) for part in (PATIENT_REJECTS, MARKER_REJECTS)]
+    parts = [lake.lake.read_table(part, release) for part in QUARANTINE_PARTS]
     quarantine = pl.concat([part.select(list(QUARANTINE_SCHEMA)) for part in parts]).sort(
         ["table", "case_id", "field"], nulls_last=True
     )
-    written = lake.lake.write(quarantine, HARMONISED, "quarantine", release)
+    written = lake.lake.write_table(HARMONISED_QUARANTINE, quarantine, release)
     return MaterializeResult(
-        metadata=_metadata(
-            quarantine, written, started,
+        metadata=written_metadata(
+            written, **_timed(started),
             quarantined_cases=quarantine.filter(pl.col("table") == "raw/gdc_cases")["case_id"].n_unique(),
             reasons=_reason_counts(quarantine),
         )

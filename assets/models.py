@@ -6,19 +6,37 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+import sys
 
+import polars as pl
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
+
+import models.grading
+import models.pipeline
+import models.scoring
+import models.survival
+import transforms.features
 from assets.metadata import markdown_table
+from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.pipeline import TrainedModel, load_model, train_task
 from models.registry import current_champion, read_model_artifacts, register_model, write_model_artifacts
 from models.scoring import score_grading, score_survival
 from models.survival import SURVIVAL_RISK
-from orchestration.partitions import gdc_releases
-from orchestration.resources import LakeResource, ModelTrainingResource
+from assets.partitions import gdc_releases
+from assets.resources import LakeResource, ModelTrainingResource
 from transforms.features import ModelMatrix, build_model_matrix, feature_list_table
 from warehouse.registry_store import registry_connection
+from warehouse.tables import (
+    FEATURES_FEATURE_LIST,
+    FEATURES_MODEL_MATRIX,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_PATIENTS,
+    SCORES_GRADING,
+    SCORES_SURVIVAL_RISK,
+)
+
+_THIS = sys.modules[__name__]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,47 +59,51 @@ def code_version() -> str:
 def _published_matrix(lake: LakeResource, release: str) -> ModelMatrix:
     """The model matrix as features/model_matrix published it, with its recorded feature lists: the
     models train on exactly what was recorded, and the matrix is built once per release, not per task."""
-    features = lake.lake.read("features", "feature_list", release).sort("task", "position")
+    features = lake.lake.read_table(FEATURES_FEATURE_LIST, release).sort("task", "position")
     feature_sets = {
         task: tuple(group["feature"].to_list())
         for (task,), group in features.group_by("task", maintain_order=True)
     }
     return ModelMatrix(
-        matrix=lake.lake.read("features", "model_matrix", release),
+        matrix=lake.lake.read_table(FEATURES_MODEL_MATRIX, release),
         feature_set_version=features["feature_set_version"][0],
         feature_sets=feature_sets,
     )
 
 
-@asset(
-    key=["features", "model_matrix"],
-    deps=[["harmonised", "patients"], ["harmonised", "molecular_markers"]],
+@multi_asset(
+    specs=[
+        table_asset_spec(FEATURES_MODEL_MATRIX, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+                         code=(transforms.features, _THIS)),
+        table_asset_spec(FEATURES_FEATURE_LIST, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+                         code=(transforms.features, _THIS)),
+    ],
     partitions_def=gdc_releases,
-    group_name="features",
-    kinds={"polars", "parquet"},
-    description=(
-        "One row per patient: model features (missing stays missing) and label columns; the per-task feature "
-        "lists and the feature-set version are recorded in features/feature_list."
-    ),
+    name="build_model_matrix",
+    description="The model matrix of a release and the per-task feature lists it was built with.",
 )
-def model_matrix(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+def model_matrix(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     built = build_model_matrix(
-        lake.lake.read("harmonised", "patients", release), lake.lake.read("harmonised", "molecular_markers", release)
+        lake.lake.read_table(HARMONISED_PATIENTS, release), lake.lake.read_table(HARMONISED_MOLECULAR_MARKERS, release)
     )
-    features = feature_list_table(built)
-    written = lake.lake.write(built.matrix, "features", "model_matrix", release)
-    lake.lake.write(features.with_columns(pl.lit(release).alias("release")), "features", "feature_list", release)
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": built.matrix.height,
-            "rows": built.matrix.height,
-            "bytes": written.bytes,
-            "feature_set_version": built.feature_set_version,
-            "markers_without_patient": len(built.markers_without_patient),
-            "feature_list": MetadataValue.md(markdown_table(features)),
-            "path": MetadataValue.path(str(written.path)),
-        }
+    features = feature_list_table(built).with_columns(pl.lit(release).alias("release"))
+    written = lake.lake.write_table(FEATURES_MODEL_MATRIX, built.matrix, release)
+    feature_list = lake.lake.write_table(FEATURES_FEATURE_LIST, features, release)
+    yield MaterializeResult(
+        asset_key=asset_key(FEATURES_MODEL_MATRIX),
+        metadata=written_metadata(
+            written,
+            feature_set_version=built.feature_set_version,
+            markers_without_patient=len(built.markers_without_patient),
+        ),
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(FEATURES_FEATURE_LIST),
+        metadata=written_metadata(
+            feature_list, feature_set_version=built.feature_set_version,
+            feature_list=MetadataValue.md(markdown_table(features.drop("release"))),
+        ),
     )
 
 
@@ -113,12 +135,18 @@ def _train_and_register(
     return trained, metadata
 
 
+_MODEL_CODE = (models.pipeline, models.grading, models.survival, _THIS)
+
+
 @asset(
     key=["models", "grading_model"],
-    deps=[model_matrix],
+    deps=[asset_key(FEATURES_MODEL_MATRIX), asset_key(FEATURES_FEATURE_LIST)],
     partitions_def=gdc_releases,
     group_name="models",
     kinds={"lightgbm"},
+    owners=OWNERS["models"],
+    tags={"layer": "models"},
+    code_version=source_version(*_MODEL_CODE),
     description=(
         "LightGBM GBM-vs-LGG and WHO grade 2/3/4 classifiers: repeated stratified CV with out-of-fold metrics, "
         "calibration inside the folds; registered as champion or challenger."
@@ -136,10 +164,13 @@ def grading_model(
 
 @asset(
     key=["models", "survival_model"],
-    deps=[model_matrix],
+    deps=[asset_key(FEATURES_MODEL_MATRIX), asset_key(FEATURES_FEATURE_LIST)],
     partitions_def=gdc_releases,
     group_name="models",
     kinds={"lightgbm"},
+    owners=OWNERS["models"],
+    tags={"layer": "models"},
+    code_version=source_version(*_MODEL_CODE),
     description=(
         "LightGBM with a Cox partial-likelihood objective and a Breslow baseline, cross-validated against "
         "scikit-survival CoxPH, RSF and GBSA; registered as champion or challenger."
@@ -162,44 +193,35 @@ def _champion_model(lake: LakeResource, task: str):
     return champion, load_model(task, *read_model_artifacts(lake.models_dir, champion.model_version))
 
 
-def _write_score_history(lake: LakeResource, table: str, release: str, scores: pl.DataFrame):
+def _write_score_history(lake: LakeResource, table, release: str, scores: pl.DataFrame):
     """Keep the scores of every model version that has scored this release; replace this version's."""
-    if lake.lake.exists("scores", table, release):
-        earlier = lake.lake.read("scores", table, release)
+    if lake.lake.exists(table.layer, table.name, release):
+        earlier = lake.lake.read_table(table, release)
         versions = scores["model_version"].unique()
         earlier = earlier.filter(~pl.col("model_version").is_in(versions.implode()))
         scores = pl.concat([earlier, scores], how="diagonal_relaxed")
     scores = scores.sort(["model_version", "case_id"])
     duplicates = scores.select("case_id", "release", "model_version").is_duplicated().sum()
     if duplicates:
-        raise RuntimeError(f"scores/{table} release {release}: {duplicates} duplicate (case, release, model) rows")
-    return lake.lake.write(scores, "scores", table, release), scores
+        raise RuntimeError(f"{table.path} release {release}: {duplicates} duplicate (case, release, model) rows")
+    return lake.lake.write_table(table, scores, release), scores
 
 
-@asset(
-    key=["scores", "grading"],
-    deps=[grading_model, model_matrix],
-    partitions_def=gdc_releases,
-    group_name="scores",
-    kinds={"polars", "parquet"},
-    description=(
-        "Per case, release and model version: GBM probability, WHO grade probabilities, predicted class and "
-        "the top three feature contributions in words. History kept; scores.grading_current picks the champion."
-    ),
-)
+@asset(**table_asset_args(SCORES_GRADING, deps=[grading_model, FEATURES_MODEL_MATRIX],
+                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")))
 def grading_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     gbm_entry, gbm_model = _champion_model(lake, GBM_VS_LGG)
     grade_entry, grade_model = _champion_model(lake, WHO_GRADE)
-    matrix = lake.lake.read("features", "model_matrix", release)
+    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
     scores = score_grading(
         matrix, gbm_model, gbm_entry.model_version, release=release, scored_at=datetime.now(timezone.utc),
         grade_model=grade_model, grade_model_version=grade_entry.model_version,
     )
-    written, history = _write_score_history(lake, "grading", release, scores)
+    written, history = _write_score_history(lake, SCORES_GRADING, release, scores)
     return MaterializeResult(
         metadata={
-            "dagster/row_count": scores.height,
+            "dagster/row_count": history.height,
             "scored_cases": scores.height,
             "rows_with_history": history.height,
             "model_version": gbm_entry.model_version,
@@ -210,27 +232,18 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource) -> Materi
     )
 
 
-@asset(
-    key=["scores", "survival_risk"],
-    deps=[survival_model, model_matrix],
-    partitions_def=gdc_releases,
-    group_name="scores",
-    kinds={"polars", "parquet"},
-    description=(
-        "Per case, release and model version: Cox risk score, risk group (cut points fixed on training data), "
-        "S(12/24/60 months) and the top three contributions in words. History kept."
-    ),
-)
+@asset(**table_asset_args(SCORES_SURVIVAL_RISK, deps=[survival_model, FEATURES_MODEL_MATRIX],
+                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")))
 def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     entry, model = _champion_model(lake, SURVIVAL_RISK)
-    matrix = lake.lake.read("features", "model_matrix", release)
+    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
     scores = score_survival(matrix, model, entry.model_version, release=release, scored_at=datetime.now(timezone.utc))
-    written, history = _write_score_history(lake, "survival_risk", release, scores)
+    written, history = _write_score_history(lake, SCORES_SURVIVAL_RISK, release, scores)
     groups = scores.group_by("risk_group").len().sort("risk_group")
     return MaterializeResult(
         metadata={
-            "dagster/row_count": scores.height,
+            "dagster/row_count": history.height,
             "scored_cases": scores.height,
             "rows_with_history": history.height,
             "model_version": entry.model_version,

@@ -6,6 +6,7 @@ is the partition being built, and writes the documents with their key columns at
 
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,16 +16,14 @@ from typing import Any
 import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
-from orchestration.gdc_client import ArchiveFile, GdcClient, SearchResult
-from orchestration.partitions import gdc_releases
-from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource
+import transforms.raw_tables
+from assets.gdc_client import ArchiveFile, GdcClient, GdcEnvelopeError, GdcError, GdcHttpError, SearchResult
+from assets.partitions import gdc_releases
+from assets.resources import GdcApiResource, GenePanelResource, LakeResource
+from assets.specs import GDC_POOL, GDC_RETRY_POLICY, OWNERS, table_asset_args
 from transforms.panels import MGMT_STP27_PROBES
 from transforms.raw_tables import (
-    RAW_CASES_SCHEMA,
-    RAW_CNV_OCCURRENCES_SCHEMA,
-    RAW_METHYLATION_FILES_SCHEMA,
     RAW_MGMT_PROBE_BETAS_SCHEMA,
-    RAW_SSM_OCCURRENCES_SCHEMA,
     extract_probe_betas,
     mgmt_probe_rows,
     raw_cases_table,
@@ -33,8 +32,18 @@ from transforms.raw_tables import (
     raw_ssm_occurrences_table,
 )
 from warehouse.lake import WrittenTable, write_bytes_atomic
+from warehouse.tables import (
+    RAW_CASES,
+    RAW_CNV_OCCURRENCES,
+    RAW_METHYLATION_FILES,
+    RAW_MGMT_PROBE_BETAS,
+    RAW_SSM_OCCURRENCES,
+    TableSpec,
+)
 
 RAW = "raw"
+# The code that shapes raw tables: a change to it is a new code version of every raw asset.
+_RAW_CODE = (transforms.raw_tables, sys.modules[__name__])
 
 # What the raw layer asks GDC for. Field lists are explicit (not `expand`) for occurrences so the
 # payload stays small; case documents take whole expand groups so new clinical fields come along.
@@ -104,12 +113,11 @@ def _ingest_search(
     gdc: GdcApiResource,
     lake: LakeResource,
     *,
-    table: str,
+    table: TableSpec,
     endpoint: str,
     filters: dict[str, Any],
     sort: str,
     build: Callable[[list[dict[str, Any]], str], pl.DataFrame],
-    schema: dict[str, pl.DataType],
     fields: Sequence[str] | None = None,
     expand: Sequence[str] | None = None,
 ) -> MaterializeResult:
@@ -118,7 +126,7 @@ def _ingest_search(
     client = gdc.client(logger=context.log)
     # Pages stream into the partition file as they arrive (memory stays at one page); the file is
     # published only once the search is complete and consistent.
-    sink = lake.lake.sink(RAW, table, release, schema, lambda hits: build(hits, release))
+    sink = lake.lake.sink(table.layer, table.name, release, dict(table.schema), lambda hits: build(hits, release))
     try:
         result = client.search_all(
             endpoint,
@@ -137,11 +145,32 @@ def _ingest_search(
                 "were built; nothing was written"
             )
         written = sink.commit()
+    except GdcError as error:
+        sink.abort()
+        raise _as_failure(error, f"{endpoint} for release {release}") from error
     except BaseException:
         sink.abort()
         raise
-    context.log.info(f"{RAW}/{table} release {release}: {written.rows} rows, {written.bytes} bytes -> {written.path}")
+    context.log.info(f"{table.path} release {release}: {written.rows} rows, {written.bytes} bytes -> {written.path}")
     return MaterializeResult(metadata=_search_metadata(result, written, started))
+
+
+def _is_transient(error: GdcError) -> bool:
+    """Worth retrying the step: server-side 5xx/429 that outlasted the client's retries, consistency
+    problems of a moving index. Not: 4xx (the request is wrong) or a malformed answer (a bundle error
+    that will be malformed again)."""
+    if isinstance(error, GdcHttpError):
+        return error.status_code >= 500 or error.status_code == 429
+    return not isinstance(error, GdcEnvelopeError)
+
+
+def _as_failure(error: GdcError, what: str) -> Failure:
+    transient = _is_transient(error)
+    return Failure(
+        description=f"{what}: {error}" + ("" if transient else " (not transient: the step is not retried)"),
+        metadata={"error_class": type(error).__name__, "transient": transient},
+        allow_retries=transient,
+    )
 
 
 def _require_release(partition: str, served: str, what: str) -> None:
@@ -149,7 +178,8 @@ def _require_release(partition: str, served: str, what: str) -> None:
         raise Failure(
             f"{what}: GDC serves data release {served}, but partition {partition} was requested. "
             "GDC only serves its current release; raw data of a past release cannot be fetched again "
-            "(already written partitions are kept)."
+            "(already written partitions are kept).",
+            allow_retries=False,
         )
 
 
@@ -158,10 +188,17 @@ def _require_release(partition: str, served: str, what: str) -> None:
     partitions_def=gdc_releases,
     group_name="raw",
     kinds={"python"},
+    owners=OWNERS["raw"],
+    tags={"layer": "raw"},
+    retry_policy=GDC_RETRY_POLICY,
+    pool=GDC_POOL,
     description="The GDC data release this partition is built from (`/status`), checked before any fetch.",
 )
 def gdc_release(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> MaterializeResult:
-    status = gdc.client(logger=context.log).status()
+    try:
+        status = gdc.client(logger=context.log).status()
+    except GdcError as error:
+        raise _as_failure(error, "/status") from error
     _require_release(context.partition_key, status.data_release_label, "/status")
     path = lake.lake.partition_dir(RAW, "gdc_release", context.partition_key) / "status.json"
     write_bytes_atomic(json.dumps(status.raw, indent=2, sort_keys=True).encode(), path)
@@ -175,45 +212,30 @@ def gdc_release(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeR
     )
 
 
-@asset(
-    key=["raw", "gdc_cases"],
-    deps=[gdc_release],
-    partitions_def=gdc_releases,
-    group_name="raw",
-    kinds={"parquet"},
-    description="Case documents (demographic, diagnoses, treatments, follow-ups) of the glioma projects.",
-)
+@asset(**table_asset_args(RAW_CASES, deps=[gdc_release], code=_RAW_CODE, gdc_facing=True))
 def raw_gdc_cases(
     context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
 ) -> MaterializeResult:
     return _ingest_search(
         context, gdc, lake,
-        table="gdc_cases",
+        table=RAW_CASES,
         endpoint="cases",
         filters=_in("project.project_id", gene_panels.projects),
         sort="case_id:asc",
         fields=CASE_FIELDS,
         expand=CASE_EXPAND,
         build=raw_cases_table,
-        schema=RAW_CASES_SCHEMA,
     )
 
 
-@asset(
-    key=["raw", "gdc_ssm_occurrences"],
-    deps=[gdc_release],
-    partitions_def=gdc_releases,
-    group_name="raw",
-    kinds={"parquet"},
-    description="Somatic mutation occurrences (open, masked) in the gene panel.",
-)
+@asset(**table_asset_args(RAW_SSM_OCCURRENCES, deps=[gdc_release], code=_RAW_CODE, gdc_facing=True))
 def raw_gdc_ssm_occurrences(
     context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
 ) -> MaterializeResult:
     genes = gene_panels.ssm_genes
     return _ingest_search(
         context, gdc, lake,
-        table="gdc_ssm_occurrences",
+        table=RAW_SSM_OCCURRENCES,
         endpoint="ssm_occurrences",
         filters=_and(
             _in("case.project.project_id", gene_panels.projects),
@@ -222,25 +244,17 @@ def raw_gdc_ssm_occurrences(
         sort="ssm_occurrence_id:asc",
         fields=SSM_OCCURRENCE_FIELDS,
         build=lambda hits, release: raw_ssm_occurrences_table(hits, release, genes),
-        schema=RAW_SSM_OCCURRENCES_SCHEMA,
     )
 
 
-@asset(
-    key=["raw", "gdc_cnv_occurrences"],
-    deps=[gdc_release],
-    partitions_def=gdc_releases,
-    group_name="raw",
-    kinds={"parquet"},
-    description="Gene-level copy-number change occurrences for the marker-gene panel (1p, 19q, 7, 10, EGFR, CDKN2A).",
-)
+@asset(**table_asset_args(RAW_CNV_OCCURRENCES, deps=[gdc_release], code=_RAW_CODE, gdc_facing=True))
 def raw_gdc_cnv_occurrences(
     context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
 ) -> MaterializeResult:
     genes = gene_panels.cnv_genes
     return _ingest_search(
         context, gdc, lake,
-        table="gdc_cnv_occurrences",
+        table=RAW_CNV_OCCURRENCES,
         endpoint="cnv_occurrences",
         filters=_and(
             _in("case.project.project_id", gene_panels.projects),
@@ -249,43 +263,31 @@ def raw_gdc_cnv_occurrences(
         sort="cnv_occurrence_id:asc",
         fields=CNV_OCCURRENCE_FIELDS,
         build=lambda hits, release: raw_cnv_occurrences_table(hits, release, genes),
-        schema=RAW_CNV_OCCURRENCES_SCHEMA,
     )
 
 
-@asset(
-    key=["raw", "gdc_methylation_files"],
-    deps=[gdc_release],
-    partitions_def=gdc_releases,
-    group_name="raw",
-    kinds={"parquet"},
-    description="File documents of open SeSAMe methylation beta-value files (450k/27k/EPIC arrays).",
-)
+@asset(**table_asset_args(RAW_METHYLATION_FILES, deps=[gdc_release], code=_RAW_CODE, gdc_facing=True))
 def raw_gdc_methylation_files(
     context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
 ) -> MaterializeResult:
     leaves = [_in(field, [value]) for field, value in METHYLATION_FILTER_VALUES.items()]
     return _ingest_search(
         context, gdc, lake,
-        table="gdc_methylation_files",
+        table=RAW_METHYLATION_FILES,
         endpoint="files",
         filters=_and(_in("cases.project.project_id", gene_panels.projects), *leaves),
         sort="file_id:asc",
         fields=METHYLATION_FILE_FIELDS,
         build=raw_methylation_files_table,
-        schema=RAW_METHYLATION_FILES_SCHEMA,
     )
 
 
 def _previous_extractions(lake: LakeResource, release: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """(file_id, md5) -> probe rows already extracted in an earlier release: such files are not fetched again."""
-    earlier = [
-        r for r in lake.lake.releases(RAW, "mgmt_probe_betas")
-        if r != release
-    ]
+    earlier = [r for r in lake.lake.releases(RAW_MGMT_PROBE_BETAS.layer, RAW_MGMT_PROBE_BETAS.name) if r != release]
     if not earlier:
         return {}
-    frame = pl.concat([lake.lake.read(RAW, "mgmt_probe_betas", r) for r in earlier], how="diagonal_relaxed")
+    frame = pl.concat([lake.lake.read_table(RAW_MGMT_PROBE_BETAS, r) for r in earlier], how="diagonal_relaxed")
     frame = frame.unique(subset=["file_id", "md5sum", "probe_id"], keep="last", maintain_order=True)
     reused: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in frame.iter_rows(named=True):
@@ -293,21 +295,11 @@ def _previous_extractions(lake: LakeResource, release: str) -> dict[tuple[str, s
     return reused
 
 
-@asset(
-    key=["raw", "mgmt_probe_betas"],
-    deps=[raw_gdc_methylation_files],
-    partitions_def=gdc_releases,
-    group_name="raw",
-    kinds={"parquet"},
-    description=(
-        "Betas of the MGMT-STP27 promoter probes, extracted while streaming each methylation file. "
-        "A file already fetched by an earlier release (same file id and md5) is not downloaded again."
-    ),
-)
+@asset(**table_asset_args(RAW_MGMT_PROBE_BETAS, deps=[raw_gdc_methylation_files], code=_RAW_CODE, gdc_facing=True))
 def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
-    files = lake.lake.read(RAW, "gdc_methylation_files", release)
+    files = lake.lake.read_table(RAW_METHYLATION_FILES, release)
     reusable = _previous_extractions(lake, release)
     # requests.Session is not guaranteed thread-safe: one client per download thread.
     per_thread = threading.local()
@@ -363,7 +355,7 @@ def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, la
                 context.log.info(f"fetched {done}/{len(jobs)} methylation downloads")
 
     frame = pl.DataFrame(rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA).sort(["file_id", "probe_id"])
-    written = lake.lake.write(frame, RAW, "mgmt_probe_betas", release)
+    written = lake.lake.write_table(RAW_MGMT_PROBE_BETAS, frame, release)
     elapsed = time.monotonic() - started
     return MaterializeResult(
         metadata={

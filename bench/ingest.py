@@ -63,8 +63,8 @@ def child_ingest(base_url: str, data_dir: str, release: str) -> dict:
     from dagster import DagsterInstance, materialize
 
     from assets.raw import RAW_ASSETS
-    from orchestration.partitions import gdc_releases
-    from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource
+    from assets.partitions import gdc_releases
+    from assets.resources import GdcApiResource, GenePanelResource, LakeResource
 
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(gdc_releases.name, [release])
@@ -115,7 +115,7 @@ def child_bare_loop(base_url: str) -> dict:
                 break
         per_table[endpoint] = time.perf_counter() - endpoint_started
     # The same files the raw layer fetches for the MGMT probes, in the same POST /data archives.
-    from orchestration.resources import GdcApiResource
+    from assets.resources import GdcApiResource
 
     batch = GdcApiResource().archive_batch_files
     files_started = time.perf_counter()

@@ -1,27 +1,56 @@
-"""The Dagster code location: every asset, check, job, sensor and resource of the glioma lakehouse."""
+"""The Dagster code location: assembled here, and only here, from the asset modules (which never import
+orchestration/). Configuration comes from the environment when a run or tick starts (EnvVar), never
+when this module is imported:
 
-from dagster import Definitions
+    GDC_BASE_URL     the GDC API root (the live API, or the local stand-in) — required, explicit
+    GLIOMA_DATA_DIR  where the lake, catalog, models and reports live — required
+    GDC_TOKEN / GDC_TOKEN_FILE  optional, read only when a GDC client is built
+"""
 
-from assets.checks import build_all_quality_checks, raw_cases_reconcile
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Definitions, EnvVar
+
+from assets.checks import build_all_quality_checks, gdc_release_is_current, raw_cases_reconcile
 from assets.harmonised import HARMONISED_ASSETS
 from assets.models import MODEL_ASSETS
-from assets.raw import RAW_ASSETS, gdc_release
-from assets.warehouse import build_analytics_views_asset
-from orchestration.jobs import refresh_release_job
-from orchestration.resources import default_resources
-from orchestration.sensors import gdc_release_sensor
+from assets.ops import OPS_ASSETS
+from assets.raw import RAW_ASSETS
+from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
+from assets.warehouse import analytics_catalog
+from orchestration.jobs import JOBS
+from orchestration.schedules import SCHEDULES
+from orchestration.sensors import SENSORS
 
-# Lake tables guarded by a Great Expectations suite (the status document has none).
-QUALITY_GUARDED = [asset for asset in RAW_ASSETS if asset is not gdc_release] + HARMONISED_ASSETS
+# Built per GDC release (partitioned), and the global rest.
+RELEASE_ASSETS = [*RAW_ASSETS, *HARMONISED_ASSETS, *MODEL_ASSETS]
+RELEASE_CHECKS = [*build_all_quality_checks(), raw_cases_reconcile]
+ALL_ASSETS = [*RELEASE_ASSETS, analytics_catalog, *OPS_ASSETS]
+ALL_CHECKS = [*RELEASE_CHECKS, gdc_release_is_current]
 
-analytics_views = build_analytics_views_asset([*RAW_ASSETS, *HARMONISED_ASSETS, *MODEL_ASSETS])
-ALL_ASSETS = [*RAW_ASSETS, *HARMONISED_ASSETS, *MODEL_ASSETS, analytics_views]
-ALL_CHECKS = [*build_all_quality_checks(QUALITY_GUARDED), raw_cases_reconcile]
 
-defs = Definitions(
-    assets=ALL_ASSETS,
-    asset_checks=ALL_CHECKS,
-    jobs=[refresh_release_job],
-    sensors=[gdc_release_sensor],
-    resources=default_resources(),
-)
+def resources_from_environment() -> dict[str, Any]:
+    """Resources whose settings Dagster resolves from the environment at run time."""
+    return {
+        "gdc": GdcApiResource(base_url=EnvVar("GDC_BASE_URL")),
+        "lake": LakeResource(data_dir=EnvVar("GLIOMA_DATA_DIR")),
+        "gene_panels": GenePanelResource(),
+        "model_training": ModelTrainingResource(),
+    }
+
+
+def build_definitions(resources: dict[str, Any] | None = None) -> Definitions:
+    """The code location; tests and the offline runner pass concrete resources instead of EnvVars."""
+    return Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources=resources if resources is not None else resources_from_environment(),
+    )
+
+
+defs = build_definitions()

@@ -4,7 +4,8 @@
 
 Generates a synthetic GDC bundle (once), serves it with the stand-in on a free 127.0.0.1 port, adds
 the served data release as a partition in the Dagster instance ($DAGSTER_HOME, so `dagster dev`
-shows the run afterwards) and runs the `refresh_gdc_release` job for it.
+shows the run afterwards), runs the `refresh_gdc_release` job for it and publishes the catalog.
+No environment variable is set: the definitions get their resources passed in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,45 @@ import time
 from pathlib import Path
 
 
+def offline_resources(base_url: str, data_dir: Path) -> dict:
+    from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
+
+    return {
+        "gdc": GdcApiResource(base_url=base_url),
+        "lake": LakeResource(data_dir=str(data_dir)),
+        "gene_panels": GenePanelResource(),
+        "model_training": ModelTrainingResource(),
+    }
+
+
+def refresh_once(base_url: str, data_dir: Path):
+    """Run `refresh_gdc_release` for the release GDC serves, then `publish_catalog` if it succeeded —
+    what the release sensor and the publish sensor do in `dagster dev`, in this process."""
+    from dagster import DagsterInstance
+
+    from assets.gdc_client import GdcClient
+    from assets.partitions import gdc_releases
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(offline_resources(base_url, data_dir))
+    release = GdcClient(base_url=base_url).status().data_release_label
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    if not instance.has_dynamic_partition(gdc_releases.name, release):
+        instance.add_dynamic_partitions(gdc_releases.name, [release])
+    # Step-level progress, not every engine event: the UI (make ui) has the full event log.
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    started = time.monotonic()
+    result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(
+        partition_key=release, instance=instance, raise_on_error=False, run_config=run_config,
+        tags={"glioma/release": release, "glioma/trigger": "offline"},
+    )
+    if result.success:
+        result = defs.resolve_job_def("publish_catalog").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config,
+        )
+    return result, release, time.monotonic() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=1100, help="synthetic cases (TCGA GBM+LGG is about 1,100)")
@@ -23,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle-root", type=Path, default=None, help="serve this bundle instead of a synthetic one")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("GLIOMA_DATA_DIR", "data")))
     args = parser.parse_args(argv)
-
-    from dagster import DagsterInstance
 
     from sandbox.gdc_standin import GdcStandIn
     from sandbox.synthetic import CohortSpec, write_bundle
@@ -40,26 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with GdcStandIn(bundle_root.resolve(), port=0) as server:
         print(f"GDC stand-in serving {bundle_root} at {server.base_url}")
-        # The definitions read their configuration from the environment when imported.
-        os.environ["GDC_BASE_URL"] = server.base_url
-        os.environ["GLIOMA_DATA_DIR"] = str(data_dir)
-        from orchestration.definitions import defs
-        from orchestration.gdc_client import GdcClient
-        from orchestration.partitions import gdc_releases
-
-        release = GdcClient(base_url=server.base_url).status().data_release_label
-        instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
-        if not instance.has_dynamic_partition(gdc_releases.name, release):
-            instance.add_dynamic_partitions(gdc_releases.name, [release])
-        started = time.monotonic()
-        result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(
-            partition_key=release,
-            instance=instance,
-            raise_on_error=False,
-            # Step-level progress, not every engine event: the UI (make ui) has the full event log.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        elapsed = time.monotonic() - started
+        result, release, elapsed = refresh_once(server.base_url, data_dir)
 
     catalog = data_dir / "warehouse.duckdb"
     if not result.success:
@@ -74,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{catalog}', read_only=True); "
         f"print(c.sql('select predicted_class, risk_group, count(*) from scores.grading_current "
         f"join scores.survival_risk_current using (case_id) group by all order by all'))\"\n"
-        f"  tables: raw.*, harmonised.*, features.*, scores.*, registry.models, analytics.patient_overview "
+        f"  tables: raw.*, harmonised.*, features.*, scores.*, registry.models, ops.*, analytics.patient_overview "
         f"(each with a *_current view of the newest release)\n"
         f"Great Expectations Data Docs: {data_dir / 'reports' / release / 'gx' / 'index.html'}\n"
         f"see the runs and partitions: make ui"

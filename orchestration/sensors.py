@@ -1,40 +1,124 @@
-"""Watch GDC for a new data release; add it as a partition and request a full refresh run."""
+"""Sensors: a new GDC release starts its refresh; a finished refresh republishes the catalog; every
+failed run is recorded in ops/run_failures."""
 
+
+import time
 
 from dagster import (
+    DagsterEventType,
+    DagsterRunStatus,
     DefaultSensorStatus,
+    RunFailureSensorContext,
     RunRequest,
+    RunStatusSensorContext,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    run_failure_sensor,
+    run_status_sensor,
     sensor,
 )
 
-from orchestration.gdc_client import GdcError
-from orchestration.jobs import refresh_release_job
-from orchestration.partitions import gdc_releases
-from orchestration.resources import GdcApiResource
+from assets.gdc_client import GdcError
+from assets.partitions import gdc_releases
+from assets.resources import GdcApiResource, LakeResource
+from orchestration.jobs import publish_catalog_job, refresh_release_job
+from warehouse.ops import record_run_failure
 
 # GDC publishes about three releases a year; hourly polling of /status is polite and quick enough.
 POLL_INTERVAL_SECONDS = 3600
+# Dagster kills a sensor tick after 60 s. /status answers in well under a second, so a tick that
+# waits longer only delays the news that GDC is down: at most 2 attempts of (3 s connect + 5 s read).
+STATUS_PROBE = {
+    "connect_timeout": 3.0, "read_timeout": 5.0, "max_retries": 1, "backoff_factor": 0.2,
+    "backoff_max": 1.0, "retry_after_max": 2.0, "max_body_retries": 1,
+}
+TICK_BUDGET_SECONDS = 20.0
+PARTITION_TAG = "dagster/partition"
+
+
+def served_release(gdc: GdcApiResource, log=None) -> tuple[str | None, str]:
+    """(release label GDC serves, or None) and a sentence saying what happened, within the tick budget."""
+    started = time.monotonic()
+    url = f"{gdc.base_url.rstrip('/')}/status"
+    try:
+        with gdc.client(logger=log, **STATUS_PROBE) as client:
+            label = client.status().data_release_label
+    except (GdcError, OSError, ValueError) as error:
+        return None, f"GDC /status at {url} could not be read after {time.monotonic() - started:.1f}s: {error}"
+    return label, f"GDC /status at {url} serves data release {label}"
 
 
 @sensor(
     job=refresh_release_job,
     minimum_interval_seconds=POLL_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Polls GDC /status; a new data_release adds a partition and requests the refresh of every asset.",
+    description=(
+        "Polls GDC /status (within a 20 s budget); a new data_release adds a partition and requests the refresh "
+        "of every asset for it. Against the live API this starts a full download of the glioma projects."
+    ),
 )
 def gdc_release_sensor(context: SensorEvaluationContext, gdc: GdcApiResource) -> SensorResult | SkipReason:
-    try:
-        status = gdc.client(logger=context.log).status()
-    except GdcError as error:
-        return SkipReason(f"GDC /status at {gdc.base_url} could not be read: {error}")
-    release = status.data_release_label
+    release, said = served_release(gdc, context.log)
+    if release is None:
+        return SkipReason(said)
     if context.instance.has_dynamic_partition(gdc_releases.name, release):
-        return SkipReason(f"GDC still serves data release {release}; it is already a partition")
-    context.log.info(f"new GDC data release {release} ({status.raw.get('data_release')})")
+        return SkipReason(f"{said}; it is already a partition")
+    context.log.info(f"new GDC data release: {said}")
     return SensorResult(
-        run_requests=[RunRequest(run_key=f"gdc-release-{release}", partition_key=release)],
+        # The run key makes a second request for the same release a no-op, whichever tick sends it.
+        run_requests=[RunRequest(run_key=f"gdc-release-{release}", partition_key=release,
+                                 tags={"glioma/release": release, "glioma/trigger": "release_sensor"})],
         dynamic_partitions_requests=[gdc_releases.build_add_request([release])],
     )
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[refresh_release_job],
+    request_job=publish_catalog_job,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After a successful release refresh, republish the analysts' catalog.",
+)
+def publish_after_refresh(context: RunStatusSensorContext) -> RunRequest:
+    run = context.dagster_run
+    release = run.tags.get(PARTITION_TAG)
+    return RunRequest(run_key=f"publish-after-{run.run_id}",
+                      tags={"glioma/release": release or "", "glioma/trigger": f"run {run.run_id}"})
+
+
+def failed_steps(context: RunFailureSensorContext) -> tuple[list[str], str]:
+    """Step keys that failed and the first step error (the run-level message when no step failed)."""
+    steps, first_error = [], None
+    for record in context.instance.all_logs(context.dagster_run.run_id, of_type=DagsterEventType.STEP_FAILURE):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.step_key and event.step_key not in steps:
+            steps.append(event.step_key)
+        if first_error is None:
+            data = event.step_failure_data
+            first_error = data.error.to_string() if data and data.error else event.message
+    return steps, first_error or context.failure_event.message or "run failed"
+
+
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="Records every failed run (run id, release, failed steps, error, time) in ops/run_failures.",
+)
+def record_failed_runs(context: RunFailureSensorContext, lake: LakeResource) -> None:
+    run = context.dagster_run
+    steps, error = failed_steps(context)
+    failed_at = context.failure_event.timestamp if hasattr(context.failure_event, "timestamp") else None
+    from datetime import datetime, timezone
+
+    when = datetime.fromtimestamp(failed_at, timezone.utc) if failed_at else datetime.now(timezone.utc)
+    path = record_run_failure(
+        lake.lake, run_id=run.run_id, job_name=run.job_name, release=run.tags.get(PARTITION_TAG),
+        failed_steps=steps, error=error, failed_at=when,
+    )
+    context.log.info(f"recorded failed run {run.run_id} ({run.job_name}, steps {steps}) in {path}")
+
+
+SENSORS = [gdc_release_sensor, publish_after_refresh, record_failed_runs]

@@ -234,36 +234,44 @@ def _texts(entity: dict[str, Any], keys: tuple[str, ...]) -> list[str | None]:
     return values
 
 
-def _extract(row: int, document: str | None, out: _Extraction) -> tuple[Any, ...]:
+def _parse_document(row: int, document: str | None, out: _Extraction) -> dict[str, Any] | None:
+    """The document as a JSON object, or None (with an invalid_json / malformed_document error) if it is not one."""
     try:
         doc = json.loads(document) if document is not None else None
     except (json.JSONDecodeError, TypeError) as error:
         out.error(row, "document", (document or "")[:200], INVALID_JSON, f"is not valid JSON ({error})")
-        return _EMPTY_ROW
+        return None
     if not isinstance(doc, dict):
         out.error(row, "document", document, MALFORMED_DOCUMENT, "is not a JSON object")
-        return _EMPTY_ROW
+        return None
+    return doc
 
+
+def _demographic(doc: dict[str, Any], row: int, out: _Extraction) -> dict[str, Any]:
+    """The demographic object; absent/null reads as empty, a non-object as empty with a malformed_document error."""
     demographic = doc.get("demographic")
     if demographic is None:
-        demographic = {}
-    elif not isinstance(demographic, dict):
+        return {}
+    if not isinstance(demographic, dict):
         out.error(row, "demographic", demographic, MALFORMED_DOCUMENT, "is not an object")
-        demographic = {}
-    values = _texts(demographic, _DEMOGRAPHIC_KEYS)
+        return {}
+    return demographic
 
-    diagnoses = _child_list(doc, "diagnoses", row, out, "diagnoses")
+
+def _primary_diagnosis(diagnoses: list[dict[str, Any]], row: int, out: _Extraction) -> tuple[dict[str, Any], str]:
+    """The primary diagnosis (empty if none) and how it was picked, noting the pick when there was a choice."""
     primary_index, pick = pick_primary_diagnosis(diagnoses)
     primary = diagnoses[primary_index] if primary_index is not None else {}
-    values += _texts(primary, _DIAGNOSIS_KEYS)
-    values.append(pick)
     if len(diagnoses) > 1:
         out.notes.append(
             (row, "diagnoses.submitter_id", _text(primary.get("submitter_id")),
              f"primary diagnosis chosen among {len(diagnoses)} by {pick}")
         )
+    return primary, pick
 
-    # Follow-up days from every diagnosis and every follow_up (the survival rule takes the largest).
+
+def _collect_follow_ups(doc: dict[str, Any], diagnoses: list[dict[str, Any]], row: int, out: _Extraction) -> str | None:
+    """Records every follow-up day (the survival rule takes the largest) and returns the baseline Karnofsky text."""
     for diagnosis in diagnoses:
         days = diagnosis.get("days_to_last_follow_up")
         if days is not None:
@@ -282,15 +290,32 @@ def _extract(row: int, document: str | None, out: _Extraction) -> tuple[Any, ...
             day = _number_or_none(days)
             karnofsky_candidates.append((day if day is not None else math.inf, position, score))
     # The score nearest diagnosis is the baseline performance status that prognosis models use.
-    values.append(_text(min(karnofsky_candidates, key=lambda c: (c[0], c[1]))[2]) if karnofsky_candidates else None)
+    return _text(min(karnofsky_candidates, key=lambda c: (c[0], c[1]))[2]) if karnofsky_candidates else None
 
+
+def _collect_treatments(primary: dict[str, Any], row: int, out: _Extraction) -> None:
+    """Records the raw treatment texts of the primary diagnosis (the flags are derived from them vectorised)."""
+    for treatment in _child_list(primary, "treatments", row, out, "diagnoses.treatments"):
+        kind, given, agent = _texts(treatment, ("treatment_type", "treatment_or_therapy", "therapeutic_agents"))
+        out.treatment_rows.append(row)
+        out.treatment_types.append(kind)
+        out.treatment_given.append(given)
+        out.treatment_agents.append(agent)
+
+
+def _extract(row: int, document: str | None, out: _Extraction) -> tuple[Any, ...]:
+    """One document -> its raw texts (_SCALAR_COLUMNS order); follow-ups, treatments, errors, notes go to `out`."""
+    doc = _parse_document(row, document, out)
+    if doc is None:
+        return _EMPTY_ROW
+    values = _texts(_demographic(doc, row, out), _DEMOGRAPHIC_KEYS)
+    diagnoses = _child_list(doc, "diagnoses", row, out, "diagnoses")
+    primary, pick = _primary_diagnosis(diagnoses, row, out)
+    values += _texts(primary, _DIAGNOSIS_KEYS)
+    values.append(pick)
+    values.append(_collect_follow_ups(doc, diagnoses, row, out))
     if primary:
-        for treatment in _child_list(primary, "treatments", row, out, "diagnoses.treatments"):
-            kind, given, agent = _texts(treatment, ("treatment_type", "treatment_or_therapy", "therapeutic_agents"))
-            out.treatment_rows.append(row)
-            out.treatment_types.append(kind)
-            out.treatment_given.append(given)
-            out.treatment_agents.append(agent)
+        _collect_treatments(primary, row, out)
     return tuple(values)
 
 
@@ -351,15 +376,68 @@ def _unmapped(frame: pl.DataFrame, column: str, vocabulary: vocab.Vocabulary, fi
     )
 
 
-# --- the transform ---------------------------------------------------------------------------------
+# --- the transform: a list of stages ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CaseSplit:
+    """The raw rows sorted before any parsing: the cases to parse, and the rows set aside."""
+
+    cases: pl.DataFrame  # one row per (release, case_id), numbered `row`: what gets parsed
+    missing_id: pl.DataFrame  # rows without a case id
+    conflicting: pl.DataFrame  # every document of a case whose duplicates differ
+    collapsed: pl.DataFrame  # the extra copies of byte-identical duplicates
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """The one pass over the documents: raw text columns per case row, and what the pass collected."""
+
+    frame: pl.DataFrame  # cases without documents + _SCALAR_COLUMNS + lookup keys
+    documents: pl.DataFrame  # row, document (kept apart: joins would otherwise copy every JSON text)
+    extraction: _Extraction
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What a stage hands on: the case frame with its new columns, and the error and note rows it found."""
+
+    frame: pl.DataFrame
+    errors: list[pl.DataFrame]  # columns of _ERROR_SCHEMA
+    notes: list[pl.DataFrame]  # row, field, value, note
 
 
 def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
     """raw/gdc_cases (RAW_CASES_SCHEMA) -> patients (PATIENTS_SCHEMA) + quarantine + notes."""
-    raw = raw_cases.select("release", "case_id", "submitter_id", "project_id", "document").with_row_index("raw_row")
+    split = _split_duplicates(raw_cases)
+    pre_quarantine = _pre_quarantine(split)
+    pre_notes = _collapsed_duplicate_notes(split)
+    parsed = _parse_documents(split.cases)
 
-    # Duplicates and missing ids, before any parsing. Only keys seen more than once have their documents
-    # compared (hashing every JSON text would cost more than the rest of the transform).
+    checked = _structural_errors(parsed)
+    demographics = _read_demographics(checked.frame)
+    vital_status = _read_vital_status(demographics.frame)
+    age = _read_age(vital_status.frame)
+    histology = _read_histology(age.frame)
+    grade = _read_who_grade(histology.frame)
+    karnofsky = _read_karnofsky(grade.frame)
+    treatments = _read_treatments(karnofsky.frame, parsed.extraction)
+    survival = _survival_endpoint(treatments.frame, parsed.extraction)
+    steps = (checked, demographics, vital_status, age, histology, grade, karnofsky, treatments, survival)
+
+    error_rows = _error_rows(steps)
+    keys = survival.frame.select("row", "release", "case_id", "submitter_id")
+    quarantine = _quarantine_rows(pre_quarantine, error_rows, keys, parsed.documents)
+    patients = _assemble_patients(survival.frame, error_rows)
+    notes = _note_rows(pre_notes, steps, parsed.extraction, keys)
+    return HarmonisedPatients(patients=patients, quarantine=quarantine, notes=notes)
+
+
+def _split_duplicates(raw_cases: pl.DataFrame) -> _CaseSplit:
+    """Sets aside rows without a case id and duplicate documents before parsing, so each case is parsed once."""
+    raw = raw_cases.select("release", "case_id", "submitter_id", "project_id", "document").with_row_index("raw_row")
+    # Only keys seen more than once have their documents compared (hashing every JSON text would cost
+    # more than the rest of the transform).
     counted = raw.with_columns(pl.len().over("release", "case_id").alias("_copies"))
     no_id = counted.filter(pl.col("case_id").is_null())
     repeated = counted.filter(pl.col("case_id").is_not_null() & (pl.col("_copies") > 1)).with_columns(
@@ -375,9 +453,13 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         .drop("_copies", "raw_row")
         .with_row_index("row")
     )
+    return _CaseSplit(cases=cases, missing_id=no_id, conflicting=conflicting, collapsed=collapsed)
 
-    pre_quarantine = [
-        no_id.select(
+
+def _pre_quarantine(split: _CaseSplit) -> list[pl.DataFrame]:
+    """Quarantine rows (no table yet) for cases rejected unparsed: no case id, or duplicates that differ."""
+    return [
+        split.missing_id.select(
             "release", "case_id", "submitter_id",
             pl.lit("case_id").alias("field"), pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit(MISSING_CASE_ID).alias("reason"),
@@ -385,7 +467,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
                       pl.col("submitter_id").fill_null("?"), pl.col("release").fill_null("?")).alias("detail"),
             pl.col("document").alias("record"),
         ),
-        conflicting.select(
+        split.conflicting.select(
             "release", "case_id", "submitter_id",
             pl.lit("case_id").alias("field"), pl.col("case_id").alias("value"),
             pl.lit(CONFLICTING_DUPLICATE_DOCUMENTS).alias("reason"),
@@ -395,21 +477,31 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
             pl.col("document").alias("record"),
         ),
     ]
-    notes_pre = collapsed.select(
+
+
+def _collapsed_duplicate_notes(split: _CaseSplit) -> pl.DataFrame:
+    """Notes (NOTES_SCHEMA columns) naming each identical duplicate collapsed, so the collapse stays visible."""
+    return split.collapsed.select(
         "release", "case_id", "submitter_id", pl.lit("case_id").alias("field"), pl.col("case_id").alias("value"),
         pl.format("identical duplicate document (raw row {}) collapsed into one", "raw_row").alias("note"),
     )
 
-    # The one pass: parse each document once and read the values the patient table needs.
+
+def _parse_documents(cases: pl.DataFrame) -> _Parsed:
+    """The one pass: parses each document once into raw text columns; all interpretation is left to polars."""
     out = _Extraction()
     rows = [_extract(row, document, out) for row, document in enumerate(cases.get_column("document").to_list())]
     fields = pl.DataFrame(rows, schema={name: pl.String for name in _SCALAR_COLUMNS}, orient="row")
-    # The documents travel separately: joins below would otherwise copy every JSON text several times.
     documents = cases.select("row", "document")
     frame = _with_keys(pl.concat([cases.drop("document"), fields], how="horizontal"), _VOCABULARY_COLUMNS)
+    return _Parsed(frame=frame, documents=documents, extraction=out)
 
-    errors: list[pl.DataFrame] = [
-        pl.DataFrame(out.errors, schema=_ERROR_SCHEMA, orient="row"),
+
+def _structural_errors(parsed: _Parsed) -> _Step:
+    """Errors of the pass (invalid JSON, malformed entities), missing required ids and non-TCGA barcodes."""
+    frame = parsed.frame
+    errors = [
+        pl.DataFrame(parsed.extraction.errors, schema=_ERROR_SCHEMA, orient="row"),
         _error_frame(frame, pl.col("submitter_id").is_null(), "submitter_id", pl.col("submitter_id"),
                      MISSING_REQUIRED_FIELD, "is required (TCGA barcode)"),
         _error_frame(frame, pl.col("project_id").is_null(), "project.project_id", pl.col("project_id"),
@@ -420,23 +512,28 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
                      "submitter_id", pl.col("submitter_id"), INVALID_BARCODE,
                      "is not a TCGA patient barcode (TCGA-XX-XXXX)"),
     ]
-    notes: list[pl.DataFrame] = []
+    return _Step(frame, errors, [])
 
-    # Demographics: sex from sex_at_birth, else gender (removed after API 8.5, absent before 2025).
+
+def _read_demographics(frame: pl.DataFrame) -> _Step:
+    """Sex (sex_at_birth, else gender: gone after API 8.5, absent before 2025), race, ethnicity, mapped."""
     sex_at_birth = _mapped(vocab.SEX, "sex_at_birth")
     frame = frame.with_columns(
         pl.coalesce(sex_at_birth, _mapped(vocab.SEX, "gender")).alias("sex"),
         _mapped(vocab.RACE, "race").alias("race_mapped"),
         _mapped(vocab.ETHNICITY, "ethnicity").alias("ethnicity_mapped"),
     )
-    errors += [
+    errors = [
         _unmapped(frame, "sex_at_birth", vocab.SEX, "demographic.sex_at_birth"),
         _unmapped(frame, "gender", vocab.SEX, "demographic.gender", only_when=sex_at_birth.is_null()),
         _unmapped(frame, "race", vocab.RACE, "demographic.race"),
         _unmapped(frame, "ethnicity", vocab.ETHNICITY, "demographic.ethnicity"),
     ]
+    return _Step(frame, errors, [])
 
-    # Vital status and death day: demographic (DR17 on), else the primary diagnosis (before DR17).
+
+def _read_vital_status(frame: pl.DataFrame) -> _Step:
+    """Vital status and death day from the demographic (DR17 on), else the primary diagnosis (before DR17)."""
     vital_demographic = _mapped(vocab.VITAL_STATUS, "vital_status_demographic")
     vital_diagnosis = _mapped(vocab.VITAL_STATUS, "vital_status_diagnosis")
     death_demographic = _number("days_to_death_demographic")
@@ -450,7 +547,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         .otherwise(pl.lit("demographic.days_to_death"))
         .alias("days_to_death_field"),
     )
-    errors += [
+    errors = [
         _unmapped(frame, "vital_status_demographic", vocab.VITAL_STATUS, "demographic.vital_status"),
         _unmapped(frame, "vital_status_diagnosis", vocab.VITAL_STATUS, "diagnoses.vital_status",
                   only_when=vital_demographic.is_null()),
@@ -458,13 +555,16 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         _number_errors(frame, "days_to_death_diagnosis", "diagnoses.days_to_death", "is not a number of days",
                        only_when=death_demographic.is_null()),
     ]
-    notes.append(frame.filter(
+    notes = [frame.filter(
         vital_demographic.is_not_null() & vital_diagnosis.is_not_null() & (vital_demographic != vital_diagnosis)
     ).select("row", pl.lit("diagnoses.vital_status").alias("field"), pl.col("vital_status_diagnosis").alias("value"),
              pl.format("differs from demographic.vital_status {}; demographic (the current home) used",
-                       "vital_status_demographic").alias("note")))
+                       "vital_status_demographic").alias("note"))]
+    return _Step(frame, errors, notes)
 
-    # Age: age_at_diagnosis (days) / 365.25, else age_at_index (years).
+
+def _read_age(frame: pl.DataFrame) -> _Step:
+    """Age in years: age_at_diagnosis (days) / 365.25, else age_at_index (years); outside 0-120 is an error."""
     age_from_diagnosis = _number("age_at_diagnosis") / DAYS_PER_YEAR
     age_from_index = _number("age_at_index")
     frame = frame.with_columns(
@@ -475,7 +575,7 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         .otherwise(pl.col("age_at_index")).alias("_age_raw"),
     )
     age = pl.col("age_at_diagnosis_years")
-    errors += [
+    errors = [
         _number_errors(frame, "age_at_diagnosis", "diagnoses.age_at_diagnosis", "is not a number of days"),
         _number_errors(frame, "age_at_index", "demographic.age_at_index", "is not a number of years",
                        only_when=age_from_diagnosis.is_null()),
@@ -483,9 +583,12 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
                      pl.col("_age_raw"), AGE_OUT_OF_RANGE,
                      pl.format("gives an age of {} years, outside 0-120", age.round(1))),
     ]
+    return _Step(frame, errors, [])
 
-    # Histology: primary_diagnosis text; the ICD-O morphology code when primary_diagnosis holds no
-    # histology (missing, sentinel, or the 2017 model's ICD-O topography code such as `c71.9`).
+
+def _read_histology(frame: pl.DataFrame) -> _Step:
+    """Histology family from primary_diagnosis, else from the ICD-O morphology when the text holds no histology."""
+    # No histology: missing, sentinel, or the 2017 model's ICD-O topography code such as `c71.9`.
     diagnosis_text = pl.col("primary_diagnosis")
     is_topography = diagnosis_text.str.strip_chars().str.contains(vocab.ICDO_TOPOGRAPHY_PATTERN).fill_null(False)
     family_from_text = _mapped(vocab.PRIMARY_DIAGNOSIS, "primary_diagnosis")
@@ -501,22 +604,25 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         vocab.MORPHOLOGY.unmapped_expr(pl.col(_key("morphology")), normalised=True)
         & ~pl.col("morphology").str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN).fill_null(False)
     )
-    errors += [
+    errors = [
         _unmapped(frame, "primary_diagnosis", vocab.PRIMARY_DIAGNOSIS, "diagnoses.primary_diagnosis",
                   only_when=~is_topography),
         _error_frame(frame, morphology_unmapped & uses_morphology, "diagnoses.morphology", pl.col("morphology"),
                      UNMAPPED_VALUE, "is not an ICD-O-3 morphology code (####/#)"),
     ]
-    notes.append(frame.filter(is_topography).select(
+    notes = [frame.filter(is_topography).select(
         "row", pl.lit("diagnoses.primary_diagnosis").alias("field"), pl.col("primary_diagnosis").alias("value"),
         pl.when(pl.col("histology_family").is_not_null())
         .then(pl.format("is an ICD-O topography (site) code, not a histology; histology family {} read from morphology {}",
                         "histology_family", "morphology"))
         .otherwise(pl.lit("is an ICD-O topography (site) code, not a histology, and no morphology code: histology unknown"))
         .alias("note"),
-    ))
+    )]
+    return _Step(frame, errors, notes)
 
-    # WHO grade: tumor_grade G2/G3/G4; else the project when it implies one (GBM -> 4); else null + why.
+
+def _read_who_grade(frame: pl.DataFrame) -> _Step:
+    """WHO grade from tumor_grade G2-G4, else the project when it implies one (GBM -> 4), else null and why."""
     tumor_grade = _mapped(vocab.TUMOR_GRADE, "tumor_grade")
     grade_from_tumor = tumor_grade.replace_strict(vocab.WHO_GRADE_BY_TUMOR_GRADE, default=None, return_dtype=pl.Int8)
     grade_from_project = pl.col("project_id").replace_strict(vocab.PROJECT_IMPLIED_WHO_GRADE, default=None,
@@ -535,44 +641,61 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         .then(pl.format("{} and project {} does not imply a grade", grade_missing_why, pl.col("project_id").fill_null("?")))
         .alias("who_grade_missing_reason"),
     )
-    errors.append(_unmapped(frame, "tumor_grade", vocab.TUMOR_GRADE, "diagnoses.tumor_grade"))
-    notes.append(frame.filter((grade_from_project.is_not_null() & grade_from_tumor.is_not_null()
-                               & (grade_from_project != grade_from_tumor)).fill_null(False)).select(
+    errors = [_unmapped(frame, "tumor_grade", vocab.TUMOR_GRADE, "diagnoses.tumor_grade")]
+    notes = [frame.filter((grade_from_project.is_not_null() & grade_from_tumor.is_not_null()
+                           & (grade_from_project != grade_from_tumor)).fill_null(False)).select(
         "row", pl.lit("diagnoses.tumor_grade").alias("field"), pl.col("tumor_grade").alias("value"),
         pl.format("project {} implies grade {}; tumor_grade used", "project_id", grade_from_project).alias("note"),
-    ))
+    )]
+    return _Step(frame, errors, notes)
 
-    # Karnofsky: the earliest recorded score (chosen in the pass), integer 0-100.
+
+def _read_karnofsky(frame: pl.DataFrame) -> _Step:
+    """Karnofsky score: the earliest recorded one (chosen in the pass), which must be an integer 0-100."""
     karnofsky = _number("karnofsky")
     karnofsky_valid = (karnofsky >= 0) & (karnofsky <= 100) & (karnofsky == karnofsky.round(0))
     frame = frame.with_columns(pl.when(karnofsky_valid).then(karnofsky).cast(pl.Int16).alias("karnofsky_score"))
-    errors.append(_error_frame(
+    errors = [_error_frame(
         frame, pl.col("karnofsky").is_not_null() & ~karnofsky_valid.fill_null(False),
         "follow_ups.karnofsky_performance_status", pl.col("karnofsky"), INVALID_KARNOFSKY_SCORE,
         "is not an integer score 0-100",
-    ))
+    )]
+    return _Step(frame, errors, [])
 
-    # Treatments of the primary diagnosis -> the three flags.
+
+def _read_treatments(frame: pl.DataFrame, extraction: _Extraction) -> _Step:
+    """The three treatment flags per case from the primary diagnosis's treatment records, which must map."""
     treatments = pl.DataFrame(
-        {"row": out.treatment_rows, "treatment_type": out.treatment_types,
-         "treatment_or_therapy": out.treatment_given, "therapeutic_agents": out.treatment_agents},
+        {"row": extraction.treatment_rows, "treatment_type": extraction.treatment_types,
+         "treatment_or_therapy": extraction.treatment_given, "therapeutic_agents": extraction.treatment_agents},
         schema={"row": pl.UInt32, "treatment_type": pl.String, "treatment_or_therapy": pl.String,
                 "therapeutic_agents": pl.String},
     )
     treatments = _with_keys(treatments, _TREATMENT_COLUMNS)
-    errors += [
+    errors = [
         _unmapped(treatments, "treatment_type", vocab.TREATMENT_TYPE, "diagnoses.treatments.treatment_type"),
         _unmapped(treatments, "treatment_or_therapy", vocab.YES_NO, "diagnoses.treatments.treatment_or_therapy"),
         _unmapped(treatments, "therapeutic_agents", vocab.THERAPEUTIC_AGENT, "diagnoses.treatments.therapeutic_agents"),
     ]
     frame = frame.join(_treatment_flags(treatments), on="row", how="left")
+    return _Step(frame, errors, [])
 
-    # Survival.
+
+_SURVIVAL_EXPLANATIONS = {
+    surv.NEGATIVE_SURVIVAL_TIME: "is a negative number of days (before diagnosis)",
+    surv.DEAD_WITHOUT_DEATH_DAY: "is missing although vital_status is Dead (no event time; not guessed)",
+    surv.ALIVE_WITH_DEATH_DAY: "is recorded although vital_status is Alive (contradiction)",
+    surv.FOLLOW_UP_AFTER_DEATH: "is a follow-up later than the death day (contact after death: one of them is wrong)",
+}
+
+
+def _survival_endpoint(frame: pl.DataFrame, extraction: _Extraction) -> _Step:
+    """Overall survival by the survival rule (transforms/survival.py) over death day and every follow-up day."""
     follow_up_text = pl.DataFrame(
-        {"row": out.follow_up_rows, "field": out.follow_up_fields, "raw": out.follow_up_values},
+        {"row": extraction.follow_up_rows, "field": extraction.follow_up_fields, "raw": extraction.follow_up_values},
         schema={"row": pl.UInt32, "field": pl.String, "raw": pl.String},
     )
-    errors.append(_number_errors(follow_up_text, "raw", pl.col("field"), "is not a number of days"))
+    errors = [_number_errors(follow_up_text, "raw", pl.col("field"), "is not a number of days")]
     follow_ups_long = follow_up_text.select("row", "field", _number("raw").alias("days")).drop_nulls("days")
     frame = frame.join(surv.follow_up_summary(follow_ups_long, frame.height), on="row", how="left")
     frame = surv.overall_survival(frame)
@@ -584,11 +707,19 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         pl.col("survival_rejection").replace_strict(_SURVIVAL_EXPLANATIONS, default="breaks the survival rule")
         .alias("explanation"),
     ))
+    return _Step(frame, errors, [])
 
-    # Assemble.
-    error_rows = pl.concat([e.select(list(_ERROR_SCHEMA)).cast(_ERROR_SCHEMA) for e in errors])  # type: ignore[arg-type]
-    keys = frame.select("row", "release", "case_id", "submitter_id")
-    quarantine = pl.concat([
+
+def _error_rows(steps: tuple[_Step, ...]) -> pl.DataFrame:
+    """Every stage's error rows as one _ERROR_SCHEMA frame, in stage order: each rejects its case row."""
+    return pl.concat([e.select(list(_ERROR_SCHEMA)).cast(_ERROR_SCHEMA)  # type: ignore[arg-type]
+                      for step in steps for e in step.errors])
+
+
+def _quarantine_rows(pre_quarantine: list[pl.DataFrame], error_rows: pl.DataFrame, keys: pl.DataFrame,
+                     documents: pl.DataFrame) -> pl.DataFrame:
+    """QUARANTINE_SCHEMA: the unparsed rejections, then one row per error naming case, field, value, document."""
+    return pl.concat([
         *[q.with_columns(pl.lit(CASES_TABLE).alias("table")).select(list(QUARANTINE_SCHEMA)) for q in pre_quarantine],
         error_rows.join(keys, on="row", how="left").join(documents, on="row", how="left").select(
             "release", pl.lit(CASES_TABLE).alias("table"), "case_id", "submitter_id", "field", "value", "reason",
@@ -599,8 +730,11 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         ),
     ]).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
 
+
+def _assemble_patients(frame: pl.DataFrame, error_rows: pl.DataFrame) -> pl.DataFrame:
+    """PATIENTS_SCHEMA: the case rows without any error, in raw order, mapped race/ethnicity replacing the raw text."""
     rejected = error_rows.select("row").unique()
-    patients = (
+    return (
         frame.join(rejected, on="row", how="anti")
         .sort("row")
         .with_columns(
@@ -610,23 +744,19 @@ def harmonise_patients(raw_cases: pl.DataFrame) -> HarmonisedPatients:
         .select(list(PATIENTS_SCHEMA))
         .cast(PATIENTS_SCHEMA)  # type: ignore[arg-type]
     )
+
+
+def _note_rows(pre_notes: pl.DataFrame, steps: tuple[_Step, ...], extraction: _Extraction,
+               keys: pl.DataFrame) -> pl.DataFrame:
+    """NOTES_SCHEMA: collapsed duplicates, then the stages' notes, then the pass's (primary diagnosis picks)."""
+    pass_notes = pl.DataFrame(extraction.notes, schema={"row": pl.UInt32, "field": pl.String, "value": pl.String,
+                                                        "note": pl.String}, orient="row")
     note_rows = pl.concat([n.select("row", "field", "value", "note").cast(pl.String).with_columns(pl.col("row").cast(pl.UInt32))
-                           for n in [*notes, pl.DataFrame(out.notes, schema={"row": pl.UInt32, "field": pl.String,
-                                                                            "value": pl.String, "note": pl.String},
-                                                          orient="row")]])
-    notes_frame = pl.concat([
-        notes_pre.cast(NOTES_SCHEMA),  # type: ignore[arg-type]
+                           for n in [*(n for step in steps for n in step.notes), pass_notes]])
+    return pl.concat([
+        pre_notes.cast(NOTES_SCHEMA),  # type: ignore[arg-type]
         note_rows.join(keys, on="row", how="left").select(list(NOTES_SCHEMA)).cast(NOTES_SCHEMA),  # type: ignore[arg-type]
     ])
-    return HarmonisedPatients(patients=patients, quarantine=quarantine, notes=notes_frame)
-
-
-_SURVIVAL_EXPLANATIONS = {
-    surv.NEGATIVE_SURVIVAL_TIME: "is a negative number of days (before diagnosis)",
-    surv.DEAD_WITHOUT_DEATH_DAY: "is missing although vital_status is Dead (no event time; not guessed)",
-    surv.ALIVE_WITH_DEATH_DAY: "is recorded although vital_status is Alive (contradiction)",
-    surv.FOLLOW_UP_AFTER_DEATH: "is a follow-up later than the death day (contact after death: one of them is wrong)",
-}
 
 
 def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:

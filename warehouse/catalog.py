@@ -4,51 +4,114 @@ DuckDB allows one writer per file. So the catalog is never written in place: a n
 beside it and renamed over the old one. An analyst's open read-only connection keeps reading the old
 file until it reconnects; a refresh never waits for, or blocks, an analyst.
 
-    duckdb -readonly data/warehouse.duckdb "select * from scores.grading_current limit 5"
+What a view shows is fixed when the catalog is published: each view lists the partition files of the
+*committed* releases by name (no glob at query time), so a release whose refresh is still running or
+failed half way is invisible in every view until a publish finds all of its tables written.
+
+Every view and column carries a COMMENT generated from the table declarations (warehouse/tables.py).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
-from warehouse.lake import Lake
-
-# (layer, table) pairs the catalog exposes as `<layer>.<table>` views when the lake has them.
-CATALOG_TABLES: tuple[tuple[str, str], ...] = (
-    ("raw", "gdc_cases"),
-    ("raw", "gdc_ssm_occurrences"),
-    ("raw", "gdc_cnv_occurrences"),
-    ("raw", "gdc_methylation_files"),
-    ("raw", "mgmt_probe_betas"),
-    ("harmonised", "patients"),
-    ("harmonised", "molecular_markers"),
-    ("harmonised", "who_cns5_class"),
-    ("harmonised", "quarantine"),
-    ("features", "model_matrix"),
-    ("features", "feature_list"),
-    ("scores", "grading"),
-    ("scores", "survival_risk"),
-)
-
-# Layers whose "current" rows depend on the model registry, not only on the release.
-CHAMPION_LAYERS = frozenset({"scores"})
+from warehouse.lake import Lake, release_sort_key
+from warehouse.tables import CATALOG_TABLES, TableSpec
+from warehouse.views import ANALYST_VIEWS, AnalystView
 
 
 def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_DUCKDB_TYPES: dict[type, str] = {
+    pl.String: "VARCHAR", pl.Boolean: "BOOLEAN", pl.Float64: "DOUBLE", pl.Float32: "FLOAT", pl.Int8: "TINYINT",
+    pl.Int16: "SMALLINT", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.UInt32: "UINTEGER",
+}
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.List):
+        return f"{duckdb_type(dtype.inner)}[]"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    return _DUCKDB_TYPES[type(dtype)]
+
+
 @dataclass
 class PublishedCatalog:
     path: Path
+    releases: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
+    withheld_releases: dict[str, list[str]] = field(default_factory=dict)  # release -> tables it lacks
+
+    @property
+    def newest_release(self) -> str | None:
+        return self.releases[-1] if self.releases else None
+
+
+def committed_releases(lake: Lake, tables: Sequence[TableSpec] = CATALOG_TABLES) -> tuple[list[str], dict[str, list[str]]]:
+    """Releases every written catalog table has a partition of (oldest first), and the withheld ones
+    with the tables they still lack. A table never written at all (a pipeline built only up to raw)
+    does not hold releases back."""
+    written = {t.path: set(lake.releases(t.layer, t.name)) for t in tables if t.partitioned}
+    written = {path: releases for path, releases in written.items() if releases}
+    every = set().union(*written.values()) if written else set()
+    withheld = {
+        release: sorted(path for path, releases in written.items() if release not in releases) for release in every
+    }
+    withheld = {release: lacking for release, lacking in withheld.items() if lacking}
+    committed = sorted(every - set(withheld), key=release_sort_key)
+    return committed, dict(sorted(withheld.items(), key=lambda item: release_sort_key(item[0])))
+
+
+def _empty_select(table: TableSpec) -> str:
+    columns = ", ".join(f"cast(null as {duckdb_type(dtype)}) as \"{name}\"" for name, dtype in table.schema.items())
+    return f"select {columns} where false"
+
+
+def _comment(connection: duckdb.DuckDBPyConnection, view: str, text: str, columns: Iterable[tuple[str, str]]) -> None:
+    connection.execute(f"comment on view {view} is {sql_string(text)}")
+    for column, description in columns:
+        connection.execute(f"comment on column {view}.\"{column}\" is {sql_string(description)}")
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(\.wal)?$")
+
+
+def remove_stale_temporaries(catalog_path: Path) -> list[Path]:
+    """Temporary catalogs (and their WAL) left by a publish that was killed: their writer process is gone."""
+    removed = []
+    for candidate in catalog_path.parent.glob(f".{catalog_path.name}.*.tmp*"):
+        match = _TEMP_NAME.match(candidate.name)
+        if match is None or match["name"] != catalog_path.name:
+            continue
+        pid = int(match["pid"])
+        if pid != os.getpid() and _process_alive(pid):
+            continue  # another publish is writing it right now
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def publish_catalog(
@@ -56,67 +119,52 @@ def publish_catalog(
     catalog_path: Path,
     *,
     registry_path: Path | None = None,
-    extra_views: Iterable[tuple[str, Iterable[str], str]] = (),
+    tables: Sequence[TableSpec] = CATALOG_TABLES,
+    analyst_views: Sequence[AnalystView] = ANALYST_VIEWS,
+    extra_tables: dict[str, pl.DataFrame] | None = None,
 ) -> PublishedCatalog:
     """Build the catalog in a temporary file, then atomically rename it to `catalog_path`.
 
-    `extra_views`: (qualified view name, required source views, select SQL) — created only when every
-    source view exists, so a partly built lake still publishes a valid catalog.
+    `extra_tables`: small tables copied into the catalog (`schema.table` -> frame), e.g. check results.
     """
     catalog_path = Path(catalog_path)
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{catalog_path.name}.", suffix=".tmp", dir=catalog_path.parent)
+    remove_stale_temporaries(catalog_path)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{catalog_path.name}.{os.getpid()}.", suffix=".tmp", dir=catalog_path.parent
+    )
     os.close(handle)
     os.unlink(temp_name)  # DuckDB wants to create the file itself
-    published = PublishedCatalog(path=catalog_path)
-    latest_release: dict[str, str] = {}
+    releases, withheld = committed_releases(lake, tables)
+    published = PublishedCatalog(path=catalog_path, releases=releases, withheld_releases=withheld)
+    newest = releases[-1] if releases else None
     try:
         connection = duckdb.connect(temp_name)
         try:
-            for layer, table in CATALOG_TABLES:
-                if not lake.releases(layer, table):
-                    continue
-                connection.execute(f"create schema if not exists {layer}")
-                # Files carry their own `release` column, so hive partition parsing stays off.
-                connection.execute(
-                    f"create view {layer}.{table} as select * from read_parquet("
-                    f"{sql_string(lake.glob(layer, table))}, hive_partitioning = false, union_by_name = true)"
-                )
-                published.views.append(f"{layer}.{table}")
-                latest = lake.releases(layer, table)[-1]
-                latest_release[f"{layer}.{table}"] = latest
-                if layer in CHAMPION_LAYERS:
-                    continue  # their `_current` views also pick the champion model (warehouse.views)
-                # `<table>_current`: the newest release only — what most questions are about.
-                connection.execute(
-                    f"create view {layer}.{table}_current as select * from {layer}.{table} "
-                    f"where release = {sql_string(latest)}"
-                )
-                published.views.append(f"{layer}.{table}_current")
+            for table in tables:
+                _create_table_views(connection, lake, table, releases, published)
+            _create_release_table(connection, releases, withheld)
+            published.tables.append("ops.catalog_releases")
             if registry_path is not None and Path(registry_path).exists():
-                connection.execute(f"attach {sql_string(str(registry_path))} as model_registry (read_only)")
-                connection.execute("create schema if not exists registry")
-                # A copy, not a view: the catalog must not hold the registry file open.
-                for schema_name, table_name in connection.execute(
-                    "select table_schema, table_name from information_schema.tables "
-                    "where table_catalog = 'model_registry'"
-                ).fetchall():
-                    connection.execute(
-                        f"create table registry.{table_name} as "
-                        f"select * from model_registry.{schema_name}.{table_name}"
-                    )
-                    published.tables.append(f"registry.{table_name}")
-                connection.execute("detach model_registry")
-            available = set(published.views) | set(published.tables)
-            for name, sources, sql in extra_views:
-                if not set(sources) <= available:
-                    continue
+                _copy_registry(connection, Path(registry_path), published)
+            for name, frame in (extra_tables or {}).items():
                 connection.execute(f"create schema if not exists {name.split('.')[0]}")
-                latest = latest_release.get(sources[0]) if sources else None
-                sql = sql.replace("{latest_release}", sql_string(latest) if latest else "null")
-                connection.execute(f"create view {name} as {sql}")
-                published.views.append(name)
-                available.add(name)
+                connection.register("_extra_frame", frame.to_arrow())
+                connection.execute(f"create table {name} as select * from _extra_frame")
+                connection.unregister("_extra_frame")
+                published.tables.append(name)
+            available = set(published.views) | set(published.tables)
+            for view in analyst_views:
+                if not set(view.sources) <= available:
+                    continue
+                connection.execute(f"create schema if not exists {view.name.split('.')[0]}")
+                sql = view.sql.replace("{latest_release}", sql_string(newest) if newest else "null")
+                connection.execute(f"create view {view.name} as {sql}")
+                described = {column: text for column, text in view.columns.items()}
+                actual = [row[0] for row in connection.execute(f"describe {view.name}").fetchall()]
+                _comment(connection, view.name, view.description, [(c, described[c]) for c in actual if c in described])
+                published.views.append(view.name)
+                available.add(view.name)
             connection.execute("checkpoint")
         finally:
             connection.close()
@@ -126,3 +174,66 @@ def publish_catalog(
         Path(temp_name + ".wal").unlink(missing_ok=True)
         raise
     return published
+
+
+def _create_table_views(
+    connection: duckdb.DuckDBPyConnection, lake: Lake, table: TableSpec, releases: list[str], published: PublishedCatalog
+) -> None:
+    connection.execute(f"create schema if not exists {table.layer}")
+    if table.partitioned:
+        paths = [str(lake.table_path(table.layer, table.name, r)) for r in releases if lake.exists(table.layer, table.name, r)]
+    else:
+        paths = sorted(str(p) for p in lake.table_dir(table.layer, table.name).glob("*.parquet"))
+    if paths:
+        listed = ", ".join(sql_string(p) for p in paths)
+        # Files carry their own `release` column, so hive partition parsing stays off.
+        select = f"select * from read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    else:
+        select = _empty_select(table)  # typed and empty: queries work before the first release
+    connection.execute(f"create view {table.qualified_name} as {select}")
+    _comment(connection, table.qualified_name, table.description, [(n, d) for n, _, d in table.columns()])
+    published.views.append(table.qualified_name)
+    if not table.partitioned or table.current_by_champion:
+        return  # score tables' `_current` views also pick the champion model (warehouse.views)
+    current = f"{table.qualified_name}_current"
+    newest = sql_string(releases[-1]) if releases else "null"
+    connection.execute(f"create view {current} as select * from {table.qualified_name} where release = {newest}")
+    _comment(
+        connection, current, f"{table.description} Newest published release only.", [(n, d) for n, _, d in table.columns()]
+    )
+    published.views.append(current)
+
+
+def _create_release_table(connection: duckdb.DuckDBPyConnection, releases: list[str], withheld: dict[str, list[str]]) -> None:
+    connection.execute("create schema if not exists ops")
+    connection.execute(
+        "create table ops.catalog_releases (release varchar, status varchar, missing_tables varchar, published_at timestamptz)"
+    )
+    now = datetime.now(timezone.utc)
+    rows = [(r, "published", None, now) for r in releases] + [
+        (r, "withheld", ", ".join(lacking), now) for r, lacking in withheld.items()
+    ]
+    if rows:
+        connection.executemany("insert into ops.catalog_releases values (?, ?, ?, ?)", rows)
+    connection.execute(
+        "comment on table ops.catalog_releases is "
+        + sql_string("Releases this catalog publishes, and releases withheld because some of their tables are not written.")
+    )
+    for column, text in (("release", "GDC data release label"), ("status", "published or withheld"),
+                         ("missing_tables", "tables a withheld release still lacks"),
+                         ("published_at", "when this catalog was published (UTC)")):
+        connection.execute(f"comment on column ops.catalog_releases.{column} is {sql_string(text)}")
+
+
+def _copy_registry(connection: duckdb.DuckDBPyConnection, registry_path: Path, published: PublishedCatalog) -> None:
+    connection.execute(f"attach {sql_string(str(registry_path))} as model_registry (read_only)")
+    connection.execute("create schema if not exists registry")
+    # A copy, not a view: the catalog must not hold the registry file open.
+    for schema_name, table_name in connection.execute(
+        "select table_schema, table_name from information_schema.tables where table_catalog = 'model_registry'"
+    ).fetchall():
+        connection.execute(
+            f"create table registry.{table_name} as select * from model_registry.{schema_name}.{table_name}"
+        )
+        published.tables.append(f"registry.{table_name}")
+    connection.execute("detach model_registry")

@@ -63,6 +63,16 @@ class Lake:
     ) -> "ParquetPartitionSink":
         return ParquetPartitionSink(self.table_path(layer, table, release), schema, build)
 
+    # Table-declaration forms (warehouse.tables.TableSpec, or anything with `layer` and `name`).
+    def read_table(self, table: Any, release: str) -> pl.DataFrame:
+        return self.read(table.layer, table.name, release)
+
+    def write_table(self, table: Any, frame: pl.DataFrame, release: str) -> WrittenTable:
+        missing = [column for column in table.schema if column not in frame.columns]
+        if missing:
+            raise ValueError(f"{table.layer}/{table.name} release {release}: declared columns missing: {missing}")
+        return self.write(frame.select(list(table.schema)), table.layer, table.name, release)
+
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
         path = self.table_path(layer, table, release)
         if not path.exists():

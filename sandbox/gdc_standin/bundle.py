@@ -229,6 +229,12 @@ class ReleaseStore:
             return [self.single_release_label]
         return sorted(p.name for p in (self.root / "releases").iterdir() if p.is_dir())
 
+    def release_directory(self, label: str) -> Path:
+        """Where release `label` lives (no parsing; it need not exist)."""
+        if self.single_release_label is not None:
+            return self.root
+        return self.root / "releases" / label
+
     def _read_current(self) -> str | None:
         if self.single_release_label is not None:
             return None

@@ -20,10 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--tsv-style", choices=("dots", "underscores"), default="dots",
                         help="TSV header style: current `cases.0.x` or the 2016 `cases_0_x`")
+    parser.add_argument("--head-data", choices=("reject", "headers"), default="reject",
+                        help="HEAD /data/<id>: 400 as the live API (default) or GET's headers without the body")
     args = parser.parse_args(argv)
 
     try:
-        server = GdcStandIn(args.bundle_root, host=args.host, port=args.port, tsv_style=args.tsv_style)
+        server = GdcStandIn(args.bundle_root, host=args.host, port=args.port, tsv_style=args.tsv_style,
+                            head_data=args.head_data)
     except BundleError as exc:
         print(f"gdc-standin: {exc}", file=sys.stderr)
         return 2

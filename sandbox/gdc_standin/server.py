@@ -27,6 +27,13 @@ from sandbox.gdc_standin.bundle import (
     ReleaseStore,
     UnknownReleaseError,
 )
+from sandbox.gdc_standin.data_protocol import (
+    RangeNotSatisfiable,
+    manifest_ids,
+    parse_range,
+    release_sort_key,
+    version_entry,
+)
 from sandbox.gdc_standin.faults import ERROR_STATUS, ActiveFaults, FaultInjector
 from sandbox.gdc_standin.query import (
     JsonDoc,
@@ -49,6 +56,7 @@ from sandbox.gdc_standin.query import (
 )
 
 CHUNK_BYTES = 256 * 1024
+TEXT_BODY_TYPES = ("text/tsv", "text/tab-separated-values", "text/plain")
 NGINX_504_HTML = (
     "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
     "<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -77,9 +85,11 @@ class Response:
     content_type: str = "application/json"
     body: bytes | None = b""
     headers: dict[str, str] = field(default_factory=dict)
-    # Streamed bodies: a file of known length, or a generator-writer for chunked transfer (tarballs).
+    # Streamed bodies: `file_length` bytes of a file from `file_offset` (whole file or one Range), or a
+    # generator-writer for chunked transfer (tarballs).
     file_path: Path | None = None
     file_length: int = 0
+    file_offset: int = 0
     chunked_writer: Callable[[Any], None] | None = None
 
 
@@ -126,7 +136,8 @@ class _ChunkedWriter:
 class _Params:
     """Request parameters from the query string and the body (JSON or form), last value wins."""
 
-    def __init__(self, query: dict[str, list[str]], body: dict[str, Any]) -> None:
+    def __init__(self, query: dict[str, list[str]], body: dict[str, Any], raw_body: bytes = b"") -> None:
+        self.raw_body = raw_body  # for bodies that are not parameters (a manifest posted to /files/versions/manifest)
         self.values: dict[str, Any] = {k: v[-1] for k, v in query.items()}
         self.multi: dict[str, list[Any]] = {k: list(v) for k, v in query.items()}
         for key, value in body.items():
@@ -151,21 +162,34 @@ class _Params:
 class _App:
     """What answers a request: everything except the socket handling."""
 
-    def __init__(self, store: ReleaseStore, faults: FaultInjector, tsv_style: str, cache_hits: bool) -> None:
+    def __init__(self, store: ReleaseStore, faults: FaultInjector, tsv_style: str, cache_hits: bool,
+                 head_data: str = "reject") -> None:
         self.cache_hits = cache_hits
+        self.head_data = head_data
         self.store = store
         self.faults = faults
         self.tsv_style = tsv_style
 
     # -- routing ---------------------------------------------------------------------------------------
 
-    def route(self, method: str, path: str, params: _Params, active: ActiveFaults) -> Response:
+    def route(self, method: str, path: str, params: _Params, active: ActiveFaults,
+              headers: Any = None) -> Response:
+        """`headers`: the request headers (a `Message`/mapping with `.get`), for Range and If-Range."""
         parts = [p for p in path.split("/") if p]
         if not parts:
             raise HttpError(404, "no endpoint given; try /status, /cases, /files, /projects")
         head = parts[0]
-        if method not in ("GET", "POST"):
+        if method not in ("GET", "POST", "HEAD"):
             raise HttpError(405, f"method {method} not allowed on {path}")
+        if method == "HEAD":
+            if head == "data" and self.head_data == "reject":
+                # GDC_API_FACTS.md 1.7: "`HEAD /data/<uuid>` answers 400 [C: gdcfetch]" (verified live 2026-08);
+                # clients probe the size with `Range: bytes=0-0` instead. The body is not sent (HEAD).
+                raise HttpError(400, "HEAD is not supported on /data; GET with 'Range: bytes=0-0' gives the size "
+                                     "in Content-Range")
+            method = "GET"  # otherwise HEAD is GET without the body (RFC 9110 9.3.2); _send drops the body
+        if head == "files" and len(parts) >= 2 and parts[1] == "versions":
+            return self.file_versions(parts[2:], params)
         if head == "legacy":
             raise HttpError(404, "the legacy archive API was retired in API v4.0.0 (July 2023)")
         if head == "status" and len(parts) == 1:
@@ -178,7 +202,7 @@ class _App:
             raise HttpError(404, f"{path} is not served by the stand-in")
         if head == "data":
             ids = _ids_from(parts[1:], params)
-            return self.download(ids, tar_plain=params.has("tarfile"))
+            return self.download(ids, params, method, headers)
         if head == "manifest":
             ids = _ids_from(parts[1:], params)
             release = self.store.release()
@@ -286,7 +310,7 @@ class _App:
             raise HttpError(404, f"file ids not found in release {release.label}: {', '.join(unknown)}")
         return [by_id[i] for i in ids]
 
-    def download(self, ids: list[str], *, tar_plain: bool) -> Response:
+    def download(self, ids: list[str], params: _Params, method: str = "GET", headers: Any = None) -> Response:
         release = self.store.release()
         docs = self._file_docs(release, ids)
         for doc in docs:
@@ -301,21 +325,60 @@ class _App:
             if not path.is_file():
                 raise HttpError(404, f"file {file_id} has no data in release {release.label}")
             paths.append((file_id, doc, path))
-        if len(paths) == 1:
+        # GDC_API_FACTS.md 1.7: "`?tarfile` (and `?compress`) return an archive **even for one id**: gdc-client
+        # posts every group of small files, groups of one included, and untars the reply". Several ids without
+        # either parameter -> tar.gz; `?tarfile` -> plain tar; `?compress` -> tar.gz (wins over `?tarfile`).
+        if params.has("compress"):
+            archive: str | None = "tar.gz"
+        elif params.has("tarfile"):
+            archive = "tar"
+        else:
+            archive = "tar.gz" if len(paths) > 1 else None
+        if archive is None:
             file_id, doc, path = paths[0]
-            name = doc.get("file_name") or file_id
-            return Response(
-                200, "application/octet-stream", None,
-                {"Content-Disposition": f"attachment; filename={name}"},
-                file_path=path, file_length=path.stat().st_size,
-            )
+            return self._single_file(doc, file_id, path, method, headers)
+        return self._archive(paths, plain=archive == "tar")
+
+    def _single_file(self, doc: JsonDoc, file_id: str, path: Path, method: str, headers: Any) -> Response:
+        """The stored bytes, whole (200) or one `Range` (206 / 416).
+
+        GDC_API_FACTS.md 1.7: "`GET /data/<uuid>` also sends **`Content-MD5`** (the file's md5, hex) ... and
+        honours **`Range: bytes=a-b`** with `206 Partial Content`, `Content-Range: bytes a-b/<total>`".
+        Content-MD5 is hex (not RFC 1864 base64): gdc-client compares it with the hexdigest of the file it
+        wrote. It is the md5sum of files.jsonl (what the GDC index holds), sent on 200 only: on a 206 it would
+        not be the md5 of the body. Range is honoured on GET only (RFC 9110 14.2: ignored for other methods)
+        and ignored when `If-Range` is sent (the stand-in sends no validator that could match).
+        """
+        name = doc.get("file_name") or file_id
+        total = path.stat().st_size
+        base_headers = {"Content-Disposition": f"attachment; filename={name}", "Accept-Ranges": "bytes"}
+        range_header = headers.get("Range") if headers is not None and method == "GET" else None
+        if range_header is not None and headers.get("If-Range") is not None:
+            range_header = None
+        try:
+            wanted = parse_range(range_header, total)
+        except RangeNotSatisfiable as exc:
+            response = error_response(416, str(exc))
+            response.headers.update({"Content-Range": f"bytes */{exc.total}", "Accept-Ranges": "bytes"})
+            return response
+        if wanted is None:
+            md5 = doc.get("md5sum")
+            if md5:
+                base_headers["Content-MD5"] = str(md5)
+            return Response(200, "application/octet-stream", None, base_headers,
+                            file_path=path, file_length=total)
+        base_headers["Content-Range"] = wanted.content_range(total)
+        return Response(206, "application/octet-stream", None, base_headers,
+                        file_path=path, file_length=wanted.length, file_offset=wanted.start)
+
+    def _archive(self, paths: list[tuple[str, JsonDoc, Path]], *, plain: bool) -> Response:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S.%f")
-        suffix = "tar" if tar_plain else "tar.gz"
+        suffix = "tar" if plain else "tar.gz"
         manifest = _manifest_text(d for _, d, _ in paths).encode("utf-8")
 
         def write_tar(sink: Any) -> None:
             # gzip at the default level 6 (tarfile's own "w|gz" stream is fixed at level 9, ~3x slower).
-            compressed = None if tar_plain else gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0)
+            compressed = None if plain else gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0)
             with contextlib.ExitStack() as stack:
                 if compressed is not None:
                     stack.enter_context(compressed)
@@ -339,6 +402,52 @@ class _App:
             {"Content-Disposition": f"attachment; filename=gdc_download_{stamp}.{suffix}"},
             chunked_writer=write_tar,
         )
+
+    # -- file versions ---------------------------------------------------------------------------------
+
+    def file_versions(self, path_parts: list[str], params: _Params) -> Response:
+        """`GET /files/versions/<ids>`, `POST /files/versions` `{"ids": [...]}`, `POST /files/versions/manifest`.
+
+        GDC_API_FACTS.md 1.7: "NCI's gdc-client calls **`POST /files/versions` with `{"ids": [...]}`** before
+        every download and stops on a non-200; the answer is the bare list above, one entry per known id
+        (`latest_id` = `id` when current)". So: a bare JSON list (trap 1: not enveloped), entries in request
+        order, unknown ids (also ids of older bundle releases: bundles link no versions) simply absent.
+        """
+        if path_parts[:1] == ["manifest"]:
+            ids = manifest_ids(params.raw_body.decode("utf-8", errors="replace"))
+            path_parts = path_parts[1:]
+            ids.extend(_ids_from(path_parts, params) if path_parts else [])
+        else:
+            if not path_parts and not params.has("ids"):
+                raise HttpError(400, 'send {"ids": [<file uuid>, ...]} or GET /files/versions/<id>,<id>')
+            ids = _ids_from(path_parts, params)
+        release = self.store.release()
+        by_id = release.endpoint("files").by_id
+        entries: list[JsonDoc] = []
+        seen: set[str] = set()
+        for file_id in ids:
+            if file_id in seen:
+                continue
+            seen.add(file_id)
+            doc = by_id.get(file_id)
+            if doc is not None:
+                entries.append(version_entry(doc, self._releases_carrying(release.label, file_id)))
+        output_format = params.text("format", "json").lower()
+        if output_format == "tsv":
+            return _tsv_response(to_tsv(entries, self.tsv_style), "files_versions")
+        if output_format != "json":
+            raise HttpError(400, f"format {params.text('format')!r} is not supported by the stand-in (JSON, TSV)")
+        return json_response(entries, pretty=_is_true(params.get("pretty")))
+
+    def _releases_carrying(self, served: str, file_id: str) -> list[str]:
+        """Bundle releases up to the served one whose data/ holds this file (a UUID's bytes never change)."""
+        served_key = release_sort_key(served)
+        carrying = [
+            label for label in self.store.labels()
+            if label != served and release_sort_key(label) < served_key
+            and (self.store.release_directory(label) / "data" / file_id).is_file()
+        ]
+        return sorted(carrying, key=release_sort_key) + [served]
 
     def manifest_response(self, docs: list[JsonDoc]) -> Response:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
@@ -418,6 +527,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
@@ -440,7 +552,9 @@ class _Handler(BaseHTTPRequestHandler):
         body_values: dict[str, Any] = {}
         if body.strip():
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if content_type == "application/x-www-form-urlencoded":
+            if content_type in TEXT_BODY_TYPES:
+                pass  # a posted manifest (/files/versions/manifest): kept raw, not parameters
+            elif content_type == "application/x-www-form-urlencoded":
                 form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
                 body_values = {k: (v if k == "ids" else v[-1]) for k, v in form.items()}
             else:
@@ -451,7 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not isinstance(parsed, dict):
                     raise HttpError(400, "request body must be a JSON object")
                 body_values = parsed
-        return _Params(query_values, body_values)
+        return _Params(query_values, body_values, body)
 
     # -- dispatch --------------------------------------------------------------------------------------
 
@@ -462,6 +576,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Logged (and a release switch applied) just before the first byte goes out, so a client that
         # has its answer can rely on request_log and on the switch having happened.
         self._pending: tuple[str, str, ActiveFaults] | None = (method, path, ActiveFaults())
+        self._head_only = method == "HEAD"  # headers as for GET, no body (RFC 9110 9.3.2)
         try:
             body = self._read_body()
         except HttpError as exc:
@@ -499,7 +614,7 @@ class _Handler(BaseHTTPRequestHandler):
         if error_fault is not None:
             return self._send(_fault_response(error_fault.kind, error_fault.params))
         try:
-            response = self.server.app.route(method, path, self._params(query, body), active)
+            response = self.server.app.route(method, path, self._params(query, body), active, self.headers)
         except HttpError as exc:
             response = error_response(exc.status, exc.message)
         except QueryError as exc:
@@ -508,7 +623,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = error_response(500, str(exc))
         except BundleError as exc:
             response = error_response(500, f"bundle error: {exc}")
-        if active.first("truncated_json") and response.body is not None:
+        if active.first("truncated_json") and response.body is not None and not self._head_only:
             return self._send_truncated(response)
         return self._send(response)
 
@@ -565,11 +680,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> int:
         try:
-            if response.file_path is not None:
+            if getattr(self, "_head_only", False):
+                # HEAD: the headers GET would send (Content-Length included), no body; a tarball's length is
+                # unknown before it is written, so it gets neither Content-Length nor Transfer-Encoding.
+                if response.file_path is not None:
+                    length: int | None = response.file_length
+                elif response.chunked_writer is not None:
+                    length = None
+                else:
+                    length = len(response.body or b"")
+                self._start(response, length)
+            elif response.file_path is not None:
                 self._start(response, response.file_length)
                 with response.file_path.open("rb") as handle:  # stream: never the whole file in memory
-                    while chunk := handle.read(CHUNK_BYTES):
+                    handle.seek(response.file_offset)
+                    remaining = response.file_length
+                    while remaining > 0 and (chunk := handle.read(min(CHUNK_BYTES, remaining))):
                         self.wfile.write(chunk)
+                        remaining -= len(chunk)
             elif response.chunked_writer is not None:
                 if self.request_version == "HTTP/1.0":
                     self.close_connection = True
@@ -660,16 +788,20 @@ class GdcStandIn:
     """A local GDC REST API serving a release bundle on 127.0.0.1 (see the package README).
 
     `GdcStandIn(bundle_root, host="127.0.0.1", port=0, tsv_style="dots", missing_parent_quirk=True,
-    query_cache_entries=64, cache_hits=True)`; `cache_hits=False` re-projects and re-serialises every
-    hit on every request (for benchmarks where the first of two timed loops must not warm the second);
+    query_cache_entries=64, cache_hits=True, head_data="reject")`; `cache_hits=False` re-projects and
+    re-serialises every hit on every request (for benchmarks where the first of two timed loops must not
+    warm the second); `head_data="headers"` answers `HEAD /data/<id>` with GET's headers instead of the
+    live API's 400;
     `start()` serves in a background thread and returns self; `stop()`; usable as a context manager.
     """
 
     def __init__(self, bundle_root: Path | str, host: str = "127.0.0.1", port: int = 0, *,
                  tsv_style: str = "dots", missing_parent_quirk: bool = True,
-                 query_cache_entries: int = 64, cache_hits: bool = True) -> None:
+                 query_cache_entries: int = 64, cache_hits: bool = True, head_data: str = "reject") -> None:
         if tsv_style not in ("dots", "underscores"):
             raise ValueError(f"tsv_style must be 'dots' or 'underscores', got {tsv_style!r}")
+        if head_data not in ("reject", "headers"):
+            raise ValueError(f"head_data must be 'reject' (the live API: 400) or 'headers', got {head_data!r}")
         self.bundle_root = Path(bundle_root)
         self.host = host
         self.port = port
@@ -678,7 +810,7 @@ class GdcStandIn:
         self.faults = FaultInjector()
         self.request_log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
-        self._app = _App(self.store, self.faults, tsv_style, cache_hits)
+        self._app = _App(self.store, self.faults, tsv_style, cache_hits, head_data)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 

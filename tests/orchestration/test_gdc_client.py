@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.gdc_client import (
+from assets.gdc_client import (
     LIVE_GDC_BASE_URL,
     GdcClient,
     GdcEnvelopeError,

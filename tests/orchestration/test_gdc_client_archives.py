@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from orchestration.gdc_client import ArchiveFile, GdcClient, GdcIntegrityError
+from assets.gdc_client import ArchiveFile, GdcClient, GdcIntegrityError
 
 
 def _files(release_dir, count=None):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.gdc_client import (
+from assets.gdc_client import (
     DownloadResult,
     GdcClient,
     GdcError,

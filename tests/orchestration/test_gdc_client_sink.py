@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from orchestration.gdc_client import GdcClient, GdcError
+from assets.gdc_client import GdcClient, GdcError
 from transforms.raw_tables import RAW_CASES_SCHEMA, raw_cases_table
 from warehouse.lake import Lake
 

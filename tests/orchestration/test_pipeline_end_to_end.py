@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from orchestration.definitions import ALL_ASSETS, ALL_CHECKS
-from orchestration.partitions import gdc_releases
-from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
+from orchestration.definitions import RELEASE_ASSETS, RELEASE_CHECKS, analytics_catalog
+from assets.partitions import gdc_releases
+from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
 from warehouse.lake import Lake
 
 
@@ -20,18 +20,19 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
     """What the sensor-triggered `refresh_gdc_release` run does for one release (lighter CV for speed)."""
     if not instance.has_dynamic_partition(gdc_releases.name, release):
         instance.add_dynamic_partitions(gdc_releases.name, [release])
-    return materialize(
-        [*ALL_ASSETS, *ALL_CHECKS],
-        partition_key=release,
-        instance=instance,
-        raise_on_error=False,
-        resources={
-            "gdc": GdcApiResource(base_url=base_url, page_size=500, backoff_factor=0.01),
-            "lake": LakeResource(data_dir=str(data_dir)),
-            "gene_panels": GenePanelResource(),
-            "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False),
-        },
+    resources = {
+        "gdc": GdcApiResource(base_url=base_url, page_size=500, backoff_factor=0.01),
+        "lake": LakeResource(data_dir=str(data_dir)),
+        "gene_panels": GenePanelResource(),
+        "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False),
+    }
+    result = materialize(
+        [*RELEASE_ASSETS, *RELEASE_CHECKS], partition_key=release, instance=instance, raise_on_error=False,
+        resources=resources,
     )
+    if result.success:  # what the publish_after_refresh sensor starts
+        assert materialize([analytics_catalog], instance=instance, resources={"lake": resources["lake"]}).success
+    return result
 
 
 def check_outcomes(result) -> dict[tuple[str, str], bool]:

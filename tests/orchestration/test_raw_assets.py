@@ -11,26 +11,30 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from assets.raw import RAW_ASSETS
-from orchestration.definitions import analytics_views
-from orchestration.partitions import gdc_releases
-from orchestration.resources import GdcApiResource, GenePanelResource, LakeResource
+from assets.warehouse import analytics_catalog
+from assets.partitions import gdc_releases
+from assets.resources import GdcApiResource, GenePanelResource, LakeResource
 from warehouse.lake import Lake
 
 
 def _materialize_raw(base_url: str, data_dir: Path, release: str, instance: DagsterInstance, **gdc_overrides):
     if not instance.has_dynamic_partition(gdc_releases.name, release):
         instance.add_dynamic_partitions(gdc_releases.name, [release])
-    return materialize(
-        [*RAW_ASSETS, analytics_views],
+    lake = LakeResource(data_dir=str(data_dir))
+    result = materialize(
+        RAW_ASSETS,
         partition_key=release,
         instance=instance,
         raise_on_error=False,
         resources={
             "gdc": GdcApiResource(base_url=base_url, page_size=250, backoff_factor=0.01, **gdc_overrides),
-            "lake": LakeResource(data_dir=str(data_dir)),
+            "lake": lake,
             "gene_panels": GenePanelResource(),
         },
     )
+    # The catalog publish runs on its own (unpartitioned) after the release's assets.
+    assert materialize([analytics_catalog], instance=instance, resources={"lake": lake}).success
+    return result
 
 
 def _bundle_line_count(release_dir: Path, name: str) -> int:

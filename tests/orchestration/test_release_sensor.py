@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
-from orchestration.partitions import gdc_releases
-from orchestration.resources import GdcApiResource
+from assets.partitions import gdc_releases
+from assets.resources import GdcApiResource
 from orchestration.sensors import gdc_release_sensor
 
 

@@ -290,8 +290,9 @@ def test_expand_gives_group_scalars_and_needs_its_own_expand_for_children(server
 
 
 def test_single_entity_404_for_unknown_id_and_unknown_paths(server):
+    # (/files/versions is served since the gdc-client protocol work: tests/sandbox/test_standin_gdc_client_protocol.py)
     for path in ("/cases/c0ffee00-0000-4000-8000-00000000dead", "/no_such_endpoint", "/legacy/files",
-                 "/files/versions/x"):
+                 "/history/x", "/files/_mapping"):
         response = requests.get(server.base_url + path, timeout=10)
         assert response.status_code == 404, path
         assert "message" in response.json()

@@ -1,4 +1,9 @@
-"""Dagster resources: configuration of the outside world (GDC, the lake, gene panels)."""
+"""Dagster resources: configuration of the outside world (GDC, the lake, gene panels, training effort).
+
+No value is read from the environment when this module or the definitions are imported: the
+Definitions pass `EnvVar`s, which Dagster resolves when a run or a sensor tick starts, and the GDC
+token is read from its environment variable or secret file only when a client is built.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
 from pydantic import Field
 
-from orchestration.gdc_client import LIVE_GDC_BASE_URL, GdcClient
+from assets.gdc_client import LIVE_GDC_BASE_URL, GdcClient
 from transforms.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
 from warehouse.lake import Lake
 
 
 class GdcApiResource(ConfigurableResource):
-    """The GDC REST API. The default is the live API; point `base_url` at the local stand-in offline
-    (the Definitions read it from the GDC_BASE_URL environment variable)."""
+    """The GDC REST API: the live API or the local stand-in, by `base_url` (the code location reads it
+    from GDC_BASE_URL when a run starts)."""
 
-    base_url: str = LIVE_GDC_BASE_URL
-    token: str | None = Field(default=None, description="X-Auth-Token for controlled data; never logged")
+    base_url: str = Field(default=LIVE_GDC_BASE_URL, description="GDC API root, e.g. https://api.gdc.cancer.gov")
+    token_env_var: str = Field(
+        default="GDC_TOKEN", description="environment variable holding the X-Auth-Token (controlled data only)"
+    )
+    token_file_env_var: str = Field(
+        default="GDC_TOKEN_FILE", description="environment variable naming a file that holds the token"
+    )
     page_size: int = 1000
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 120.0
@@ -32,17 +42,27 @@ class GdcApiResource(ConfigurableResource):
     )
     archive_file_max_bytes: int = Field(default=4_000_000, description="larger files are streamed one by one")
 
-    def client(self, logger: Any = None) -> GdcClient:
-        return GdcClient(
-            base_url=self.base_url,
-            token=self.token or None,
-            page_size=self.page_size,
-            connect_timeout=self.connect_timeout_seconds,
-            read_timeout=self.read_timeout_seconds,
-            max_retries=self.max_retries,
-            backoff_factor=self.backoff_factor,
-            logger=logger,
-        )
+    def token(self) -> str | None:
+        """The token, read now (never stored in the resource config, so it never shows in the UI)."""
+        token = os.environ.get(self.token_env_var, "").strip()
+        token_file = os.environ.get(self.token_file_env_var, "").strip()
+        if not token and token_file:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        return token or None
+
+    def client(self, logger: Any = None, **overrides: Any) -> GdcClient:
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "token": self.token(),
+            "page_size": self.page_size,
+            "connect_timeout": self.connect_timeout_seconds,
+            "read_timeout": self.read_timeout_seconds,
+            "max_retries": self.max_retries,
+            "backoff_factor": self.backoff_factor,
+            "logger": logger,
+        }
+        settings.update(overrides)
+        return GdcClient(**settings)
 
 
 class LakeResource(ConfigurableResource):
@@ -90,18 +110,3 @@ class ModelTrainingResource(ConfigurableResource):
     survival_baselines: bool = Field(
         default=True, description="CoxPH, RSF and GBSA from scikit-survival in the same folds"
     )
-
-
-def default_resources() -> dict[str, Any]:
-
-    return {
-        "gdc": GdcApiResource(
-            base_url=EnvVar("GDC_BASE_URL").get_value(LIVE_GDC_BASE_URL) or LIVE_GDC_BASE_URL,
-            # An EnvVar (not its value) so the token never shows in the UI's resource config.
-            token=EnvVar("GDC_TOKEN") if os.environ.get("GDC_TOKEN") else None,
-            page_size=int(EnvVar("GDC_PAGE_SIZE").get_value("1000") or 1000),
-        ),
-        "lake": LakeResource(data_dir=EnvVar("GLIOMA_DATA_DIR").get_value("data") or "data"),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(),
-    }

@@ -1,6 +1,6 @@
 """HTTP client for the NCI GDC REST API (live, or the local stand-in serving a bundle).
 
-A plain class, no Dagster: `orchestration/` wraps it in a ConfigurableResource.
+A plain class, no Dagster: `assets/resources.py` wraps it in a ConfigurableResource.
 
 Retries of HTTP statuses (429/500/502/503/504) and of connection/read errors are done by urllib3's `Retry`
 mounted on the session (exponential backoff with jitter, Retry-After honoured). The one application-level

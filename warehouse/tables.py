@@ -1,0 +1,327 @@
+"""Every table the pipeline writes, declared once: layer, name, description, columns with their types and
+meanings. Asset keys and deps, Dagster column schemas, the catalog's views and comments and the data
+dictionary (docs/data_dictionary.md) are all derived from these declarations.
+
+Column types come from the schema constants of the code that builds each table (transforms/, models/),
+so a declaration cannot drift from what is written; the descriptions live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from models.grading import GRADE_CLASSES
+from models.metrics import SURVIVAL_HORIZONS_MONTHS
+from models.scoring import GRADING_SCORES_SCHEMA, SURVIVAL_SCORES_SCHEMA
+from transforms.features import FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
+from transforms.markers import MOLECULAR_MARKERS_SCHEMA, MUTATION_COLUMNS
+from transforms.patients import PATIENTS_SCHEMA
+from transforms.quarantine import QUARANTINE_SCHEMA
+from transforms.raw_tables import (
+    RAW_CASES_SCHEMA,
+    RAW_CNV_OCCURRENCES_SCHEMA,
+    RAW_METHYLATION_FILES_SCHEMA,
+    RAW_MGMT_PROBE_BETAS_SCHEMA,
+    RAW_SSM_OCCURRENCES_SCHEMA,
+)
+from transforms.who_cns5 import WHO_CNS5_CLASS_SCHEMA
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One lake table. `partitioned`: one Parquet partition per GDC release; otherwise one dataset
+    for all releases. `in_catalog`: exposed to analysts as `<layer>.<name>` (+ `_current`)."""
+
+    layer: str
+    name: str
+    description: str
+    schema: Mapping[str, pl.DataType]
+    column_descriptions: Mapping[str, str] = field(default_factory=dict)
+    partitioned: bool = True
+    in_catalog: bool = True
+    # `_current` picks the champion model's rows of the newest release (score tables), not just the release.
+    current_by_champion: bool = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.layer, self.name)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def path(self) -> str:
+        return f"{self.layer}/{self.name}"
+
+    def describe(self, column: str) -> str:
+        if column in self.column_descriptions:
+            return self.column_descriptions[column]
+        if column in SHARED_COLUMNS:
+            return SHARED_COLUMNS[column]
+        raise KeyError(f"{self.path}: column {column!r} has no description (declare it in warehouse/tables.py)")
+
+    def columns(self) -> list[tuple[str, pl.DataType, str]]:
+        return [(name, dtype, self.describe(name)) for name, dtype in self.schema.items()]
+
+
+# Columns with one meaning in every table that has them.
+SHARED_COLUMNS: dict[str, str] = {
+    "release": "GDC data release label the row belongs to (e.g. 45.0)",
+    "case_id": "GDC case UUID (one patient)",
+    "submitter_id": "TCGA patient barcode (TCGA-xx-xxxx)",
+    "project_id": "GDC project: TCGA-GBM or TCGA-LGG",
+    "document": "the GDC API hit exactly as returned, JSON text (kept losslessly)",
+    "file_id": "GDC file UUID",
+    "md5sum": "md5 of the file as listed by GDC",
+    "sample_submitter_id": "TCGA sample barcode of the profiled sample",
+    "sample_type": "GDC sample type (e.g. Primary Tumor)",
+    "platform": "methylation array platform (450k, 27k, EPIC)",
+    "gene_symbols": "panel genes among the occurrence's consequences",
+    "model_version": "registry model version that produced the row",
+    "scored_at": "UTC time the row was scored",
+    "explanation": "the three largest feature contributions, in words",
+    "feature_set_version": "version of the recorded feature lists (fs<revision>-<hash>)",
+    "task": "model task: grading_gbm_vs_lgg, grading_who_grade or survival_risk",
+}
+
+_MARKER_GENES = {column: gene for gene, column in MUTATION_COLUMNS.items()}
+
+RAW_STATUS = "status.json"  # the gdc_release asset writes the /status document, not a table
+
+RAW_CASES = TableSpec(
+    "raw", "gdc_cases",
+    "Case documents (demographic, diagnoses, treatments, follow-ups, molecular tests) of the glioma projects, "
+    "one row per GDC case hit.",
+    RAW_CASES_SCHEMA,
+    {"updated_datetime": "GDC updated_datetime of the case (null when the API omits it)"},
+)
+RAW_SSM_OCCURRENCES = TableSpec(
+    "raw", "gdc_ssm_occurrences",
+    "Somatic mutation occurrences (open, masked) in the gene panel, one row per GDC ssm_occurrence hit.",
+    RAW_SSM_OCCURRENCES_SCHEMA,
+    {"ssm_occurrence_id": "GDC ssm occurrence UUID", "ssm_id": "GDC simple somatic mutation UUID"},
+)
+RAW_CNV_OCCURRENCES = TableSpec(
+    "raw", "gdc_cnv_occurrences",
+    "Gene-level copy-number change occurrences for the marker-gene panel (1p, 19q, 7, 10, EGFR, CDKN2A).",
+    RAW_CNV_OCCURRENCES_SCHEMA,
+    {
+        "cnv_occurrence_id": "GDC cnv occurrence UUID",
+        "cnv_id": "GDC copy-number variation UUID",
+        "chromosome": "chromosome of the gene (chr1 ... chrX)",
+        "cnv_change": "GDC cnv_change: Gain or Loss",
+        "cnv_change_5_category": "GDC 5-category change: Amplification, Gain, Loss, Homozygous Deletion, ...",
+    },
+)
+RAW_METHYLATION_FILES = TableSpec(
+    "raw", "gdc_methylation_files",
+    "File documents of the open SeSAMe methylation beta-value files (450k/27k/EPIC arrays).",
+    RAW_METHYLATION_FILES_SCHEMA,
+    {"file_name": "GDC file name", "file_size": "file size in bytes"},
+)
+RAW_MGMT_PROBE_BETAS = TableSpec(
+    "raw", "mgmt_probe_betas",
+    "Betas of the MGMT-STP27 promoter probes (cg12434587, cg12981137), one row per methylation file and probe. "
+    "A file already fetched by an earlier release (same file id and md5) is not downloaded again.",
+    RAW_MGMT_PROBE_BETAS_SCHEMA,
+    {
+        "probe_id": "Illumina probe id",
+        "beta": "methylation beta value in [0, 1]; null when NA or absent",
+        "probe_status": "measured, NA (in the file, value NA) or absent (not in the file)",
+    },
+)
+
+_PATIENT_COLUMNS = {
+    "sex": "female / male / null (sex_at_birth, else gender)",
+    "race": "GDC race, mapped vocabulary; null for sentinels like 'not reported'",
+    "ethnicity": "GDC ethnicity, mapped vocabulary; null for sentinels",
+    "age_at_diagnosis_years": "age at diagnosis in years (age_at_diagnosis days / 365.25, fallback age_at_index)",
+    "primary_diagnosis": "GDC primary_diagnosis text as recorded",
+    "histology_family": "glioblastoma / astrocytoma / oligodendroglioma / oligoastrocytoma / other",
+    "who_grade": "WHO grade 2/3/4 as recorded (tumor_grade, or 4 for TCGA-GBM); null when unknown",
+    "who_grade_source": "where who_grade came from: tumor_grade or project_gbm",
+    "who_grade_missing_reason": "why who_grade is null",
+    "karnofsky_score": "Karnofsky performance score (0-100)",
+    "received_radiation": "radiation therapy recorded (null = not recorded)",
+    "received_temozolomide": "temozolomide recorded (null = not recorded)",
+    "received_chemotherapy": "any chemotherapy recorded (null = not recorded)",
+    "vital_status": "Alive / Dead / null",
+    "overall_survival_days": "overall survival time in days from diagnosis (death or last follow-up)",
+    "death_observed": "true when the patient died (event), false when censored",
+    "survival_rule": "which branch of the survival rule produced the endpoint",
+}
+HARMONISED_PATIENTS = TableSpec(
+    "harmonised", "patients",
+    "One row per patient: demographics, diagnosis, WHO grade, Karnofsky, treatments and the overall-survival "
+    "endpoint, read correctly from every GDC release profile.",
+    PATIENTS_SCHEMA, _PATIENT_COLUMNS,
+)
+_QUARANTINE_COLUMNS = {
+    "table": "raw table (and part) the rejected record came from, e.g. raw/gdc_cases",
+    "field": "dotted GDC path of the offending field, e.g. demographic.days_to_death",
+    "value": "the offending value as text (JSON for non-scalars; very long values truncated in detail)",
+    "reason": "machine-stable reason code, e.g. negative_survival_time",
+    "detail": "sentence naming the case, field and value",
+    "record": "the whole raw record (JSON), so nothing is lost",
+}
+HARMONISED_PATIENT_REJECTS = TableSpec(
+    "harmonised", "patient_rejects",
+    "Case documents (or parts) rejected while harmonising patients, with the reason; part of harmonised/quarantine.",
+    QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS, in_catalog=False,
+)
+_MARKER_COLUMNS = {
+    "ssm_profiled": "the case has somatic mutation data (available_variation_data contains ssm)",
+    "cnv_profiled": "the case has copy-number data (available_variation_data contains cnv)",
+    **{column: f"{gene} mutation status: mutant / wildtype / null (not profiled)" for column, gene in _MARKER_GENES.items()},
+    "idh_status": "IDH1/IDH2 hotspot status: mutant / wildtype / null (not profiled)",
+    "idh_hotspot": "the IDH hotspot found, e.g. IDH1 R132H",
+    "atrx_status": "ATRX status: mutant / wildtype / null",
+    "tp53_status": "TP53 status: mutant / wildtype / null",
+    "tert_status": "TERT promoter status: mutant or null (exome data does not cover the promoter)",
+    "codeletion_1p19q": "whole-arm 1p and 19q loss (>= 80% of marker genes per arm)",
+    "chr7_gain_chr10_loss": "chromosome 7 gain with chromosome 10 loss (7+/10-)",
+    "egfr_amplified": "EGFR amplification",
+    "cdkn2a_homozygous_deletion": "CDKN2A/B homozygous deletion",
+    "mgmt_stp27_probability": "MGMT-STP27 probability of promoter methylation",
+    "mgmt_promoter_methylated": "MGMT promoter methylated (STP27 probability >= 0.358, else clinical test)",
+    "mgmt_source": "methylation_stp27 or clinical_molecular_test",
+    "mgmt_sources_disagree": "both sources exist and disagree (null unless both exist)",
+}
+HARMONISED_MOLECULAR_MARKERS = TableSpec(
+    "harmonised", "molecular_markers",
+    "Per patient: panel gene mutation status, IDH, ATRX, TP53, TERT, 1p/19q codeletion, 7+/10-, EGFR amplification, "
+    "CDKN2A homozygous deletion, MGMT promoter methylation (MGMT-STP27) with its source.",
+    MOLECULAR_MARKERS_SCHEMA, _MARKER_COLUMNS,
+)
+HARMONISED_MARKER_REJECTS = TableSpec(
+    "harmonised", "marker_rejects",
+    "Occurrences, betas and molecular tests rejected while calling markers, with the reason; part of "
+    "harmonised/quarantine.",
+    QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS, in_catalog=False,
+)
+HARMONISED_WHO_CNS5_CLASS = TableSpec(
+    "harmonised", "who_cns5_class",
+    "WHO CNS5 (2021) integrated diagnosis from the markers, with the rule that applied or the missing marker.",
+    WHO_CNS5_CLASS_SCHEMA,
+    {
+        "who_cns5_class": "glioblastoma, IDH-wildtype / astrocytoma, IDH-mutant / oligodendroglioma, IDH-mutant and "
+                          "1p/19q-codeleted / not classifiable",
+        "who_cns5_grade": "CNS WHO grade 2/3/4 of the integrated class",
+        "who_cns5_basis": "the rule and markers that gave the class",
+        "not_classifiable_reason": "the missing marker when the class is not classifiable",
+        "tmz_relevant": "MGMT promoter methylated: temozolomide benefit expected",
+    },
+)
+HARMONISED_QUARANTINE = TableSpec(
+    "harmonised", "quarantine",
+    "Every rejected raw record with table, case, field, value and reason. For every release: raw cases = "
+    "patients + quarantined cases (checked).",
+    QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS,
+)
+
+_ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(f for features in FEATURE_SETS.values() for f in features))
+_MATRIX_SCHEMA: dict[str, pl.DataType] = {
+    **{column: pl.String() for column in KEY_COLUMNS},
+    **{feature: pl.Float64() for feature in _ALL_FEATURES},
+    "label_gbm": pl.Float64(),
+    "label_who_grade": pl.Float64(),
+    "overall_survival_days": pl.Float64(),
+    "death_observed": pl.Float64(),
+}
+assert set(LABEL_COLUMNS) <= set(_MATRIX_SCHEMA)
+
+
+def _feature_description(feature: str) -> str:
+    """Features are harmonised columns encoded as Float64 (true/mutant 1.0, false/wildtype 0.0, null missing)."""
+    if feature == "sex_male":
+        return "feature: 1.0 male, 0.0 female, null unknown"
+    source = feature.replace("_mutant", "_status")
+    for columns in (_MARKER_COLUMNS, _PATIENT_COLUMNS):
+        if source in columns:
+            return f"feature from {source}: {columns[source]} (Float64, null = missing)"
+    raise KeyError(f"feature {feature!r} has no source column description")
+
+
+FEATURES_MODEL_MATRIX = TableSpec(
+    "features", "model_matrix",
+    "One row per patient: model features (Float64, missing stays missing) and label columns; the per-task feature "
+    "lists and the feature-set version are recorded in features/feature_list.",
+    _MATRIX_SCHEMA,
+    {
+        **{feature: _feature_description(feature) for feature in _ALL_FEATURES},
+        "label_gbm": "label: 1.0 TCGA-GBM, 0.0 TCGA-LGG (never a grading feature)",
+        "label_who_grade": "label: recorded WHO grade 2/3/4 (never a grading feature)",
+        "overall_survival_days": "label: overall survival time in days",
+        "death_observed": "label: 1.0 death observed, 0.0 censored",
+    },
+)
+FEATURES_FEATURE_LIST = TableSpec(
+    "features", "feature_list",
+    "The recorded feature list of each task: exactly the columns a model of that task may read, in order.",
+    {"feature_set_version": pl.String(), "task": pl.String(), "position": pl.Int32(), "feature": pl.String(),
+     "release": pl.String()},
+    {"position": "0-based position of the feature in the model's input", "feature": "model matrix column"},
+)
+
+SCORES_GRADING = TableSpec(
+    "scores", "grading",
+    "Per patient, release and model version: GBM probability, WHO grade probabilities, predicted class and the top "
+    "three feature contributions in words. History kept; scores.grading_current picks the champion.",
+    GRADING_SCORES_SCHEMA,
+    {
+        "model_version": "the GBM-vs-LGG model version",
+        "grade_model_version": "the WHO grade model version",
+        "grade_probability_gbm": "calibrated probability that the tumour is GBM (vs LGG)",
+        "predicted_class": "GBM or LGG (probability >= 0.5)",
+        **{f"grade_probability_{g}": f"calibrated probability of WHO grade {g}" for g in GRADE_CLASSES},
+        "predicted_who_grade": "most probable WHO grade",
+        "grade_explanation": "why the predicted WHO grade, in words",
+    },
+    current_by_champion=True,
+)
+SCORES_SURVIVAL_RISK = TableSpec(
+    "scores", "survival_risk",
+    "Per patient, release and model version: Cox risk score, risk group (cut points fixed on training data), "
+    "S(12/24/60 months) and the top three contributions in words. History kept.",
+    SURVIVAL_SCORES_SCHEMA,
+    {
+        "survival_risk_score": "log relative hazard from the LightGBM Cox model (higher = worse prognosis)",
+        "risk_group": "low / intermediate / high (tertile cut points fixed on the training folds)",
+        **{f"survival_probability_{m}m": f"predicted probability of surviving {m} months" for m in SURVIVAL_HORIZONS_MONTHS},
+    },
+    current_by_champion=True,
+)
+
+OPS_RUN_FAILURES = TableSpec(
+    "ops", "run_failures",
+    "One row per failed Dagster run (written by the run-failure sensor): which release, which step, the error.",
+    {
+        "run_id": pl.String(), "job_name": pl.String(), "release": pl.String(), "failed_steps": pl.String(),
+        "error": pl.String(), "failed_at": pl.Datetime("us", "UTC"), "recorded_at": pl.Datetime("us", "UTC"),
+    },
+    {
+        "run_id": "Dagster run id",
+        "job_name": "Dagster job of the run",
+        "release": "GDC release (partition) the run was for; null for unpartitioned runs",
+        "failed_steps": "comma-separated step keys that failed",
+        "error": "the first failure's error message",
+        "failed_at": "time Dagster recorded the failure",
+        "recorded_at": "time the failure sensor wrote the row",
+    },
+    partitioned=False,
+)
+
+LAKE_TABLES: tuple[TableSpec, ...] = (
+    RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_METHYLATION_FILES, RAW_MGMT_PROBE_BETAS,
+    HARMONISED_PATIENTS, HARMONISED_PATIENT_REJECTS, HARMONISED_MOLECULAR_MARKERS, HARMONISED_MARKER_REJECTS,
+    HARMONISED_WHO_CNS5_CLASS, HARMONISED_QUARANTINE,
+    FEATURES_MODEL_MATRIX, FEATURES_FEATURE_LIST,
+    SCORES_GRADING, SCORES_SURVIVAL_RISK,
+    OPS_RUN_FAILURES,
+)
+TABLES_BY_PATH: dict[str, TableSpec] = {table.path: table for table in LAKE_TABLES}
+CATALOG_TABLES: tuple[TableSpec, ...] = tuple(table for table in LAKE_TABLES if table.in_catalog)
