@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui standin bench-ingest bench-models clean dagster-home
+.PHONY: install demo test ui ui-live next-release standin bench-ingest bench-models clean dagster-home
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -17,10 +17,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# A local Dagster instance for the demo runs and the UI (no telemetry: this runs offline).
+# A local Dagster instance for the demo runs and the UI (orchestration/dagster.yaml: no telemetry,
+# the gdc_api pool limit, run monitoring).
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 # Offline end to end: synthetic cohort -> GDC stand-in -> every asset for its release.
 demo: install dagster-home
@@ -29,9 +30,17 @@ demo: install dagster-home
 test: install
 	$(BIN)/python -m pytest
 
-# The Dagster UI (assets, partitions per GDC release, checks, the release sensor).
+# The Dagster UI against the demo's GDC stand-in (offline): assets, partitions, checks, sensor, schedules.
 ui: install dagster-home
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m orchestration.ui
+
+# The Dagster UI against the LIVE GDC API: the release sensor starts a full download of TCGA-GBM/LGG.
+ui-live: install dagster-home
+	$(BIN)/python -m orchestration.ui --live
+
+# Publish release N+1 (changed, new and removed cases) into the demo bundle root; a running `make ui` picks it up.
+next-release: install
+	$(BIN)/python -m sandbox.synthetic.next_release --root data/bundles/synthetic-1100-seed7
 
 # Serve a bundle on http://127.0.0.1:8765 (BUNDLE=path to a bundle root).
 standin: install

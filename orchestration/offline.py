@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sandbox.gdc_standin import GdcStandIn
     from sandbox.synthetic import CohortSpec, write_bundle
+    from sandbox.synthetic.next_release import write_spec
 
     data_dir = args.data_dir.resolve()
     bundle_root = args.bundle_root
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         bundle_root = data_dir / "bundles" / f"synthetic-{args.cases}-seed{args.seed}"
         if not (bundle_root / "CURRENT").exists():
             started = time.monotonic()
-            write_bundle(bundle_root, CohortSpec(n_cases=args.cases, seed=args.seed))
+            spec = CohortSpec(n_cases=args.cases, seed=args.seed)
+            write_bundle(bundle_root, spec)
+            write_spec(bundle_root, spec)  # lets `python -m sandbox.synthetic.next_release` continue the cohort
             print(f"wrote synthetic GDC bundle ({args.cases} cases) to {bundle_root} in {time.monotonic() - started:.1f}s")
 
     with GdcStandIn(bundle_root.resolve(), port=0) as server:
