@@ -55,6 +55,9 @@ def run(argv: list[str] | None = None) -> int:
     from sandbox.gdc_standin import GdcStandIn
 
     args.dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = args.dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():  # `make ui` copies it; a direct call gets the same instance settings
+        instance_yaml.write_text((REPO_ROOT / "orchestration" / "dagster.yaml").read_text())
     standin = None
     if args.live:
         base_url = os.environ.get("GDC_BASE_URL") or LIVE_GDC_BASE_URL
