@@ -10,6 +10,8 @@ release are written under `<DATA_DIR>/reports/<release>/gx/`.
 import warnings
 from collections.abc import Iterator
 
+import polars as pl
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckKey,
@@ -25,6 +27,7 @@ from dagster import (
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, LakeResource
 from assets.specs import asset_key
+from quality.cache import cached_report, store_report, write_check_results
 from quality.runner import validate_table
 from quality.tables import QUALITY_TABLES
 from transforms.patients import reconcile_case_counts
@@ -57,13 +60,22 @@ def build_quality_checks(table: TableSpec):
     def quality_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> Iterator[AssetCheckResult]:
         release = context.partition_key
         selected = context.selected_asset_check_keys
-        frame = lake.lake.read_table(table, release)
         previous = lake.lake.previous_release(layer, name, release)
         previous_rows = lake.lake.row_count(layer, name, previous) if previous is not None else None
-        report = validate_table(
-            table_name, frame, release=release, previous_row_count=previous_rows,
-            data_docs_dir=lake.reports_dir(release) / "gx",
+        content = lake.lake.content_hash(layer, name, release)
+        cache_dir = lake.root / "reports" / "_validation_cache"
+        report = cached_report(cache_dir, table_name, release, content, previous_rows)
+        releases_in_file = (
+            pl.scan_parquet(lake.lake.table_path(layer, name, release)).select("release").unique().collect()["release"]
         )
+        if report is None or releases_in_file.to_list() not in ([release], []):
+            frame = lake.lake.read_table(table, release)
+            report = validate_table(
+                table_name, frame, release=release, previous_row_count=previous_rows,
+                data_docs_dir=lake.reports_dir(release) / "gx",
+            )
+            store_report(cache_dir, report, content)
+        write_check_results(lake.reports_dir(release), report)
         metadata = report.to_metadata()
         metadata["results_markdown"] = MetadataValue.md(metadata["results_markdown"])
         if report.data_docs_index is not None:

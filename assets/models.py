@@ -1,16 +1,25 @@
-"""Features, models and scores: the model matrix, LightGBM grading and survival-risk models with their
-registry rows, and the scored tables (history kept, one row per case, release and model version)."""
+"""Features, models and scores.
 
+Score first: a release's scores come from the current champions as soon as its model matrix exists
+(job `refresh_gdc_release`); challengers train afterwards, off the path to fresh scores (job
+`train_challengers`), are judged against the champion on the same folds of the new release
+(models.challenge), and a promoted challenger rescores the release. Retraining is skipped when the
+recipe and training rows are unchanged (content hash).
+"""
+
+import json
 import subprocess
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import sys
 
 import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
+import models.challenge
 import models.grading
 import models.pipeline
 import models.scoring
@@ -20,9 +29,19 @@ from assets.metadata import markdown_table
 from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.pipeline import TrainedModel, load_model, train_task
-from models.registry import current_champion, read_model_artifacts, register_model, write_model_artifacts
-from models.scoring import score_grading, score_survival
-from models.survival import SURVIVAL_RISK
+from models.challenge import Recipe, compare_recipes
+from models.pipeline import training_fingerprint, training_inputs
+from models.registry import (
+    current_champion,
+    find_by_fingerprint,
+    read_model_artifacts,
+    read_training_rows,
+    register_model,
+    write_model_artifacts,
+    write_training_rows,
+)
+from models.survival import SURVIVAL_RISK, cross_validate_survival
+from models.training import PARAM_GRID
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource, ModelTrainingResource
 from transforms.features import ModelMatrix, build_model_matrix, feature_list_table
@@ -39,6 +58,7 @@ from warehouse.tables import (
 _THIS = sys.modules[__name__]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SEED = 20261122  # CV folds: champion and challenger are refit on the same folds
 
 
 def code_version() -> str:
@@ -107,39 +127,100 @@ def model_matrix(context: AssetExecutionContext, lake: LakeResource):
     )
 
 
+def _champion(lake: LakeResource, task: str):
+    """(registry entry, fitted model, artifact metadata, training rows or None) of the task's champion."""
+    with registry_connection(lake.registry_path, read_only=True) as connection:
+        entry = current_champion(connection, task)
+    if entry is None:
+        return None
+    model_text, metadata = read_model_artifacts(lake.models_dir, entry.model_version)
+    try:
+        training_rows = read_training_rows(lake.models_dir, entry.model_version)
+    except FileNotFoundError:
+        training_rows = None  # a model stored before training rows were recorded: in_training_set unknown
+    return entry, load_model(task, model_text, metadata), metadata, training_rows
+
+
+def _recipe_of(entry, metadata: dict, task: str) -> Recipe:
+    grid = tuple(entry.parameters.get("search", {}).get("grid") or PARAM_GRID)
+    return Recipe(task=task, feature_names=tuple(metadata["feature_names"]), grid=grid)
+
+
 def _train_and_register(
     context: AssetExecutionContext, lake: LakeResource, training: ModelTrainingResource, task: str
-) -> tuple[TrainedModel, dict]:
+) -> dict:
+    """Train the challenger of `task` on this release, judge it fairly against the champion, register it."""
     release = context.partition_key
     started = time.monotonic()
+    matrix = _published_matrix(lake, release)
+    if task in training.challenger_feature_sets:
+        override = tuple(training.challenger_feature_sets[task])
+        missing = [name for name in override if name not in matrix.matrix.columns]
+        if missing:
+            raise Failure(f"{task}: challenger features {missing} are not columns of features/model_matrix {release}",
+                          allow_retries=False)
+        matrix = replace(matrix, feature_sets={**matrix.feature_sets, task: override})
+    _, feature_names, arrays = training_inputs(matrix, task, release)
+    fingerprint = training_fingerprint(task, feature_names, arrays, training.n_splits, training.n_repeats, SEED)
+    with registry_connection(lake.registry_path, read_only=True) as connection:
+        existing = find_by_fingerprint(connection, task, fingerprint)
+    if existing is not None:
+        context.log.info(f"{task}: recipe and training rows unchanged since {existing.model_version}; not retrained")
+        return {
+            f"{task}/model_version": existing.model_version, f"{task}/status": existing.status,
+            f"{task}/decision": f"not retrained: same recipe and training rows as {existing.model_version}",
+            f"{task}/retrained": False, f"{task}/duration_seconds": round(time.monotonic() - started, 1),
+        }
+    champion = _champion(lake, task)
+    comparison = None
+    if champion is not None:
+        entry, _, metadata, champion_rows = champion
+        new_cases = (
+            sorted(set(matrix.matrix["case_id"].to_list()) - set(champion_rows["case_id"].to_list()))
+            if champion_rows is not None else []
+        )
+        comparison = compare_recipes(
+            matrix.matrix.filter(pl.col("release") == release), task, _recipe_of(entry, metadata, task),
+            Recipe(task=task, feature_names=tuple(feature_names), grid=tuple(PARAM_GRID)),
+            new_case_ids=new_cases, n_splits=training.n_splits, n_repeats=training.n_repeats, seed=SEED,
+        )
+        context.log.info(f"{task}: {comparison.reason}")
     trained = train_task(
-        _published_matrix(lake, release), task, release=release, code_version=code_version(),
-        n_splits=training.n_splits, n_repeats=training.n_repeats,
-        survival_baselines=training.survival_baselines,
+        matrix, task, release=release, code_version=code_version(), n_splits=training.n_splits,
+        n_repeats=training.n_repeats, seed=SEED, survival_baselines=False,
+        cv=getattr(comparison, "challenger_cv", None),
     )
+    entry = replace(trained.entry, comparison=comparison.to_json() if comparison else None)
+    write_training_rows(lake.models_dir, trained.model_version, trained.training_rows)
     write_model_artifacts(
         lake.models_dir, trained.model_version, trained.model.booster.model_to_string(), trained.artifact_metadata()
     )
     with registry_connection(lake.registry_path) as connection:
-        entry = register_model(connection, trained.entry)
+        stored = register_model(
+            connection, entry, decision=(comparison.promote, comparison.reason) if comparison else None
+        )
     summary = trained.cv.summary.select("model", "metric", "mean", "std", "folds")
-    context.log.info(f"{task} {entry.model_version}: {entry.status} — {entry.decision_reason}")
+    context.log.info(f"{task} {stored.model_version}: {stored.status} — {stored.decision_reason}")
     metadata = {
-        f"{task}/model_version": entry.model_version,
-        f"{task}/status": entry.status,
-        f"{task}/decision": entry.decision_reason,
-        f"{task}/training_rows": entry.training_rows,
+        f"{task}/model_version": stored.model_version,
+        f"{task}/status": stored.status,
+        f"{task}/decision": stored.decision_reason,
+        f"{task}/retrained": True,
+        f"{task}/training_rows": stored.training_rows,
         f"{task}/cv_metrics": MetadataValue.md(markdown_table(summary)),
         f"{task}/duration_seconds": round(time.monotonic() - started, 1),
     }
-    return trained, metadata
+    if comparison is not None:
+        metadata[f"{task}/paired_difference"] = MetadataValue.md(
+            f"{comparison.metric}: challenger − champion = {comparison.difference_mean:+.4f} "
+            f"(95% CI {comparison.difference_ci_low:+.4f} to {comparison.difference_ci_high:+.4f}, "
+            f"{comparison.n_folds} paired folds, margin {comparison.margin})"
+        )
+    return metadata
 
 
-_MODEL_CODE = (models.pipeline, models.grading, models.survival, _THIS)
-
-
-@asset(
-    key=["models", "grading_model"],
+_MODEL_CODE = (models.pipeline, models.grading, models.survival, models.challenge, _THIS)
+_MODEL_ASSET = dict(
     deps=[asset_key(FEATURES_MODEL_MATRIX), asset_key(FEATURES_FEATURE_LIST)],
     partitions_def=gdc_releases,
     group_name="models",
@@ -147,110 +228,71 @@ _MODEL_CODE = (models.pipeline, models.grading, models.survival, _THIS)
     owners=OWNERS["models"],
     tags={"layer": "models"},
     code_version=source_version(*_MODEL_CODE),
+)
+
+
+@asset(
+    key=["models", "grading_model"],
     description=(
-        "LightGBM GBM-vs-LGG and WHO grade 2/3/4 classifiers: repeated stratified CV with out-of-fold metrics, "
-        "calibration inside the folds; registered as champion or challenger."
+        "Challengers for GBM-vs-LGG and WHO grade 2/3/4 (LightGBM, repeated stratified CV, calibration inside the "
+        "folds), judged against the champion on the same folds of this release; registered as champion or challenger."
     ),
+    **_MODEL_ASSET,
 )
 def grading_model(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
     metadata: dict = {}
     for task in (GBM_VS_LGG, WHO_GRADE):
-        _, task_metadata = _train_and_register(context, lake, model_training, task)
-        metadata.update(task_metadata)
+        metadata.update(_train_and_register(context, lake, model_training, task))
     return MaterializeResult(metadata=metadata)
 
 
 @asset(
     key=["models", "survival_model"],
-    deps=[asset_key(FEATURES_MODEL_MATRIX), asset_key(FEATURES_FEATURE_LIST)],
-    partitions_def=gdc_releases,
-    group_name="models",
-    kinds={"lightgbm"},
-    owners=OWNERS["models"],
-    tags={"layer": "models"},
-    code_version=source_version(*_MODEL_CODE),
     description=(
-        "LightGBM with a Cox partial-likelihood objective and a Breslow baseline, cross-validated against "
-        "scikit-survival CoxPH, RSF and GBSA; registered as champion or challenger."
+        "Challenger survival model (LightGBM, Cox partial likelihood, Breslow baseline), judged against the champion "
+        "on the same folds of this release; registered as champion or challenger."
     ),
+    **_MODEL_ASSET,
 )
 def survival_model(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
-    trained, metadata = _train_and_register(context, lake, model_training, SURVIVAL_RISK)
-    log_rank = trained.cv.log_rank
-    metadata["risk_group_log_rank"] = MetadataValue.json({k: float(v) for k, v in log_rank.items()})
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(metadata=_train_and_register(context, lake, model_training, SURVIVAL_RISK))
 
 
-def _champion_model(lake: LakeResource, task: str):
-    with registry_connection(lake.registry_path, read_only=True) as connection:
-        champion = current_champion(connection, task)
-    if champion is None:
-        raise RuntimeError(f"no champion model for task {task} in {lake.registry_path}: train it first")
-    return champion, load_model(task, *read_model_artifacts(lake.models_dir, champion.model_version))
-
-
-def _write_score_history(lake: LakeResource, table, release: str, scores: pl.DataFrame):
-    """Keep the scores of every model version that has scored this release; replace this version's."""
-    if lake.lake.exists(table.layer, table.name, release):
-        earlier = lake.lake.read_table(table, release)
-        versions = scores["model_version"].unique()
-        earlier = earlier.filter(~pl.col("model_version").is_in(versions.implode()))
-        scores = pl.concat([earlier, scores], how="diagonal_relaxed")
-    scores = scores.sort(["model_version", "case_id"])
-    duplicates = scores.select("case_id", "release", "model_version").is_duplicated().sum()
-    if duplicates:
-        raise RuntimeError(f"{table.path} release {release}: {duplicates} duplicate (case, release, model) rows")
-    return lake.lake.write_table(table, scores, release), scores
-
-
-@asset(**table_asset_args(SCORES_GRADING, deps=[grading_model, FEATURES_MODEL_MATRIX],
-                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")))
-def grading_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+@asset(
+    key=["models", "survival_baselines"],
+    deps=[asset_key(FEATURES_MODEL_MATRIX), survival_model],
+    partitions_def=gdc_releases,
+    group_name="models",
+    kinds={"scikitlearn"},
+    owners=OWNERS["models"],
+    tags={"layer": "models"},
+    code_version=source_version(models.survival, _THIS),
+    description=(
+        "Leaderboard: scikit-survival CoxPH, RandomSurvivalForest and GBSA next to the LightGBM Cox model in the same "
+        "folds of this release. Runs after scoring and training; it gates nothing."
+    ),
+)
+def survival_baselines(
+    context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
+) -> MaterializeResult:
     release = context.partition_key
-    gbm_entry, gbm_model = _champion_model(lake, GBM_VS_LGG)
-    grade_entry, grade_model = _champion_model(lake, WHO_GRADE)
-    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
-    scores = score_grading(
-        matrix, gbm_model, gbm_entry.model_version, release=release, scored_at=datetime.now(timezone.utc),
-        grade_model=grade_model, grade_model_version=grade_entry.model_version,
-    )
-    written, history = _write_score_history(lake, SCORES_GRADING, release, scores)
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": history.height,
-            "scored_cases": scores.height,
-            "rows_with_history": history.height,
-            "model_version": gbm_entry.model_version,
-            "grade_model_version": grade_entry.model_version,
-            "predicted_gbm": scores.filter(pl.col("predicted_class") == "GBM").height,
-            "path": MetadataValue.path(str(written.path)),
-        }
-    )
+    started = time.monotonic()
+    if not model_training.survival_baselines:
+        return MaterializeResult(metadata={"leaderboard": "baselines switched off (ModelTrainingResource)"})
+    matrix = _published_matrix(lake, release)
+    data, _, _ = training_inputs(matrix, SURVIVAL_RISK, release)
+    cv = cross_validate_survival(data, n_splits=model_training.n_splits, n_repeats=model_training.n_repeats,
+                                 seed=SEED, baselines=model_training.survival_baselines)
+    summary = cv.summary.select("model", "metric", "mean", "std", "folds")
+    return MaterializeResult(metadata={
+        "leaderboard": MetadataValue.md(markdown_table(summary.filter(pl.col("metric").is_in(
+            ["harrell_c", "uno_c", "ibs", "td_auc_12m", "td_auc_24m", "td_auc_60m"])))),
+        "duration_seconds": round(time.monotonic() - started, 1),
+    })
 
 
-@asset(**table_asset_args(SCORES_SURVIVAL_RISK, deps=[survival_model, FEATURES_MODEL_MATRIX],
-                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")))
-def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
-    release = context.partition_key
-    entry, model = _champion_model(lake, SURVIVAL_RISK)
-    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
-    scores = score_survival(matrix, model, entry.model_version, release=release, scored_at=datetime.now(timezone.utc))
-    written, history = _write_score_history(lake, SCORES_SURVIVAL_RISK, release, scores)
-    groups = scores.group_by("risk_group").len().sort("risk_group")
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": history.height,
-            "scored_cases": scores.height,
-            "rows_with_history": history.height,
-            "model_version": entry.model_version,
-            "risk_groups": MetadataValue.md(markdown_table(groups)),
-            "path": MetadataValue.path(str(written.path)),
-        }
-    )
-
-
-MODEL_ASSETS = [model_matrix, grading_model, survival_model, grading_scores, survival_risk_scores]
+MODEL_ASSETS = [model_matrix, grading_model, survival_model, survival_baselines]

@@ -108,5 +108,12 @@ class ModelTrainingResource(ConfigurableResource):
     n_splits: int = 5
     n_repeats: int = 5
     survival_baselines: bool = Field(
-        default=True, description="CoxPH, RSF and GBSA from scikit-survival in the same folds"
+        default=True, description="CoxPH, RSF and GBSA from scikit-survival in the same folds (leaderboard)"
+    )
+    challenger_feature_sets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Try a different recipe: task -> feature list for the challengers trained by this run (default: the "
+            "recorded feature lists). The challenger is judged against the champion on the same folds."
+        ),
     )

@@ -17,6 +17,7 @@ from assets.specs import OWNERS, asset_key, source_version
 from warehouse.catalog import publish_catalog
 from warehouse.tables import CATALOG_TABLES
 
+# The registry copy in the catalog comes from the model assets (not lake tables).
 MODEL_KEYS = [AssetKey(["models", "grading_model"]), AssetKey(["models", "survival_model"])]
 CATALOG_KEY = AssetKey(["warehouse", "catalog"])
 

@@ -9,6 +9,7 @@ temperature scaling (one parameter) for the multiclass model.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from models.cv import Fold, repeated_stratified_case_folds, summarise_fold_metrics
 from models.metrics import binary_classification_metrics, multiclass_classification_metrics
-from models.training import inner_folds, select_and_fit, serialisable_params
+from models.training import PARAM_GRID, inner_folds, select_and_fit, serialisable_params
 
 GBM_VS_LGG = "grading_gbm_vs_lgg"
 WHO_GRADE = "grading_who_grade"
@@ -101,9 +102,16 @@ def apply_calibration(raw_score: NDArray, calibration: dict[str, float | str]) -
 
 
 def fit_classifier(
-    features: NDArray, label_index: NDArray, feature_names: list[str], task: str, *, seed: int = 20261122
+    features: NDArray,
+    label_index: NDArray,
+    feature_names: list[str],
+    task: str,
+    *,
+    seed: int = 20261122,
+    grid: Sequence[dict[str, Any]] = PARAM_GRID,
 ) -> FittedClassifier:
-    """Fit one calibrated grading model on training rows (`label_index` 0..K-1)."""
+    """Fit one calibrated grading model on training rows (`label_index` 0..K-1); the inner search runs
+    over `grid` (default `models.training.PARAM_GRID`)."""
     features = np.asarray(features, dtype=np.float64)
     label_index = np.asarray(label_index, dtype=int)
     binary = task == GBM_VS_LGG
@@ -125,6 +133,7 @@ def fit_classifier(
         task_params,
         task_params["metric"],
         inner_folds(features.shape[0], label_index, seed),
+        grid=grid,
     )
     calibration = (
         fit_platt(selection.oof_raw_score, label_index) if binary else fit_temperature(selection.oof_raw_score, label_index)
@@ -179,7 +188,13 @@ class GradingCvResult:
 
 
 def cross_validate_grading(
-    data: GradingData, task: str, *, n_splits: int = 5, n_repeats: int = 5, seed: int = 20261122
+    data: GradingData,
+    task: str,
+    *,
+    n_splits: int = 5,
+    n_repeats: int = 5,
+    seed: int = 20261122,
+    grid: Sequence[dict[str, Any]] = PARAM_GRID,
 ) -> GradingCvResult:
     folds = repeated_stratified_case_folds(data.case_ids, data.label_index, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
     metric_rows, oof_frames, chosen = [], [], []
@@ -187,7 +202,7 @@ def cross_validate_grading(
     for fold in folds:
         model = fit_classifier(
             data.features[fold.train_index], data.label_index[fold.train_index], data.feature_names, task,
-            seed=seed + 1000 * fold.repeat + fold.fold,
+            seed=seed + 1000 * fold.repeat + fold.fold, grid=grid,
         )
         probability = model.predict_proba(data.features[fold.test_index])
         label = data.label_index[fold.test_index]
@@ -213,8 +228,9 @@ def cross_validate_grading(
             {
                 "repeat": fold.repeat,
                 "fold": fold.fold,
-                "num_leaves": model.params["num_leaves"],
-                "min_data_in_leaf": model.params["min_data_in_leaf"],
+                # .get: a custom grid (models.challenge.Recipe) need not set both
+                "num_leaves": model.params.get("num_leaves"),
+                "min_data_in_leaf": model.params.get("min_data_in_leaf"),
                 "num_rounds": model.num_rounds,
                 "calibration": json.dumps(model.calibration),
             }

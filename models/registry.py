@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS {REGISTRY_TABLE} (
     status VARCHAR NOT NULL CHECK (status IN ('champion', 'challenger', 'retired')),
     decision_reason VARCHAR NOT NULL
 );
+-- Added with the fair comparison: content hash of (recipe, training rows) and the paired comparison.
+ALTER TABLE registry.models ADD COLUMN IF NOT EXISTS training_fingerprint VARCHAR;
+ALTER TABLE registry.models ADD COLUMN IF NOT EXISTS comparison JSON;
 """
 
 
@@ -104,6 +107,10 @@ class RegistryEntry:
     created_at: datetime | None = None
     status: str | None = None
     decision_reason: str | None = None
+    # sha256 of the recipe and the training rows: the same fingerprint means retraining would change nothing.
+    training_fingerprint: str | None = None
+    # The paired champion/challenger comparison on the same folds (models.challenge.RecipeComparison.to_json()).
+    comparison: dict[str, Any] | None = None
 
 
 def ensure_registry(connection: duckdb.DuckDBPyConnection) -> None:
@@ -123,13 +130,25 @@ def _row_to_entry(row: tuple) -> RegistryEntry:
         created_at=row[8],
         status=row[9],
         decision_reason=row[10],
+        training_fingerprint=row[11],
+        comparison=json.loads(row[12]) if row[12] else None,
     )
 
 
 _COLUMNS = (
     "model_version, task, training_release, feature_set_version, parameters, cv_metrics, training_rows, "
-    "code_version, created_at, status, decision_reason"
+    "code_version, created_at, status, decision_reason, training_fingerprint, comparison"
 )
+
+
+def find_by_fingerprint(connection: duckdb.DuckDBPyConnection, task: str, fingerprint: str) -> RegistryEntry | None:
+    """The model already trained with this recipe on these rows, if any (then retraining is skipped)."""
+    row = connection.execute(
+        f"SELECT {_COLUMNS} FROM {REGISTRY_TABLE} WHERE task = ? AND training_fingerprint = ? "
+        "ORDER BY created_at DESC LIMIT 1",
+        [task, fingerprint],
+    ).fetchone()
+    return _row_to_entry(row) if row else None
 
 
 def get_model(connection: duckdb.DuckDBPyConnection, model_version: str) -> RegistryEntry | None:
@@ -151,8 +170,12 @@ def register_model(
     *,
     rule: PromotionRule | None = None,
     now: datetime | None = None,
+    decision: tuple[bool, str] | None = None,
 ) -> RegistryEntry:
     """Insert `entry`, deciding champion vs challenger against the task's current champion.
+
+    `decision` (promote, reason) comes from the fair comparison (models.challenge) when there is a
+    champion to compare with; without it the CV means are compared (`decide_promotion`).
 
     Registering a model_version that is already present changes nothing and returns the stored row
     (a re-run of the same training is a no-op).
@@ -166,16 +189,20 @@ def register_model(
     connection.execute("BEGIN TRANSACTION")
     try:
         champion = current_champion(connection, entry.task)
-        promote, reason = decide_promotion(
-            entry.cv_metrics, champion.cv_metrics if champion else None, rule.metric, rule.margin, rule.higher_is_better
-        )
+        if decision is not None and champion is not None:
+            promote, reason = decision
+        else:
+            promote, reason = decide_promotion(
+                entry.cv_metrics, champion.cv_metrics if champion else None, rule.metric, rule.margin,
+                rule.higher_is_better,
+            )
         if promote and champion is not None:
             connection.execute(
                 f"UPDATE {REGISTRY_TABLE} SET status = 'retired', decision_reason = decision_reason || ? WHERE model_version = ?",
                 [f"; retired {created_at.isoformat()} by {entry.model_version}", champion.model_version],
             )
         connection.execute(
-            f"INSERT INTO {REGISTRY_TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {REGISTRY_TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 entry.model_version,
                 entry.task,
@@ -188,6 +215,8 @@ def register_model(
                 created_at,
                 "champion" if promote else "challenger",
                 reason,
+                entry.training_fingerprint,
+                json.dumps(entry.comparison, sort_keys=True, default=str) if entry.comparison is not None else None,
             ],
         )
         connection.execute("COMMIT")
@@ -230,6 +259,35 @@ def write_model_artifacts(artifacts_dir: Path, model_version: str, model_text: s
     _atomic_write_text(directory / MODEL_FILE, model_text)
     _atomic_write_text(directory / METADATA_FILE, json.dumps({"model_version": model_version, **metadata}, indent=2, sort_keys=True, default=str))
     return directory
+
+
+TRAINING_ROWS_FILE = "training_rows.parquet"
+
+
+def write_training_rows(artifacts_dir: Path, model_version: str, frame: Any) -> Path:
+    """The rows a model was trained on (case_id and labels): scores say whether a patient was among them,
+    and prospective validation finds the patients who arrived later or whose outcome changed."""
+    directory = Path(artifacts_dir) / model_version
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / TRAINING_ROWS_FILE
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{TRAINING_ROWS_FILE}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        frame.write_parquet(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_training_rows(artifacts_dir: Path, model_version: str) -> Any:
+    import polars as pl
+
+    path = Path(artifacts_dir) / model_version / TRAINING_ROWS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"model {model_version}: no {TRAINING_ROWS_FILE} under {path.parent}")
+    return pl.read_parquet(path)
 
 
 def read_model_artifacts(artifacts_dir: Path, model_version: str) -> tuple[str, dict[str, Any]]:

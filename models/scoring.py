@@ -6,11 +6,13 @@ so a frame returned here is unique on it (checked).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import numpy as np
 import polars as pl
 
+from models.conformal import ConformalCalibrator, binary_probability_matrix
 from models.explain import explain_top_contributions
 from models.grading import GRADE_CLASSES, FittedClassifier
 from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
@@ -27,6 +29,11 @@ GRADING_SCORES_SCHEMA: dict[str, pl.DataType] = {
     "predicted_who_grade": pl.Int8(),
     "explanation": pl.String(),  # why GBM / LGG
     "grade_explanation": pl.String(),  # why the predicted WHO grade
+    "prediction_set": pl.String(),  # conformal set of classes, e.g. "GBM" or "GBM|LGG" ("" = empty set)
+    "grade_prediction_set": pl.String(),  # conformal set of WHO grades, e.g. "3|4"
+    "conformal_coverage": pl.Float64(),  # the coverage the sets are calibrated for (e.g. 0.9)
+    "in_training_set": pl.Boolean(),  # the GBM-vs-LGG model was trained on this patient
+    "grade_in_training_set": pl.Boolean(),  # the WHO grade model was trained on this patient
     "scored_at": pl.Datetime("us", "UTC"),
 }
 
@@ -38,6 +45,7 @@ SURVIVAL_SCORES_SCHEMA: dict[str, pl.DataType] = {
     "risk_group": pl.String(),
     **{f"survival_probability_{months}m": pl.Float64() for months in SURVIVAL_HORIZONS_MONTHS},
     "explanation": pl.String(),
+    "in_training_set": pl.Boolean(),  # the model was trained on this patient (its score is in-sample)
     "scored_at": pl.Datetime("us", "UTC"),
 }
 
@@ -73,7 +81,13 @@ def score_grading(
     scored_at: datetime,
     grade_model: FittedClassifier | None = None,
     grade_model_version: str | None = None,
+    training_case_ids: Collection[str] | None = None,
+    grade_training_case_ids: Collection[str] | None = None,
+    conformal: ConformalCalibrator | None = None,
+    grade_conformal: ConformalCalibrator | None = None,
 ) -> pl.DataFrame:
+    """Grading scores of one release. `training_case_ids`: the patients each model was fitted on, so every
+    row says whether its score is in-sample; `conformal`: prediction sets at the calibrated coverage."""
     rows = _release_rows(matrix, release)
     features = _features(rows, gbm_model.feature_names)
     probability_gbm = gbm_model.predict_proba(features)
@@ -86,8 +100,12 @@ def score_grading(
         "grade_probability_gbm": probability_gbm,
         "predicted_class": np.asarray(gbm_model.class_names, dtype=object)[predicted_gbm],
         "explanation": explain_top_contributions(gbm_model.booster, features, gbm_model.feature_names, task=gbm_model.task),
+        "in_training_set": _in_training(rows, training_case_ids),
         "scored_at": scored_at,
     }
+    if conformal is not None:
+        columns["prediction_set"] = _joined_sets(conformal, binary_probability_matrix(probability_gbm))
+        columns["conformal_coverage"] = conformal.coverage
     if grade_model is not None:
         grade_features = _features(rows, grade_model.feature_names)
         grade_probability = grade_model.predict_proba(grade_features)
@@ -103,14 +121,28 @@ def score_grading(
             predicted_class=predicted_index,
             class_names=grade_model.class_names,
         )
+        columns["grade_in_training_set"] = _in_training(rows, grade_training_case_ids)
+        if grade_conformal is not None:
+            columns["grade_prediction_set"] = _joined_sets(grade_conformal, grade_probability)
     frame = pl.DataFrame(columns).with_columns(
         [pl.lit(None, dtype=dtype).alias(name) for name, dtype in GRADING_SCORES_SCHEMA.items() if name not in columns]
     )
     return _conform(frame, GRADING_SCORES_SCHEMA)
 
 
+def _in_training(rows: pl.DataFrame, case_ids: Collection[str] | None) -> pl.Series | None:
+    if case_ids is None:
+        return None  # unknown (a model stored before training rows were recorded)
+    return rows["case_id"].is_in(pl.Series(list(case_ids), dtype=pl.String).implode())
+
+
+def _joined_sets(calibrator: ConformalCalibrator, probability: np.ndarray) -> list[str]:
+    return ["|".join(classes) for classes in calibrator.prediction_sets(probability)]
+
+
 def score_survival(
-    matrix: pl.DataFrame, model: FittedSurvivalModel, model_version: str, *, release: str, scored_at: datetime
+    matrix: pl.DataFrame, model: FittedSurvivalModel, model_version: str, *, release: str, scored_at: datetime,
+    training_case_ids: Collection[str] | None = None,
 ) -> pl.DataFrame:
     rows = _release_rows(matrix, release)
     features = _features(rows, model.feature_names)
@@ -125,6 +157,7 @@ def score_survival(
             "risk_group": model.risk_group(features).astype(str),
             **{f"survival_probability_{m}m": survival[:, k] for k, m in enumerate(SURVIVAL_HORIZONS_MONTHS)},
             "explanation": explain_top_contributions(model.booster, features, model.feature_names, task=model.task),
+            "in_training_set": _in_training(rows, training_case_ids),
             "scored_at": scored_at,
         }
     )

@@ -9,6 +9,7 @@ values, with median imputation plus missing-indicator columns fitted on the trai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from models.cox import (
 )
 from models.cv import Fold, repeated_stratified_case_folds, summarise_fold_metrics
 from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS, survival_metrics
-from models.training import inner_folds, select_and_fit, serialisable_params
+from models.training import PARAM_GRID, inner_folds, select_and_fit, serialisable_params
 
 SURVIVAL_RISK = "survival_risk"
 RISK_GROUPS: tuple[str, ...] = ("low", "intermediate", "high")
@@ -101,7 +102,10 @@ def fit_survival_model(
     feature_names: list[str],
     *,
     seed: int = 20261122,
+    grid: Sequence[dict[str, Any]] = PARAM_GRID,
 ) -> FittedSurvivalModel:
+    """Fit the LightGBM Cox model on training rows; the inner search runs over `grid` (default
+    `models.training.PARAM_GRID`)."""
     features = np.asarray(features, dtype=np.float64)
     days = np.asarray(overall_survival_days, dtype=np.float64)
     death = np.asarray(death_observed, dtype=bool)
@@ -116,6 +120,7 @@ def fit_survival_model(
         "cox_nll",
         inner_folds(features.shape[0], death.astype(int), seed),  # stratified by event, like the outer folds
         feval=cox_partial_likelihood_metric,
+        grid=grid,
     )
     training_risk = booster.predict(features, raw_score=True)
     low, high = np.quantile(training_risk, RISK_GROUP_QUANTILES)
@@ -208,6 +213,7 @@ def cross_validate_survival(
     n_repeats: int = 5,
     seed: int = 20261122,
     baselines: bool = True,
+    grid: Sequence[dict[str, Any]] = PARAM_GRID,
 ) -> SurvivalCvResult:
     folds = repeated_stratified_case_folds(
         data.case_ids, data.death_observed.astype(int), n_splits=n_splits, n_repeats=n_repeats, seed=seed
@@ -219,7 +225,7 @@ def cross_validate_survival(
         args = (data.overall_survival_days[train], data.death_observed[train], data.overall_survival_days[test], data.death_observed[test])
         model = fit_survival_model(
             data.features[train], data.overall_survival_days[train], data.death_observed[train], data.feature_names,
-            seed=seed + 1000 * fold.repeat + fold.fold,
+            seed=seed + 1000 * fold.repeat + fold.fold, grid=grid,
         )
         risk = model.risk_score(data.features[test])
         metrics = survival_metrics(*args, risk, lambda days: model.baseline.survival_probability(risk, days))

@@ -19,14 +19,16 @@ from assets.models import MODEL_ASSETS
 from assets.ops import OPS_ASSETS
 from assets.raw import RAW_ASSETS
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
+from assets.reports import REPORT_ASSETS
+from assets.scores import SCORE_ASSETS, SCORE_CHECKS
 from assets.warehouse import analytics_catalog
 from orchestration.jobs import JOBS
 from orchestration.schedules import SCHEDULES
 from orchestration.sensors import SENSORS
 
 # Built per GDC release (partitioned), and the global rest.
-RELEASE_ASSETS = [*RAW_ASSETS, *HARMONISED_ASSETS, *MODEL_ASSETS]
-RELEASE_CHECKS = [*build_all_quality_checks(), raw_cases_reconcile]
+RELEASE_ASSETS = [*RAW_ASSETS, *HARMONISED_ASSETS, *MODEL_ASSETS, *SCORE_ASSETS, *REPORT_ASSETS]
+RELEASE_CHECKS = [*build_all_quality_checks(), raw_cases_reconcile, *SCORE_CHECKS]
 ALL_ASSETS = [*RELEASE_ASSETS, analytics_catalog, *OPS_ASSETS]
 ALL_CHECKS = [*RELEASE_CHECKS, gdc_release_is_current]
 

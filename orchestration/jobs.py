@@ -2,20 +2,38 @@
 
 from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job
 
-from assets.partitions import gdc_releases
 from assets.warehouse import CATALOG_KEY
 
-# Everything that is built per release (the catalog is global and published afterwards).
-RELEASE_LAYERS = ("raw", "harmonised", "features", "models", "scores")
 FRESHNESS_CHECK_KEY = AssetCheckKey(AssetKey(["gdc_release"]), "gdc_release_is_current")
+# The freshness check compares GDC with what is published: it runs on its own, not inside a refresh.
+_FRESHNESS = AssetSelection.checks(FRESHNESS_CHECK_KEY)
+PROSPECTIVE_KEY = AssetKey(["models", "prospective_validation"])
+REPORT_KEY = AssetKey(["reports", "release_report"])
+TRAINING_KEYS = [AssetKey(["models", "grading_model"]), AssetKey(["models", "survival_model"]),
+                 AssetKey(["models", "survival_baselines"])]
 
+# Score first: raw -> harmonised -> features -> champion scores -> prospective validation -> catalog.
 refresh_release_job = define_asset_job(
     name="refresh_gdc_release",
-    # The freshness check compares GDC with what is published: it runs on its own, not inside a refresh.
-    selection=AssetSelection.groups(*RELEASE_LAYERS) - AssetSelection.checks(FRESHNESS_CHECK_KEY),
-    partitions_def=gdc_releases,
-    description="Fetch, harmonise, model and score one GDC data release (the catalog is republished after it).",
+    selection=(AssetSelection.groups("raw", "harmonised", "features", "scores")
+               | AssetSelection.assets(PROSPECTIVE_KEY, REPORT_KEY, CATALOG_KEY)) - _FRESHNESS,
+    description=(
+        "Fetch and harmonise one GDC data release, score it with the current champions, validate them on the patients "
+        "they never saw, and publish the catalog. Challengers train afterwards (train_challengers)."
+    ),
     tags={"glioma/job": "release_refresh"},
+)
+
+# Off the path to fresh scores: challengers, the fair comparison, a promoted challenger's rescoring.
+train_challengers_job = define_asset_job(
+    name="train_challengers",
+    selection=(AssetSelection.assets(*TRAINING_KEYS, PROSPECTIVE_KEY, REPORT_KEY, CATALOG_KEY)
+               | AssetSelection.groups("scores")) - _FRESHNESS,
+    description=(
+        "Train challengers on one release, judge them against the champions on the same folds, rescore the release "
+        "with whichever model is champion, republish the catalog; the scikit-survival leaderboard runs last."
+    ),
+    tags={"glioma/job": "train_challengers"},
 )
 
 publish_catalog_job = define_asset_job(
@@ -30,4 +48,4 @@ check_gdc_freshness_job = define_asset_job(
     description="Fail when GDC's /status is ahead of the newest materialised release.",
 )
 
-JOBS = [refresh_release_job, publish_catalog_job, check_gdc_freshness_job]
+JOBS = [refresh_release_job, train_challengers_job, publish_catalog_job, check_gdc_freshness_job]

@@ -28,9 +28,10 @@ def offline_resources(base_url: str, data_dir: Path) -> dict:
     }
 
 
-def refresh_once(base_url: str, data_dir: Path):
-    """Run `refresh_gdc_release` for the release GDC serves, then `publish_catalog` if it succeeded —
-    what the release sensor and the publish sensor do in `dagster dev`, in this process."""
+def refresh_once(base_url: str, data_dir: Path, *, train: bool = True):
+    """Run `refresh_gdc_release` for the release GDC serves (score first, publish), then
+    `train_challengers` — what the release sensor and the train-after-refresh sensor start in `dagster
+    dev`, here in this process. Returns (last result, release, seconds, seconds to published scores)."""
     from dagster import DagsterInstance
 
     from assets.gdc_client import GdcClient
@@ -49,11 +50,13 @@ def refresh_once(base_url: str, data_dir: Path):
         partition_key=release, instance=instance, raise_on_error=False, run_config=run_config,
         tags={"glioma/release": release, "glioma/trigger": "offline"},
     )
-    if result.success:
-        result = defs.resolve_job_def("publish_catalog").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config,
+    scored_after = time.monotonic() - started
+    if result.success and train:
+        result = defs.resolve_job_def("train_challengers").execute_in_process(
+            partition_key=release, instance=instance, raise_on_error=False, run_config=run_config,
+            tags={"glioma/release": release, "glioma/trigger": "offline"},
         )
-    return result, release, time.monotonic() - started
+    return result, release, time.monotonic() - started, scored_after
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with GdcStandIn(bundle_root.resolve(), port=0) as server:
         print(f"GDC stand-in serving {bundle_root} at {server.base_url}")
-        result, release, elapsed = refresh_once(server.base_url, data_dir)
+        result, release, elapsed, scored_after = refresh_once(server.base_url, data_dir)
 
     catalog = data_dir / "warehouse.duckdb"
     if not result.success:
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refresh of release {release} FAILED after {elapsed:.0f}s; failed steps: {', '.join(failed)}", file=sys.stderr)
         return 1
     print(
-        f"\nrelease {release} materialised in {elapsed:.0f}s\n"
+        f"\nrelease {release}: refreshed and scored in {scored_after:.0f}s, challengers trained and judged by "
+        f"{elapsed:.0f}s\n"
         f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-0.parquet\n"
         f"  catalog (DuckDB): {catalog}\n"
         f"query it, read-only:\n"

@@ -1,5 +1,5 @@
-"""Sensors: a new GDC release starts its refresh; a finished refresh republishes the catalog; every
-failed run is recorded in ops/run_failures."""
+"""Sensors: a new GDC release starts its refresh (score first); a finished refresh starts the challenger
+training for that release; every failed run is recorded in ops/run_failures."""
 
 
 import time
@@ -22,7 +22,7 @@ from dagster import (
 from assets.gdc_client import LIVE_GDC_BASE_URL, GdcError
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, LakeResource
-from orchestration.jobs import publish_catalog_job, refresh_release_job
+from orchestration.jobs import refresh_release_job, train_challengers_job
 from warehouse.ops import record_run_failure
 
 # GDC publishes about three releases a year: the live API's /status is polled hourly (polite and quick
@@ -91,15 +91,17 @@ def gdc_release_sensor(context: SensorEvaluationContext, gdc: GdcApiResource) ->
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
     monitored_jobs=[refresh_release_job],
-    request_job=publish_catalog_job,
+    request_job=train_challengers_job,
     default_status=DefaultSensorStatus.RUNNING,
-    description="After a successful release refresh, republish the analysts' catalog.",
+    description="After a release is scored and published, train and judge the challengers on it (off the scoring path).",
 )
-def publish_after_refresh(context: RunStatusSensorContext) -> RunRequest:
+def train_after_refresh(context: RunStatusSensorContext) -> RunRequest | SkipReason:
     run = context.dagster_run
     release = run.tags.get(PARTITION_TAG)
-    return RunRequest(run_key=f"publish-after-{run.run_id}",
-                      tags={"glioma/release": release or "", "glioma/trigger": f"run {run.run_id}"})
+    if not release:
+        return SkipReason(f"run {run.run_id} has no release partition")
+    return RunRequest(run_key=f"train-after-{run.run_id}", partition_key=release,
+                      tags={"glioma/release": release, "glioma/trigger": f"refresh run {run.run_id}"})
 
 
 def failed_steps(context: RunFailureSensorContext) -> tuple[list[str], str]:
@@ -136,4 +138,4 @@ def record_failed_runs(context: RunFailureSensorContext, lake: LakeResource) -> 
     context.log.info(f"recorded failed run {run.run_id} ({run.job_name}, steps {steps}) in {path}")
 
 
-SENSORS = [gdc_release_sensor, publish_after_refresh, record_failed_runs]
+SENSORS = [gdc_release_sensor, train_after_refresh, record_failed_runs]

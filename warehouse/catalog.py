@@ -8,7 +8,10 @@ What a view shows is fixed when the catalog is published: each view lists the pa
 *committed* releases by name (no glob at query time), so a release whose refresh is still running or
 failed half way is invisible in every view until a publish finds all of its tables written.
 
-Every view and column carries a COMMENT generated from the table declarations (warehouse/tables.py).
+Every view and column carries a COMMENT generated from the table declarations (warehouse/tables.py),
+and so does every table: the registry copy (warehouse.views.REGISTRY_COLUMNS), ops.catalog_releases and
+the analyst tables computed once the views exist (warehouse.analytics: Kaplan-Meier curves by group,
+quality check results).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from models.registry import ensure_registry
+from warehouse.analytics import ANALYST_TABLES_BY_NAME, analyst_tables
 from warehouse.lake import Lake, release_sort_key
 from warehouse.tables import CATALOG_TABLES, TableSpec
-from warehouse.views import ANALYST_VIEWS, AnalystView
+from warehouse.views import ANALYST_VIEWS, REGISTRY_COLUMNS, REGISTRY_DESCRIPTION, AnalystView
 
 
 def sql_string(value: str) -> str:
@@ -122,10 +127,15 @@ def publish_catalog(
     tables: Sequence[TableSpec] = CATALOG_TABLES,
     analyst_views: Sequence[AnalystView] = ANALYST_VIEWS,
     extra_tables: dict[str, pl.DataFrame] | None = None,
+    computed_tables: bool = True,
 ) -> PublishedCatalog:
     """Build the catalog in a temporary file, then atomically rename it to `catalog_path`.
 
-    `extra_tables`: small tables copied into the catalog (`schema.table` -> frame), e.g. check results.
+    `extra_tables`: small tables copied into the catalog (`schema.table` -> frame) before the analyst views.
+    `computed_tables`: after the analyst views, add warehouse.analytics.analyst_tables computed on this very
+    catalog (Kaplan-Meier by group of the published newest release and champion; the check results under
+    `<data>/reports`); a name also given in `extra_tables` keeps the given frame. Tables whose name is
+    declared in warehouse.analytics get its comments.
     """
     catalog_path = Path(catalog_path)
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,12 +157,12 @@ def publish_catalog(
             published.tables.append("ops.catalog_releases")
             if registry_path is not None and Path(registry_path).exists():
                 _copy_registry(connection, Path(registry_path), published)
+            else:  # no model trained yet: an empty registry, so the views over it exist (and are empty)
+                ensure_registry(connection)
+                published.tables.append("registry.models")
+            _comment_registry(connection)
             for name, frame in (extra_tables or {}).items():
-                connection.execute(f"create schema if not exists {name.split('.')[0]}")
-                connection.register("_extra_frame", frame.to_arrow())
-                connection.execute(f"create table {name} as select * from _extra_frame")
-                connection.unregister("_extra_frame")
-                published.tables.append(name)
+                _create_frame_table(connection, name, frame, published)
             available = set(published.views) | set(published.tables)
             for view in analyst_views:
                 if not set(view.sources) <= available:
@@ -165,6 +175,11 @@ def publish_catalog(
                 _comment(connection, view.name, view.description, [(c, described[c]) for c in actual if c in described])
                 published.views.append(view.name)
                 available.add(view.name)
+            if computed_tables:
+                computed = analyst_tables(connection, reports_dir=lake.data_dir / "reports")
+                for name, frame in computed.items():
+                    if name not in (extra_tables or {}):
+                        _create_frame_table(connection, name, frame, published)
             connection.execute("checkpoint")
         finally:
             connection.close()
@@ -174,6 +189,39 @@ def publish_catalog(
         Path(temp_name + ".wal").unlink(missing_ok=True)
         raise
     return published
+
+
+def _comment_table(connection: duckdb.DuckDBPyConnection, name: str, text: str, columns: Iterable[tuple[str, str]]) -> None:
+    connection.execute(f"comment on table {name} is {sql_string(text)}")
+    for column, description in columns:
+        connection.execute(f"comment on column {name}.\"{column}\" is {sql_string(description)}")
+
+
+def _create_frame_table(
+    connection: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, published: PublishedCatalog
+) -> None:
+    connection.execute(f"create schema if not exists {name.split('.')[0]}")
+    connection.register("_extra_frame", frame.to_arrow())
+    try:
+        connection.execute(f"create table {name} as select * from _extra_frame")
+    finally:
+        connection.unregister("_extra_frame")
+    spec = ANALYST_TABLES_BY_NAME.get(name)
+    if spec is not None:
+        _comment_table(connection, name, spec.description,
+                       [(column, spec.describe(column)) for column in frame.columns if column in spec.schema])
+    published.tables.append(name)
+
+
+def _comment_registry(connection: duckdb.DuckDBPyConnection) -> None:
+    """Comments on the registry copy; a column the registry gained without a description stays bare (the
+    catalog tests fail on it: describe it in warehouse.views.REGISTRY_COLUMNS)."""
+    columns = [row[0] for row in connection.execute(
+        "select column_name from duckdb_columns() where schema_name = 'registry' and table_name = 'models'"
+    ).fetchall()]
+    if columns:
+        _comment_table(connection, "registry.models", REGISTRY_DESCRIPTION,
+                       [(c, REGISTRY_COLUMNS[c]) for c in columns if c in REGISTRY_COLUMNS])
 
 
 def _create_table_views(

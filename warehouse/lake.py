@@ -8,6 +8,7 @@ same table (idempotent).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -20,6 +21,23 @@ import polars as pl
 import pyarrow.parquet as pq
 
 PART_FILE = "part-0.parquet"
+# Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
+# did not change between releases is recognised from its footer and the work on it is not redone.
+CONTENT_HASH_KEY = "glioma.content_hash"
+
+
+def content_hash_update(digest: Any, frame: pl.DataFrame) -> None:
+    """Feed a frame's content (columns, types and row hashes; not `release`) into `digest`."""
+    content = frame.drop("release", strict=False)
+    digest.update(repr(content.schema).encode())
+    if content.height:
+        digest.update(content.hash_rows(seed=0).to_numpy().tobytes())
+
+
+def content_hash(frame: pl.DataFrame) -> str:
+    digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
+    content_hash_update(digest, frame)
+    return digest.hexdigest()
 _RELEASE_DIR = re.compile(r"^release=(?P<label>.+)$")
 
 
@@ -82,6 +100,12 @@ class Lake:
             )
         return pl.read_parquet(path)
 
+    def content_hash(self, layer: str, table: str, release: str) -> str | None:
+        """The content hash recorded in the partition's footer (None for files written before hashing)."""
+        metadata = pq.read_metadata(self.table_path(layer, table, release)).metadata or {}
+        value = metadata.get(CONTENT_HASH_KEY.encode())
+        return value.decode() if value else None
+
     def row_count(self, layer: str, table: str, release: str) -> int:
         """Rows of a partition from the Parquet footer, without reading the data."""
         return pq.read_metadata(self.table_path(layer, table, release)).num_rows
@@ -114,7 +138,8 @@ def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> WrittenTable:
     temp_path = Path(temp_name)
     try:
         # Statistics on, zstd: small files and fast predicate push-down for the analysts' views.
-        frame.write_parquet(temp_path, compression="zstd", statistics=True)
+        frame.write_parquet(temp_path, compression="zstd", statistics=True,
+                            metadata={CONTENT_HASH_KEY: content_hash(frame)})
         size = temp_path.stat().st_size
         os.replace(temp_path, target)
     except BaseException:
@@ -157,6 +182,7 @@ class ParquetPartitionSink:
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._temp: Path | None = None
+        self._digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -170,16 +196,20 @@ class ParquetPartitionSink:
     def reset(self) -> None:
         self.abort()
         self.rows = 0
+        self._digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
 
     def add(self, hits: list[Any]) -> None:
         frame = self.build(hits)
         if frame.height == 0:
             return
-        self._open().write_table(frame.select(list(self.schema)).to_arrow().cast(self.arrow_schema))
+        frame = frame.select(list(self.schema))
+        self._open().write_table(frame.to_arrow().cast(self.arrow_schema))
+        content_hash_update(self._digest, frame)
         self.rows += frame.height
 
     def commit(self) -> WrittenTable:
         writer = self._open()  # an empty result still publishes a valid, empty table
+        writer.add_key_value_metadata({CONTENT_HASH_KEY: self._digest.hexdigest()})
         writer.close()
         self._writer = None
         assert self._temp is not None

@@ -15,11 +15,13 @@ import polars as pl
 
 from models.grading import GRADE_CLASSES
 from models.metrics import SURVIVAL_HORIZONS_MONTHS
+from models.prospective import PROSPECTIVE_VALIDATION_SCHEMA
 from models.scoring import GRADING_SCORES_SCHEMA, SURVIVAL_SCORES_SCHEMA
 from transforms.features import FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
 from transforms.markers import MOLECULAR_MARKERS_SCHEMA, MUTATION_COLUMNS
 from transforms.patients import PATIENTS_SCHEMA
 from transforms.quarantine import QUARANTINE_SCHEMA
+from transforms.release_changes import RELEASE_CHANGES_SCHEMA
 from transforms.raw_tables import (
     RAW_CASES_SCHEMA,
     RAW_CNV_OCCURRENCES_SCHEMA,
@@ -223,6 +225,21 @@ HARMONISED_QUARANTINE = TableSpec(
     QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS,
 )
 
+HARMONISED_RELEASE_CHANGES = TableSpec(
+    "harmonised", "release_changes",
+    "Per patient, what changed since the previous release: added, removed, or changed with each harmonised "
+    "field's old and new value (patients and molecular markers). Explains why a score moved.",
+    RELEASE_CHANGES_SCHEMA,
+    {
+        "previous_release": "the release compared with (null for the first release)",
+        "change": "added, removed or changed",
+        "table": "harmonised table the field belongs to",
+        "field": "column that changed (null for added/removed)",
+        "previous_value": "value in the previous release, as text",
+        "current_value": "value in this release, as text",
+    },
+)
+
 _ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(f for features in FEATURE_SETS.values() for f in features))
 _MATRIX_SCHEMA: dict[str, pl.DataType] = {
     **{column: pl.String() for column in KEY_COLUMNS},
@@ -280,6 +297,11 @@ SCORES_GRADING = TableSpec(
         **{f"grade_probability_{g}": f"calibrated probability of WHO grade {g}" for g in GRADE_CLASSES},
         "predicted_who_grade": "most probable WHO grade",
         "grade_explanation": "why the predicted WHO grade, in words",
+        "prediction_set": "split-conformal prediction set of GBM/LGG at conformal_coverage, e.g. GBM or GBM|LGG",
+        "grade_prediction_set": "split-conformal prediction set of WHO grades at conformal_coverage, e.g. 3|4",
+        "conformal_coverage": "coverage the prediction sets are calibrated for (out-of-fold, split conformal)",
+        "in_training_set": "the scoring model was trained on this patient: the score is in-sample, not a prediction",
+        "grade_in_training_set": "the WHO grade model was trained on this patient",
     },
     current_by_champion=True,
 )
@@ -292,8 +314,32 @@ SCORES_SURVIVAL_RISK = TableSpec(
         "survival_risk_score": "log relative hazard from the LightGBM Cox model (higher = worse prognosis)",
         "risk_group": "low / intermediate / high (tertile cut points fixed on the training folds)",
         **{f"survival_probability_{m}m": f"predicted probability of surviving {m} months" for m in SURVIVAL_HORIZONS_MONTHS},
+        "in_training_set": "the scoring model was trained on this patient: the score is in-sample, not a prediction",
     },
     current_by_champion=True,
+)
+
+MODELS_PROSPECTIVE_VALIDATION = TableSpec(
+    "models", "prospective_validation",
+    "The champion's metrics on patients it never saw (arrived after its training release) and on training patients "
+    "whose outcome changed, with n, bootstrap 95% intervals and the champion's own CV interval.",
+    PROSPECTIVE_VALIDATION_SCHEMA,
+    {
+        "training_release": "release the champion was trained on",
+        "cohort": "arrived_after_training or outcome_changed",
+        "metric": "roc_auc, accuracy, brier, calibration_slope/intercept, ece, ece_noise_floor, roc_auc_micro, "
+                  "conformal_coverage, harrell_c, uno_c, td_auc_<h>m, ibs",
+        "value": "point estimate on the cohort (null when undefined; see note)",
+        "ci_low": "bootstrap 95% interval, lower (for ece_noise_floor: the null range of a calibrated model)",
+        "ci_high": "bootstrap 95% interval, upper",
+        "n": "patients in the cohort the metric was computed on",
+        "n_events": "deaths among them (survival metrics)",
+        "note": "why a metric is undefined, or how it was computed",
+        "cv_mean": "the champion's cross-validated mean of the same metric on its training release",
+        "cv_low": "CV mean - 1.96 sd over folds",
+        "cv_high": "CV mean + 1.96 sd over folds",
+        "below_cv_interval": "the prospective value is below the champion's CV interval (performance decay)",
+    },
 )
 
 OPS_RUN_FAILURES = TableSpec(
@@ -318,9 +364,9 @@ OPS_RUN_FAILURES = TableSpec(
 LAKE_TABLES: tuple[TableSpec, ...] = (
     RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_METHYLATION_FILES, RAW_MGMT_PROBE_BETAS,
     HARMONISED_PATIENTS, HARMONISED_PATIENT_REJECTS, HARMONISED_MOLECULAR_MARKERS, HARMONISED_MARKER_REJECTS,
-    HARMONISED_WHO_CNS5_CLASS, HARMONISED_QUARANTINE,
+    HARMONISED_WHO_CNS5_CLASS, HARMONISED_QUARANTINE, HARMONISED_RELEASE_CHANGES,
     FEATURES_MODEL_MATRIX, FEATURES_FEATURE_LIST,
-    SCORES_GRADING, SCORES_SURVIVAL_RISK,
+    SCORES_GRADING, SCORES_SURVIVAL_RISK, MODELS_PROSPECTIVE_VALIDATION,
     OPS_RUN_FAILURES,
 )
 TABLES_BY_PATH: dict[str, TableSpec] = {table.path: table for table in LAKE_TABLES}

@@ -24,7 +24,7 @@ from assets.resources import GdcApiResource, GenePanelResource, LakeResource, Mo
 from assets.warehouse import analytics_catalog
 from orchestration.definitions import build_definitions
 from orchestration.schedules import daily_release_backstop
-from orchestration.sensors import publish_after_refresh, record_failed_runs
+from orchestration.sensors import record_failed_runs, train_after_refresh
 from warehouse.lake import Lake
 from warehouse.ops import read_run_failures
 
@@ -77,6 +77,8 @@ def refreshed(standin, instance, tmp_path_factory):
     defs = build_definitions(_resources(server.base_url, data_dir))
     result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(partition_key=release, instance=instance)
     assert result.success
+    # The first release has no champion to score it yet: train_challengers trains it and scores the release.
+    assert defs.resolve_job_def("train_challengers").execute_in_process(partition_key=release, instance=instance).success
     return result, data_dir, defs
 
 
@@ -152,17 +154,17 @@ def _record_a_real_failure(server, served, tmp_path, instance):
         ]
 
 
-def test_a_successful_refresh_requests_one_catalog_publish(standin, refreshed, instance):
+def test_a_successful_refresh_requests_one_challenger_training_run_for_its_release(standin, refreshed, instance):
     _, release = standin
     result, _, _ = refreshed
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
-        sensor_name="publish_after_refresh", dagster_event=success, dagster_instance=instance,
+        sensor_name="train_after_refresh", dagster_event=success, dagster_instance=instance,
         dagster_run=result.dagster_run,
     )
-    request = publish_after_refresh(context)
-    assert isinstance(request, RunRequest) and request.run_key == f"publish-after-{result.run_id}"
-    assert request.tags["glioma/release"] == release
+    request = train_after_refresh(context)
+    assert isinstance(request, RunRequest) and request.run_key == f"train-after-{result.run_id}"
+    assert request.partition_key == release and request.tags["glioma/release"] == release
 
 
 def _freshness(defs, instance: DagsterInstance) -> tuple[bool, dict]:

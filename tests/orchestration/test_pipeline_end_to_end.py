@@ -30,7 +30,7 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
         [*RELEASE_ASSETS, *RELEASE_CHECKS], partition_key=release, instance=instance, raise_on_error=False,
         resources=resources,
     )
-    if result.success:  # what the publish_after_refresh sensor starts
+    if result.success:  # what the refresh job publishes at its end
         assert materialize([analytics_catalog], instance=instance, resources={"lake": resources["lake"]}).success
     return result
 
@@ -54,7 +54,7 @@ def test_real_dev_bundle_end_to_end_gives_green_checks_reconciled_quarantine_and
     assert result.success
 
     checks = check_outcomes(result)
-    assert len(checks) == 2 * 9 + 1  # blocking + warning per lake table, and the reconciliation
+    assert len(checks) == 2 * 9 + 2  # blocking + warning per lake table, the reconciliation, the decay check
     assert all(checks.values()), [key for key, passed in checks.items() if not passed]
 
     lake = Lake(tmp_path)

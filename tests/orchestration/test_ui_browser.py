@@ -185,7 +185,7 @@ def test_asset_graph_checks_and_automation_pages_render_in_chromium(ui, browser)
     automation = _page(browser, f"{base}/automation",
                        ["gdc_release_sensor", "daily_release_backstop", "daily_freshness_check", "record_failed_runs"],
                        "automation.png")
-    assert "publish_after_refresh" in automation
+    assert "train_after_refresh" in automation
 
 
 def test_next_release_written_into_the_root_makes_the_running_sensor_request_its_refresh(ui, bundle_root):

@@ -1,0 +1,235 @@
+"""Scores of a release by the current champions, the champion's prospective validation, and the
+release diff that explains why a score moved.
+
+`scores/*` run in the refresh job right after the model matrix (score first) and again in the
+challenger job after training (a promoted challenger rescores). Each row says whether the scoring
+model was trained on that patient (`in_training_set`).
+"""
+
+import sys
+import time
+from datetime import datetime, timezone
+
+import polars as pl
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+import models.prospective
+import models.scoring
+import transforms.release_changes
+from assets.metadata import markdown_table
+from assets.models import _champion
+from assets.partitions import gdc_releases
+from assets.resources import LakeResource
+from assets.specs import asset_key, table_asset_args, written_metadata
+from models.conformal import ConformalCalibrator
+from models.grading import GBM_VS_LGG, WHO_GRADE
+from models.prospective import prospective_validation
+from models.scoring import score_grading, score_survival
+from models.survival import SURVIVAL_RISK
+from transforms.release_changes import release_changes, summarise_release_changes
+from warehouse.tables import (
+    FEATURES_MODEL_MATRIX,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_PATIENTS,
+    HARMONISED_RELEASE_CHANGES,
+    MODELS_PROSPECTIVE_VALIDATION,
+    SCORES_GRADING,
+    SCORES_SURVIVAL_RISK,
+)
+
+_THIS = sys.modules[__name__]
+GRADING_MODEL_KEY = AssetKey(["models", "grading_model"])
+SURVIVAL_MODEL_KEY = AssetKey(["models", "survival_model"])
+
+
+def _conformal(metadata: dict) -> ConformalCalibrator | None:
+    stored = metadata.get("conformal")
+    if not stored:
+        return None
+    import json
+
+    return ConformalCalibrator.from_json(json.dumps(stored))
+
+
+def _training_ids(training_rows: pl.DataFrame | None) -> list[str] | None:
+    return None if training_rows is None else training_rows["case_id"].to_list()
+
+
+def _write_score_history(lake: LakeResource, table, release: str, scores: pl.DataFrame):
+    """Keep the scores of every model version that has scored this release; replace this version's."""
+    if lake.lake.exists(table.layer, table.name, release):
+        earlier = lake.lake.read_table(table, release)
+        versions = scores["model_version"].unique()
+        earlier = earlier.filter(~pl.col("model_version").is_in(versions.implode()))
+        scores = pl.concat([earlier, scores], how="diagonal_relaxed")
+    scores = scores.sort(["model_version", "case_id"])
+    duplicates = scores.select("case_id", "release", "model_version").is_duplicated().sum()
+    if duplicates:
+        raise RuntimeError(f"{table.path} release {release}: {duplicates} duplicate (case, release, model) rows")
+    return lake.lake.write_table(table, scores, release), scores
+
+
+_NO_CHAMPION = (
+    "no champion model yet for {task}: this release is scored after train_challengers trains the first champion"
+)
+
+
+@asset(**table_asset_args(SCORES_GRADING, deps=[FEATURES_MODEL_MATRIX, GRADING_MODEL_KEY],
+                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")), output_required=False)
+def grading_scores(context: AssetExecutionContext, lake: LakeResource):
+    release = context.partition_key
+    started = time.monotonic()
+    gbm, grade = _champion(lake, GBM_VS_LGG), _champion(lake, WHO_GRADE)
+    if gbm is None or grade is None:
+        context.log.warning(_NO_CHAMPION.format(task=GBM_VS_LGG if gbm is None else WHO_GRADE))
+        return
+    gbm_entry, gbm_model, gbm_metadata, gbm_rows = gbm
+    grade_entry, grade_model, grade_metadata, grade_rows = grade
+    scores = score_grading(
+        lake.lake.read_table(FEATURES_MODEL_MATRIX, release), gbm_model, gbm_entry.model_version, release=release,
+        scored_at=datetime.now(timezone.utc), grade_model=grade_model, grade_model_version=grade_entry.model_version,
+        training_case_ids=_training_ids(gbm_rows), grade_training_case_ids=_training_ids(grade_rows),
+        conformal=_conformal(gbm_metadata), grade_conformal=_conformal(grade_metadata),
+    )
+    written, history = _write_score_history(lake, SCORES_GRADING, release, scores)
+    yield MaterializeResult(metadata=written_metadata(
+        written, history,
+        scored_cases=scores.height,
+        seconds=round(time.monotonic() - started, 2),
+        model_version=gbm_entry.model_version,
+        model_training_release=gbm_entry.training_release,
+        grade_model_version=grade_entry.model_version,
+        in_training_set=int(scores["in_training_set"].sum() or 0),
+        predicted_gbm=scores.filter(pl.col("predicted_class") == "GBM").height,
+    ))
+
+
+@asset(**table_asset_args(SCORES_SURVIVAL_RISK, deps=[FEATURES_MODEL_MATRIX, SURVIVAL_MODEL_KEY],
+                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")), output_required=False)
+def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
+    release = context.partition_key
+    started = time.monotonic()
+    champion = _champion(lake, SURVIVAL_RISK)
+    if champion is None:
+        context.log.warning(_NO_CHAMPION.format(task=SURVIVAL_RISK))
+        return
+    entry, model, _, training_rows = champion
+    scores = score_survival(
+        lake.lake.read_table(FEATURES_MODEL_MATRIX, release), model, entry.model_version, release=release,
+        scored_at=datetime.now(timezone.utc), training_case_ids=_training_ids(training_rows),
+    )
+    written, history = _write_score_history(lake, SCORES_SURVIVAL_RISK, release, scores)
+    groups = scores.group_by("risk_group").len().sort("risk_group")
+    yield MaterializeResult(metadata=written_metadata(
+        written, history,
+        scored_cases=scores.height,
+        seconds=round(time.monotonic() - started, 2),
+        model_version=entry.model_version,
+        model_training_release=entry.training_release,
+        in_training_set=int(scores["in_training_set"].sum() or 0),
+        risk_groups=MetadataValue.md(markdown_table(groups)),
+    ))
+
+
+@asset(**table_asset_args(MODELS_PROSPECTIVE_VALIDATION, deps=[SCORES_GRADING, SCORES_SURVIVAL_RISK,
+                                                                 FEATURES_MODEL_MATRIX],
+                          code=(models.prospective, _THIS), kinds=("scikitlearn", "parquet")))
+def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    release = context.partition_key
+    started = time.monotonic()
+    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
+    frames, notes = [], []
+    for task, table in ((GBM_VS_LGG, SCORES_GRADING), (WHO_GRADE, SCORES_GRADING), (SURVIVAL_RISK, SCORES_SURVIVAL_RISK)):
+        champion = _champion(lake, task)
+        if champion is None:
+            notes.append(f"{task}: no champion")
+            continue
+        entry, _, _, training_rows = champion
+        if training_rows is None:
+            notes.append(f"{task}: champion {entry.model_version} has no recorded training rows")
+            continue
+        version_column = "grade_model_version" if task == WHO_GRADE else "model_version"
+        scores = lake.lake.read_table(table, release).filter(pl.col(version_column) == entry.model_version)
+        if scores.is_empty():
+            notes.append(f"{task}: champion {entry.model_version} has not scored release {release}")
+            continue
+        frames.append(prospective_validation(
+            task, release=release, model_version=entry.model_version, training_release=entry.training_release,
+            scores=scores.unique("case_id"), matrix=matrix, training_rows=training_rows, cv_metrics=entry.cv_metrics,
+        ))
+    frame = pl.concat(frames) if frames else pl.DataFrame(schema=dict(MODELS_PROSPECTIVE_VALIDATION.schema))
+    written = lake.lake.write_table(MODELS_PROSPECTIVE_VALIDATION, frame, release)
+    headline = frame.filter(pl.col("metric").is_in(["roc_auc", "roc_auc_micro", "harrell_c", "uno_c", "ece",
+                                                     "ece_noise_floor", "conformal_coverage", "brier"]))
+    return MaterializeResult(metadata=written_metadata(
+        written,
+        seconds=round(time.monotonic() - started, 2),
+        decay_flags=int(frame["below_cv_interval"].sum() or 0),
+        notes=MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
+        headline=MetadataValue.md(markdown_table(headline.select(
+            "task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low", "cv_high")) if headline.height
+            else "no prospective patients (the champion was trained on this release)"),
+    ))
+
+
+@asset_check(
+    asset=asset_key(MODELS_PROSPECTIVE_VALIDATION),
+    name="no_performance_decay",
+    partitions_def=gdc_releases,
+    description="Warns when a champion's prospective AUC / C falls below its own cross-validated interval.",
+)
+def no_performance_decay(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    frame = lake.lake.read_table(MODELS_PROSPECTIVE_VALIDATION, context.partition_key)
+    decayed = frame.filter(pl.col("below_cv_interval"))
+    return AssetCheckResult(
+        passed=decayed.is_empty(),
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "metrics_checked": frame.filter(pl.col("metric").is_in(list(models.prospective.DECAY_METRICS))).height,
+            "below_cv_interval": MetadataValue.md(markdown_table(decayed.select(
+                "task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low")) if decayed.height else "none"),
+        },
+    )
+
+
+@asset(**table_asset_args(HARMONISED_RELEASE_CHANGES, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+                          code=(transforms.release_changes, _THIS)))
+def harmonised_release_changes(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    release = context.partition_key
+    started = time.monotonic()
+    frames = []
+    previous_release = lake.lake.previous_release(HARMONISED_PATIENTS.layer, HARMONISED_PATIENTS.name, release)
+    for table in (HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS):
+        previous = lake.lake.read_table(table, previous_release) if previous_release else None
+        frames.append(release_changes(
+            previous, lake.lake.read_table(table, release), previous_release=previous_release,
+            current_release=release, table=table.path,
+        ))
+    changes = pl.concat(frames)
+    written = lake.lake.write_table(HARMONISED_RELEASE_CHANGES, changes, release)
+    summary = summarise_release_changes(changes)
+    identical = previous_release is not None and changes.is_empty()
+    if identical:
+        context.log.info(f"release {release} is identical to {previous_release}: no patient added, removed or changed")
+    return MaterializeResult(metadata=written_metadata(
+        written,
+        seconds=round(time.monotonic() - started, 2),
+        previous_release=previous_release or "none (first release)",
+        identical_to_previous_release=identical,
+        **{key: value for key, value in summary.items() if isinstance(value, int)},
+        top_changed_fields=MetadataValue.json(summary.get("top_changed_fields", {})),
+    ))
+
+
+SCORE_ASSETS = [grading_scores, survival_risk_scores, prospective_validation_asset, harmonised_release_changes]
+SCORE_CHECKS = [no_performance_decay]
