@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui ui-live next-release standin bench-ingest bench-models clean dagster-home
+.PHONY: install demo test ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release clean dagster-home
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -51,6 +51,14 @@ bench-ingest: install
 
 bench-models: install
 	$(BIN)/python bench/model_quality.py
+
+# Score-first latency, identical and 5%-changed releases (synthetic; CASES=100000 for the large cohort).
+bench-rescoring: install
+	$(BIN)/python bench/rescoring.py --cases $(or $(CASES),1100)
+
+# Prospective validation and the champion/challenger decision on the real two-release root.
+bench-real-release: install
+	$(BIN)/python bench/real_two_release.py
 
 clean:
 	rm -rf data .dagster_home

@@ -49,6 +49,7 @@ from warehouse.registry_store import registry_connection
 from warehouse.tables import (
     FEATURES_FEATURE_LIST,
     FEATURES_MODEL_MATRIX,
+    MODELS_SURVIVAL_BASELINES,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     SCORES_GRADING,
@@ -262,37 +263,28 @@ def survival_model(
     return MaterializeResult(metadata=_train_and_register(context, lake, model_training, SURVIVAL_RISK))
 
 
-@asset(
-    key=["models", "survival_baselines"],
-    deps=[asset_key(FEATURES_MODEL_MATRIX), survival_model],
-    partitions_def=gdc_releases,
-    group_name="models",
-    kinds={"scikitlearn"},
-    owners=OWNERS["models"],
-    tags={"layer": "models"},
-    code_version=source_version(models.survival, _THIS),
-    description=(
-        "Leaderboard: scikit-survival CoxPH, RandomSurvivalForest and GBSA next to the LightGBM Cox model in the same "
-        "folds of this release. Runs after scoring and training; it gates nothing."
-    ),
-)
+@asset(**{**table_asset_args(MODELS_SURVIVAL_BASELINES, deps=[FEATURES_MODEL_MATRIX, survival_model],
+                             code=(models.survival, _THIS), kinds=("scikitlearn", "parquet")), "group_name": "models"})
 def survival_baselines(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
+    """Runs after scoring and training (job train_challengers): it gates nothing."""
     release = context.partition_key
     started = time.monotonic()
-    if not model_training.survival_baselines:
-        return MaterializeResult(metadata={"leaderboard": "baselines switched off (ModelTrainingResource)"})
     matrix = _published_matrix(lake, release)
     data, _, _ = training_inputs(matrix, SURVIVAL_RISK, release)
     cv = cross_validate_survival(data, n_splits=model_training.n_splits, n_repeats=model_training.n_repeats,
                                  seed=SEED, baselines=model_training.survival_baselines)
-    summary = cv.summary.select("model", "metric", "mean", "std", "folds")
-    return MaterializeResult(metadata={
-        "leaderboard": MetadataValue.md(markdown_table(summary.filter(pl.col("metric").is_in(
-            ["harrell_c", "uno_c", "ibs", "td_auc_12m", "td_auc_24m", "td_auc_60m"])))),
-        "duration_seconds": round(time.monotonic() - started, 1),
-    })
+    board = cv.summary.select("model", "metric", "mean", "std", pl.col("folds").cast(pl.Int64)).with_columns(
+        pl.lit(release).alias("release"))
+    written = lake.lake.write_table(MODELS_SURVIVAL_BASELINES, board, release)
+    shown = board.filter(pl.col("metric").is_in(["harrell_c", "uno_c", "ibs", "td_auc_12m", "td_auc_24m", "td_auc_60m"]))
+    return MaterializeResult(metadata=written_metadata(
+        written,
+        baselines=model_training.survival_baselines,
+        leaderboard=MetadataValue.md(markdown_table(shown.drop("release"))),
+        duration_seconds=round(time.monotonic() - started, 1),
+    ))
 
 
 MODEL_ASSETS = [model_matrix, grading_model, survival_model, survival_baselines]

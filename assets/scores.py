@@ -168,6 +168,11 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
             scores=scores.unique("case_id"), matrix=matrix, training_rows=training_rows, cv_metrics=entry.cv_metrics,
         ))
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=dict(MODELS_PROSPECTIVE_VALIDATION.schema))
+    # History kept, as for scores: a champion promoted later does not erase how its predecessor did here.
+    if lake.lake.exists(MODELS_PROSPECTIVE_VALIDATION.layer, MODELS_PROSPECTIVE_VALIDATION.name, release):
+        earlier = lake.lake.read_table(MODELS_PROSPECTIVE_VALIDATION, release)
+        earlier = earlier.filter(~pl.col("model_version").is_in(frame["model_version"].unique().implode()))
+        frame = pl.concat([earlier, frame], how="diagonal_relaxed")
     written = lake.lake.write_table(MODELS_PROSPECTIVE_VALIDATION, frame, release)
     headline = frame.filter(pl.col("metric").is_in(["roc_auc", "roc_auc_micro", "harrell_c", "uno_c", "ece",
                                                      "ece_noise_floor", "conformal_coverage", "brier"]))

@@ -10,6 +10,7 @@ import sys
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+import warehouse.analytics
 import warehouse.catalog
 import warehouse.views
 from assets.resources import LakeResource
@@ -29,7 +30,7 @@ CATALOG_KEY = AssetKey(["warehouse", "catalog"])
     kinds={"duckdb"},
     owners=OWNERS["warehouse"],
     tags={"layer": "warehouse"},
-    code_version=source_version(warehouse.catalog, warehouse.views, sys.modules[__name__]),
+    code_version=source_version(warehouse.catalog, warehouse.views, warehouse.analytics, sys.modules[__name__]),
     description=(
         "DuckDB catalog (<data>/warehouse.duckdb): views over every lake table of the published releases, "
         "`<table>_current` views of the newest one, the analysts' views and the model registry; republished by "

@@ -96,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{elapsed:.0f}s\n"
         f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-0.parquet\n"
         f"  catalog (DuckDB): {catalog}\n"
+        f"  report (HTML):    {data_dir / 'reports' / release / 'index.html'}\n"
+        f"  GX Data Docs:     {data_dir / 'reports' / release / 'gx' / 'index.html'}\n"
         f"query it, read-only:\n"
-        f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{catalog}', read_only=True); "
-        f"print(c.sql('select predicted_class, risk_group, count(*) from scores.grading_current "
-        f"join scores.survival_risk_current using (case_id) group by all order by all'))\"\n"
-        f"  tables: raw.*, harmonised.*, features.*, scores.*, registry.models, ops.*, analytics.patient_overview "
-        f"(each with a *_current view of the newest release)\n"
-        f"Great Expectations Data Docs: {data_dir / 'reports' / release / 'gx' / 'index.html'}\n"
-        f"see the runs and partitions: make ui"
+        f"  .venv/bin/glioma sql \"select predicted_class, risk_group, count(*) from scores.grading_current "
+        f"join scores.survival_risk_current using (case_id) group by all order by all\"\n"
+        f"  .venv/bin/glioma tables            # every view with its comment\n"
+        f"  .venv/bin/duckdb -readonly {catalog}\n"
+        f"see the runs, partitions, checks and sensors: make ui   (then `make next-release` publishes release N+1)"
     )
     return 0
 

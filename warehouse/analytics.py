@@ -82,7 +82,8 @@ CHECK_RESULTS = TableSpec(
     {
         "release": "GDC release the checked partition belongs to",
         "table": "the checked lake table, e.g. harmonised/patients",
-        "check": "the Dagster asset check, e.g. blocking_expectations",
+        "check": "the check run that produced the result, e.g. great_expectations (one validation behind the asset "
+                 "checks blocking_expectations and warning_expectations; severity tells them apart)",
         "expectation_type": "Great Expectations expectation, e.g. expect_column_values_to_not_be_null",
         "column": "column the expectation is about (null for table-level expectations)",
         "severity": "blocking (a failure stops downstream assets) or warning",
@@ -135,8 +136,12 @@ def kaplan_meier_table(
         days = rows["days"].to_numpy()
         event = rows["event"].to_numpy().astype(bool)
         times, survival, band = kaplan_meier_estimator(event, days, conf_type="log-log")
-        at_risk = (days[None, :] >= times[:, None]).sum(axis=1)
-        deaths = ((days[None, :] == times[:, None]) & event[None, :]).sum(axis=1)
+        # O(n log n): patients with time >= t, and deaths at exactly t
+        at_risk = len(days) - np.searchsorted(np.sort(days), times, side="left")
+        deaths = np.zeros(len(times), dtype=np.int64)
+        if event.any():  # every death time is one of the estimator's (unique) times
+            death_times, death_counts = np.unique(days[event], return_counts=True)
+            deaths[np.searchsorted(times, death_times)] = death_counts
         parts.append(pl.DataFrame({
             "release": [release] * len(times),
             "grouping": group_column,

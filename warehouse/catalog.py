@@ -17,8 +17,6 @@ quality check results).
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,7 +27,7 @@ import polars as pl
 
 from models.registry import ensure_registry
 from warehouse.analytics import ANALYST_TABLES_BY_NAME, analyst_tables
-from warehouse.lake import Lake, release_sort_key
+from warehouse.lake import Lake, release_sort_key, temporary_file
 from warehouse.tables import CATALOG_TABLES, TableSpec
 from warehouse.views import ANALYST_VIEWS, REGISTRY_COLUMNS, REGISTRY_DESCRIPTION, AnalystView
 
@@ -66,10 +64,10 @@ class PublishedCatalog:
 
 
 def committed_releases(lake: Lake, tables: Sequence[TableSpec] = CATALOG_TABLES) -> tuple[list[str], dict[str, list[str]]]:
-    """Releases every written catalog table has a partition of (oldest first), and the withheld ones
-    with the tables they still lack. A table never written at all (a pipeline built only up to raw)
-    does not hold releases back."""
-    written = {t.path: set(lake.releases(t.layer, t.name)) for t in tables if t.partitioned}
+    """Releases every written gating catalog table has a partition of (oldest first), and the withheld
+    ones with the tables they still lack. A table never written at all (a pipeline built only up to
+    raw) does not hold releases back, nor does a table written after scoring (`gates_release=False`)."""
+    written = {t.path: set(lake.releases(t.layer, t.name)) for t in tables if t.partitioned and t.gates_release}
     written = {path: releases for path, releases in written.items() if releases}
     every = set().union(*written.values()) if written else set()
     withheld = {
@@ -89,34 +87,6 @@ def _comment(connection: duckdb.DuckDBPyConnection, view: str, text: str, column
     connection.execute(f"comment on view {view} is {sql_string(text)}")
     for column, description in columns:
         connection.execute(f"comment on column {view}.\"{column}\" is {sql_string(description)}")
-
-
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(\.wal)?$")
-
-
-def remove_stale_temporaries(catalog_path: Path) -> list[Path]:
-    """Temporary catalogs (and their WAL) left by a publish that was killed: their writer process is gone."""
-    removed = []
-    for candidate in catalog_path.parent.glob(f".{catalog_path.name}.*.tmp*"):
-        match = _TEMP_NAME.match(candidate.name)
-        if match is None or match["name"] != catalog_path.name:
-            continue
-        pid = int(match["pid"])
-        if pid != os.getpid() and _process_alive(pid):
-            continue  # another publish is writing it right now
-        candidate.unlink(missing_ok=True)
-        removed.append(candidate)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def publish_catalog(
@@ -139,11 +109,7 @@ def publish_catalog(
     """
     catalog_path = Path(catalog_path)
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(catalog_path)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{catalog_path.name}.{os.getpid()}.", suffix=".tmp", dir=catalog_path.parent
-    )
-    os.close(handle)
+    temp_name = str(temporary_file(catalog_path))  # also removes temporaries of killed publishes
     os.unlink(temp_name)  # DuckDB wants to create the file itself
     releases, withheld = committed_releases(lake, tables)
     published = PublishedCatalog(path=catalog_path, releases=releases, withheld_releases=withheld)

@@ -166,6 +166,8 @@ def run_sql(connection: duckdb.DuckDBPyConnection, sql: str, limit: int | None) 
 
 
 def cmd_sql(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.query in (None, "-") and getattr(stdin, "isatty", lambda: False)():
+        sys.stderr.write("reading SQL from stdin (end with Ctrl-D)\n")
     sql = args.query if args.query not in (None, "-") else stdin.read()
     if not sql or not sql.strip():
         raise CliError("no SQL given: pass it as an argument, or on stdin (glioma sql - < query.sql)")

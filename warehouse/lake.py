@@ -131,11 +131,47 @@ class Lake:
         return str(self.table_dir(layer, table) / "release=*" / PART_FILE)
 
 
-def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> WrittenTable:
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(\.wal)?$")
+
+
+def temporary_file(target: Path) -> Path:
+    """A hidden temporary beside `target` named with this process's pid (`.<name>.<pid>.<random>.tmp`),
+    so a later writer can tell the leftovers of a killed process from a write in progress."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
-    temp_path = Path(temp_name)
+    os.chmod(temp_name, 0o644)  # mkstemp makes 0600; published files are for every reader
+    return Path(temp_name)
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporaries of `target` (and their DuckDB WAL) whose writing process is gone (kill -9, OOM)."""
+    removed = []
+    for candidate in target.parent.glob(f".{target.name}.*.tmp*"):
+        match = _TEMPORARY.match(candidate.name)
+        if match is None or match["name"] != target.name:
+            continue
+        pid = int(match["pid"])
+        if pid == os.getpid() or process_alive(pid):
+            continue
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return removed
+
+
+def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> WrittenTable:
+    temp_path = temporary_file(target)
     try:
         # Statistics on, zstd: small files and fast predicate push-down for the analysts' views.
         frame.write_parquet(temp_path, compression="zstd", statistics=True,
@@ -149,10 +185,9 @@ def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> WrittenTable:
 
 
 def write_bytes_atomic(data: bytes, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp_name = str(temporary_file(target))
     try:
-        with os.fdopen(handle, "wb") as out:
+        with open(temp_name, "wb") as out:
             out.write(data)
         os.replace(temp_name, target)
     except BaseException:
@@ -186,10 +221,7 @@ class ParquetPartitionSink:
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp_name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
-            os.close(handle)
-            self._temp = Path(temp_name)
+            self._temp = temporary_file(self.target)
             self._writer = pq.ParquetWriter(self._temp, self.arrow_schema, compression="zstd")
         return self._writer
 

@@ -46,6 +46,9 @@ class TableSpec:
     in_catalog: bool = True
     # `_current` picks the champion model's rows of the newest release (score tables), not just the release.
     current_by_champion: bool = False
+    # A release is published once every gating table has it. Tables written after the release's scores
+    # (by train_challengers) do not gate: a new release must not wait for the challengers.
+    gates_release: bool = True
 
     @property
     def key(self) -> tuple[str, str]:
@@ -244,10 +247,10 @@ _ALL_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(f for features in FEATURE_S
 _MATRIX_SCHEMA: dict[str, pl.DataType] = {
     **{column: pl.String() for column in KEY_COLUMNS},
     **{feature: pl.Float64() for feature in _ALL_FEATURES},
-    "label_gbm": pl.Float64(),
-    "label_who_grade": pl.Float64(),
+    "label_gbm": pl.Int8(),
+    "label_who_grade": pl.Int8(),
     "overall_survival_days": pl.Float64(),
-    "death_observed": pl.Float64(),
+    "death_observed": pl.Boolean(),
 }
 assert set(LABEL_COLUMNS) <= set(_MATRIX_SCHEMA)
 
@@ -270,10 +273,10 @@ FEATURES_MODEL_MATRIX = TableSpec(
     _MATRIX_SCHEMA,
     {
         **{feature: _feature_description(feature) for feature in _ALL_FEATURES},
-        "label_gbm": "label: 1.0 TCGA-GBM, 0.0 TCGA-LGG (never a grading feature)",
+        "label_gbm": "label: 1 TCGA-GBM, 0 TCGA-LGG (never a grading feature)",
         "label_who_grade": "label: recorded WHO grade 2/3/4 (never a grading feature)",
         "overall_survival_days": "label: overall survival time in days",
-        "death_observed": "label: 1.0 death observed, 0.0 censored",
+        "death_observed": "label: true when the death was observed, false when censored",
     },
 )
 FEATURES_FEATURE_LIST = TableSpec(
@@ -322,7 +325,8 @@ SCORES_SURVIVAL_RISK = TableSpec(
 MODELS_PROSPECTIVE_VALIDATION = TableSpec(
     "models", "prospective_validation",
     "The champion's metrics on patients it never saw (arrived after its training release) and on training patients "
-    "whose outcome changed, with n, bootstrap 95% intervals and the champion's own CV interval.",
+    "whose outcome changed, with n, bootstrap 95% intervals and the champion's own CV interval. History kept: one set "
+    "of rows per release and model version that was champion when the release was scored.",
     PROSPECTIVE_VALIDATION_SCHEMA,
     {
         "training_release": "release the champion was trained on",
@@ -340,6 +344,22 @@ MODELS_PROSPECTIVE_VALIDATION = TableSpec(
         "cv_high": "CV mean + 1.96 sd over folds",
         "below_cv_interval": "the prospective value is below the champion's CV interval (performance decay)",
     },
+)
+
+MODELS_SURVIVAL_BASELINES = TableSpec(
+    "models", "survival_baselines",
+    "Leaderboard of survival models cross-validated in the same folds of a release: the LightGBM Cox recipe next to "
+    "scikit-survival CoxPH (ridge), RandomSurvivalForest and GradientBoostingSurvivalAnalysis.",
+    {"release": pl.String(), "model": pl.String(), "metric": pl.String(), "mean": pl.Float64(), "std": pl.Float64(),
+     "folds": pl.Int64()},
+    {
+        "model": "lightgbm_cox, sksurv_coxph, sksurv_rsf (random survival forest) or sksurv_gbsa (gradient boosting)",
+        "metric": "harrell_c, uno_c, td_auc_<h>m, ibs",
+        "mean": "mean over the CV folds",
+        "std": "standard deviation over the CV folds",
+        "folds": "number of folds",
+    },
+    gates_release=False,
 )
 
 OPS_RUN_FAILURES = TableSpec(
@@ -366,7 +386,7 @@ LAKE_TABLES: tuple[TableSpec, ...] = (
     HARMONISED_PATIENTS, HARMONISED_PATIENT_REJECTS, HARMONISED_MOLECULAR_MARKERS, HARMONISED_MARKER_REJECTS,
     HARMONISED_WHO_CNS5_CLASS, HARMONISED_QUARANTINE, HARMONISED_RELEASE_CHANGES,
     FEATURES_MODEL_MATRIX, FEATURES_FEATURE_LIST,
-    SCORES_GRADING, SCORES_SURVIVAL_RISK, MODELS_PROSPECTIVE_VALIDATION,
+    SCORES_GRADING, SCORES_SURVIVAL_RISK, MODELS_PROSPECTIVE_VALIDATION, MODELS_SURVIVAL_BASELINES,
     OPS_RUN_FAILURES,
 )
 TABLES_BY_PATH: dict[str, TableSpec] = {table.path: table for table in LAKE_TABLES}

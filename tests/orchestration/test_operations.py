@@ -187,3 +187,16 @@ def test_freshness_check_fails_when_gdc_is_ahead_of_the_newest_materialised_rele
     finally:
         server.set_release(release)
     assert not passed and metadata["gdc_serves"] == newer and metadata["newest_materialised_release"] == release
+
+
+def test_one_check_of_a_table_runs_on_its_own(standin, refreshed, instance):
+    """What the UI's 'Execute' on a single check does: only that check runs and reports."""
+    from dagster import AssetCheckKey, AssetKey
+
+    _, release = standin
+    _, _, defs = refreshed
+    key = AssetCheckKey(AssetKey(["raw", "gdc_cases"]), "warning_expectations")
+    job = defs.resolve_job_def("refresh_gdc_release").get_subset(asset_selection=set(), asset_check_selection={key})
+    result = job.execute_in_process(partition_key=release, instance=instance)
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(e.asset_key, e.check_name) for e in evaluations] == [(key.asset_key, key.name)]

@@ -117,7 +117,7 @@ def test_prospective_validation_runs_on_exactly_the_new_patients(lifecycle):
     matrix = lake.read("features", "model_matrix", lifecycle["second"])
     labelled_new = matrix.filter(pl.col("label_gbm").is_not_null()).join(
         scores.filter(~pl.col("in_training_set")).select("case_id"), on="case_id")
-    assert arrived["n"][0] == labelled_new.height
+    assert arrived["n"][0] == labelled_new.height > 0
     assert {"harrell_c", "uno_c", "ibs", "roc_auc_micro", "conformal_coverage", "ece_noise_floor"} <= set(
         prospective["metric"].to_list())
 

@@ -308,6 +308,10 @@ def test_check_results_in_the_catalog_are_what_the_files_under_reports_say(catal
     assert table.schema == pl.Schema(CHECK_RESULTS_SCHEMA)
     expected = read_check_results(data_dir / "reports")
     assert table.sort(pl.all()).equals(expected.sort(pl.all()))
+    # the quality checks of every raw and harmonised table, for both releases (quality/cache.py writes the files)
+    assert set(table["release"]) == {"45.0", built[1]}
+    assert {"raw/gdc_cases", "harmonised/patients", "harmonised/molecular_markers"} <= set(table["table"])
+    assert set(table["severity"]) == {"blocking", "warning"} and table["success"].null_count() == 0
 
 
 # --- comments and the dictionary ----------------------------------------------------------------------------------
@@ -326,7 +330,17 @@ def test_every_view_table_and_column_of_the_real_catalog_is_commented_and_in_the
         columns = documented[name]
         for column, data_type, text in obj.columns:
             assert column in columns, f"{name}.{column} is not in docs/data_dictionary.md"
-            assert columns[column] == (data_type, text.replace("|", "\\|")), f"{name}.{column} differs in the dictionary"
+            assert columns[column][1] == text.replace("|", "\\|"), f"{name}.{column}: another comment in the dictionary"
+
+
+def test_the_dictionary_types_are_the_types_the_real_catalog_shows(catalog):
+    documented = _dictionary_sections(dictionary.DICTIONARY_PATH.read_text(encoding="utf-8"))
+    differing = sorted(
+        f"{name}.{column}: catalog {data_type}, dictionary {documented[name][column][0]}"
+        for name, obj in dictionary.read_catalog(catalog).items() for column, data_type, _ in obj.columns
+        if documented.get(name, {}).get(column, (data_type,))[0] != data_type
+    )
+    assert not differing, "declared types differ from the lake's:\n" + "\n".join(differing)
 
 
 def _dictionary_sections(text: str) -> dict[str, dict[str, tuple[str, str]]]:
@@ -354,7 +368,9 @@ def test_the_committed_dictionary_is_what_the_generator_writes():
 def test_every_analyst_view_declares_a_comment_for_each_of_its_columns(catalog):
     for analyst_view in ANALYST_VIEWS:
         columns = [row[0] for row in catalog.execute(f"describe {analyst_view.name}").fetchall()]
-        assert set(columns) == set(analyst_view.columns), analyst_view.name
+        assert set(columns) <= set(analyst_view.columns), analyst_view.name
+        if analyst_view.name in ANALYST_OBJECTS and analyst_view.name != "analytics.patient_overview":
+            assert list(analyst_view.columns) == columns, analyst_view.name  # built from one select list
 
 
 # --- without the pipeline -------------------------------------------------------------------------------------
@@ -380,8 +396,8 @@ def _results(table: str, release: str, check: str, *results) -> dict:
 
 def test_check_results_are_read_from_the_json_files_the_checks_write_and_published(tmp_path):
     reports = tmp_path / "reports"
-    _check_file(reports / "46.0" / "checks" / "harmonised__patients.json", _results(
-        "harmonised/patients", "46.0", "blocking_expectations",
+    _check_file(reports / "46.0" / "checks" / "harmonised.patients.json", _results(
+        "harmonised/patients", "46.0", "great_expectations",
         {"expectation_type": "expect_column_values_to_not_be_null", "column": "case_id", "severity": "blocking",
          "success": True, "unexpected_count": 0},
         {"expectation_type": "expect_table_row_count_to_be_between", "column": None, "severity": "blocking",
@@ -396,7 +412,7 @@ def test_check_results_are_read_from_the_json_files_the_checks_write_and_publish
                  {"expectation_type": "expect_column_values_to_be_in_set", "column": "project_id",
                   "severity": "warning", "success": False, "unexpected_count": 3}),
     ])
-    (reports / "46.0" / "checks" / ".harmonised__patients.json.123.tmp").write_text("{half a fi")  # a write in progress
+    (reports / "46.0" / "checks" / ".harmonised.patients.json.x1y2.tmp").write_text("{half a fi")  # a write in progress
     (reports / "46.0" / "gx").mkdir()
     (reports / "46.0" / "gx" / "other.json").write_text("[]")  # not a checks file
 
@@ -405,8 +421,8 @@ def test_check_results_are_read_from_the_json_files_the_checks_write_and_publish
     assert frame.select("release", "table", "check", "column", "success", "unexpected_count").rows() == [
         ("9.0", "raw/gdc_cases", "blocking_expectations", "case_id", True, 0),
         ("9.0", "raw/gdc_cases", "warning_expectations", "project_id", False, 3),
-        ("46.0", "harmonised/patients", "blocking_expectations", "case_id", True, 0),
-        ("46.0", "harmonised/patients", "blocking_expectations", None, False, None),
+        ("46.0", "harmonised/patients", "great_expectations", "case_id", True, 0),
+        ("46.0", "harmonised/patients", "great_expectations", None, False, None),
     ]  # numeric release order: 9.0 before 46.0
     assert frame["source_file"][0] == "9.0/checks/raw/gdc_cases.json"
 
@@ -440,3 +456,57 @@ def test_kaplan_meier_table_drops_unusable_rows_and_orders_groups():
     low = table.filter(pl.col("group") == "low")  # one censored patient: S stays 1
     assert low.select("survival", "ci_low", "ci_high", "at_risk", "events", "n_patients").rows() == [(1.0, 1.0, 1.0, 1, 0, 1)]
     assert kaplan_meier_table(frame.clear(), "risk_group").height == 0
+
+
+def test_leaderboard_takes_the_newest_prospective_value_of_the_tasks_metric_and_ranks_by_cv(tmp_path):
+    from models.prospective import PROSPECTIVE_VALIDATION_SCHEMA
+    from models.registry import ensure_registry
+
+    registry_path = tmp_path / "model_registry.duckdb"
+    with duckdb.connect(str(registry_path)) as connection:
+        ensure_registry(connection)
+        for version, status, auc in (("grading_gbm_vs_lgg-9.0-a", "retired", 0.91), ("grading_gbm_vs_lgg-10.0-b", "champion", 0.93),
+                                     ("survival_risk-10.0-c", "champion", None)):
+            metrics = {"roc_auc": {"mean": auc, "std": 0.01, "folds": 5}} if auc else {"harrell_c": {"mean": 0.8, "std": 0.02, "folds": 5}}
+            connection.execute(
+                "insert into registry.models (model_version, task, training_release, feature_set_version, parameters, "
+                "cv_metrics, training_rows, code_version, created_at, status, decision_reason) "
+                "values (?, ?, ?, 'fs1', '{}', ?, 100, 'c1', now(), ?, 'test')",
+                [version, version.rsplit("-", 2)[0], version.split("-")[-2], json.dumps(metrics), status],
+            )
+
+    def rows(release: str, version: str, value: float | None, n: int) -> pl.DataFrame:
+        return pl.DataFrame([
+            {"release": release, "task": "grading_gbm_vs_lgg", "model_version": version, "training_release": "9.0",
+             "cohort": cohort, "metric": metric, "value": value, "ci_low": None if value is None else value - 0.05,
+             "ci_high": None if value is None else value + 0.05, "n": n}
+            for cohort in ("arrived_after_training", "outcome_changed") for metric in ("roc_auc", "brier")
+        ], schema_overrides=PROSPECTIVE_VALIDATION_SCHEMA).with_columns(
+            pl.lit(None, dtype=dtype).alias(name) for name, dtype in PROSPECTIVE_VALIDATION_SCHEMA.items()
+            if name not in ("release", "task", "model_version", "training_release", "cohort", "metric", "value",
+                            "ci_low", "ci_high", "n"))
+
+    lake = Lake(tmp_path)
+    # the 9.0 model: validated on 10.0 (n=40), then on 11.0 where the value is undefined (n=0): 10.0's value counts;
+    # numeric release order (9.0 < 10.0 < 11.0), not text order
+    lake.write_table(_spec("models", "prospective_validation"), pl.concat([
+        rows("10.0", "grading_gbm_vs_lgg-9.0-a", 0.88, 40), rows("9.0", "grading_gbm_vs_lgg-9.0-a", 0.5, 5)]), "10.0")
+    lake.write_table(_spec("models", "prospective_validation"), rows("11.0", "grading_gbm_vs_lgg-9.0-a", None, 0), "11.0")
+    lake.write_table(_spec("models", "prospective_validation"), pl.DataFrame(schema=PROSPECTIVE_VALIDATION_SCHEMA), "9.0")
+    published = publish_catalog(lake, tmp_path / "warehouse.duckdb", registry_path=registry_path)
+    with duckdb.connect(str(published.path), read_only=True) as connection:
+        board = {r["model_version"]: r for r in connection.execute(
+            "select * from analytics.model_leaderboard").pl().iter_rows(named=True)}
+    old, new, survival = board["grading_gbm_vs_lgg-9.0-a"], board["grading_gbm_vs_lgg-10.0-b"], board["survival_risk-10.0-c"]
+    assert (old["cv_metric"], old["cv_mean"], old["cv_std"], old["cv_folds"]) == ("roc_auc", 0.91, 0.01, 5)
+    assert (new["cv_rank"], old["cv_rank"]) == (1, 2)
+    assert (old["prospective_release"], old["prospective_value"], old["prospective_n"]) == ("10.0", 0.88, 40)
+    assert old["prospective_ci_low"] == pytest.approx(0.83) and old["prospective_ci_high"] == pytest.approx(0.93)
+    assert new["prospective_release"] is None and new["prospective_value"] is None  # never validated: left join
+    assert (survival["cv_metric"], survival["cv_mean"], survival["cv_rank"]) == ("harrell_c", 0.8, 1)
+
+
+def _spec(layer: str, name: str):
+    from warehouse.tables import TABLES_BY_PATH
+
+    return TABLES_BY_PATH[f"{layer}/{name}"]

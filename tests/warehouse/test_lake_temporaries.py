@@ -1,0 +1,44 @@
+"""Leftovers of a killed writer (temporary Parquet parts, temporary catalogs and their WAL) are removed by
+the next write; a temporary of a live writer is left alone; published files are readable by everyone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import polars as pl
+
+from warehouse.catalog import publish_catalog
+from warehouse.lake import Lake
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_write_removes_temporaries_of_killed_writers_only(tmp_path):
+    lake = Lake(tmp_path)
+    target = lake.table_path("harmonised", "patients", "45.0")
+    target.parent.mkdir(parents=True)
+    dead = target.parent / f".{target.name}.{_dead_pid()}.abc123.tmp"
+    live = target.parent / f".{target.name}.{os.getppid()}.def456.tmp"
+    dead.write_bytes(b"half a parquet file")
+    live.write_bytes(b"being written")
+    lake.write(pl.DataFrame({"release": ["45.0"], "case_id": ["c1"]}), "harmonised", "patients", "45.0")
+    assert not dead.exists() and live.exists()
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_killed_catalog_publish_leaves_nothing_behind_after_the_next_publish(tmp_path):
+    lake = Lake(tmp_path)
+    catalog = tmp_path / "warehouse.duckdb"
+    pid = _dead_pid()
+    leftovers = [tmp_path / f".{catalog.name}.{pid}.x1y2.tmp", tmp_path / f".{catalog.name}.{pid}.x1y2.tmp.wal"]
+    for path in leftovers:
+        path.write_bytes(b"killed mid-publish")
+    publish_catalog(lake, catalog)
+    assert not any(path.exists() for path in leftovers)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
