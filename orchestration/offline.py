@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refresh of release {release} FAILED after {elapsed:.0f}s; failed steps: {', '.join(failed)}", file=sys.stderr)
         return 1
     print(
-        f"\nrelease {release}: refreshed and scored in {scored_after:.0f}s, challengers trained and judged by "
-        f"{elapsed:.0f}s\n"
+        f"\nrelease {release}: refresh run (scored by the champions when there are any) done in {scored_after:.0f}s, "
+        f"challengers trained, judged and scores published by {elapsed:.0f}s\n"
         f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-0.parquet\n"
         f"  catalog (DuckDB): {catalog}\n"
         f"  report (HTML):    {data_dir / 'reports' / release / 'index.html'}\n"

@@ -31,39 +31,9 @@ pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path) -> None:
-    """Refresh then train challengers for each release, as the sensors do."""
-    from sandbox.gdc_standin import GdcStandIn
-
-    server = GdcStandIn(root, port=0)
-    server.start()
-    try:
-        resources = {
-            "gdc": GdcApiResource(base_url=server.base_url, backoff_factor=0.01, max_retries=1),
-            "lake": LakeResource(data_dir=str(data_dir)),
-            "gene_panels": GenePanelResource(),
-            "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
-        }
-        with instance_for_test() as instance:
-            defs = build_definitions(resources)
-            for release in releases:
-                server.set_release(release)
-                instance.add_dynamic_partitions(gdc_releases.name, [release])
-                for job in ("refresh_gdc_release", "train_challengers"):
-                    result = defs.resolve_job_def(job).execute_in_process(
-                        partition_key=release, instance=instance, raise_on_error=False
-                    )
-                    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-                    assert result.success, f"{job} for {release} failed at {failed}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
-def built(synthetic_two_release_root, tmp_path_factory):
-    root, first, second = synthetic_two_release_root
-    data_dir = tmp_path_factory.mktemp("cli_catalog")
-    run_pipeline(root, (first, second), data_dir)
+def built(two_release_catalog):
+    data_dir, first, second = two_release_catalog
     return data_dir / "warehouse.duckdb", first, second
 
 
