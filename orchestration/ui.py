@@ -41,6 +41,22 @@ def ui_environment(base_url: str, data_dir: Path, dagster_home: Path) -> dict[st
     }
 
 
+def _stop_group(pgid: int) -> None:
+    """SIGTERM what is left of dagster dev's process group, then SIGKILL it."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle-root", type=Path, default=None, help=f"bundle root to serve (default {DEMO_BUNDLE})")
@@ -74,13 +90,17 @@ def run(argv: list[str] | None = None) -> int:
         print(f"GDC stand-in serving {bundle_root} at {base_url}\n"
               f"next release: .venv/bin/python -m sandbox.synthetic.next_release --root {bundle_root}", flush=True)
 
-    child = subprocess.Popen(dagster_dev_command(args.port), cwd=REPO_ROOT,
+    # Its own process group: on Ctrl-C/SIGTERM this launcher stops the whole group (webserver, daemon,
+    # code servers, run workers), also when dagster dev itself does not exit in time.
+    child = subprocess.Popen(dagster_dev_command(args.port), cwd=REPO_ROOT, start_new_session=True,
                              env=ui_environment(base_url, args.data_dir, args.dagster_home))
     print(f"Dagster UI: http://127.0.0.1:{args.port} (Ctrl-C stops it and the stand-in)", flush=True)
 
-    def forward(signum, _frame):
+    def forward(_signum, _frame):
+        # SIGTERM for either: dagster dev shuts its webserver, daemon and code servers down on it, while a
+        # SIGINT may be ignored by a child started from a non-interactive shell (background jobs ignore it).
         if child.poll() is None:
-            child.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+            child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
@@ -93,8 +113,8 @@ def run(argv: list[str] | None = None) -> int:
         try:
             child.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            pass
+        _stop_group(child.pid)
         if standin is not None:
             standin.stop()
     return 0
