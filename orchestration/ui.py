@@ -24,7 +24,7 @@ from assets.gdc_client import LIVE_GDC_BASE_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_BUNDLE = Path("data") / "bundles" / "synthetic-1100-seed7"
-STOP_GRACE_SECONDS = 30.0
+STOP_GRACE_SECONDS = 20.0
 
 
 def dagster_dev_command(port: int, host: str = "127.0.0.1") -> list[str]:
@@ -96,22 +96,26 @@ def run(argv: list[str] | None = None) -> int:
                              env=ui_environment(base_url, args.data_dir, args.dagster_home))
     print(f"Dagster UI: http://127.0.0.1:{args.port} (Ctrl-C stops it and the stand-in)", flush=True)
 
+    stopping: list[float] = []
+
     def forward(_signum, _frame):
         # SIGTERM for either: dagster dev shuts its webserver, daemon and code servers down on it, while a
         # SIGINT may be ignored by a child started from a non-interactive shell (background jobs ignore it).
-        if child.poll() is None:
+        if child.poll() is None and not stopping:
+            stopping.append(time.monotonic())
             child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
-        while child.poll() is None:
+        # dagster dev may wait for in-progress runs before it exits: after the grace period the group is stopped.
+        while child.poll() is None and not (stopping and time.monotonic() - stopping[0] > STOP_GRACE_SECONDS):
             time.sleep(0.5)
     finally:
         if child.poll() is None:
             child.terminate()
         try:
-            child.wait(timeout=STOP_GRACE_SECONDS)
+            child.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
         _stop_group(child.pid)
