@@ -248,7 +248,8 @@ def test_download_of_an_unknown_file_is_a_404_error(standin, tmp_path):
 def test_download_cut_mid_body_is_re_requested_and_completed(gdc_standin_factory, relay_factory, big_file_release,
                                                              tmp_path):
     release_dir, doc, content = big_file_release
-    relay = relay_factory(gdc_standin_factory(release_dir).port)
+    server = gdc_standin_factory(release_dir)
+    relay = relay_factory(server.port)
     relay.cut_next_data_response_after = 700_000  # ~10 chunks of 64 KiB delivered, then the socket dies
     client = make_client(relay.base_url)
 
@@ -258,6 +259,9 @@ def test_download_cut_mid_body_is_re_requested_and_completed(gdc_standin_factory
     assert result.retries == 1
     assert (tmp_path / "big.txt").read_bytes() == content
     assert b"Range: bytes=" in relay.sent_by_client  # resumed from the first byte not yet written
+    # ... and the stand-in answered the resume with only the missing bytes (206), not the whole file again.
+    data_statuses = [status for _, path, status in server.request_log if path.startswith(f"/data/{doc['file_id']}")]
+    assert data_statuses[-1] == 206, server.request_log
     assert any("MB/s" in line for line in client.log.lines)  # type: ignore[attr-defined]
 
 
