@@ -251,3 +251,36 @@ def _copy_registry(connection: duckdb.DuckDBPyConnection, registry_path: Path, p
         )
         published.tables.append(f"registry.{table_name}")
     connection.execute("detach model_registry")
+
+
+def republish(data_dir: Path) -> PublishedCatalog:
+    """Rebuild `<data_dir>/warehouse.duckdb` over the lake where it is now (views hold absolute paths, so a
+    moved or copied data directory needs this once; the same as the `publish_catalog` Dagster job)."""
+    data_dir = Path(data_dir).resolve()
+    if not (data_dir / "lake").is_dir():
+        raise FileNotFoundError(f"{data_dir} has no lake/ directory: not a glioma data directory")
+    return publish_catalog(Lake(data_dir), data_dir / "warehouse.duckdb",
+                           registry_path=data_dir / "model_registry.duckdb")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m warehouse.catalog",
+        description="Republish the analysts' DuckDB catalog over a data directory (e.g. after moving it).",
+    )
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        published = republish(args.data_dir)
+    except FileNotFoundError as error:
+        print(f"warehouse.catalog: {error}", file=sys.stderr)
+        return 2
+    print(f"published {published.path}: releases {', '.join(published.releases) or 'none'}, {len(published.views)} views")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

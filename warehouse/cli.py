@@ -161,7 +161,11 @@ def run_sql(connection: duckdb.DuckDBPyConnection, sql: str, limit: int | None) 
         else:
             rows, more = result.fetchall(), False
     except duckdb.Error as error:
-        raise CliError(f"DuckDB could not run the query: {error}\nSQL: {sql.strip()}") from error
+        hint = ""
+        if "No files found" in str(error) or isinstance(error, duckdb.IOException):
+            hint = ("\nhint: the catalog's views point at lake files that are not there; if the data directory was "
+                    "moved, republish it once: python -m warehouse.catalog --data-dir <data directory>")
+        raise CliError(f"DuckDB could not run the query: {error}\nSQL: {sql.strip()}{hint}") from error
     return columns, rows, more
 
 
@@ -266,6 +270,14 @@ def _find_patient(connection: duckdb.DuckDBPyConnection, asked: str) -> dict[str
             f"{', '.join(seen)} (removed since). Its scores: glioma sql \"select * from {HISTORY_VIEW} where "
             f"submitter_id = '{everywhere[0]['submitter_id']}'\""
         )
+    # A case GDC has but the harmonising rules rejected is in the quarantine, with the reason: say so.
+    rejected = connection.execute(
+        "select release, field, value, reason from harmonised.quarantine where \"table\" = 'raw/gdc_cases' "
+        "and (upper(submitter_id) = ? or lower(case_id) = ?) order by release desc limit 3", [key.upper(), key.lower()]
+    ).fetchall()
+    if rejected:
+        reasons = "; ".join(f"release {r[0]}: {r[3]} ({r[1]} = {r[2]})" for r in rejected)
+        raise CliError(f"patient {asked} was rejected by the harmonising rules and is in harmonised.quarantine: {reasons}")
     barcodes = [r[0] for r in connection.execute(
         "select distinct submitter_id from harmonised.patients where submitter_id is not null").fetchall()]
     close = difflib.get_close_matches(key.upper(), barcodes, n=5, cutoff=0.6)

@@ -42,3 +42,21 @@ def test_tables_written_after_scoring_do_not_hold_a_release_back(tmp_path):
         _write(lake, SCORES_GRADING, release)
     _write(lake, MODELS_SURVIVAL_BASELINES, "45.0")  # the challenger job of 46.0 has not run yet
     assert committed_releases(lake) == (["45.0", "46.0"], {})
+
+
+def test_a_moved_data_directory_is_served_again_after_one_republish(tmp_path):
+    import shutil
+
+    from warehouse.catalog import main
+
+    lake = Lake(tmp_path / "before")
+    for release in ("45.0", "46.0"):
+        _write(lake, HARMONISED_PATIENTS, release)
+        _write(lake, SCORES_GRADING, release)
+    publish_catalog(lake, tmp_path / "before" / "warehouse.duckdb")
+    moved = tmp_path / "after"
+    shutil.move(tmp_path / "before", moved)
+    assert main(["--data-dir", str(moved)]) == 0
+    with duckdb.connect(str(moved / "warehouse.duckdb"), read_only=True) as catalog:
+        assert catalog.execute("select count(distinct release) from harmonised.patients").fetchone()[0] == 2
+    assert main(["--data-dir", str(tmp_path / "nowhere")]) == 2
