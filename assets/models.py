@@ -11,7 +11,6 @@ import json
 import subprocess
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import sys
@@ -22,13 +21,12 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 import models.challenge
 import models.grading
 import models.pipeline
-import models.scoring
 import models.survival
 import transforms.features
 from assets.metadata import markdown_table
 from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
 from models.grading import GBM_VS_LGG, WHO_GRADE
-from models.pipeline import TrainedModel, load_model, train_task
+from models.pipeline import load_model, train_task
 from models.challenge import Recipe, compare_recipes
 from models.pipeline import training_fingerprint, training_inputs
 from models.registry import (
@@ -52,8 +50,6 @@ from warehouse.tables import (
     MODELS_SURVIVAL_BASELINES,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
-    SCORES_GRADING,
-    SCORES_SURVIVAL_RISK,
 )
 
 _THIS = sys.modules[__name__]
@@ -128,7 +124,7 @@ def model_matrix(context: AssetExecutionContext, lake: LakeResource):
     )
 
 
-def _champion(lake: LakeResource, task: str):
+def champion_model(lake: LakeResource, task: str):
     """(registry entry, fitted model, artifact metadata, training rows or None) of the task's champion."""
     with registry_connection(lake.registry_path, read_only=True) as connection:
         entry = current_champion(connection, task)
@@ -172,7 +168,7 @@ def _train_and_register(
             f"{task}/decision": f"not retrained: same recipe and training rows as {existing.model_version}",
             f"{task}/retrained": False, f"{task}/duration_seconds": round(time.monotonic() - started, 1),
         }
-    champion = _champion(lake, task)
+    champion = champion_model(lake, task)
     comparison = None
     if champion is not None:
         entry, _, metadata, champion_rows = champion

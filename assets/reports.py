@@ -16,7 +16,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 import warehouse.plots
 import warehouse.report
-from assets.models import _champion
+from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import OWNERS, asset_key, source_version
@@ -43,7 +43,7 @@ CATALOG_KEY = AssetKey(["warehouse", "catalog"])
 
 
 def _champion_rows(lake: LakeResource, table, release: str, task: str) -> tuple[pl.DataFrame, object | None]:
-    champion = _champion(lake, task)
+    champion = champion_model(lake, task)
     scores = lake.lake.read_table(table, release)
     if champion is None:
         return scores.head(0), None

@@ -8,13 +8,21 @@ token is read from its environment variable or secret file only when a client is
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from assets.gdc_client import LIVE_GDC_BASE_URL, GdcClient
+from assets.gdc_client import LIVE_GDC_BASE_URL, GdcClient, GdcError
+
+# /status answers in well under a second; waiting longer only delays the news that GDC is down. At most two
+# attempts of (3 s connect + 5 s read), Retry-After capped: well inside Dagster's 60 s sensor tick.
+STATUS_PROBE: dict[str, float | int] = {
+    "connect_timeout": 3.0, "read_timeout": 5.0, "max_retries": 1, "backoff_factor": 0.2,
+    "backoff_max": 1.0, "retry_after_max": 2.0, "max_body_retries": 1,
+}
 from transforms.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
 from warehouse.lake import Lake
 
@@ -63,6 +71,18 @@ class GdcApiResource(ConfigurableResource):
         }
         settings.update(overrides)
         return GdcClient(**settings)
+
+    def served_release(self, logger: Any = None) -> tuple[str | None, str]:
+        """(the data release GDC serves, or None) and a sentence saying what happened, within the probe budget
+        (used by the release sensor, the backstop schedule and the freshness check)."""
+        started = time.monotonic()
+        url = f"{self.base_url.rstrip('/')}/status"
+        try:
+            with self.client(logger=logger, **STATUS_PROBE) as client:
+                label = client.status().data_release_label
+        except (GdcError, OSError, ValueError) as error:
+            return None, f"GDC /status at {url} could not be read after {time.monotonic() - started:.1f}s: {error}"
+        return label, f"GDC /status at {url} serves data release {label}"
 
 
 class LakeResource(ConfigurableResource):

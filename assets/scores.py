@@ -27,7 +27,7 @@ import models.prospective
 import models.scoring
 import transforms.release_changes
 from assets.metadata import markdown_table
-from assets.models import _champion
+from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, written_metadata
@@ -89,7 +89,7 @@ _NO_CHAMPION = (
 def grading_scores(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
-    gbm, grade = _champion(lake, GBM_VS_LGG), _champion(lake, WHO_GRADE)
+    gbm, grade = champion_model(lake, GBM_VS_LGG), champion_model(lake, WHO_GRADE)
     if gbm is None or grade is None:
         context.log.warning(_NO_CHAMPION.format(task=GBM_VS_LGG if gbm is None else WHO_GRADE))
         return
@@ -119,7 +119,7 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
 def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
-    champion = _champion(lake, SURVIVAL_RISK)
+    champion = champion_model(lake, SURVIVAL_RISK)
     if champion is None:
         context.log.warning(_NO_CHAMPION.format(task=SURVIVAL_RISK))
         return
@@ -149,8 +149,9 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
     started = time.monotonic()
     matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
     frames, notes = [], []
+    scored = {table.path: lake.lake.read_table(table, release) for table in (SCORES_GRADING, SCORES_SURVIVAL_RISK)}
     for task, table in ((GBM_VS_LGG, SCORES_GRADING), (WHO_GRADE, SCORES_GRADING), (SURVIVAL_RISK, SCORES_SURVIVAL_RISK)):
-        champion = _champion(lake, task)
+        champion = champion_model(lake, task)
         if champion is None:
             notes.append(f"{task}: no champion")
             continue
@@ -159,7 +160,7 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
             notes.append(f"{task}: champion {entry.model_version} has no recorded training rows")
             continue
         version_column = "grade_model_version" if task == WHO_GRADE else "model_version"
-        scores = lake.lake.read_table(table, release).filter(pl.col(version_column) == entry.model_version)
+        scores = scored[table.path].filter(pl.col(version_column) == entry.model_version)
         if scores.is_empty():
             notes.append(f"{task}: champion {entry.model_version} has not scored release {release}")
             continue

@@ -16,6 +16,7 @@ from dagster import (
     AssetSpec,
     Backoff,
     Jitter,
+    MetadataValue,
     RetryPolicy,
     TableColumn,
     TableSchema,
@@ -79,6 +80,23 @@ def table_metadata(table: TableSpec) -> dict[str, Any]:
     return {"dagster/column_schema": column_schema(table), "dagster/table_name": table.qualified_name}
 
 
+def _table_fields(table: TableSpec, deps: Iterable[TableSpec | AssetKey | Any],
+                  code: Sequence[ModuleType | Callable[..., Any]], kinds: Iterable[str]) -> dict[str, Any]:
+    """What `@asset` and `AssetSpec` share for the asset that writes `table`."""
+    return {
+        "key": asset_key(table),
+        "deps": [asset_key(dep) if isinstance(dep, TableSpec) else dep for dep in deps],
+        "description": table.description,
+        "group_name": table.layer,
+        "kinds": set(kinds),
+        "owners": OWNERS[table.layer],
+        "tags": {"layer": table.layer},
+        "metadata": table_metadata(table),
+        "code_version": source_version(*code) if code else None,
+        "partitions_def": gdc_releases if table.partitioned else None,
+    }
+
+
 def table_asset_args(
     table: TableSpec,
     *,
@@ -88,20 +106,7 @@ def table_asset_args(
     gdc_facing: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments of `@asset` for the asset that writes `table`."""
-    args: dict[str, Any] = {
-        "key": asset_key(table),
-        "deps": [asset_key(dep) if isinstance(dep, TableSpec) else dep for dep in deps],
-        "description": table.description,
-        "group_name": table.layer,
-        "kinds": set(kinds),
-        "owners": OWNERS[table.layer],
-        "tags": {"layer": table.layer},
-        "metadata": table_metadata(table),
-    }
-    if table.partitioned:
-        args["partitions_def"] = gdc_releases
-    if code:
-        args["code_version"] = source_version(*code)
+    args = _table_fields(table, deps, code, kinds)
     if gdc_facing:
         args["retry_policy"] = GDC_RETRY_POLICY
         args["pool"] = GDC_POOL
@@ -112,24 +117,11 @@ def table_asset_spec(
     table: TableSpec, *, deps: Iterable[TableSpec | AssetKey] = (), code: Sequence[ModuleType | Callable[..., Any]] = ()
 ) -> AssetSpec:
     """An AssetSpec for one output of a `multi_asset` (one step that writes several tables)."""
-    return AssetSpec(
-        key=asset_key(table),
-        deps=[asset_key(dep) if isinstance(dep, TableSpec) else dep for dep in deps],
-        description=table.description,
-        group_name=table.layer,
-        kinds={"polars", "parquet"},
-        owners=OWNERS[table.layer],
-        tags={"layer": table.layer},
-        metadata=table_metadata(table),
-        code_version=source_version(*code) if code else None,
-        partitions_def=gdc_releases if table.partitioned else None,
-    )
+    return AssetSpec(**_table_fields(table, deps, code, ("polars", "parquet")))
 
 
 def written_metadata(written: Any, frame: pl.DataFrame | None = None, **extra: Any) -> dict[str, Any]:
     """Row count (`dagster/row_count` shows in the UI's asset table), size and path of a written partition."""
-    from dagster import MetadataValue
-
     rows = written.rows if frame is None else frame.height
     return {
         "dagster/row_count": rows,

@@ -18,6 +18,7 @@ import models.cv
 import models.grading
 import models.survival
 import models.training
+from models.challenge import Recipe
 from models.conformal import ConformalCalibrator, binary_probability_matrix, fit_conformal
 
 from models.cv import metrics_json
@@ -88,12 +89,13 @@ def training_code_fingerprint() -> str:
 
 def training_fingerprint(task: str, feature_names: list[str], data_arrays: tuple[np.ndarray, ...],
                          n_splits: int, n_repeats: int, seed: int) -> str:
-    """Content hash of what a model is trained from: recipe (task, features, grid, CV, training code) and
-    the training rows (ids, features, labels). Equal fingerprints: retraining would give the same model."""
+    """Content hash of what a model is trained from: the recipe (models.challenge.Recipe: task, features,
+    grid), the CV plan, the training code and the training rows (ids, features, labels). Equal fingerprints:
+    retraining would give the same model."""
     digest = hashlib.sha256()
-    recipe = {"task": task, "features": feature_names, "grid": list(PARAM_GRID), "max_rounds": MAX_ROUNDS,
-              "cv": [n_splits, n_repeats, seed], "code": training_code_fingerprint()}
-    digest.update(json.dumps(recipe, sort_keys=True, default=str).encode())
+    plan = {"recipe": Recipe(task=task, feature_names=tuple(feature_names)).fingerprint(), "max_rounds": MAX_ROUNDS,
+            "cv": [n_splits, n_repeats, seed], "code": training_code_fingerprint()}
+    digest.update(json.dumps(plan, sort_keys=True).encode())
     for array in data_arrays:
         array = np.ascontiguousarray(array)
         digest.update(str(array.dtype).encode() + str(array.shape).encode())

@@ -24,6 +24,7 @@ from models.grading import GBM_VS_LGG, GRADE_CLASSES, WHO_GRADE
 from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
 from models.survival import SURVIVAL_RISK
 from models.validation import (
+    ESTIMATE_SCHEMA,
     MIN_PATIENTS,
     MetricEstimate,
     grading_validation,
@@ -39,19 +40,10 @@ COHORTS = (ARRIVED, OUTCOME_CHANGED)
 # Metrics whose fall below the champion's CV interval means performance decay (higher is better).
 DECAY_METRICS: frozenset[str] = frozenset({"roc_auc", "roc_auc_micro", "harrell_c", "uno_c"})
 
+# The context of a validation, the estimate columns of models.validation, and the champion's CV interval.
 PROSPECTIVE_VALIDATION_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "task": pl.String(),
-    "model_version": pl.String(),
-    "training_release": pl.String(),
-    "cohort": pl.String(),
-    "metric": pl.String(),
-    "value": pl.Float64(),
-    "ci_low": pl.Float64(),
-    "ci_high": pl.Float64(),
-    "n": pl.Int64(),
-    "n_events": pl.Int64(),
-    "note": pl.String(),
+    **{name: pl.String() for name in ("release", "task", "model_version", "training_release", "cohort")},
+    **ESTIMATE_SCHEMA,
     "cv_mean": pl.Float64(),
     "cv_low": pl.Float64(),
     "cv_high": pl.Float64(),

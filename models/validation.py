@@ -691,7 +691,7 @@ def survival_validation(
 # Table
 
 
-_ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
+ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
     "metric": pl.String(),
     "value": pl.Float64(),
     "ci_low": pl.Float64(),
@@ -708,6 +708,6 @@ def validation_table(estimates: Sequence[MetricEstimate], **context_columns: str
     clash = set(context_columns) & {f.name for f in fields(MetricEstimate)}
     if clash:
         raise ValueError(f"context columns {sorted(clash)} would overwrite estimate columns")
-    frame = pl.DataFrame([asdict(e) for e in estimates], schema=_ESTIMATE_SCHEMA)
+    frame = pl.DataFrame([asdict(e) for e in estimates], schema=ESTIMATE_SCHEMA)
     frame = frame.with_columns(pl.lit(value).alias(name) for name, value in context_columns.items())
-    return frame.select(*context_columns, *_ESTIMATE_SCHEMA)
+    return frame.select(*context_columns, *ESTIMATE_SCHEMA)

@@ -19,14 +19,14 @@ from dagster import (
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource
 from orchestration.jobs import check_gdc_freshness_job, refresh_release_job
-from orchestration.sensors import PARTITION_TAG, served_release
+from orchestration.sensors import PARTITION_TAG
 
 UNFINISHED = (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING)
 
 
 def backstop_decision(context: ScheduleEvaluationContext, gdc: GdcApiResource) -> RunRequest | SkipReason:
-    release, said = served_release(gdc, context.log)
+    release, said = gdc.served_release(context.log)
     if release is None:
         return SkipReason(said)
     instance = context.instance

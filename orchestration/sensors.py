@@ -3,6 +3,7 @@ training for that release; every failed run is recorded in ops/run_failures."""
 
 
 import time
+from datetime import datetime, timezone
 
 from dagster import (
     DagsterEventType,
@@ -19,7 +20,7 @@ from dagster import (
     sensor,
 )
 
-from assets.gdc_client import LIVE_GDC_BASE_URL, GdcError
+from assets.gdc_client import LIVE_GDC_BASE_URL
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, LakeResource
 from orchestration.jobs import refresh_release_job, train_challengers_job
@@ -31,26 +32,9 @@ from warehouse.ops import record_run_failure
 LIVE_POLL_SECONDS = 3600
 LOCAL_POLL_SECONDS = 60
 TICK_SECONDS = 60
-# Dagster kills a sensor tick after 60 s. /status answers in well under a second, so a tick that
-# waits longer only delays the news that GDC is down: at most 2 attempts of (3 s connect + 5 s read).
-STATUS_PROBE = {
-    "connect_timeout": 3.0, "read_timeout": 5.0, "max_retries": 1, "backoff_factor": 0.2,
-    "backoff_max": 1.0, "retry_after_max": 2.0, "max_body_retries": 1,
-}
+# Dagster kills a sensor tick after 60 s; GdcApiResource.served_release stays well inside it.
 TICK_BUDGET_SECONDS = 20.0
 PARTITION_TAG = "dagster/partition"
-
-
-def served_release(gdc: GdcApiResource, log=None) -> tuple[str | None, str]:
-    """(release label GDC serves, or None) and a sentence saying what happened, within the tick budget."""
-    started = time.monotonic()
-    url = f"{gdc.base_url.rstrip('/')}/status"
-    try:
-        with gdc.client(logger=log, **STATUS_PROBE) as client:
-            label = client.status().data_release_label
-    except (GdcError, OSError, ValueError) as error:
-        return None, f"GDC /status at {url} could not be read after {time.monotonic() - started:.1f}s: {error}"
-    return label, f"GDC /status at {url} serves data release {label}"
 
 
 def poll_interval_seconds(base_url: str) -> int:
@@ -74,7 +58,7 @@ def gdc_release_sensor(context: SensorEvaluationContext, gdc: GdcApiResource) ->
     if now - last_poll < interval - 1:
         return SkipReason(f"GDC /status at {gdc.base_url} was polled {now - last_poll:.0f}s ago; polling every {interval}s")
     context.update_cursor(str(now))
-    release, said = served_release(gdc, context.log)
+    release, said = gdc.served_release(context.log)
     if release is None:
         return SkipReason(said)
     if context.instance.has_dynamic_partition(gdc_releases.name, release):
@@ -127,10 +111,9 @@ def failed_steps(context: RunFailureSensorContext) -> tuple[list[str], str]:
 def record_failed_runs(context: RunFailureSensorContext, lake: LakeResource) -> None:
     run = context.dagster_run
     steps, error = failed_steps(context)
-    failed_at = context.failure_event.timestamp if hasattr(context.failure_event, "timestamp") else None
-    from datetime import datetime, timezone
-
-    when = datetime.fromtimestamp(failed_at, timezone.utc) if failed_at else datetime.now(timezone.utc)
+    record = context.instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record is not None else None  # when Dagster marked the run failed
+    when = datetime.fromtimestamp(ended, timezone.utc) if ended else datetime.now(timezone.utc)
     path = record_run_failure(
         lake.lake, run_id=run.run_id, job_name=run.job_name, release=run.tags.get(PARTITION_TAG),
         failed_steps=steps, error=error, failed_at=when,

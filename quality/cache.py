@@ -6,6 +6,7 @@ suites, same previous row count) is not validated again: GX costs ~0.5 s per tab
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -20,6 +21,7 @@ from quality.tables import row_count_bounds
 CHECK_NAME = "great_expectations"
 
 
+@functools.cache
 def _suites_fingerprint() -> str:
     import quality.suites
     import quality.tables
