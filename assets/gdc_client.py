@@ -81,11 +81,17 @@ class GdcEnvelopeError(GdcError):
 
 
 class GdcHttpError(GdcEnvelopeError):
-    """The server answered with a non-success status after all retries; `status_code` holds it."""
+    """The server answered with a non-success status after all retries; `status_code` holds it.
 
-    def __init__(self, message: str, status_code: int) -> None:
+    `application_error`: the body is the API application's own JSON error (`{"message": ...}`), not a gateway's
+    HTML page or an empty body. GDC answers such a 5xx the same way each time (an internal error on that
+    request), so once the client's own retries are spent it is not worth retrying the whole step; a gateway
+    5xx, 429 or timeout is an outage that does clear (GDC_API_FACTS.md section 6)."""
+
+    def __init__(self, message: str, status_code: int, application_error: bool = False) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.application_error = application_error
 
 
 class GdcConsistencyError(GdcError):
@@ -872,7 +878,16 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
         + (f" after {retries} retries" if retries else "")
         + f"; body starts {_excerpt(body)}",
         response.status_code,
+        application_error=_is_application_error(body),
     )
+
+
+def _is_application_error(body: bytes) -> bool:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(parsed, dict) and isinstance(parsed.get("message"), str)
 
 
 def _range_starts_at(response: requests.Response, offset: int) -> bool:

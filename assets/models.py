@@ -43,6 +43,7 @@ from models.training import PARAM_GRID
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource, ModelTrainingResource
 from transforms.features import ModelMatrix, build_model_matrix, feature_list_table
+from warehouse.crashpoints import crash_point
 from warehouse.registry_store import registry_connection
 from warehouse.tables import (
     FEATURES_FEATURE_LIST,
@@ -196,6 +197,7 @@ def _train_and_register(
         stored = register_model(
             connection, entry, decision=(comparison.promote, comparison.reason) if comparison else None
         )
+    crash_point("after_model_registration")
     summary = trained.cv.summary.select("model", "metric", "mean", "std", "folds")
     context.log.info(f"{task} {stored.model_version}: {stored.status} — {stored.decision_reason}")
     metadata = {

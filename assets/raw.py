@@ -156,10 +156,12 @@ def _ingest_search(
 
 
 def _is_transient(error: GdcError) -> bool:
-    """Worth retrying the step: server-side 5xx/429 that outlasted the client's retries, consistency
-    problems of a moving index. Not: 4xx (the request is wrong) or a malformed answer (a bundle error
-    that will be malformed again)."""
+    """Worth retrying the step: gateway 5xx, 503 and 429 that outlasted the client's retries (outages clear),
+    consistency problems of a moving index. Not: 4xx (the request is wrong), a 500 that is the API's own JSON
+    error (the same request fails the same way; the client already retried it) or a malformed answer."""
     if isinstance(error, GdcHttpError):
+        if error.status_code == 500 and error.application_error:
+            return False
         return error.status_code >= 500 or error.status_code == 429
     return not isinstance(error, GdcEnvelopeError)
 

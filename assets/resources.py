@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, DagsterRunStatus, InitResourceContext
+from pydantic import Field, PrivateAttr
 
 from assets.gdc_client import LIVE_GDC_BASE_URL, GdcClient, GdcError
 
@@ -89,10 +89,25 @@ class LakeResource(ConfigurableResource):
     """Where the lake, the warehouse catalog, model artifacts and reports live."""
 
     data_dir: str = "data"
+    # The run writing through this resource: its versions are what its own steps read, and what its catalog
+    # step commits (warehouse.lake). Set per run by Dagster; outside a run the process is the writer.
+    _run_id: str | None = PrivateAttr(default=None)
+    _instance: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._run_id = context.run_id
+        self._instance = context.instance
+
+    def _run_succeeded(self, run_id: str) -> bool:
+        """Versions written by a Dagster run are publishable once that run succeeded (never if it failed or died)."""
+        if self._instance is None:
+            return False
+        run = self._instance.get_run_by_id(run_id)
+        return run is not None and run.status == DagsterRunStatus.SUCCESS
 
     @property
     def lake(self) -> Lake:
-        return Lake(self.data_dir)
+        return Lake(self.data_dir, writer=self._run_id, finished=self._run_succeeded)
 
     @property
     def root(self) -> Path:

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nrelease {release}: refresh run (scored by the champions when there are any) done in {scored_after:.0f}s, "
         f"challengers trained, judged and scores published by {elapsed:.0f}s\n"
-        f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-0.parquet\n"
+        f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-<time_ns>-<run id>.parquet (published versions: lake/_manifest.json)\n"
         f"  catalog (DuckDB): {catalog}\n"
         f"  report (HTML):    {data_dir / 'reports' / release / 'index.html'}\n"
         f"  GX Data Docs:     {data_dir / 'reports' / release / 'gx' / 'index.html'}\n"

@@ -4,9 +4,12 @@ DuckDB allows one writer per file. So the catalog is never written in place: a n
 beside it and renamed over the old one. An analyst's open read-only connection keeps reading the old
 file until it reconnects; a refresh never waits for, or blocks, an analyst.
 
-What a view shows is fixed when the catalog is published: each view lists the partition files of the
-*committed* releases by name (no glob at query time), so a release whose refresh is still running or
-failed half way is invisible in every view until a publish finds all of its tables written.
+What a view shows is fixed when the catalog is published: each view lists partition files by name (no glob
+at query time), one version per table and release. The publish is the lake's commit: it picks, for every
+release whose tables are all there, the version the publishing run wrote or else the committed one
+(warehouse.lake), writes them to the lake manifest and only then renames the new catalog into place. So a
+release whose refresh is still running, failed or was killed is invisible in every view (all-release and
+`_current`), and so is a rerun of a published release until its own publish.
 
 Every view and column carries a COMMENT generated from the table declarations (warehouse/tables.py),
 and so does every table: the registry copy (warehouse.views.REGISTRY_COLUMNS), ops.catalog_releases and
@@ -27,6 +30,7 @@ import polars as pl
 
 from models.registry import ensure_registry
 from warehouse.analytics import ANALYST_TABLES_BY_NAME, analyst_tables
+from warehouse.crashpoints import crash_point
 from warehouse.lake import Lake, release_sort_key, temporary_file
 from warehouse.tables import CATALOG_TABLES, TableSpec
 from warehouse.views import ANALYST_VIEWS, REGISTRY_COLUMNS, REGISTRY_DESCRIPTION, AnalystView
@@ -112,13 +116,21 @@ def publish_catalog(
     temp_name = str(temporary_file(catalog_path))  # also removes temporaries of killed publishes
     os.unlink(temp_name)  # DuckDB wants to create the file itself
     releases, withheld = committed_releases(lake, tables)
+    # The one version of every (release, table) this publish commits; views list exactly these files.
+    files: dict[str, dict[str, Path]] = {
+        release: {
+            table.path: path for table in tables if table.partitioned
+            for path in [lake.resolve(table.layer, table.name, release)] if path is not None
+        }
+        for release in releases
+    }
     published = PublishedCatalog(path=catalog_path, releases=releases, withheld_releases=withheld)
     newest = releases[-1] if releases else None
     try:
         connection = duckdb.connect(temp_name)
         try:
             for table in tables:
-                _create_table_views(connection, lake, table, releases, published)
+                _create_table_views(connection, lake, table, releases, files, published)
             _create_release_table(connection, releases, withheld)
             published.tables.append("ops.catalog_releases")
             if registry_path is not None and Path(registry_path).exists():
@@ -149,11 +161,17 @@ def publish_catalog(
             connection.execute("checkpoint")
         finally:
             connection.close()
+        # Commit first, then show: a kill between the two leaves a committed manifest that the next publish
+        # renders; the other order could show analysts a state the lake never committed.
+        crash_point("catalog_built")
+        lake.commit(files)
+        crash_point("catalog_committed")
         os.replace(temp_name, catalog_path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         Path(temp_name + ".wal").unlink(missing_ok=True)
         raise
+    lake.remove_superseded([(t.layer, t.name) for t in tables if t.partitioned])
     return published
 
 
@@ -191,11 +209,12 @@ def _comment_registry(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def _create_table_views(
-    connection: duckdb.DuckDBPyConnection, lake: Lake, table: TableSpec, releases: list[str], published: PublishedCatalog
+    connection: duckdb.DuckDBPyConnection, lake: Lake, table: TableSpec, releases: list[str],
+    files: dict[str, dict[str, Path]], published: PublishedCatalog,
 ) -> None:
     connection.execute(f"create schema if not exists {table.layer}")
     if table.partitioned:
-        paths = [str(lake.table_path(table.layer, table.name, r)) for r in releases if lake.exists(table.layer, table.name, r)]
+        paths = [str(files[r][table.path]) for r in releases if table.path in files[r]]
     else:
         paths = sorted(str(p) for p in lake.table_dir(table.layer, table.name).glob("*.parquet"))
     if paths:

@@ -111,7 +111,7 @@ def generate() -> str:
         names = [table.qualified_name] + ([current] if current in objects else [])
         obj = _object(objects, table.qualified_name)
         out += ["", "### " + " · ".join(f"`{name}`" for name in names), "", table.description, ""]
-        storage = (f"`lake/{table.path}/release=<label>/part-0.parquet`" if table.partitioned
+        storage = (f"`lake/{table.path}/release=<label>/part-<time_ns>-<writer>.parquet`" if table.partitioned
                    else f"`lake/{table.path}/*.parquet` (one dataset for all releases)")
         note = ""
         if current in analyst_by_name:

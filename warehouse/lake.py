@@ -1,17 +1,29 @@
-"""The Parquet lake: where each table of each release lives, and how it is written.
+"""The Parquet lake: where each table of each release lives, how it is written, and which version is published.
 
-Layout: `<data_dir>/lake/<layer>/<table>/release=<label>/part-0.parquet`. A write goes to a hidden
-temporary file in the same directory and is renamed into place (`os.replace` is atomic on POSIX), so a
-reader sees the old file or the new one, never half of one; writing the same frame twice gives the
-same table (idempotent).
+Layout: `<data_dir>/lake/<layer>/<table>/release=<label>/part-<time_ns>-<writer>.parquet`. Every write makes a
+*new version* of a partition (a hidden temporary renamed into place, so a file is whole or absent) and never
+touches the versions analysts read. Which version of each table of each release is published is recorded in
+`lake/_manifest.json`, written atomically by the catalog publish (warehouse.catalog) as the commit: a run that
+fails or is killed before its commit leaves versions nobody reads, and a rerun of a published release is
+invisible until it commits. The manifest keeps the previous generation's files too (analysts' open
+connections may still read them); older superseded versions are deleted at the next commit.
+
+A version is *publishable* when its writer is this Lake's own writer (a Dagster run reads what it wrote),
+when the writer finished successfully (a succeeded Dagster run: `finished`, given by
+assets.resources.LakeResource from the Dagster instance), when it is the committed version, or when it is a
+pre-versioning `part-0.parquet`. A Lake reads, and a publish commits, the newest publishable version. A run
+that failed or was killed is never finished, so nothing it wrote is read or published. The writer is the
+Dagster run id or, outside Dagster, this process.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +32,13 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-PART_FILE = "part-0.parquet"
+LEGACY_PART_FILE = "part-0.parquet"  # written before versioning; still read (and published) when nothing newer is
+MANIFEST_FILE = "_manifest.json"
 # Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
 # did not change between releases is recognised from its footer and the work on it is not redone.
 CONTENT_HASH_KEY = "glioma.content_hash"
+_VERSION_FILE = re.compile(r"^part-(?P<time>\d{20})-(?P<writer>[A-Za-z0-9_-]+)\.parquet$")
+_WRITER_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def content_hash_update(digest: Any, frame: pl.DataFrame) -> None:
@@ -38,6 +53,8 @@ def content_hash(frame: pl.DataFrame) -> str:
     digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
     content_hash_update(digest, frame)
     return digest.hexdigest()
+
+
 _RELEASE_DIR = re.compile(r"^release=(?P<label>.+)$")
 
 
@@ -48,16 +65,55 @@ class WrittenTable:
     bytes: int
 
 
+@dataclass(frozen=True)
+class PartitionVersion:
+    path: Path
+    written_ns: int  # 0 for a pre-versioning part-0.parquet
+    writer: str | None
+
+
 def release_sort_key(label: str) -> tuple:
     """Order release labels numerically (`9.0` < `10.1` < `45.0`); odd labels like `27.0-fix` sort after."""
     numbers = re.findall(r"\d+", label)
     return tuple(int(n) for n in numbers) + (label,)
 
 
+def process_writer() -> str:
+    return f"process{os.getpid()}"
+
+
+def partition_versions(partition_dir: Path) -> list[PartitionVersion]:
+    """Every whole version file of one partition, oldest first (temporaries are not versions)."""
+    versions = []
+    if not partition_dir.is_dir():
+        return versions
+    for child in partition_dir.iterdir():
+        match = _VERSION_FILE.match(child.name)
+        if match:
+            versions.append(PartitionVersion(child, int(match["time"]), match["writer"]))
+        elif child.name == LEGACY_PART_FILE:
+            versions.append(PartitionVersion(child, 0, None))
+    return sorted(versions, key=lambda v: (v.written_ns, v.path.name))
+
+
 class Lake:
-    def __init__(self, data_dir: Path | str):
+    def __init__(
+        self, data_dir: Path | str, writer: str | None = None, finished: Callable[[str], bool] | None = None
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.root = self.data_dir / "lake"
+        self.writer = _WRITER_UNSAFE.sub("", writer) if writer else process_writer()
+        self._finished = finished
+        self._finished_writers: set[str] = set()  # success is final, so only "yes" is cached
+        self._manifest_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    def writer_finished(self, writer: str) -> bool:
+        if writer == self.writer or writer in self._finished_writers:
+            return True
+        if self._finished is not None and self._finished(writer):
+            self._finished_writers.add(writer)
+            return True
+        return False
 
     def table_dir(self, layer: str, table: str) -> Path:
         return self.root / layer / table
@@ -65,21 +121,106 @@ class Lake:
     def partition_dir(self, layer: str, table: str, release: str) -> Path:
         return self.table_dir(layer, table) / f"release={release}"
 
+    # -- the commit record -------------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    def manifest(self) -> dict[str, Any]:
+        """The last commit: {"generation", "committed_at", "writer", "releases": {release: {"layer/table": file}},
+        "retained": {...the previous generation's releases...}}; empty before the first commit."""
+        try:
+            stat = self.manifest_path.stat()
+        except FileNotFoundError:
+            return {"generation": 0, "releases": {}, "retained": {}}
+        key = (stat.st_mtime_ns, stat.st_size)
+        if self._manifest_cache is None or self._manifest_cache[0] != key:
+            self._manifest_cache = (key, json.loads(self.manifest_path.read_text()))
+        return self._manifest_cache[1]
+
+    def committed_path(self, layer: str, table: str, release: str) -> Path | None:
+        name = self.manifest().get("releases", {}).get(release, {}).get(f"{layer}/{table}")
+        if name is None:
+            return None
+        path = self.partition_dir(layer, table, release) / name
+        return path if path.exists() else None
+
+    def commit(self, releases: dict[str, dict[str, Path]]) -> dict[str, Any]:
+        """Record `releases` ({release: {"layer/table": version path}}) as the published state, atomically.
+        Returns the new manifest. The previous generation is kept as `retained` (its files stay on disk)."""
+        previous = self.manifest()
+        manifest = {
+            "generation": int(previous.get("generation", 0)) + 1,
+            "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "writer": self.writer,
+            "releases": {
+                release: {table: Path(path).name for table, path in sorted(files.items())}
+                for release, files in sorted(releases.items(), key=lambda item: release_sort_key(item[0]))
+            },
+            "retained": previous.get("releases", {}),
+        }
+        write_bytes_atomic(json.dumps(manifest, indent=1).encode(), self.manifest_path)
+        self._manifest_cache = None
+        return manifest
+
+    def remove_superseded(self, tables: list[tuple[str, str]]) -> list[Path]:
+        """Delete versions older than the committed one of each (layer, table, release) that neither the current
+        nor the retained generation references. Versions newer than the commit (a run in progress, or one that
+        died) are left: the next commit of that release supersedes and removes them."""
+        manifest = self.manifest()
+        removed: list[Path] = []
+        for layer, table in tables:
+            path_key = f"{layer}/{table}"
+            for release, files in manifest.get("releases", {}).items():
+                committed = files.get(path_key)
+                if committed is None:
+                    continue
+                keep = {committed, manifest.get("retained", {}).get(release, {}).get(path_key)}
+                versions = partition_versions(self.partition_dir(layer, table, release))
+                committed_ns = next((v.written_ns for v in versions if v.path.name == committed), None)
+                if committed_ns is None:
+                    continue
+                for version in versions:
+                    if version.path.name not in keep and version.written_ns < committed_ns:
+                        version.path.unlink(missing_ok=True)
+                        removed.append(version.path)
+        return removed
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def resolve(self, layer: str, table: str, release: str) -> Path | None:
+        """The version this lake reads and would publish: the newest publishable one (module docstring)."""
+        committed = self.committed_path(layer, table, release)
+        for version in reversed(partition_versions(self.partition_dir(layer, table, release))):
+            if version.writer is None or version.path == committed or self.writer_finished(version.writer):
+                return version.path
+        return None
+
     def table_path(self, layer: str, table: str, release: str) -> Path:
-        return self.partition_dir(layer, table, release) / PART_FILE
+        path = self.resolve(layer, table, release)
+        if path is None:
+            raise FileNotFoundError(
+                f"{layer}/{table} has no data for release {release} under {self.partition_dir(layer, table, release)} "
+                "(materialise that asset for this release first; versions of runs that did not commit are not read)"
+            )
+        return path
+
+    def new_version_path(self, layer: str, table: str, release: str) -> Path:
+        directory = self.partition_dir(layer, table, release)
+        newest = partition_versions(directory)
+        stamp = max(time.time_ns(), (newest[-1].written_ns + 1) if newest else 0)  # strictly newer than any
+        return directory / f"part-{stamp:020d}-{self.writer}.parquet"
 
     def exists(self, layer: str, table: str, release: str) -> bool:
-        return self.table_path(layer, table, release).exists()
+        return self.resolve(layer, table, release) is not None
 
     def write(self, frame: pl.DataFrame, layer: str, table: str, release: str) -> WrittenTable:
-        target = self.table_path(layer, table, release)
-        return write_parquet_atomic(frame, target)
+        return write_parquet_atomic(frame, self.new_version_path(layer, table, release))
 
     def sink(
         self, layer: str, table: str, release: str, schema: dict[str, pl.DataType],
         build: Callable[[list[Any]], pl.DataFrame],
     ) -> "ParquetPartitionSink":
-        return ParquetPartitionSink(self.table_path(layer, table, release), schema, build)
+        return ParquetPartitionSink(self.new_version_path(layer, table, release), schema, build)
 
     # Table-declaration forms (warehouse.tables.TableSpec, or anything with `layer` and `name`).
     def read_table(self, table: Any, release: str) -> pl.DataFrame:
@@ -92,13 +233,7 @@ class Lake:
         return self.write(frame.select(list(table.schema)), table.layer, table.name, release)
 
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
-        path = self.table_path(layer, table, release)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{layer}/{table} has no data for release {release}: {path} does not exist "
-                "(materialise that asset for this release first)"
-            )
-        return pl.read_parquet(path)
+        return pl.read_parquet(self.table_path(layer, table, release))
 
     def content_hash(self, layer: str, table: str, release: str) -> str | None:
         """The content hash recorded in the partition's footer (None for files written before hashing)."""
@@ -111,24 +246,20 @@ class Lake:
         return pq.read_metadata(self.table_path(layer, table, release)).num_rows
 
     def releases(self, layer: str, table: str) -> list[str]:
-        """Release labels with a written partition of this table, oldest first."""
+        """Release labels with a partition of this table this lake reads, oldest first."""
         table_dir = self.table_dir(layer, table)
         if not table_dir.exists():
             return []
         labels = []
         for child in table_dir.iterdir():
             match = _RELEASE_DIR.match(child.name)
-            if match and (child / PART_FILE).exists():
+            if match and self.resolve(layer, table, match["label"]) is not None:
                 labels.append(match["label"])
         return sorted(labels, key=release_sort_key)
 
     def previous_release(self, layer: str, table: str, release: str) -> str | None:
         earlier = [r for r in self.releases(layer, table) if release_sort_key(r) < release_sort_key(release)]
         return earlier[-1] if earlier else None
-
-    def glob(self, layer: str, table: str) -> str:
-        """A DuckDB/polars glob over every release of the table (hive-style `release=` directories)."""
-        return str(self.table_dir(layer, table) / "release=*" / PART_FILE)
 
 
 def process_alive(pid: int) -> bool:
@@ -156,11 +287,12 @@ def temporary_file(target: Path) -> Path:
 
 
 def remove_stale_temporaries(target: Path) -> list[Path]:
-    """Delete temporaries of `target` (and their DuckDB WAL) whose writing process is gone (kill -9, OOM)."""
+    """Delete the temporaries (and DuckDB WALs) in `target`'s directory whose writing process is gone (kill -9,
+    OOM). Every version has its own name, so a killed write's temporary is matched by directory, not name."""
     removed = []
-    for candidate in target.parent.glob(f".{target.name}.*.tmp*"):
+    for candidate in target.parent.glob(".*.tmp*"):
         match = _TEMPORARY.match(candidate.name)
-        if match is None or match["name"] != target.name:
+        if match is None:
             continue
         pid = int(match["pid"])
         if pid == os.getpid() or process_alive(pid):

@@ -22,11 +22,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="TSV header style: current `cases.0.x` or the 2016 `cases_0_x`")
     parser.add_argument("--head-data", choices=("reject", "headers"), default="reject",
                         help="HEAD /data/<id>: 400 as the live API (default) or GET's headers without the body")
+    parser.add_argument("--admin", action="store_true",
+                        help="open the /_admin/faults and /_admin/release endpoints (off by default)")
     args = parser.parse_args(argv)
 
     try:
         server = GdcStandIn(args.bundle_root, host=args.host, port=args.port, tsv_style=args.tsv_style,
-                            head_data=args.head_data)
+                            head_data=args.head_data, admin=args.admin)
     except BundleError as exc:
         print(f"gdc-standin: {exc}", file=sys.stderr)
         return 2

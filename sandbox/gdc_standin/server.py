@@ -583,6 +583,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(exc.status, exc.message))
             return
         if route_path.startswith("/_admin"):
+            if not self.server.standin.admin:  # off unless asked for: answered as the live API would (unknown path)
+                self._send(error_response(404, f"{route_path} not found"))
+                return
             self._send(self._admin(method, route_path, body))
             return
         active = self.server.standin.faults.for_request(route_path)
@@ -788,7 +791,9 @@ class GdcStandIn:
     """A local GDC REST API serving a release bundle on 127.0.0.1 (see the package README).
 
     `GdcStandIn(bundle_root, host="127.0.0.1", port=0, tsv_style="dots", missing_parent_quirk=True,
-    query_cache_entries=64, cache_hits=True, head_data="reject")`; `cache_hits=False` re-projects and
+    query_cache_entries=64, cache_hits=True, head_data="reject", admin=False)`; `admin=True` opens the
+    `/_admin/faults` and `/_admin/release` HTTP endpoints (anyone who can reach the port could then inject faults
+    or switch releases, so they are off by default; in-process callers use `.faults` and `set_release`); `cache_hits=False` re-projects and
     re-serialises every hit on every request (for benchmarks where the first of two timed loops must not
     warm the second); `head_data="headers"` answers `HEAD /data/<id>` with GET's headers instead of the
     live API's 400;
@@ -797,12 +802,14 @@ class GdcStandIn:
 
     def __init__(self, bundle_root: Path | str, host: str = "127.0.0.1", port: int = 0, *,
                  tsv_style: str = "dots", missing_parent_quirk: bool = True,
-                 query_cache_entries: int = 64, cache_hits: bool = True, head_data: str = "reject") -> None:
+                 query_cache_entries: int = 64, cache_hits: bool = True, head_data: str = "reject",
+                 admin: bool = False) -> None:
         if tsv_style not in ("dots", "underscores"):
             raise ValueError(f"tsv_style must be 'dots' or 'underscores', got {tsv_style!r}")
         if head_data not in ("reject", "headers"):
             raise ValueError(f"head_data must be 'reject' (the live API: 400) or 'headers', got {head_data!r}")
         self.bundle_root = Path(bundle_root)
+        self.admin = admin
         self.host = host
         self.port = port
         self.store = ReleaseStore(self.bundle_root, query_cache_entries=query_cache_entries,

@@ -21,7 +21,7 @@ def bundle(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(bundle: Path, gdc_standin_factory):
-    return gdc_standin_factory(bundle)
+    return gdc_standin_factory(bundle, admin=True)
 
 
 def release_of(server) -> str:
@@ -204,6 +204,16 @@ def test_release_switch_between_two_pages(server):
         page_sizes.append(data["pagination"]["total"])
     assert page_sizes == [4, 4, 3]  # the second page was still 45.0; the switch came after it was answered
     assert release_of(server) == "Data Release 46.0 - August 10, 2026"
+
+
+def test_admin_endpoints_are_off_unless_asked_for(bundle, gdc_standin_factory):
+    closed = gdc_standin_factory(bundle)
+    for method, path, body in (("post", "/_admin/faults", {"kind": "http_500"}), ("post", "/_admin/release",
+                               {"release": "45.0"}), ("delete", "/_admin/faults", None)):
+        response = requests.request(method, f"{closed.base_url}{path}", json=body, timeout=10)
+        assert response.status_code == 404, (path, response.text)
+    assert closed.faults.list() == []  # nothing was injected through the closed door
+    assert requests.get(f"{closed.base_url}/status", timeout=10).status_code == 200
 
 
 def test_faults_over_the_admin_http_api(server):

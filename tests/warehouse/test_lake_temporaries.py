@@ -21,15 +21,16 @@ def _dead_pid() -> int:
 
 def test_the_next_write_removes_temporaries_of_killed_writers_only(tmp_path):
     lake = Lake(tmp_path)
-    target = lake.table_path("harmonised", "patients", "45.0")
-    target.parent.mkdir(parents=True)
-    dead = target.parent / f".{target.name}.{_dead_pid()}.abc123.tmp"
-    live = target.parent / f".{target.name}.{os.getppid()}.def456.tmp"
+    killed_version = lake.new_version_path("harmonised", "patients", "45.0")  # each write has its own name
+    killed_version.parent.mkdir(parents=True)
+    dead = killed_version.parent / f".{killed_version.name}.{_dead_pid()}.abc123.tmp"
+    live = killed_version.parent / f".part-1-other.parquet.{os.getppid()}.def456.tmp"
     dead.write_bytes(b"half a parquet file")
     live.write_bytes(b"being written")
-    lake.write(pl.DataFrame({"release": ["45.0"], "case_id": ["c1"]}), "harmonised", "patients", "45.0")
+    written = lake.write(pl.DataFrame({"release": ["45.0"], "case_id": ["c1"]}), "harmonised", "patients", "45.0")
     assert not dead.exists() and live.exists()
-    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert written.path == lake.table_path("harmonised", "patients", "45.0")
+    assert oct(written.path.stat().st_mode & 0o777) == "0o644"
 
 
 def test_a_killed_catalog_publish_leaves_nothing_behind_after_the_next_publish(tmp_path):

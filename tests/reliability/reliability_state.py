@@ -1,0 +1,133 @@
+"""What analysts can read, as a comparable value: every view and table of the published catalog, its row
+count and a hash of its rows with the volatile parts (timestamps, durations, run ids, the data directory's
+own path) taken out, so two runs that did the same work compare equal and any other difference shows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+FULL = os.environ.get("RELIABILITY_FULL") == "1"  # make reliability: every scenario; make test: a bounded subset
+REFRESH = ["refresh_gdc_release"]
+REFRESH_AND_TRAIN = ["refresh_gdc_release", "train_challengers"]
+RUNNER = Path(__file__).with_name("refresh_process.py")
+# Volatile by nature: when something ran and how long it took, and who ran it.
+VOLATILE_SUFFIXES = ("_at", "_seconds", "seconds", "_duration")
+VOLATILE_NAMES = {"run_id", "scored_at", "published_at", "duration_seconds", "code_version"}
+SKIPPED_RELATIONS = {"ops.run_failures"}  # one row per failed run: a killed run is expected to differ here
+VOLATILE_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIME")
+
+
+@dataclass(frozen=True)
+class PublishedState:
+    relations: dict[str, tuple[int, str]]  # schema.name -> (rows, content hash)
+    releases: tuple[str, ...]               # ops.catalog_releases, status published
+    current_releases: tuple[str, ...]       # distinct releases over every `_current` view
+
+    def differences(self, other: "PublishedState") -> list[str]:
+        names = sorted(set(self.relations) | set(other.relations))
+        return [f"{n}: {self.relations.get(n)} vs {other.relations.get(n)}" for n in names
+                if self.relations.get(n) != other.relations.get(n)]
+
+
+def published_state(data_dir: Path) -> PublishedState:
+    catalog = data_dir / "warehouse.duckdb"
+    prefix = str(data_dir.resolve())
+    with duckdb.connect(str(catalog), read_only=True) as connection:
+        relations = connection.execute(
+            "select schema_name, view_name from duckdb_views() where not internal and schema_name <> 'main' "
+            "union all select schema_name, table_name from duckdb_tables() where schema_name <> 'main' "
+            "order by 1, 2"
+        ).fetchall()
+        state: dict[str, tuple[int, str]] = {}
+        current: set[str] = set()
+        for schema, name in relations:
+            qualified = f"{schema}.{name}"
+            if qualified in SKIPPED_RELATIONS:
+                continue
+            columns = connection.execute(f"describe {qualified}").fetchall()
+            kept = [c[0] for c in columns if not _volatile(c[0], c[1])]
+            select = ", ".join(f'"{c}"' for c in kept) or "1"
+            rows = connection.execute(f"select {select} from {qualified}").fetchall()
+            digest = hashlib.sha256()
+            for line in sorted(json.dumps(row, default=str).replace(prefix, "<data>") for row in rows):
+                digest.update(line.encode())
+            state[qualified] = (len(rows), digest.hexdigest()[:16])
+            if name.endswith("_current") and "release" in [c[0] for c in columns]:
+                current |= {r[0] for r in connection.execute(f"select distinct release from {qualified}").fetchall()}
+        releases = tuple(r[0] for r in connection.execute(
+            "select release from ops.catalog_releases where status = 'published' order by release"
+        ).fetchall())
+    return PublishedState(state, releases, tuple(sorted(current)))
+
+
+def _volatile(name: str, dtype: str) -> bool:
+    return name in VOLATILE_NAMES or name.endswith(VOLATILE_SUFFIXES) or dtype.upper() in VOLATILE_TYPES
+
+
+def leftovers(data_dir: Path) -> list[Path]:
+    """Temporaries anywhere under the data directory (none may survive the next run)."""
+    return sorted(p for p in data_dir.rglob(".*.tmp*"))
+
+
+def most_versions_per_partition(data_dir: Path) -> int:
+    counts: dict[Path, int] = {}
+    for version in (data_dir / "lake").rglob("part-*.parquet"):
+        counts[version.parent] = counts.get(version.parent, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def copy_world(source_data: Path, source_home: Path, target: Path) -> tuple[Path, Path]:
+    data, home = target / "data", target / "dagster_home"
+    shutil.copytree(source_data, data)
+    shutil.copytree(source_home, home)
+    return data, home
+
+
+def run_refresh(base_url: str, data_dir: Path, dagster_home: Path, release: str, jobs: list[str], *,
+                crash_at: str | None = None, kill_after: float | None = None,
+                timeout: float = 600) -> tuple[int, str]:
+    """Run jobs in a new process (its own session, as a run worker is); SIGKILL its whole process group after
+    `kill_after` seconds, or let a crash point kill it. Returns (exit code, output)."""
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    env.pop("GLIOMA_CRASH_AT", None)
+    if crash_at:
+        env["GLIOMA_CRASH_AT"] = crash_at
+    command = [sys.executable, str(RUNNER), "--base-url", base_url, "--data-dir", str(data_dir), "--release", release]
+    for job in jobs:
+        command += ["--job", job]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        if kill_after is not None:
+            try:
+                process.wait(timeout=kill_after)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # nothing of a killed run lives on
+        except ProcessLookupError:
+            pass
+    return process.returncode, output
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
