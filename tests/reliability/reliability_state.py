@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,7 @@ RUNNER = Path(__file__).with_name("refresh_process.py")
 VOLATILE_SUFFIXES = ("_at", "_seconds", "seconds", "_duration")
 VOLATILE_NAMES = {"run_id", "scored_at", "published_at", "duration_seconds", "code_version"}
 SKIPPED_RELATIONS = {"ops.run_failures"}  # one row per failed run: a killed run is expected to differ here
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:?\d{2}|Z)?")  # inside texts
 VOLATILE_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIME")
 
 
@@ -34,11 +36,23 @@ class PublishedState:
     relations: dict[str, tuple[int, str]]  # schema.name -> (rows, content hash)
     releases: tuple[str, ...]               # ops.catalog_releases, status published
     current_releases: tuple[str, ...]       # distinct releases over every `_current` view
+    rows: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)  # normalised rows
 
     def differences(self, other: "PublishedState") -> list[str]:
         names = sorted(set(self.relations) | set(other.relations))
-        return [f"{n}: {self.relations.get(n)} vs {other.relations.get(n)}" for n in names
-                if self.relations.get(n) != other.relations.get(n)]
+        lines = []
+        for name in names:
+            if self.relations.get(name) == other.relations.get(name):
+                continue
+            lines.append(f"{name}: {self.relations.get(name)} vs {other.relations.get(name)}")
+            mine, theirs = set(self.rows.get(name, [])), set(other.rows.get(name, []))
+            for here, there in list(zip(sorted(mine - theirs), sorted(theirs - mine)))[:3]:
+                a, b = json.loads(here), json.loads(there)
+                changed = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+                lines.append(f"  {str(next(iter(a.values()), ''))[:60]}: {str(changed)[:600]}")
+            if len(mine - theirs) != len(theirs - mine):
+                lines.append(f"  {len(mine - theirs)} rows only here, {len(theirs - mine)} only there")
+        return lines
 
 
 def published_state(data_dir: Path) -> PublishedState:
@@ -51,6 +65,7 @@ def published_state(data_dir: Path) -> PublishedState:
             "order by 1, 2"
         ).fetchall()
         state: dict[str, tuple[int, str]] = {}
+        normalised: dict[str, list[str]] = {}
         current: set[str] = set()
         for schema, name in relations:
             qualified = f"{schema}.{name}"
@@ -61,15 +76,18 @@ def published_state(data_dir: Path) -> PublishedState:
             select = ", ".join(f'"{c}"' for c in kept) or "1"
             rows = connection.execute(f"select {select} from {qualified}").fetchall()
             digest = hashlib.sha256()
-            for line in sorted(json.dumps(row, default=str).replace(prefix, "<data>") for row in rows):
+            lines = sorted(_TIMESTAMP.sub("<time>", json.dumps(dict(zip(kept, row)), default=str).replace(prefix, "<data>"))
+                           for row in rows)
+            for line in lines:
                 digest.update(line.encode())
+            normalised[qualified] = lines
             state[qualified] = (len(rows), digest.hexdigest()[:16])
             if name.endswith("_current") and "release" in [c[0] for c in columns]:
                 current |= {r[0] for r in connection.execute(f"select distinct release from {qualified}").fetchall()}
         releases = tuple(r[0] for r in connection.execute(
             "select release from ops.catalog_releases where status = 'published' order by release"
         ).fetchall())
-    return PublishedState(state, releases, tuple(sorted(current)))
+    return PublishedState(state, releases, tuple(sorted(current)), normalised)
 
 
 def _volatile(name: str, dtype: str) -> bool:
