@@ -444,25 +444,12 @@ def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl
         .filter(pl.col("molecular_tests").is_not_null())
         .unnest("molecular_tests")
     )
-    bad = bad.with_columns(
-        pl.lit(None, pl.List(pl.String())).alias("available_variation_data"),
-        pl.lit(None, pl.Boolean()).alias("ssm_profiled"),
-        pl.lit(None, pl.Boolean()).alias("cnv_profiled"),
-    )
+    # An undecodable case document is quarantined and gets no markers row: its profiling is unknown, and a row
+    # of nulls would pass for a case whose flags were read (the markers suite requires them not null).
     case_columns = ["case_id", "submitter_id", "project_id", "available_variation_data", "ssm_profiled", "cnv_profiled"]
     # Keep raw_cases order for the output (stable, readable diffs between runs).
     order = cases.select("case_id").with_row_index("_order")
-    case_frame = (
-        pl.concat(
-            [
-                good.select(case_columns),
-                bad.select(case_columns),
-            ]
-        )
-        .join(order, on="case_id")
-        .sort("_order")
-        .drop("_order")
-    )
+    case_frame = good.select(case_columns).join(order, on="case_id").sort("_order").drop("_order")
     return case_frame, tests, pl.concat(quarantine)
 
 
@@ -908,7 +895,7 @@ def call_molecular_markers(
     *,
     release: str,
 ) -> MolecularMarkers:
-    """One `harmonised/molecular_markers` row per case of `raw_cases`, plus the rejected raw records."""
+    """One `harmonised/molecular_markers` row per decodable case of `raw_cases`, plus the rejected raw records."""
     _require_columns(raw_cases, ("case_id", "submitter_id", "project_id", "document"), TABLE_CASES)
     _require_columns(raw_ssm, ("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id", "document"), TABLE_SSM)
     _require_columns(

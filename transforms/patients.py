@@ -36,7 +36,7 @@ import polars as pl
 
 from transforms import survival as surv
 from transforms import vocabularies as vocab
-from transforms.quarantine import QUARANTINE_SCHEMA
+from transforms.quarantine import MAX_VALUE_CHARS, QUARANTINE_SCHEMA, truncated_text
 
 CASES_TABLE = "raw/gdc_cases"
 
@@ -719,8 +719,10 @@ def _error_rows(steps: tuple[_Step, ...]) -> pl.DataFrame:
 def _quarantine_rows(pre_quarantine: list[pl.DataFrame], error_rows: pl.DataFrame, keys: pl.DataFrame,
                      documents: pl.DataFrame) -> pl.DataFrame:
     """QUARANTINE_SCHEMA: the unparsed rejections, then one row per error naming case, field, value, document."""
+    error_rows = error_rows.with_columns(truncated_text("value"))
     return pl.concat([
-        *[q.with_columns(pl.lit(CASES_TABLE).alias("table")).select(list(QUARANTINE_SCHEMA)) for q in pre_quarantine],
+        *[q.with_columns(pl.lit(CASES_TABLE).alias("table"), truncated_text("value")).select(list(QUARANTINE_SCHEMA))
+          for q in pre_quarantine],
         error_rows.join(keys, on="row", how="left").join(documents, on="row", how="left").select(
             "release", pl.lit(CASES_TABLE).alias("table"), "case_id", "submitter_id", "field", "value", "reason",
             pl.format("case {} ({}), release {}: {} = {}, which {}",
@@ -728,7 +730,7 @@ def _quarantine_rows(pre_quarantine: list[pl.DataFrame], error_rows: pl.DataFram
                       "release", "field", pl.col("value").fill_null("missing"), "explanation").alias("detail"),
             pl.col("document").alias("record"),
         ),
-    ]).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    ]).cast(QUARANTINE_SCHEMA).with_columns(truncated_text("detail", 4 * MAX_VALUE_CHARS))  # type: ignore[arg-type]
 
 
 def _assemble_patients(frame: pl.DataFrame, error_rows: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,23 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# A rejected value can be anything GDC sent, a megabyte included. The whole document stays in `record` (stored
+# once per quarantine row); `value` and the `detail` sentence carry at most this many characters of it.
+MAX_VALUE_CHARS = 500
+
+
+def truncated_text(column: str, limit: int = MAX_VALUE_CHARS) -> pl.Expr:
+    """`column` cut to `limit` characters, saying how long it was and where the whole value is."""
+    text = pl.col(column)
+    return (
+        pl.when(text.str.len_chars() > limit)
+        .then(pl.format("{}… [{} characters in all; the whole document is in `record`]",
+                        text.str.slice(0, limit), text.str.len_chars()))
+        .otherwise(text)
+        .alias(column)
+    )
+
+
 def quarantine_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     """Build a quarantine table from dict rows (missing keys become null; non-str values are JSON-encoded)."""
     normalised = []

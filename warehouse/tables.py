@@ -168,7 +168,7 @@ HARMONISED_PATIENTS = TableSpec(
 _QUARANTINE_COLUMNS = {
     "table": "raw table (and part) the rejected record came from, e.g. raw/gdc_cases",
     "field": "dotted GDC path of the offending field, e.g. demographic.days_to_death",
-    "value": "the offending value as text (JSON for non-scalars; very long values truncated in detail)",
+    "value": "the offending value as text (JSON for non-scalars; cut at 500 characters, the whole value is in record)",
     "reason": "machine-stable reason code, e.g. negative_survival_time",
     "detail": "sentence naming the case, field and value",
     "record": "the whole raw record (JSON), so nothing is lost",
