@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release clean dagster-home
+.PHONY: install demo test reliability ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release bench-refresh clean dagster-home
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -29,6 +29,11 @@ demo: install dagster-home
 
 test: install
 	$(BIN)/python -m pytest
+
+# Every reliability scenario: each stand-in fault kind, kill -9 at 20 random moments and at the named crash
+# points, 1,000 fuzzed documents, changed GDC answers (`make test` runs a bounded subset). Prints the counts.
+reliability: install
+	RELIABILITY_FULL=1 $(BIN)/python -m pytest tests/reliability
 
 # The Dagster UI against the demo's GDC stand-in (offline): assets, partitions, checks, sensor, schedules.
 ui: install dagster-home
@@ -55,6 +60,10 @@ bench-models: install
 # Score-first latency, identical and 5%-changed releases (synthetic; CASES=100000 for the large cohort).
 bench-rescoring: install
 	$(BIN)/python bench/rescoring.py --cases $(or $(CASES),1100)
+
+# End to end per layer (wall time, peak RSS): full, no-op and 5% refreshes (CASES="1100 10000 100000").
+bench-refresh: install
+	$(BIN)/python bench/refresh.py --cases $(or $(CASES),1100 10000)
 
 # Prospective validation and the champion/challenger decision on the real two-release root.
 bench-real-release: install

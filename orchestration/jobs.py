@@ -1,6 +1,6 @@
 """Jobs: the refresh of one GDC release, the catalog publish, and the GDC freshness check."""
 
-from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job, multi_or_in_process_executor
 
 from assets.warehouse import CATALOG_KEY
 
@@ -22,9 +22,11 @@ refresh_release_job = define_asset_job(
         "they never saw, and publish the catalog. Challengers train afterwards (train_challengers)."
     ),
     tags={"glioma/job": "release_refresh"},
-    # One process for the whole refresh: with a process per step (the multiprocess default) the ~25 short steps
-    # of a TCGA-size release spend ~90 s starting Python on 2 cores; in one process the scores are out in ~10 s.
-    executor_def=in_process_executor,
+    # One process for the whole refresh by default: with a process per step the ~25 short steps of a TCGA-size
+    # release spend ~90 s starting Python on 2 cores; in one process the scores are out in ~10 s. A deployment
+    # with more cores or data selects `multiprocess` in run config (PARALLEL_RUN_CONFIG, orchestration/deployment.py).
+    executor_def=multi_or_in_process_executor,
+    config={"execution": {"config": {"in_process": {}}}},
 )
 
 # Off the path to fresh scores: challengers, the fair comparison, a promoted challenger's rescoring.

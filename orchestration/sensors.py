@@ -1,9 +1,11 @@
 """Sensors: a new GDC release starts its refresh (score first); a finished refresh starts the challenger
-training for that release; every failed run is recorded in ops/run_failures."""
+training for that release; every failed run is recorded in ops/run_failures; a run whose worker died is
+marked failed."""
 
 
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from dagster import (
     DagsterEventType,
@@ -11,6 +13,7 @@ from dagster import (
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
     SensorResult,
@@ -24,6 +27,7 @@ from assets.gdc_client import LIVE_GDC_BASE_URL
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, LakeResource
 from orchestration.jobs import refresh_release_job, train_challengers_job
+from warehouse.lake import process_alive
 from warehouse.ops import record_run_failure
 
 # GDC publishes about three releases a year: the live API's /status is polled hourly (polite and quick
@@ -121,4 +125,37 @@ def record_failed_runs(context: RunFailureSensorContext, lake: LakeResource) -> 
     context.log.info(f"recorded failed run {run.run_id} ({run.job_name}, steps {steps}) in {path}")
 
 
-SENSORS = [gdc_release_sensor, train_after_refresh, record_failed_runs]
+def dead_run_worker(instance: Any, run_id: str) -> int | None:
+    """The pid of a STARTED run's worker on this host if that process is gone, else None."""
+    starts = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
+    pid = starts[0].dagster_event.pid if starts and starts[0].dagster_event else None
+    if pid is None or process_alive(pid):
+        return None
+    return pid
+
+
+@sensor(
+    minimum_interval_seconds=TICK_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks a STARTED run failed when its run worker process is gone (kill -9, OOM). Dagster's run monitoring "
+        "does this for launchers that can check worker health (Kubernetes, Docker); the local launcher cannot."
+    ),
+)
+def mark_dead_runs_failed(context: SensorEvaluationContext) -> SkipReason:
+    instance = context.instance
+    if instance.run_launcher.supports_check_run_worker_health:
+        return SkipReason("the run launcher checks worker health itself (run monitoring)")
+    marked = []
+    for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=100):
+        run = record.dagster_run
+        pid = dead_run_worker(instance, run.run_id)
+        if pid is None:
+            continue
+        instance.report_run_failed(run, message=(
+            f"run worker process {pid} is gone (killed or out of memory); marked failed by mark_dead_runs_failed"))
+        marked.append(run.run_id)
+    return SkipReason(f"marked {len(marked)} dead run(s) failed: {marked}" if marked else "no dead runs")
+
+
+SENSORS = [gdc_release_sensor, train_after_refresh, record_failed_runs, mark_dead_runs_failed]

@@ -113,65 +113,66 @@ def publish_catalog(
     """
     catalog_path = Path(catalog_path)
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    temp_name = str(temporary_file(catalog_path))  # also removes temporaries of killed publishes
-    os.unlink(temp_name)  # DuckDB wants to create the file itself
-    releases, withheld = committed_releases(lake, tables)
-    # The one version of every (release, table) this publish commits; views list exactly these files.
-    files: dict[str, dict[str, Path]] = {
-        release: {
-            table.path: path for table in tables if table.partitioned
-            for path in [lake.resolve(table.layer, table.name, release)] if path is not None
+    with lake.commit_lock():
+        temp_name = str(temporary_file(catalog_path))  # also removes temporaries of killed publishes
+        os.unlink(temp_name)  # DuckDB wants to create the file itself
+        releases, withheld = committed_releases(lake, tables)
+        # The one version of every (release, table) this publish commits; views list exactly these files.
+        files: dict[str, dict[str, Path]] = {
+            release: {
+                table.path: path for table in tables if table.partitioned
+                for path in [lake.resolve(table.layer, table.name, release)] if path is not None
+            }
+            for release in releases
         }
-        for release in releases
-    }
-    published = PublishedCatalog(path=catalog_path, releases=releases, withheld_releases=withheld)
-    newest = releases[-1] if releases else None
-    try:
-        connection = duckdb.connect(temp_name)
+        published = PublishedCatalog(path=catalog_path, releases=releases, withheld_releases=withheld)
+        newest = releases[-1] if releases else None
         try:
-            for table in tables:
-                _create_table_views(connection, lake, table, releases, files, published)
-            _create_release_table(connection, releases, withheld)
-            published.tables.append("ops.catalog_releases")
-            if registry_path is not None and Path(registry_path).exists():
-                _copy_registry(connection, Path(registry_path), published)
-            else:  # no model trained yet: an empty registry, so the views over it exist (and are empty)
-                ensure_registry(connection)
-                published.tables.append("registry.models")
-            _comment_registry(connection)
-            for name, frame in (extra_tables or {}).items():
-                _create_frame_table(connection, name, frame, published)
-            available = set(published.views) | set(published.tables)
-            for view in analyst_views:
-                if not set(view.sources) <= available:
-                    continue
-                connection.execute(f"create schema if not exists {view.name.split('.')[0]}")
-                sql = view.sql.replace("{latest_release}", sql_string(newest) if newest else "null")
-                connection.execute(f"create view {view.name} as {sql}")
-                described = {column: text for column, text in view.columns.items()}
-                actual = [row[0] for row in connection.execute(f"describe {view.name}").fetchall()]
-                _comment(connection, view.name, view.description, [(c, described[c]) for c in actual if c in described])
-                published.views.append(view.name)
-                available.add(view.name)
-            if computed_tables:
-                computed = analyst_tables(connection, reports_dir=lake.data_dir / "reports")
-                for name, frame in computed.items():
-                    if name not in (extra_tables or {}):
-                        _create_frame_table(connection, name, frame, published)
-            connection.execute("checkpoint")
-        finally:
-            connection.close()
-        # Commit first, then show: a kill between the two leaves a committed manifest that the next publish
-        # renders; the other order could show analysts a state the lake never committed.
-        crash_point("catalog_built")
-        lake.commit(files)
-        crash_point("catalog_committed")
-        os.replace(temp_name, catalog_path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        Path(temp_name + ".wal").unlink(missing_ok=True)
-        raise
-    lake.remove_superseded([(t.layer, t.name) for t in tables if t.partitioned])
+            connection = duckdb.connect(temp_name)
+            try:
+                for table in tables:
+                    _create_table_views(connection, lake, table, releases, files, published)
+                _create_release_table(connection, releases, withheld)
+                published.tables.append("ops.catalog_releases")
+                if registry_path is not None and Path(registry_path).exists():
+                    _copy_registry(connection, Path(registry_path), published)
+                else:  # no model trained yet: an empty registry, so the views over it exist (and are empty)
+                    ensure_registry(connection)
+                    published.tables.append("registry.models")
+                _comment_registry(connection)
+                for name, frame in (extra_tables or {}).items():
+                    _create_frame_table(connection, name, frame, published)
+                available = set(published.views) | set(published.tables)
+                for view in analyst_views:
+                    if not set(view.sources) <= available:
+                        continue
+                    connection.execute(f"create schema if not exists {view.name.split('.')[0]}")
+                    sql = view.sql.replace("{latest_release}", sql_string(newest) if newest else "null")
+                    connection.execute(f"create view {view.name} as {sql}")
+                    described = {column: text for column, text in view.columns.items()}
+                    actual = [row[0] for row in connection.execute(f"describe {view.name}").fetchall()]
+                    _comment(connection, view.name, view.description, [(c, described[c]) for c in actual if c in described])
+                    published.views.append(view.name)
+                    available.add(view.name)
+                if computed_tables:
+                    computed = analyst_tables(connection, reports_dir=lake.data_dir / "reports")
+                    for name, frame in computed.items():
+                        if name not in (extra_tables or {}):
+                            _create_frame_table(connection, name, frame, published)
+                connection.execute("checkpoint")
+            finally:
+                connection.close()
+            # Commit first, then show: a kill between the two leaves a committed manifest that the next publish
+            # renders; the other order could show analysts a state the lake never committed.
+            crash_point("catalog_built")
+            lake.commit(files)
+            crash_point("catalog_committed")
+            os.replace(temp_name, catalog_path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            Path(temp_name + ".wal").unlink(missing_ok=True)
+            raise
+        lake.remove_superseded([(t.layer, t.name) for t in tables if t.partitioned])
     return published
 
 

@@ -18,13 +18,15 @@ Dagster run id or, outside Dagster, this process.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ import pyarrow.parquet as pq
 
 LEGACY_PART_FILE = "part-0.parquet"  # written before versioning; still read (and published) when nothing newer is
 MANIFEST_FILE = "_manifest.json"
+COMMIT_LOCK_FILE = "_commit.lock"
 # Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
 # did not change between releases is recognised from its footer and the work on it is not redone.
 CONTENT_HASH_KEY = "glioma.content_hash"
@@ -144,6 +147,20 @@ class Lake:
             return None
         path = self.partition_dir(layer, table, release) / name
         return path if path.exists() else None
+
+    @contextlib.contextmanager
+    def commit_lock(self) -> Iterator[None]:
+        """Held from choosing the versions to renaming the catalog: two runs publishing at once (a refresh
+        and a training run) commit one after the other, the second seeing the first's commit (flock: one
+        host or a POSIX-locking shared filesystem)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / COMMIT_LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self._manifest_cache = None
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def commit(self, releases: dict[str, dict[str, Path]]) -> dict[str, Any]:
         """Record `releases` ({release: {"layer/table": version path}}) as the published state, atomically.

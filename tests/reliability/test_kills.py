@@ -74,3 +74,36 @@ def test_kill_9_during_the_catalog_publish(world, tmp_path, point):
 def test_kill_9_between_a_model_registration_and_its_scores(world, tmp_path):
     _kill_then_recover(world, tmp_path, REFRESH_AND_TRAIN, world.reference_trained,
                        crash_at="after_model_registration")
+
+
+def test_a_killed_run_is_marked_failed_once_its_worker_is_gone_and_a_live_one_is_left_alone(world, tmp_path):
+    import subprocess
+    import sys
+
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
+
+    from orchestration.sensors import mark_dead_runs_failed
+    from reliability_state import RUNNER, wait_for
+
+    data, home = world.copy(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, str(RUNNER), "--base-url", world.base_url, "--data-dir", str(data), "--release", world.second],
+        env={**__import__("os").environ, "DAGSTER_HOME": str(home)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    with DagsterInstance.from_config(str(home)) as instance:
+        def started():
+            return instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+        try:
+            assert wait_for(lambda: bool(started()), timeout=120), "the refresh never started"
+            live = mark_dead_runs_failed(build_sensor_context(instance=instance))
+            assert "no dead runs" in live.skip_message  # its worker is running: left alone
+            run_id = started()[0].dagster_run.run_id
+        finally:
+            __import__("os").killpg(process.pid, 9)
+            process.wait()
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED  # what Dagster alone leaves
+        result = mark_dead_runs_failed(build_sensor_context(instance=instance))
+        assert run_id in result.skip_message
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE
+        assert "no dead runs" in mark_dead_runs_failed(build_sensor_context(instance=instance)).skip_message
