@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions, EnvVar, ExecutorDefinition
 
 from assets.checks import build_all_quality_checks, gdc_release_is_current, raw_cases_reconcile
 from assets.harmonised import HARMONISED_ASSETS
@@ -43,9 +43,14 @@ def resources_from_environment() -> dict[str, Any]:
     }
 
 
-def build_definitions(resources: dict[str, Any] | None = None) -> Definitions:
-    """The code location; tests and the offline runner pass concrete resources instead of EnvVars."""
+def build_definitions(
+    resources: dict[str, Any] | None = None, *, executor: ExecutorDefinition | None = None
+) -> Definitions:
+    """The code location; tests and the offline runner pass concrete resources instead of EnvVars.
+    `executor`: for the jobs that do not choose their own (training, publish, freshness), e.g. the Kubernetes
+    code location's k8s_job_executor (orchestration/deployment_k8s.py); the refresh keeps its own."""
     return Definitions(
+        executor=executor,
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=JOBS,
