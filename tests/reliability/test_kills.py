@@ -77,6 +77,8 @@ def test_kill_9_between_a_model_registration_and_its_scores(world, tmp_path):
 
 
 def test_a_killed_run_is_marked_failed_once_its_worker_is_gone_and_a_live_one_is_left_alone(world, tmp_path):
+    import os
+    import signal
     import subprocess
     import sys
 
@@ -88,7 +90,7 @@ def test_a_killed_run_is_marked_failed_once_its_worker_is_gone_and_a_live_one_is
     data, home = world.copy(tmp_path)
     process = subprocess.Popen(
         [sys.executable, str(RUNNER), "--base-url", world.base_url, "--data-dir", str(data), "--release", world.second],
-        env={**__import__("os").environ, "DAGSTER_HOME": str(home)}, stdout=subprocess.DEVNULL,
+        env={**os.environ, "DAGSTER_HOME": str(home)}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )
     with DagsterInstance.from_config(str(home)) as instance:
@@ -100,7 +102,7 @@ def test_a_killed_run_is_marked_failed_once_its_worker_is_gone_and_a_live_one_is
             assert "no dead runs" in live.skip_message  # its worker is running: left alone
             run_id = started()[0].dagster_run.run_id
         finally:
-            __import__("os").killpg(process.pid, 9)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         assert instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED  # what Dagster alone leaves
         result = mark_dead_runs_failed(build_sensor_context(instance=instance))
