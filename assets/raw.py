@@ -31,7 +31,7 @@ from transforms.raw_tables import (
     raw_methylation_files_table,
     raw_ssm_occurrences_table,
 )
-from warehouse.lake import WrittenTable, write_bytes_atomic
+from warehouse.lake import WrittenTable
 from warehouse.tables import (
     RAW_CASES,
     RAW_CNV_OCCURRENCES,
@@ -203,7 +203,7 @@ def gdc_release(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeR
         raise _as_failure(error, "/status") from error
     _require_release(context.partition_key, status.data_release_label, "/status")
     path = lake.lake.partition_dir(RAW, "gdc_release", context.partition_key) / "status.json"
-    write_bytes_atomic(json.dumps(status.raw, indent=2, sort_keys=True).encode(), path)
+    lake.lake.write_object(json.dumps(status.raw, indent=2, sort_keys=True).encode(), path)
     return MaterializeResult(
         metadata={
             "data_release": status.raw.get("data_release"),

@@ -26,6 +26,8 @@ STATUS_PROBE: dict[str, float | int] = {
 from transforms.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
 from warehouse.lake import Lake
 
+LAKE_URL_ENV_VAR = "GLIOMA_LAKE_URL"
+
 
 class GdcApiResource(ConfigurableResource):
     """The GDC REST API: the live API or the local stand-in, by `base_url` (the code location reads it
@@ -89,6 +91,14 @@ class LakeResource(ConfigurableResource):
     """Where the lake, the warehouse catalog, model artifacts and reports live."""
 
     data_dir: str = "data"
+    lake_url: str = Field(
+        default="",
+        description=(
+            "s3://bucket/prefix: the lake (and a copy of the catalog) on an S3-compatible object store "
+            "(warehouse.object_store; endpoint and keys from the AWS_* environment). Empty: read "
+            "GLIOMA_LAKE_URL when the run starts; unset too: the lake is <data_dir>/lake."
+        ),
+    )
     # The run writing through this resource: its versions are what its own steps read, and what its catalog
     # step commits (warehouse.lake). Set per run by Dagster; outside a run the process is the writer.
     _run_id: str | None = PrivateAttr(default=None)
@@ -106,8 +116,12 @@ class LakeResource(ConfigurableResource):
         return run is not None and run.status == DagsterRunStatus.SUCCESS
 
     @property
+    def resolved_lake_url(self) -> str | None:
+        return self.lake_url or os.environ.get(LAKE_URL_ENV_VAR) or None
+
+    @property
     def lake(self) -> Lake:
-        return Lake(self.data_dir, writer=self._run_id, finished=self._run_succeeded)
+        return Lake(self.data_dir, writer=self._run_id, finished=self._run_succeeded, lake_url=self.resolved_lake_url)
 
     @property
     def root(self) -> Path:

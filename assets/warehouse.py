@@ -21,6 +21,7 @@ from warehouse.tables import CATALOG_TABLES
 # The registry copy in the catalog comes from the model assets (not lake tables).
 MODEL_KEYS = [AssetKey(["models", "grading_model"]), AssetKey(["models", "survival_model"])]
 CATALOG_KEY = AssetKey(["warehouse", "catalog"])
+CATALOG_PUBLISH_POOL = "catalog_publish"
 
 
 @asset(
@@ -30,6 +31,9 @@ CATALOG_KEY = AssetKey(["warehouse", "catalog"])
     kinds={"duckdb"},
     owners=OWNERS["warehouse"],
     tags={"layer": "warehouse"},
+    # Publishes commit one after another: a flock does that on one host; across hosts (k8s step pods, an
+    # object-store lake) the instance's pool limit does (docs/deployment.md: limit 1).
+    pool=CATALOG_PUBLISH_POOL,
     code_version=source_version(warehouse.catalog, warehouse.views, warehouse.analytics, sys.modules[__name__]),
     description=(
         "DuckDB catalog (<data>/warehouse.duckdb): views over every lake table of the published releases, "

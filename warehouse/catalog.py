@@ -11,6 +11,10 @@ release whose tables are all there, the version the publishing run wrote or else
 release whose refresh is still running, failed or was killed is invisible in every view (all-release and
 `_current`), and so is a rerun of a published release until its own publish.
 
+An object-store lake (warehouse.object_store) gets views over `s3://` URLs, read through DuckDB's httpfs, and
+the catalog file is uploaded beside the lake (`s3://bucket/prefix/warehouse.duckdb`) after the commit, as well
+as renamed into place locally.
+
 Every view and column carries a COMMENT generated from the table declarations (warehouse/tables.py),
 and so does every table: the registry copy (warehouse.views.REGISTRY_COLUMNS), ops.catalog_releases and
 the analyst tables computed once the views exist (warehouse.analytics: Kaplan-Meier curves by group,
@@ -23,7 +27,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 import polars as pl
@@ -118,7 +122,7 @@ def publish_catalog(
         os.unlink(temp_name)  # DuckDB wants to create the file itself
         releases, withheld = committed_releases(lake, tables)
         # The one version of every (release, table) this publish commits; views list exactly these files.
-        files: dict[str, dict[str, Path]] = {
+        files: dict[str, dict[str, PurePath]] = {
             release: {
                 table.path: path for table in tables if table.partitioned
                 for path in [lake.resolve(table.layer, table.name, release)] if path is not None
@@ -130,6 +134,7 @@ def publish_catalog(
         try:
             connection = duckdb.connect(temp_name)
             try:
+                lake.storage.configure_duckdb(connection)  # s3:// lakes: httpfs and a temporary secret
                 for table in tables:
                     _create_table_views(connection, lake, table, releases, files, published)
                 _create_release_table(connection, releases, withheld)
@@ -167,6 +172,9 @@ def publish_catalog(
             crash_point("catalog_built")
             lake.commit(files)
             crash_point("catalog_committed")
+            catalog_object = lake.catalog_object()
+            if catalog_object is not None:  # remote analysts attach this one; a PUT replaces it whole
+                lake.storage.put_file(Path(temp_name), catalog_object)
             os.replace(temp_name, catalog_path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
@@ -211,13 +219,13 @@ def _comment_registry(connection: duckdb.DuckDBPyConnection) -> None:
 
 def _create_table_views(
     connection: duckdb.DuckDBPyConnection, lake: Lake, table: TableSpec, releases: list[str],
-    files: dict[str, dict[str, Path]], published: PublishedCatalog,
+    files: dict[str, dict[str, PurePath]], published: PublishedCatalog,
 ) -> None:
     connection.execute(f"create schema if not exists {table.layer}")
     if table.partitioned:
         paths = [str(files[r][table.path]) for r in releases if table.path in files[r]]
     else:
-        paths = sorted(str(p) for p in lake.table_dir(table.layer, table.name).glob("*.parquet"))
+        paths = [str(p) for p in lake.table_files(table.layer, table.name)]
     if paths:
         listed = ", ".join(sql_string(p) for p in paths)
         # Files carry their own `release` column, so hive partition parsing stays off.
@@ -230,8 +238,12 @@ def _create_table_views(
     if not table.partitioned or table.current_by_champion:
         return  # score tables' `_current` views also pick the champion model (warehouse.views)
     current = f"{table.qualified_name}_current"
-    newest = sql_string(releases[-1]) if releases else "null"
-    connection.execute(f"create view {current} as select * from {table.qualified_name} where release = {newest}")
+    newest_file = files[releases[-1]].get(table.path) if releases else None
+    if newest_file is not None:  # the newest release's file only: a lookup does not open the older releases
+        select = f"select * from read_parquet([{sql_string(str(newest_file))}], hive_partitioning = false)"
+    else:
+        select = _empty_select(table)
+    connection.execute(f"create view {current} as {select}")
     _comment(
         connection, current, f"{table.description} Newest published release only.", [(n, d) for n, _, d in table.columns()]
     )

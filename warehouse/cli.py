@@ -30,6 +30,7 @@ from typing import Any, TextIO
 import duckdb
 
 from warehouse.lake import release_sort_key
+from warehouse.object_store import configure_duckdb, is_object_url
 from warehouse.report import REPORT_FILE
 
 CATALOG_FILE = "warehouse.duckdb"
@@ -45,7 +46,19 @@ def default_catalog() -> Path:
     return Path(data_dir) / CATALOG_FILE if data_dir else Path("data") / CATALOG_FILE
 
 
-def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
+def open_catalog(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog: a local file, or `s3://.../warehouse.duckdb` of an object-store
+    lake (attached read-only through httpfs; the AWS_* environment names the endpoint and keys). A catalog
+    whose views list `s3://` files gets the same S3 access."""
+    if is_object_url(path):
+        try:
+            connection = duckdb.connect()
+            configure_duckdb(connection)
+            connection.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as warehouse (read_only)")
+            connection.execute("use warehouse")
+            return connection
+        except (duckdb.Error, RuntimeError) as error:
+            raise CliError(f"cannot open the catalog {path} read-only: {error}") from error
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise CliError(
@@ -53,8 +66,11 @@ def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
             "data directory of a refreshed lake)"
         )
     try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
+        connection = duckdb.connect(str(path), read_only=True)
+        if connection.execute("select count(*) from duckdb_views() where sql like '%s3://%'").fetchone()[0]:
+            configure_duckdb(connection)
+        return connection
+    except (duckdb.Error, RuntimeError) as error:
         raise CliError(f"cannot open the catalog {path} read-only: {error}") from error
 
 
@@ -431,6 +447,9 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if is_object_url(args.catalog):
+        raise CliError(f"reports are files in the data directory, not beside {args.catalog}: run `glioma report` "
+                       "with --catalog <data dir>/warehouse.duckdb")
     catalog = Path(args.catalog).expanduser().resolve()
     with open_catalog(catalog) as connection:
         published = [r[0] for r in connection.execute(
@@ -463,12 +482,17 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
                         help="cut table cells at N characters (0 = never; table output only; default 60)")
 
 
+def _catalog_location(text: str) -> Path | str:
+    return text if is_object_url(text) else Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glioma", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--catalog", type=Path, default=None,
-                        help="the DuckDB catalog (default $GLIOMA_DATA_DIR/warehouse.duckdb, else ./data/warehouse.duckdb)")
+    parser.add_argument("--catalog", type=_catalog_location, default=None,
+                        help="the DuckDB catalog: a file or s3://bucket/prefix/warehouse.duckdb (default "
+                             "$GLIOMA_DATA_DIR/warehouse.duckdb, else ./data/warehouse.duckdb)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     sql = commands.add_parser("sql", help="run SQL against the catalog (read-only)",

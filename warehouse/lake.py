@@ -14,6 +14,10 @@ assets.resources.LakeResource from the Dagster instance), when it is the committ
 pre-versioning `part-0.parquet`. A Lake reads, and a publish commits, the newest publishable version. A run
 that failed or was killed is never finished, so nothing it wrote is read or published. The writer is the
 Dagster run id or, outside Dagster, this process.
+
+The lake lives in `<data_dir>/lake` or, given `lake_url` (`s3://bucket/prefix`), on an S3-compatible object
+store (warehouse.object_store): paths are then `S3Path`s that print as `s3://...`, and the same protocol
+holds because an upload appears whole or not at all and the manifest PUT is the commit.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
+
+from warehouse.object_store import LakeStorage, LocalStorage, lake_storage
 
 LEGACY_PART_FILE = "part-0.parquet"  # written before versioning; still read (and published) when nothing newer is
 MANIFEST_FILE = "_manifest.json"
@@ -40,6 +46,9 @@ COMMIT_LOCK_FILE = "_commit.lock"
 # Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
 # did not change between releases is recognised from its footer and the work on it is not redone.
 CONTENT_HASH_KEY = "glioma.content_hash"
+# Row groups of tables declared with a lookup order (warehouse.tables.TableSpec.lookup_order): small enough that
+# a lookup of one patient reads ~1/10 of a 100,000-row table, large enough to keep zstd effective.
+LOOKUP_ROW_GROUP_ROWS = 8192
 _VERSION_FILE = re.compile(r"^part-(?P<time>\d{20})-(?P<writer>[A-Za-z0-9_-]+)\.parquet$")
 _WRITER_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -63,14 +72,14 @@ _RELEASE_DIR = re.compile(r"^release=(?P<label>.+)$")
 
 @dataclass(frozen=True)
 class WrittenTable:
-    path: Path
+    path: PurePath
     rows: int
     bytes: int
 
 
 @dataclass(frozen=True)
 class PartitionVersion:
-    path: Path
+    path: PurePath
     written_ns: int  # 0 for a pre-versioning part-0.parquet
     writer: str | None
 
@@ -85,26 +94,27 @@ def process_writer() -> str:
     return f"process{os.getpid()}"
 
 
-def partition_versions(partition_dir: Path) -> list[PartitionVersion]:
+def partition_versions(partition_dir: PurePath, storage: LakeStorage | None = None) -> list[PartitionVersion]:
     """Every whole version file of one partition, oldest first (temporaries are not versions)."""
+    storage = storage or LocalStorage(Path(partition_dir))
     versions = []
-    if not partition_dir.is_dir():
-        return versions
-    for child in partition_dir.iterdir():
-        match = _VERSION_FILE.match(child.name)
+    for name in storage.child_names(partition_dir):
+        match = _VERSION_FILE.match(name)
         if match:
-            versions.append(PartitionVersion(child, int(match["time"]), match["writer"]))
-        elif child.name == LEGACY_PART_FILE:
-            versions.append(PartitionVersion(child, 0, None))
+            versions.append(PartitionVersion(partition_dir / name, int(match["time"]), match["writer"]))
+        elif name == LEGACY_PART_FILE:
+            versions.append(PartitionVersion(partition_dir / name, 0, None))
     return sorted(versions, key=lambda v: (v.written_ns, v.path.name))
 
 
 class Lake:
     def __init__(
-        self, data_dir: Path | str, writer: str | None = None, finished: Callable[[str], bool] | None = None
+        self, data_dir: Path | str, writer: str | None = None, finished: Callable[[str], bool] | None = None,
+        lake_url: str | None = None,
     ):
         self.data_dir = Path(data_dir).resolve()
-        self.root = self.data_dir / "lake"
+        self.storage: LakeStorage = lake_storage(self.data_dir, lake_url)
+        self.root: PurePath = self.storage.root
         self.writer = _WRITER_UNSAFE.sub("", writer) if writer else process_writer()
         self._finished = finished
         self._finished_writers: set[str] = set()  # success is final, so only "yes" is cached
@@ -118,43 +128,56 @@ class Lake:
             return True
         return False
 
-    def table_dir(self, layer: str, table: str) -> Path:
+    def table_dir(self, layer: str, table: str) -> PurePath:
         return self.root / layer / table
 
-    def partition_dir(self, layer: str, table: str, release: str) -> Path:
+    def partition_dir(self, layer: str, table: str, release: str) -> PurePath:
         return self.table_dir(layer, table) / f"release={release}"
+
+    def versions(self, layer: str, table: str, release: str) -> list[PartitionVersion]:
+        return partition_versions(self.partition_dir(layer, table, release), self.storage)
+
+    def table_files(self, layer: str, table: str) -> list[PurePath]:
+        """The Parquet files of an unpartitioned table (one per record, e.g. ops/run_failures), by name."""
+        directory = self.table_dir(layer, table)
+        return sorted(directory / n for n in self.storage.child_names(directory) if n.endswith(".parquet")
+                      and not n.startswith("."))
 
     # -- the commit record -------------------------------------------------------------------------------
     @property
-    def manifest_path(self) -> Path:
+    def manifest_path(self) -> PurePath:
         return self.root / MANIFEST_FILE
 
     def manifest(self) -> dict[str, Any]:
         """The last commit: {"generation", "committed_at", "writer", "releases": {release: {"layer/table": file}},
         "retained": {...the previous generation's releases...}}; empty before the first commit."""
         try:
-            stat = self.manifest_path.stat()
+            key = self.storage.change_stamp(self.manifest_path)
         except FileNotFoundError:
             return {"generation": 0, "releases": {}, "retained": {}}
-        key = (stat.st_mtime_ns, stat.st_size)
-        if self._manifest_cache is None or self._manifest_cache[0] != key:
-            self._manifest_cache = (key, json.loads(self.manifest_path.read_text()))
+        if key is None or self._manifest_cache is None or self._manifest_cache[0] != key:
+            manifest = json.loads(self.storage.read_bytes(self.manifest_path))
+            if key is None:
+                return manifest
+            self._manifest_cache = (key, manifest)
         return self._manifest_cache[1]
 
-    def committed_path(self, layer: str, table: str, release: str) -> Path | None:
+    def committed_path(self, layer: str, table: str, release: str) -> PurePath | None:
         name = self.manifest().get("releases", {}).get(release, {}).get(f"{layer}/{table}")
         if name is None:
             return None
         path = self.partition_dir(layer, table, release) / name
-        return path if path.exists() else None
+        return path if self.storage.exists(path) else None
 
     @contextlib.contextmanager
     def commit_lock(self) -> Iterator[None]:
         """Held from choosing the versions to renaming the catalog: two runs publishing at once (a refresh
         and a training run) commit one after the other, the second seeing the first's commit (flock: one
-        host or a POSIX-locking shared filesystem)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / COMMIT_LOCK_FILE, "a") as handle:
+        host or a POSIX-locking shared filesystem; for an object-store lake the lock file is in the data
+        directory, and publishes from several hosts are serialised by the Dagster pool `catalog_publish`)."""
+        lock_dir = Path(self.root) if self.storage.is_local else self.data_dir
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / COMMIT_LOCK_FILE, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 self._manifest_cache = None
@@ -162,7 +185,7 @@ class Lake:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def commit(self, releases: dict[str, dict[str, Path]]) -> dict[str, Any]:
+    def commit(self, releases: dict[str, dict[str, PurePath]]) -> dict[str, Any]:
         """Record `releases` ({release: {"layer/table": version path}}) as the published state, atomically.
         Returns the new manifest. The previous generation is kept as `retained` (its files stay on disk)."""
         previous = self.manifest()
@@ -171,21 +194,36 @@ class Lake:
             "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "writer": self.writer,
             "releases": {
-                release: {table: Path(path).name for table, path in sorted(files.items())}
+                release: {table: PurePath(path).name for table, path in sorted(files.items())}
                 for release, files in sorted(releases.items(), key=lambda item: release_sort_key(item[0]))
             },
             "retained": previous.get("releases", {}),
         }
-        write_bytes_atomic(json.dumps(manifest, indent=1).encode(), self.manifest_path)
+        self.write_object(json.dumps(manifest, indent=1).encode(), self.manifest_path)
         self._manifest_cache = None
         return manifest
 
-    def remove_superseded(self, tables: list[tuple[str, str]]) -> list[Path]:
+    def catalog_object(self) -> PurePath | None:
+        """Where an object-store lake's catalog file is uploaded (beside `lake/`); None for a local lake."""
+        return None if self.storage.is_local else self.root.parent / "warehouse.duckdb"
+
+    def write_object(self, data: bytes, target: PurePath) -> PurePath:
+        """Write a small file (status.json, the manifest) of the lake whole or not at all."""
+        staged = self.storage.staging_file(target)
+        try:
+            staged.write_bytes(data)
+            self.storage.install(staged, target)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return target
+
+    def remove_superseded(self, tables: list[tuple[str, str]]) -> list[PurePath]:
         """Delete versions older than the committed one of each (layer, table, release) that neither the current
         nor the retained generation references. Versions newer than the commit (a run in progress, or one that
         died) are left: the next commit of that release supersedes and removes them."""
         manifest = self.manifest()
-        removed: list[Path] = []
+        removed: list[PurePath] = []
         for layer, table in tables:
             path_key = f"{layer}/{table}"
             for release, files in manifest.get("releases", {}).items():
@@ -193,26 +231,26 @@ class Lake:
                 if committed is None:
                     continue
                 keep = {committed, manifest.get("retained", {}).get(release, {}).get(path_key)}
-                versions = partition_versions(self.partition_dir(layer, table, release))
+                versions = self.versions(layer, table, release)
                 committed_ns = next((v.written_ns for v in versions if v.path.name == committed), None)
                 if committed_ns is None:
                     continue
                 for version in versions:
                     if version.path.name not in keep and version.written_ns < committed_ns:
-                        version.path.unlink(missing_ok=True)
+                        self.storage.delete(version.path)
                         removed.append(version.path)
         return removed
 
     # -- reading -------------------------------------------------------------------------------------------
-    def resolve(self, layer: str, table: str, release: str) -> Path | None:
+    def resolve(self, layer: str, table: str, release: str) -> PurePath | None:
         """The version this lake reads and would publish: the newest publishable one (module docstring)."""
         committed = self.committed_path(layer, table, release)
-        for version in reversed(partition_versions(self.partition_dir(layer, table, release))):
+        for version in reversed(self.versions(layer, table, release)):
             if version.writer is None or version.path == committed or self.writer_finished(version.writer):
                 return version.path
         return None
 
-    def table_path(self, layer: str, table: str, release: str) -> Path:
+    def table_path(self, layer: str, table: str, release: str) -> PurePath:
         path = self.resolve(layer, table, release)
         if path is None:
             raise FileNotFoundError(
@@ -221,9 +259,9 @@ class Lake:
             )
         return path
 
-    def new_version_path(self, layer: str, table: str, release: str) -> Path:
+    def new_version_path(self, layer: str, table: str, release: str) -> PurePath:
         directory = self.partition_dir(layer, table, release)
-        newest = partition_versions(directory)
+        newest = partition_versions(directory, self.storage)
         stamp = max(time.time_ns(), (newest[-1].written_ns + 1) if newest else 0)  # strictly newer than any
         return directory / f"part-{stamp:020d}-{self.writer}.parquet"
 
@@ -231,13 +269,13 @@ class Lake:
         return self.resolve(layer, table, release) is not None
 
     def write(self, frame: pl.DataFrame, layer: str, table: str, release: str) -> WrittenTable:
-        return write_parquet_atomic(frame, self.new_version_path(layer, table, release))
+        return write_parquet_atomic(frame, self.new_version_path(layer, table, release), self.storage)
 
     def sink(
         self, layer: str, table: str, release: str, schema: dict[str, pl.DataType],
         build: Callable[[list[Any]], pl.DataFrame],
     ) -> "ParquetPartitionSink":
-        return ParquetPartitionSink(self.new_version_path(layer, table, release), schema, build)
+        return ParquetPartitionSink(self.new_version_path(layer, table, release), schema, build, self.storage)
 
     # Table-declaration forms (warehouse.tables.TableSpec, or anything with `layer` and `name`).
     def read_table(self, table: Any, release: str) -> pl.DataFrame:
@@ -247,29 +285,42 @@ class Lake:
         missing = [column for column in table.schema if column not in frame.columns]
         if missing:
             raise ValueError(f"{table.layer}/{table.name} release {release}: declared columns missing: {missing}")
-        return self.write(frame.select(list(table.schema)), table.layer, table.name, release)
+        frame = frame.select(list(table.schema))
+        order = list(getattr(table, "lookup_order", ()))
+        if order:
+            frame = frame.sort(order, nulls_last=True, maintain_order=True)
+        return write_parquet_atomic(frame, self.new_version_path(table.layer, table.name, release), self.storage,
+                                    row_group_size=LOOKUP_ROW_GROUP_ROWS if order else None)
 
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
-        return pl.read_parquet(self.table_path(layer, table, release))
+        return pl.read_parquet(self.storage.open_input(self.table_path(layer, table, release)))
+
+    def scan(self, layer: str, table: str, release: str) -> pl.LazyFrame:
+        """A lazy frame over a partition: projection and predicates push down on a local lake; from an object
+        store the (zstd, column-compressed) file is fetched whole."""
+        path = self.table_path(layer, table, release)
+        if self.storage.is_local:
+            return pl.scan_parquet(path)
+        return pl.read_parquet(self.storage.open_input(path)).lazy()
+
+    def read_file(self, path: PurePath) -> pl.DataFrame:
+        return pl.read_parquet(self.storage.open_input(path))
 
     def content_hash(self, layer: str, table: str, release: str) -> str | None:
         """The content hash recorded in the partition's footer (None for files written before hashing)."""
-        metadata = pq.read_metadata(self.table_path(layer, table, release)).metadata or {}
+        metadata = pq.read_metadata(self.storage.open_input(self.table_path(layer, table, release))).metadata or {}
         value = metadata.get(CONTENT_HASH_KEY.encode())
         return value.decode() if value else None
 
     def row_count(self, layer: str, table: str, release: str) -> int:
         """Rows of a partition from the Parquet footer, without reading the data."""
-        return pq.read_metadata(self.table_path(layer, table, release)).num_rows
+        return pq.read_metadata(self.storage.open_input(self.table_path(layer, table, release))).num_rows
 
     def releases(self, layer: str, table: str) -> list[str]:
         """Release labels with a partition of this table this lake reads, oldest first."""
-        table_dir = self.table_dir(layer, table)
-        if not table_dir.exists():
-            return []
         labels = []
-        for child in table_dir.iterdir():
-            match = _RELEASE_DIR.match(child.name)
+        for name in self.storage.child_names(self.table_dir(layer, table)):
+            match = _RELEASE_DIR.match(name)
             if match and self.resolve(layer, table, match["label"]) is not None:
                 labels.append(match["label"])
         return sorted(labels, key=release_sort_key)
@@ -319,14 +370,15 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     return removed
 
 
-def write_parquet_atomic(frame: pl.DataFrame, target: Path) -> WrittenTable:
-    temp_path = temporary_file(target)
+def write_parquet_atomic(frame: pl.DataFrame, target: PurePath, storage: LakeStorage | None = None, *,
+                         row_group_size: int | None = None) -> WrittenTable:
+    storage = storage or LocalStorage(Path(target).parent)
+    temp_path = storage.staging_file(target)
     try:
         # Statistics on, zstd: small files and fast predicate push-down for the analysts' views.
-        frame.write_parquet(temp_path, compression="zstd", statistics=True,
+        frame.write_parquet(temp_path, compression="zstd", statistics=True, row_group_size=row_group_size,
                             metadata={CONTENT_HASH_KEY: content_hash(frame)})
-        size = temp_path.stat().st_size
-        os.replace(temp_path, target)
+        size = storage.install(temp_path, target)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
@@ -355,11 +407,13 @@ class ParquetPartitionSink:
 
     def __init__(
         self,
-        target: Path,
+        target: PurePath,
         schema: dict[str, pl.DataType],
         build: Callable[[list[Any]], pl.DataFrame],
+        storage: LakeStorage | None = None,
     ) -> None:
         self.target = target
+        self.storage = storage or LocalStorage(Path(target).parent)
         self.schema = schema
         self.build = build
         self.arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
@@ -370,7 +424,7 @@ class ParquetPartitionSink:
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
-            self._temp = temporary_file(self.target)
+            self._temp = self.storage.staging_file(self.target)
             self._writer = pq.ParquetWriter(self._temp, self.arrow_schema, compression="zstd")
         return self._writer
 
@@ -394,9 +448,8 @@ class ParquetPartitionSink:
         writer.close()
         self._writer = None
         assert self._temp is not None
-        size = self._temp.stat().st_size
-        os.replace(self._temp, self.target)
-        self._temp = None
+        temp, self._temp = self._temp, None
+        size = self.storage.install(temp, self.target)
         return WrittenTable(path=self.target, rows=self.rows, bytes=size)
 
     def abort(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 import polars as pl
@@ -20,7 +20,7 @@ _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_ERROR_CHARS = 4000
 
 
-def run_failure_path(lake: Lake, run_id: str) -> Path:
+def run_failure_path(lake: Lake, run_id: str) -> PurePath:
     if not _SAFE_RUN_ID.match(run_id):
         raise ValueError(f"run id {run_id!r} is not a Dagster run id")
     return lake.table_dir(OPS_RUN_FAILURES.layer, OPS_RUN_FAILURES.name) / f"{run_id}.parquet"
@@ -29,7 +29,7 @@ def run_failure_path(lake: Lake, run_id: str) -> Path:
 def record_run_failure(
     lake: Lake, *, run_id: str, job_name: str, release: str | None, failed_steps: list[str], error: str,
     failed_at: datetime,
-) -> Path:
+) -> PurePath:
     row: dict[str, Any] = {
         "run_id": run_id,
         "job_name": job_name,
@@ -40,11 +40,11 @@ def record_run_failure(
         "recorded_at": datetime.now(timezone.utc),
     }
     frame = pl.DataFrame([row], schema=dict(OPS_RUN_FAILURES.schema))
-    return write_parquet_atomic(frame, run_failure_path(lake, run_id)).path
+    return write_parquet_atomic(frame, run_failure_path(lake, run_id), lake.storage).path
 
 
 def read_run_failures(lake: Lake) -> pl.DataFrame:
-    files = sorted(lake.table_dir(OPS_RUN_FAILURES.layer, OPS_RUN_FAILURES.name).glob("*.parquet"))
+    files = lake.table_files(OPS_RUN_FAILURES.layer, OPS_RUN_FAILURES.name)
     if not files:
         return pl.DataFrame(schema=dict(OPS_RUN_FAILURES.schema))
-    return pl.concat([pl.read_parquet(f) for f in files]).sort("failed_at")
+    return pl.concat([lake.read_file(f) for f in files]).sort("failed_at")

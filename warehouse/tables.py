@@ -49,6 +49,9 @@ class TableSpec:
     # A release is published once every gating table has it. Tables written after the release's scores
     # (by train_challengers) do not gate: a new release must not wait for the challengers.
     gates_release: bool = True
+    # Written sorted by these columns in small row groups, so an analyst's lookup of one patient by them reads
+    # one row group per file (Parquet min/max statistics) instead of the whole table.
+    lookup_order: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -163,7 +166,7 @@ HARMONISED_PATIENTS = TableSpec(
     "harmonised", "patients",
     "One row per patient: demographics, diagnosis, WHO grade, Karnofsky, treatments and the overall-survival "
     "endpoint, read correctly from every GDC release profile.",
-    PATIENTS_SCHEMA, _PATIENT_COLUMNS,
+    PATIENTS_SCHEMA, _PATIENT_COLUMNS, lookup_order=("submitter_id", "case_id"),
 )
 _QUARANTINE_COLUMNS = {
     "table": "raw table (and part) the rejected record came from, e.g. raw/gdc_cases",
@@ -200,7 +203,7 @@ HARMONISED_MOLECULAR_MARKERS = TableSpec(
     "harmonised", "molecular_markers",
     "Per patient: panel gene mutation status, IDH, ATRX, TP53, TERT, 1p/19q codeletion, 7+/10-, EGFR amplification, "
     "CDKN2A homozygous deletion, MGMT promoter methylation (MGMT-STP27) with its source.",
-    MOLECULAR_MARKERS_SCHEMA, _MARKER_COLUMNS,
+    MOLECULAR_MARKERS_SCHEMA, _MARKER_COLUMNS, lookup_order=("case_id",),
 )
 HARMONISED_MARKER_REJECTS = TableSpec(
     "harmonised", "marker_rejects",
@@ -220,6 +223,7 @@ HARMONISED_WHO_CNS5_CLASS = TableSpec(
         "not_classifiable_reason": "the missing marker when the class is not classifiable",
         "tmz_relevant": "MGMT promoter methylated: temozolomide benefit expected",
     },
+    lookup_order=("case_id",),
 )
 HARMONISED_QUARANTINE = TableSpec(
     "harmonised", "quarantine",

@@ -56,37 +56,40 @@ class PublishedState:
 
 
 def published_state(data_dir: Path) -> PublishedState:
-    catalog = data_dir / "warehouse.duckdb"
-    prefix = str(data_dir.resolve())
-    with duckdb.connect(str(catalog), read_only=True) as connection:
-        relations = connection.execute(
-            "select schema_name, view_name from duckdb_views() where not internal and schema_name <> 'main' "
-            "union all select schema_name, table_name from duckdb_tables() where schema_name <> 'main' "
-            "order by 1, 2"
-        ).fetchall()
-        state: dict[str, tuple[int, str]] = {}
-        normalised: dict[str, list[str]] = {}
-        current: set[str] = set()
-        for schema, name in relations:
-            qualified = f"{schema}.{name}"
-            if qualified in SKIPPED_RELATIONS:
-                continue
-            columns = connection.execute(f"describe {qualified}").fetchall()
-            kept = [c[0] for c in columns if not _volatile(c[0], c[1])]
-            select = ", ".join(f'"{c}"' for c in kept) or "1"
-            rows = connection.execute(f"select {select} from {qualified}").fetchall()
-            digest = hashlib.sha256()
-            lines = sorted(_TIMESTAMP.sub("<time>", json.dumps(dict(zip(kept, row)), default=str).replace(prefix, "<data>"))
-                           for row in rows)
-            for line in lines:
-                digest.update(line.encode())
-            normalised[qualified] = lines
-            state[qualified] = (len(rows), digest.hexdigest()[:16])
-            if name.endswith("_current") and "release" in [c[0] for c in columns]:
-                current |= {r[0] for r in connection.execute(f"select distinct release from {qualified}").fetchall()}
-        releases = tuple(r[0] for r in connection.execute(
-            "select release from ops.catalog_releases where status = 'published' order by release"
-        ).fetchall())
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as connection:
+        return connection_state(connection, str(data_dir.resolve()))
+
+
+def connection_state(connection: duckdb.DuckDBPyConnection, prefix: str) -> PublishedState:
+    """The published state as one connection reads it; `prefix` (where the lake lives) reads as `<data>`."""
+    relations = connection.execute(
+        "select schema_name, view_name from duckdb_views() where not internal and schema_name <> 'main' "
+        "union all select schema_name, table_name from duckdb_tables() where schema_name <> 'main' "
+        "order by 1, 2"
+    ).fetchall()
+    state: dict[str, tuple[int, str]] = {}
+    normalised: dict[str, list[str]] = {}
+    current: set[str] = set()
+    for schema, name in relations:
+        qualified = f"{schema}.{name}"
+        if qualified in SKIPPED_RELATIONS:
+            continue
+        columns = connection.execute(f"describe {qualified}").fetchall()
+        kept = [c[0] for c in columns if not _volatile(c[0], c[1])]
+        select = ", ".join(f'"{c}"' for c in kept) or "1"
+        rows = connection.execute(f"select {select} from {qualified}").fetchall()
+        digest = hashlib.sha256()
+        lines = sorted(_TIMESTAMP.sub("<time>", json.dumps(dict(zip(kept, row)), default=str).replace(prefix, "<data>"))
+                       for row in rows)
+        for line in lines:
+            digest.update(line.encode())
+        normalised[qualified] = lines
+        state[qualified] = (len(rows), digest.hexdigest()[:16])
+        if name.endswith("_current") and "release" in [c[0] for c in columns]:
+            current |= {r[0] for r in connection.execute(f"select distinct release from {qualified}").fetchall()}
+    releases = tuple(r[0] for r in connection.execute(
+        "select release from ops.catalog_releases where status = 'published' order by release"
+    ).fetchall())
     return PublishedState(state, releases, tuple(sorted(current)), normalised)
 
 

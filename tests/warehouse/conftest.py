@@ -14,7 +14,7 @@ from assets.resources import GdcApiResource, GenePanelResource, LakeResource, Mo
 from orchestration.definitions import build_definitions
 
 
-def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path) -> dict[str, float]:
+def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path, lake_url: str = "") -> dict[str, float]:
     """Refresh then train challengers for each release, as the sensors do; seconds per run."""
     from sandbox.gdc_standin import GdcStandIn
 
@@ -24,7 +24,7 @@ def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path) -> dict[
     try:
         resources = {
             "gdc": GdcApiResource(base_url=server.base_url, backoff_factor=0.01, max_retries=1),
-            "lake": LakeResource(data_dir=str(data_dir)),
+            "lake": LakeResource(data_dir=str(data_dir), lake_url=lake_url),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
         }
