@@ -4,11 +4,19 @@ release diff that explains why a score moved.
 `scores/*` run in the refresh job right after the model matrix (score first) and again in the
 challenger job after training (a promoted challenger rescores). Each row says whether the scoring
 model was trained on that patient (`in_training_set`).
+
+A rescore copies each model's outputs for patients whose features and model are unchanged
+(`models.scoring.rescore_grading`): from this release's earlier partition on a rerun, from the previous
+release's otherwise. Which matrix and scoring code each group of rows came from is recorded in the
+materialisation's `scored_from` metadata (matched to the partition version by its `path`); rows without a
+matching record are computed again.
 """
 
 import sys
 import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import PurePath
 
 import polars as pl
 from dagster import (
@@ -17,6 +25,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -34,9 +43,18 @@ from assets.specs import asset_key, table_asset_args, written_metadata
 from models.conformal import ConformalCalibrator
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.prospective import prospective_validation
-from models.scoring import score_grading, score_survival
+from models.scoring import (
+    EarlierScores,
+    ScoringInputs,
+    rescore_grading,
+    rescore_survival,
+    rows_scored_from,
+    scoring_code_version,
+    scoring_record,
+)
 from models.survival import SURVIVAL_RISK
 from transforms.release_changes import release_changes, summarise_release_changes
+from warehouse.lake import content_hash
 from warehouse.tables import (
     FEATURES_MODEL_MATRIX,
     HARMONISED_MOLECULAR_MARKERS,
@@ -65,18 +83,93 @@ def _training_ids(training_rows: pl.DataFrame | None) -> list[str] | None:
     return None if training_rows is None else training_rows["case_id"].to_list()
 
 
-def _write_score_history(lake: LakeResource, table, release: str, scores: pl.DataFrame):
-    """Keep the scores of every model version that has scored this release; replace this version's."""
-    if lake.lake.exists(table.layer, table.name, release):
-        earlier = lake.lake.read_table(table, release)
+# How many materialisations of a partition to look through for the one that wrote the version read.
+_RECORD_LOOKBACK = 20
+
+
+def _scoring_record(context: AssetExecutionContext, table, release: str, path: PurePath) -> dict | None:
+    """What the rows of the scores version at `path` were computed from (`models.scoring.scoring_record`), as
+    the run that wrote it recorded in its materialisation; None when unknown."""
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key(table), asset_partitions=[release]), limit=_RECORD_LOOKBACK
+    ).records
+    for record in records:
+        materialization = record.asset_materialization
+        written = materialization.metadata.get("path") if materialization is not None else None
+        if written is not None and PurePath(str(written.value)).name == path.name:
+            scored_from = materialization.metadata.get("scored_from")
+            return scored_from.value if scored_from is not None else None
+    return None
+
+
+@dataclass(frozen=True)
+class _Partition:
+    path: PurePath
+    frame: pl.DataFrame
+    record: dict | None
+
+
+def _read_partition(context: AssetExecutionContext, lake: LakeResource, table, release: str) -> _Partition | None:
+    if not lake.lake.exists(table.layer, table.name, release):
+        return None
+    path = lake.lake.table_path(table.layer, table.name, release)
+    frame = lake.lake.read_table(table, release)
+    if lake.lake.table_path(table.layer, table.name, release) != path:  # a newer version appeared meanwhile
+        return _read_partition(context, lake, table, release)
+    return _Partition(path, frame, _scoring_record(context, table, release, path))
+
+
+def _earlier_scores(
+    context: AssetExecutionContext, lake: LakeResource, table, release: str, matrix: pl.DataFrame,
+    inputs: ScoringInputs,
+) -> tuple[_Partition | None, list[EarlierScores]]:
+    """This release's scores partition, and the earlier rows a rescore may copy: this release's (a rerun) and
+    the previous release's (unchanged patients), each only where its record says it was computed from the
+    matrix now read for that release and the current scoring code."""
+    this = _read_partition(context, lake, table, release)
+    sources = []
+    previous_release = lake.lake.previous_release(table.layer, table.name, release)
+    for source_release, partition in ((release, this),
+                                      (previous_release, previous_release and _read_partition(
+                                          context, lake, table, previous_release))):
+        if not partition or not partition.record or not any(
+            recorded.get("scoring_code") == inputs.scoring_code for recorded in partition.record.values()
+        ):
+            continue
+        if source_release == release:
+            source_matrix, source_inputs = matrix, inputs
+        elif lake.lake.exists(FEATURES_MODEL_MATRIX.layer, FEATURES_MODEL_MATRIX.name, source_release):
+            source_matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, source_release)
+            source_inputs = replace(inputs, matrix_content_hash=content_hash(source_matrix))
+        else:
+            continue
+        rows = rows_scored_from(partition.frame, partition.record, source_inputs)
+        if rows.height:
+            sources.append(EarlierScores(rows, source_matrix))
+    return this, sources
+
+
+def _write_score_history(
+    context: AssetExecutionContext, lake: LakeResource, table, release: str, scores: pl.DataFrame,
+    inputs: ScoringInputs, earlier: _Partition | None,
+):
+    """Keep the scores of every model version that has scored this release; replace this version's. Returns
+    the written table, the partition's rows and its record (what each group of rows was computed from)."""
+    if earlier is None or not lake.lake.exists(table.layer, table.name, release) or (
+        lake.lake.table_path(table.layer, table.name, release) != earlier.path
+    ):
+        earlier = _read_partition(context, lake, table, release)
+    scored = scores
+    if earlier is not None:
         versions = scores["model_version"].unique()
-        earlier = earlier.filter(~pl.col("model_version").is_in(versions.implode()))
-        scores = pl.concat([earlier, scores], how="diagonal_relaxed")
+        kept = earlier.frame.filter(~pl.col("model_version").is_in(versions.implode()))
+        scores = pl.concat([kept, scores], how="diagonal_relaxed")
     scores = scores.sort(["model_version", "case_id"])
     duplicates = scores.select("case_id", "release", "model_version").is_duplicated().sum()
     if duplicates:
         raise RuntimeError(f"{table.path} release {release}: {duplicates} duplicate (case, release, model) rows")
-    return lake.lake.write_table(table, scores, release), scores
+    record = scoring_record(scores, scored, inputs, earlier.record if earlier is not None else None)
+    return lake.lake.write_table(table, scores, release), scores, record
 
 
 _NO_CHAMPION = (
@@ -95,22 +188,29 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
         return
     gbm_entry, gbm_model, gbm_metadata, gbm_rows = gbm
     grade_entry, grade_model, grade_metadata, grade_rows = grade
-    scores = score_grading(
-        lake.lake.read_table(FEATURES_MODEL_MATRIX, release), gbm_model, gbm_entry.model_version, release=release,
+    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
+    inputs = ScoringInputs(content_hash(matrix), scoring_code_version())
+    partition, earlier = _earlier_scores(context, lake, SCORES_GRADING, release, matrix, inputs)
+    result = rescore_grading(
+        matrix, gbm_model, gbm_entry.model_version, release=release,
         scored_at=datetime.now(timezone.utc), grade_model=grade_model, grade_model_version=grade_entry.model_version,
         training_case_ids=_training_ids(gbm_rows), grade_training_case_ids=_training_ids(grade_rows),
-        conformal=_conformal(gbm_metadata), grade_conformal=_conformal(grade_metadata),
+        conformal=_conformal(gbm_metadata), grade_conformal=_conformal(grade_metadata), earlier=earlier,
     )
-    written, history = _write_score_history(lake, SCORES_GRADING, release, scores)
+    scores = result.scores
+    written, history, record = _write_score_history(context, lake, SCORES_GRADING, release, scores, inputs, partition)
     yield MaterializeResult(metadata=written_metadata(
         written, history,
         scored_cases=scores.height,
+        reused_cases=result.reused["model_version"],
+        grade_reused_cases=result.reused["grade_model_version"],
         seconds=round(time.monotonic() - started, 2),
         model_version=gbm_entry.model_version,
         model_training_release=gbm_entry.training_release,
         grade_model_version=grade_entry.model_version,
         in_training_set=int(scores["in_training_set"].sum() or 0),
         predicted_gbm=scores.filter(pl.col("predicted_class") == "GBM").height,
+        scored_from=MetadataValue.json(record),
     ))
 
 
@@ -124,11 +224,17 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
         context.log.warning(_NO_CHAMPION.format(task=SURVIVAL_RISK))
         return
     entry, model, _, training_rows = champion
-    scores = score_survival(
-        lake.lake.read_table(FEATURES_MODEL_MATRIX, release), model, entry.model_version, release=release,
-        scored_at=datetime.now(timezone.utc), training_case_ids=_training_ids(training_rows),
+    matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
+    inputs = ScoringInputs(content_hash(matrix), scoring_code_version())
+    partition, earlier = _earlier_scores(context, lake, SCORES_SURVIVAL_RISK, release, matrix, inputs)
+    result = rescore_survival(
+        matrix, model, entry.model_version, release=release, scored_at=datetime.now(timezone.utc),
+        training_case_ids=_training_ids(training_rows), earlier=earlier,
     )
-    written, history = _write_score_history(lake, SCORES_SURVIVAL_RISK, release, scores)
+    scores = result.scores
+    written, history, record = _write_score_history(
+        context, lake, SCORES_SURVIVAL_RISK, release, scores, inputs, partition
+    )
     groups = scores.group_by("risk_group").len().sort("risk_group")
     yield MaterializeResult(metadata=written_metadata(
         written, history,
@@ -138,6 +244,8 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
         model_training_release=entry.training_release,
         in_training_set=int(scores["in_training_set"].sum() or 0),
         risk_groups=MetadataValue.md(markdown_table(groups)),
+        reused_cases=result.reused["model_version"],
+        scored_from=MetadataValue.json(record),
     ))
 
 
