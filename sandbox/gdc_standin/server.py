@@ -12,7 +12,7 @@ import socket
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,11 +21,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandbox.gdc_standin.bundle import (
     DOC_ENDPOINTS,
+    HIT_CACHE_BYTES,
     SEARCH_ENDPOINTS,
     BundleError,
     Release,
     ReleaseStore,
     UnknownReleaseError,
+    pause_cyclic_gc,
 )
 from sandbox.gdc_standin.data_protocol import (
     RangeNotSatisfiable,
@@ -43,7 +45,6 @@ from sandbox.gdc_standin.query import (
     compile_projection,
     check_facet_filters,
     compile_filter,
-    facet_buckets,
     field_path,
     filters_without_field,
     pagination,
@@ -220,7 +221,8 @@ class _App:
 
         if endpoint == "files" and params.text("return_type").lower() == "manifest":
             # size is ignored for manifests: the whole matching set comes back (GenomicDataCommons #105)
-            return self.manifest_response(self.store.matching(release, endpoint, filters, sort))
+            rows = self.store.matching(release, endpoint, filters, sort)
+            return self.manifest_response(release.source(endpoint).docs(rows))
 
         size = parse_int_param("size", params.get("size"), 10)
         offset = parse_int_param("from", params.get("from"), 0)
@@ -231,19 +233,22 @@ class _App:
         if facet_names:
             check_facet_filters(filters)
 
+        rows: Sequence[int]
         if active.first("unsorted_paging"):
             # The 2016 known issue: order ignored sort and changed between calls, so paging skipped/duplicated.
-            docs = list(self.store.matching(release, endpoint, filters, ()))
-            random.shuffle(docs)
+            shuffled = list(self.store.matching(release, endpoint, filters, ()))
+            random.shuffle(shuffled)
+            rows, cacheable = shuffled, False
         else:
-            docs = self.store.matching(release, endpoint, filters, sort)
+            rows, cacheable = self.store.matching(release, endpoint, filters, sort), self.cache_hits
+        source = release.source(endpoint)  # after matching: its first pass indexes the file too
 
         fields = split_param_list(params.get("fields"))
         expand = split_param_list(params.get("expand"))
         projector = compile_projection(build_projection(endpoint, fields, expand))
         id_field = _id_field(endpoint)
-        page_docs = docs[offset:offset + size] if size else []
-        pagination_block = pagination(len(docs), size, offset, len(page_docs))
+        page_rows = rows[offset:offset + size] if size else rows[:0]
+        pagination_block = pagination(len(rows), size, offset, len(page_rows))
         pretty = _is_true(params.get("pretty"))
 
         def hit(doc: JsonDoc) -> JsonDoc:
@@ -252,40 +257,40 @@ class _App:
             return projected
 
         if output_format == "tsv":
-            return _tsv_response(to_tsv([hit(doc) for doc in page_docs], self.tsv_style), endpoint)
+            return _tsv_response(to_tsv([hit(doc) for doc in source.docs(page_rows)], self.tsv_style), endpoint)
 
         aggregations: JsonDoc = {}
         for name in facet_names:
             path = field_path(endpoint, name)
-            facet_filters = filters_without_field(filters, endpoint, path)
-            aggregations[name] = facet_buckets(self.store.matching(release, endpoint, facet_filters, ()), path)
+            aggregations[name] = self.store.facets(release, endpoint, filters_without_field(filters, endpoint, path),
+                                                   path)
 
         if pretty:
-            data: JsonDoc = {"hits": [hit(doc) for doc in page_docs], "pagination": pagination_block}
+            data: JsonDoc = {"hits": [hit(doc) for doc in source.docs(page_rows)], "pagination": pagination_block}
             if facet_names:
                 data["aggregations"] = aggregations
             return json_response({"data": data, "warnings": {}}, pretty=True)
 
-        # Compact output is assembled from per-hit JSON fragments cached per field selection: a page
-        # costs O(page size) and re-reading the same pages (benchmarks, retries) costs a join.
-        cache = (release.hit_fragments(endpoint, canonical_json([sorted(fields), sorted(expand)]))
-                 if self.cache_hits else {})
-        fragments = []
-        for doc in page_docs:
-            doc_id = doc.get("id") or doc.get(id_field)
-            fragment = cache.get(doc_id)
-            if fragment is None:
-                fragment = cache[doc_id] = _dumps(hit(doc))
-            fragments.append(fragment)
+        def render(some_rows: Sequence[int]) -> list[bytes]:
+            # ASCII (the encoder escapes the rest), so the fragments join into the UTF-8 body as they are.
+            with pause_cyclic_gc():
+                return [_dumps(hit(doc)).encode("ascii") for doc in source.docs(some_rows)]
+
+        # Compact output: cached serialised hits (hit_cache.py) make re-reading the same pages a join.
+        if cacheable:
+            query = (endpoint, canonical_json(filters), sort, canonical_json([sorted(fields), sorted(expand)]))
+            hits = self.store.hits.page(release.serial, query, rows, offset, len(page_rows), render)
+        else:
+            hits = b",".join(render(page_rows))
         tail = _dumps(pagination_block)
         if facet_names:
             tail += ',"aggregations":' + _dumps(aggregations)
-        text = '{"data":{"hits":[' + ",".join(fragments) + '],"pagination":' + tail + '},"warnings":{}}'
-        return Response(200, "application/json", text.encode("utf-8"))
+        body = b'{"data":{"hits":[' + hits + b'],"pagination":' + tail.encode("utf-8") + b'},"warnings":{}}'
+        return Response(200, "application/json", body)
 
     def single(self, endpoint: str, entity_id: str, params: _Params) -> Response:
         release = self.store.release()
-        doc = release.endpoint(endpoint).by_id.get(entity_id)
+        doc = release.source(endpoint).get(entity_id)
         if doc is None:
             raise HttpError(404, f"{endpoint} with id {entity_id} not found")
         projection = build_projection(
@@ -304,11 +309,12 @@ class _App:
     def _file_docs(self, release: Release, ids: list[str]) -> list[JsonDoc]:
         if not ids:
             raise HttpError(400, "no file ids given")
-        by_id = release.endpoint("files").by_id
-        unknown = [i for i in ids if i not in by_id]
+        source = release.source("files")
+        docs = [source.get(i) for i in ids]
+        unknown = [i for i, doc in zip(ids, docs) if doc is None]
         if unknown:
             raise HttpError(404, f"file ids not found in release {release.label}: {', '.join(unknown)}")
-        return [by_id[i] for i in ids]
+        return [doc for doc in docs if doc is not None]
 
     def download(self, ids: list[str], params: _Params, method: str = "GET", headers: Any = None) -> Response:
         release = self.store.release()
@@ -422,14 +428,14 @@ class _App:
                 raise HttpError(400, 'send {"ids": [<file uuid>, ...]} or GET /files/versions/<id>,<id>')
             ids = _ids_from(path_parts, params)
         release = self.store.release()
-        by_id = release.endpoint("files").by_id
+        source = release.source("files")
         entries: list[JsonDoc] = []
         seen: set[str] = set()
         for file_id in ids:
             if file_id in seen:
                 continue
             seen.add(file_id)
-            doc = by_id.get(file_id)
+            doc = source.get(file_id)
             if doc is not None:
                 entries.append(version_entry(doc, self._releases_carrying(release.label, file_id)))
         output_format = params.text("format", "json").lower()
@@ -449,7 +455,7 @@ class _App:
         ]
         return sorted(carrying, key=release_sort_key) + [served]
 
-    def manifest_response(self, docs: list[JsonDoc]) -> Response:
+    def manifest_response(self, docs: Iterable[JsonDoc]) -> Response:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
         return Response(
             200, "text/tab-separated-values; charset=utf-8", _manifest_text(docs).encode("utf-8"),
@@ -791,19 +797,20 @@ class GdcStandIn:
     """A local GDC REST API serving a release bundle on 127.0.0.1 (see the package README).
 
     `GdcStandIn(bundle_root, host="127.0.0.1", port=0, tsv_style="dots", missing_parent_quirk=True,
-    query_cache_entries=64, cache_hits=True, head_data="reject", admin=False)`; `admin=True` opens the
-    `/_admin/faults` and `/_admin/release` HTTP endpoints (anyone who can reach the port could then inject faults
-    or switch releases, so they are off by default; in-process callers use `.faults` and `set_release`); `cache_hits=False` re-projects and
-    re-serialises every hit on every request (for benchmarks where the first of two timed loops must not
-    warm the second); `head_data="headers"` answers `HEAD /data/<id>` with GET's headers instead of the
-    live API's 400;
+    query_cache_entries=64, cache_hits=True, hit_cache_bytes=384 MiB, head_data="reject", admin=False)`;
+    `admin=True` opens the `/_admin/faults` and `/_admin/release` HTTP endpoints (anyone who can reach the port
+    could then inject faults or switch releases, so they are off by default; in-process callers use `.faults`
+    and `set_release`); `cache_hits=False` re-projects and re-serialises every hit on every request (for
+    benchmarks where the first of two timed loops must not warm the second); `hit_cache_bytes` bounds the
+    compressed serialised hits kept between requests (hit_cache.py); `head_data="headers"` answers
+    `HEAD /data/<id>` with GET's headers instead of the live API's 400;
     `start()` serves in a background thread and returns self; `stop()`; usable as a context manager.
     """
 
     def __init__(self, bundle_root: Path | str, host: str = "127.0.0.1", port: int = 0, *,
                  tsv_style: str = "dots", missing_parent_quirk: bool = True,
-                 query_cache_entries: int = 64, cache_hits: bool = True, head_data: str = "reject",
-                 admin: bool = False) -> None:
+                 query_cache_entries: int = 64, cache_hits: bool = True, hit_cache_bytes: int = HIT_CACHE_BYTES,
+                 head_data: str = "reject", admin: bool = False) -> None:
         if tsv_style not in ("dots", "underscores"):
             raise ValueError(f"tsv_style must be 'dots' or 'underscores', got {tsv_style!r}")
         if head_data not in ("reject", "headers"):
@@ -813,7 +820,7 @@ class GdcStandIn:
         self.host = host
         self.port = port
         self.store = ReleaseStore(self.bundle_root, query_cache_entries=query_cache_entries,
-                                  missing_parent_quirk=missing_parent_quirk)
+                                  missing_parent_quirk=missing_parent_quirk, hit_cache_bytes=hit_cache_bytes)
         self.faults = FaultInjector()
         self.request_log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
