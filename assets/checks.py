@@ -66,10 +66,12 @@ def build_quality_checks(table: TableSpec):
         cache_dir = lake.root / "reports" / "_validation_cache"
         report = cached_report(cache_dir, table_name, release, content, previous_rows)
         releases_in_file = (
-            pl.scan_parquet(lake.lake.table_path(layer, name, release)).select("release").unique().collect()["release"]
+            lake.lake.scan(layer, name, release).select("release").unique().collect()["release"]
         )
         if report is None or releases_in_file.to_list() not in ([release], []):
-            frame = lake.lake.read_table(table, release)
+            # Lazy: the runner reads only the columns the suite checks (and of a `document` it only checks
+            # for nulls, the null mask), not the whole partition.
+            frame = lake.lake.scan(layer, name, release)
             report = validate_table(
                 table_name, frame, release=release, previous_row_count=previous_rows,
                 data_docs_dir=lake.reports_dir(release) / "gx",
@@ -128,10 +130,14 @@ def build_all_quality_checks() -> list:
 )
 def raw_cases_reconcile(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     release = context.partition_key
+
+    def read(table: TableSpec, columns: list[str]) -> pl.DataFrame:  # what reconcile_case_counts reads
+        return lake.lake.scan(table.layer, table.name, release).select(columns).collect()
+
     counts = reconcile_case_counts(
-        lake.lake.read_table(RAW_CASES, release),
-        lake.lake.read_table(HARMONISED_PATIENTS, release),
-        lake.lake.read_table(HARMONISED_QUARANTINE, release),
+        read(RAW_CASES, ["release", "case_id"]),
+        read(HARMONISED_PATIENTS, ["release", "case_id"]),
+        read(HARMONISED_QUARANTINE, ["release", "table", "case_id", "reason"]),
     )
     return AssetCheckResult(
         passed=bool(counts["reconciles"]),

@@ -2,6 +2,10 @@
 
 The assets only read and write; every rule lives in transforms/ (patients, survival, vocabularies,
 markers, WHO CNS5) and is tested there without Dagster.
+
+Memory (100k cases: ~1.5 GB of raw tables in memory, most of it `document` JSON): each asset reads only the
+columns its transform uses, the marker calls get lazy scans of the raw files (they fetch the few documents
+they quarantine by row), and the raw frames are dropped before the outputs are written.
 """
 
 import sys
@@ -41,6 +45,15 @@ _PATIENT_CODE = (transforms.patients, transforms.survival, transforms.vocabulari
 _MARKER_CODE = (transforms.markers, transforms.vocabularies, _THIS)
 
 
+# What harmonise_patients and reconcile_case_counts read of raw/gdc_cases (not updated_datetime).
+PATIENT_INPUT_COLUMNS = ["release", "case_id", "submitter_id", "project_id", "document"]
+
+
+def _scan(lake: LakeResource, table, release: str) -> pl.LazyFrame:
+    """A lazy scan of the partition version the lake reads (Lake.read_table reads every column)."""
+    return lake.lake.scan(table.layer, table.name, release)
+
+
 def _timed(started: float) -> dict:
     return {"duration_seconds": round(time.monotonic() - started, 3)}
 
@@ -64,9 +77,10 @@ def _reason_counts(quarantine: pl.DataFrame) -> MetadataValue:
 def harmonised_patients(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
-    raw_cases = lake.lake.read_table(RAW_CASES, release)
+    raw_cases = _scan(lake, RAW_CASES, release).select(PATIENT_INPUT_COLUMNS).collect()
     result = harmonise_patients(raw_cases)
     counts = reconcile_case_counts(raw_cases, result.patients, result.quarantine)
+    del raw_cases
     if not counts["reconciles"]:
         raise Failure(f"harmonised/patients for release {release} does not reconcile with raw/gdc_cases: {counts}")
     rejects = lake.lake.write_table(HARMONISED_PATIENT_REJECTS, result.quarantine, release)
@@ -101,10 +115,10 @@ def harmonised_patients(context: AssetExecutionContext, lake: LakeResource):
 def harmonised_molecular_markers(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
-    read = lake.lake.read_table
     result = call_molecular_markers(
-        read(RAW_CASES, release), read(RAW_SSM_OCCURRENCES, release), read(RAW_CNV_OCCURRENCES, release),
-        read(RAW_MGMT_PROBE_BETAS, release), release=release,
+        *(_scan(lake, table, release) for table in (RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES,
+                                                    RAW_MGMT_PROBE_BETAS)),
+        release=release,
     )
     rejects = lake.lake.write_table(HARMONISED_MARKER_REJECTS, result.quarantine, release)
     written = lake.lake.write_table(HARMONISED_MOLECULAR_MARKERS, result.markers, release)

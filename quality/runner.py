@@ -8,6 +8,14 @@ Speed: importing GX costs seconds once per process; after that the GX context, d
 definitions and suites are built once per process and reused (`_workspace`). Only the columns the
 suite reads are converted polars -> pandas (never the big `document` JSON unless the suite parses it).
 
+Memory: `frame` may be a LazyFrame (the asset checks pass a scan of the partition file): only the columns
+the suite reads are then materialised. A text column that the suite only checks for nulls (no row
+condition, not a row key: e.g. the occurrences' `document`, ~0.7 GB of JSON for 1.35M cnv occurrences)
+reaches pandas as its null mask — "" where a value is present, None where it is missing — which is all a
+not-null expectation reads (its unexpected values are the nulls), so the results are the same. After each
+validation the batches GX caches are dropped (`_release_batches`), so a process that runs every check (a
+refresh with Dagster's in-process executor) does not keep a pandas copy of every table it validated.
+
 A failing validation never raises: it returns `success=False`. Misuse raises: an unknown table name
 (`UnknownTableError`), a frame missing a column the suite reads (`MissingColumnError`).
 
@@ -19,6 +27,9 @@ directory, also by other processes (Dagster runs each step in its own process).
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
 import math
 import threading
 import time
@@ -207,7 +218,7 @@ def _workspace(docs_dir: Path | None) -> _Workspace:
 
 def validate_table(
     table_name: str,
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | pl.LazyFrame,
     *,
     release: str,
     previous_row_count: int | None = None,
@@ -215,8 +226,60 @@ def validate_table(
     row_count_relative_bound: float = DEFAULT_ROW_COUNT_RELATIVE_BOUND,
 ) -> QualityReport:
     """Validate one release partition of a lake table with its GX suite (see module docstring)."""
+    try:
+        return _validate_table(
+            table_name, frame, release=release, previous_row_count=previous_row_count, data_docs_dir=data_docs_dir,
+            row_count_relative_bound=row_count_relative_bound,
+        )
+    finally:
+        _release_batches()
+
+
+def _release_batches() -> None:
+    """Drop the batches GX keeps and give the freed heap back to the operating system.
+
+    GX's execution engine keeps the last batch (its pandas frame) of every data asset for the life of the
+    process: in a refresh that runs every check in one process that is a pandas copy of each validated table
+    (GBs at 100k cases), and the freed Python strings of the conversion stay in the C heap, where polars (its
+    own allocator) cannot reuse them. Called once the report is built, when nothing reads the batch any more."""
+    with _LOCK:
+        for workspace in _WORKSPACES.values():
+            for datasource in workspace.context.data_sources.all().values():
+                batch_manager = datasource.get_execution_engine().batch_manager
+                batch_manager.reset_batch_cache()
+                batch_manager.batch_data_cache.clear()
+        gc.collect()
+        _trim_c_heap()
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (OSError, AttributeError):
+        return None
+
+
+def _trim_c_heap() -> None:
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _validate_table(
+    table_name: str,
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    release: str,
+    previous_row_count: int | None,
+    data_docs_dir: Path | None,
+    row_count_relative_bound: float,
+) -> QualityReport:
     started = time.perf_counter()
-    columns = _columns_to_validate(table_name, frame)
+    frame = _validated_columns(table_name, frame)
+    row_count = frame.height
+    # pandas holds a nullable integer column as float64; report its values as the integers they are.
+    integer_columns = frozenset(name for name, dtype in frame.schema.items() if dtype.is_integer())
     with_row_count_change = previous_row_count is not None
     parameters: dict[str, Any] = {RELEASE_PARAMETER: [release]}
     notes: list[str] = []
@@ -230,8 +293,9 @@ def validate_table(
         )
 
     key_columns = [column for column in ROW_KEY_COLUMNS[table_name] if column in frame.columns]
-    # One conversion per call, of the columns the suite reads only.
-    pandas_frame = frame.select(columns).to_pandas()
+    # One conversion per call, of the columns the suite reads only; the polars copy is not needed after it.
+    pandas_frame = frame.to_pandas()
+    del frame
 
     with _LOCK:
         workspace = _workspace(data_docs_dir)
@@ -275,8 +339,6 @@ def validate_table(
 
     order = {expectation.id: position for position, expectation in enumerate(suite.expectations)}
     ordered = sorted(suite_result.results, key=lambda result: order.get(result.expectation_config.id, len(order)))
-    # pandas holds a nullable integer column as float64; report its values as the integers they are.
-    integer_columns = frozenset(name for name, dtype in frame.schema.items() if dtype.is_integer())
     results = [
         _result_row(result, offending_keys.get(result.expectation_config.id, []), integer_columns)
         for result in ordered
@@ -286,7 +348,7 @@ def validate_table(
         release=release,
         suite_name=suite_result.suite_name,
         success=all(row["success"] for row in results if row["severity"] == BLOCKING),
-        row_count=frame.height,
+        row_count=row_count,
         results=results,
         blocking_failures=[row for row in results if row["severity"] == BLOCKING and not row["success"]],
         warning_failures=[row for row in results if row["severity"] == WARNING and not row["success"]],
@@ -298,19 +360,50 @@ def validate_table(
     )
 
 
-def _columns_to_validate(table_name: str, frame: pl.DataFrame) -> list[str]:
+def _columns_to_validate(table_name: str, names: Sequence[str]) -> list[str]:
     check_table_name(table_name)
     from quality.suites import required_columns
 
     needed = required_columns(table_name)
-    missing = [column for column in needed if column not in frame.columns]
+    missing = [column for column in needed if column not in names]
     if missing:
         raise MissingColumnError(
             f"table {table_name}: column(s) {', '.join(repr(c) for c in missing)} missing from the frame "
-            f"(its suite reads {', '.join(needed)}; the frame has {', '.join(frame.columns) or 'no columns'})"
+            f"(its suite reads {', '.join(needed)}; the frame has {', '.join(names) or 'no columns'})"
         )
-    keys = [column for column in ROW_KEY_COLUMNS[table_name] if column in frame.columns]
+    keys = [column for column in ROW_KEY_COLUMNS[table_name] if column in names]
     return list(dict.fromkeys([*needed, *keys]))
+
+
+@functools.cache
+def _null_checked_only(table_name: str) -> frozenset[str]:
+    """Columns the suite reads only through unconditional not-null expectations, row keys excepted."""
+    import great_expectations.expectations as gxe
+
+    from quality.suites import build_suite, expectation_columns
+
+    null_only: dict[str, bool] = {}
+    for expectation in build_suite(table_name, with_row_count_change=False).expectations:
+        plain_not_null = isinstance(expectation, gxe.ExpectColumnValuesToNotBeNull) and not expectation.row_condition
+        for column in expectation_columns(expectation):
+            null_only[column] = null_only.get(column, True) and plain_not_null
+    return frozenset(column for column, only in null_only.items() if only) - set(ROW_KEY_COLUMNS[table_name])
+
+
+def _validated_columns(table_name: str, frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The columns the suite reads (and the row keys) of `frame`, null-checked-only text as its null mask."""
+    schema = frame.collect_schema()
+    columns = _columns_to_validate(table_name, schema.names())
+    masked = _null_checked_only(table_name)
+    selection = [
+        pl.when(pl.col(column).is_not_null()).then(pl.lit("")).alias(column)
+        if column in masked and schema[column] == pl.String
+        else pl.col(column)
+        for column in columns
+    ]
+    if isinstance(frame, pl.LazyFrame):
+        return frame.select(selection).collect(engine="streaming")
+    return frame.select(selection)
 
 
 # --- turning GX results into plain rows ------------------------------------------------------------------

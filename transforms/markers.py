@@ -68,6 +68,12 @@ transforms.patients under table `raw/gdc_cases`; records here about parts of a c
 Vectorised polars throughout (synthetic cohorts carry ~2M cnv occurrence rows): no Python loops over rows;
 `document` JSON is parsed with `str.json_decode` and explicit dtypes, only for the case documents
 (profiling, molecular tests) and once per distinct ssm (consequences) — cnv calls need only the raw key columns.
+
+Memory: the raw inputs may be DataFrames or LazyFrames (the asset passes `pl.scan_parquet` of the lake files).
+Only the columns a call needs are materialised; the occurrences' `document` JSON (most of the bytes: ~0.7 GB
+of cnv documents at 100k cases) is never carried through the joins and filters. Rows are tracked by their
+position in the raw input (`_raw_row`), and a document is fetched, by position, only for the few rows that
+become quarantine records (or, for ssm, the one representative occurrence per variant that is decoded).
 """
 
 from __future__ import annotations
@@ -248,6 +254,10 @@ _SSM_DOCUMENT_DTYPE = pl.Struct(
 )
 
 
+Frame = pl.DataFrame | pl.LazyFrame
+_RAW_ROW = "_raw_row"  # position of a row in its raw input: the key its document is fetched by
+
+
 @dataclass(frozen=True)
 class MolecularMarkers:
     markers: pl.DataFrame  # harmonised/molecular_markers, one row per case of raw/gdc_cases
@@ -290,21 +300,82 @@ def _quarantine(
     )
 
 
-def _require_columns(frame: pl.DataFrame, columns: tuple[str, ...], table: str) -> None:
-    missing = [column for column in columns if column not in frame.columns]
+def _columns(frame: Frame) -> list[str]:
+    return frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+
+
+def _require_columns(frame: Frame, columns: tuple[str, ...], table: str) -> None:
+    names = _columns(frame)
+    missing = [column for column in columns if column not in names]
     if missing:
-        raise ValueError(f"{table}: missing column(s) {missing}; got {frame.columns}")
+        raise ValueError(f"{table}: missing column(s) {missing}; got {names}")
 
 
-def _require_release(frame: pl.DataFrame, release: str, table: str) -> None:
+def _require_release(frame: Frame, release: str, table: str) -> None:
     """Mixing releases is a wiring error, not bad data: fail loudly."""
-    if "release" in frame.columns and frame.height:
-        others = frame.filter(pl.col("release") != release)["release"].unique().to_list()
+    if "release" in _columns(frame):
+        others = (
+            frame.lazy().select("release").filter(pl.col("release") != release).unique().collect()["release"].to_list()
+        )
         if others:
             raise ValueError(f"{table}: rows of release(s) {sorted(others)} passed for release {release!r}")
 
 
+def _with_raw_row(frame: Frame, columns: tuple[str, ...] | list[str]) -> pl.DataFrame:
+    """`columns` of a raw input plus each row's position in it (`_raw_row`), materialising nothing else."""
+    return frame.lazy().with_row_index(_RAW_ROW).select(_RAW_ROW, *columns).collect()
+
+
+class _RawDocuments:
+    """The `document` of a raw input's rows, fetched by position (`_raw_row`) only for the rows that need it."""
+
+    def __init__(self, raw: Frame) -> None:
+        self.raw = raw
+
+    def of(self, rows: pl.Series) -> pl.DataFrame:
+        """(_raw_row, document) for the distinct positions `rows`."""
+        rows = rows.unique().sort()
+        if isinstance(self.raw, pl.DataFrame):
+            return pl.DataFrame({_RAW_ROW: rows, "document": self.raw.get_column("document").gather(rows)})
+        return (
+            self.raw.select("document")
+            .with_row_index(_RAW_ROW)
+            .filter(pl.col(_RAW_ROW).is_in(rows.implode()))
+            .collect(engine="streaming")
+        )
+
+    def attach(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` (with `_raw_row`) with each row's raw `document` added, row order kept."""
+        if frame.height == 0:
+            return frame.with_columns(pl.lit(None, pl.String()).alias("document"))
+        return frame.join(self.of(frame.get_column(_RAW_ROW)), on=_RAW_ROW, how="left", maintain_order="left")
+
+
+# Rows decoded per `str.json_decode` call: the decoder's working memory is several times the JSON text it
+# is given (~1 GB for 100k case documents at once), so long columns are decoded in slices and concatenated.
+DECODE_BATCH_ROWS = 10_000
+
+
 def _decode_json(
+    frame: pl.DataFrame, column: str, dtype: pl.DataType
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """Decode a JSON column vectorised, `DECODE_BATCH_ROWS` at a time; see _decode_json_slice.
+
+    Returns (good rows, bad rows, decoded values of the good rows), each in the order of `frame`."""
+    if frame.height <= DECODE_BATCH_ROWS:
+        return _decode_json_slice(frame, column, dtype)
+    parts = [
+        _decode_json_slice(frame.slice(start, DECODE_BATCH_ROWS), column, dtype)
+        for start in range(0, frame.height, DECODE_BATCH_ROWS)
+    ]
+    return (
+        pl.concat([good for good, _, _ in parts]),
+        pl.concat([bad for _, bad, _ in parts]),
+        pl.concat([decoded for _, _, decoded in parts]),
+    )
+
+
+def _decode_json_slice(
     frame: pl.DataFrame, column: str, dtype: pl.DataType
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
     """Decode a JSON column vectorised; on failure bisect to isolate the undecodable rows.
@@ -339,6 +410,7 @@ def _decode_json(
 def _orphans_and_unprofiled(
     occurrences: pl.DataFrame,
     cases: pl.DataFrame,
+    documents: _RawDocuments,
     *,
     profiled_column: str,
     kind: str,
@@ -346,12 +418,18 @@ def _orphans_and_unprofiled(
     release: str,
     table: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split occurrences into (usable rows joined with the case's profiling flag, quarantine)."""
-    joined = occurrences.join(
-        cases.select("case_id", profiled_column, "available_variation_data"), on="case_id", how="left"
-    ).with_columns(pl.col("case_id").is_in(cases["case_id"].implode()).alias("_known_case"))
-    orphans = joined.filter(~pl.col("_known_case").fill_null(False))
-    unprofiled = joined.filter(pl.col("_known_case").fill_null(False) & ~pl.col(profiled_column).fill_null(False))
+    """Split occurrences (with `_raw_row`, without documents) into (usable rows joined with the case's profiling
+    flag, quarantine)."""
+    joined = occurrences.join(cases.select("case_id", profiled_column), on="case_id", how="left").with_columns(
+        pl.col("case_id").is_in(cases["case_id"].implode()).alias("_known_case")
+    )
+    orphans = documents.attach(joined.filter(~pl.col("_known_case").fill_null(False)))
+    # The case's variation data types only name what an unprofiled occurrence's case has: joined for those rows.
+    unprofiled = documents.attach(
+        joined.filter(pl.col("_known_case").fill_null(False) & ~pl.col(profiled_column).fill_null(False)).join(
+            cases.select("case_id", "available_variation_data"), on="case_id", how="left", maintain_order="left"
+        )
+    )
     quarantine = pl.concat(
         [
             _quarantine(
@@ -391,7 +469,7 @@ def _orphans_and_unprofiled(
         ]
     )
     usable = joined.filter(pl.col("_known_case").fill_null(False) & pl.col(profiled_column).fill_null(False))
-    return usable.drop("_known_case", profiled_column, "available_variation_data"), quarantine
+    return usable.drop("_known_case", profiled_column), quarantine
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -399,16 +477,19 @@ def _orphans_and_unprofiled(
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(one row per case with profiling flags, MGMT molecular-test rows, quarantine)."""
+def _case_frame(raw_cases: Frame, release: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(one row per case with profiling flags, MGMT molecular-test rows with `_raw_row`, quarantine)."""
     # Case-level rejections (no case_id, conflicting duplicate documents, invalid JSON) belong to
     # transforms.patients, which quarantines them exactly once per case; here a row without case_id cannot
     # get a marker row and a duplicated case uses its first document.
     quarantine: list[pl.DataFrame] = []
     cases = (
-        raw_cases.select("case_id", "submitter_id", "project_id", "document")
+        raw_cases.lazy()
+        .with_row_index(_RAW_ROW)
+        .select(_RAW_ROW, "case_id", "submitter_id", "project_id", "document")
         .filter(pl.col("case_id").is_not_null())
         .unique(subset="case_id", keep="first", maintain_order=True)
+        .collect()
     )
 
     good, bad, decoded = _decode_json(cases, "document", _CASE_DOCUMENT_DTYPE)
@@ -428,18 +509,20 @@ def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl
             record=pl.col("document"),
         )
     )
-    good = good.with_columns(
+    good = good.drop("document").with_columns(
         decoded.struct.field("available_variation_data").alias("available_variation_data"),
         decoded.struct.field("follow_ups").alias("follow_ups"),
     )
+    del decoded
     good = good.with_columns(
         pl.col("available_variation_data").list.contains("ssm").fill_null(False).alias("ssm_profiled"),
         pl.col("available_variation_data").list.contains("cnv").fill_null(False).alias("cnv_profiled"),
     )
+    # The tests carry their case's raw row, not its document (which only a quarantined test needs).
     tests = (
-        good.select("case_id", "submitter_id", "document", "follow_ups")
+        good.select("case_id", "submitter_id", _RAW_ROW, "follow_ups")
         .explode("follow_ups")
-        .select("case_id", "submitter_id", "document", pl.col("follow_ups").struct.field("molecular_tests"))
+        .select("case_id", "submitter_id", _RAW_ROW, pl.col("follow_ups").struct.field("molecular_tests"))
         .explode("molecular_tests")
         .filter(pl.col("molecular_tests").is_not_null())
         .unnest("molecular_tests")
@@ -458,12 +541,14 @@ def _case_frame(raw_cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _mutation_calls(raw_ssm: Frame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per profiled case with evidence: mutated genes, IDH hotspots, TERT promoter flag."""
-    occurrences = raw_ssm.select("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id", "document")
+    occurrences = _with_raw_row(raw_ssm, ("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id"))
+    documents = _RawDocuments(raw_ssm)
     usable, quarantine = _orphans_and_unprofiled(
         occurrences,
         cases,
+        documents,
         profiled_column="ssm_profiled",
         kind="ssm",
         id_column="ssm_occurrence_id",
@@ -476,9 +561,12 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
     usable = usable.with_row_index("_row").with_columns(
         pl.coalesce(pl.col("ssm_id"), pl.concat_str(pl.lit("row:"), pl.col("_row").cast(pl.String))).alias("_ssm_key")
     )
-    representatives = usable.unique(subset="_ssm_key", keep="first", maintain_order=True).select("_ssm_key", "document")
+    representatives = documents.attach(
+        usable.unique(subset="_ssm_key", keep="first", maintain_order=True).select("_ssm_key", _RAW_ROW)
+    ).select("_ssm_key", "document")
     good_docs, bad_docs, decoded = _decode_json(representatives, "document", _SSM_DOCUMENT_DTYPE)
-    bad = usable.filter(pl.col("_ssm_key").is_in(bad_docs["_ssm_key"].implode()))
+    del representatives
+    bad = documents.attach(usable.filter(pl.col("_ssm_key").is_in(bad_docs["_ssm_key"].implode())))
     parts = [
         quarantine,
         _quarantine(
@@ -509,7 +597,7 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
         .alias("start_position"),
     )
     ssm = usable.join(variants, on="_ssm_key", how="inner")
-    no_consequence = ssm.filter(pl.col("consequence").list.len().fill_null(0) == 0)
+    no_consequence = documents.attach(ssm.filter(pl.col("consequence").list.len().fill_null(0) == 0))
     parts.append(
         _quarantine(
             no_consequence,
@@ -581,11 +669,13 @@ def _mutation_calls(raw_ssm: pl.DataFrame, cases: pl.DataFrame, release: str) ->
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _copy_number_calls(raw_cnv: pl.DataFrame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    occurrences = raw_cnv.select(_CNV_COLUMNS)
+def _copy_number_calls(raw_cnv: Frame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    occurrences = _with_raw_row(raw_cnv, [column for column in _CNV_COLUMNS if column != "document"])
+    documents = _RawDocuments(raw_cnv)
     usable, quarantine = _orphans_and_unprofiled(
         occurrences,
         cases,
+        documents,
         profiled_column="cnv_profiled",
         kind="cnv",
         id_column="cnv_occurrence_id",
@@ -623,7 +713,7 @@ def _copy_number_calls(raw_cnv: pl.DataFrame, cases: pl.DataFrame, release: str)
     for condition, field, value, reason, template in checks:
         parts.append(
             _quarantine(
-                usable.filter(condition),
+                documents.attach(usable.filter(condition)),
                 release=release,
                 table=TABLE_CNV,
                 field=field,
@@ -712,7 +802,8 @@ def stp27_probability(beta_m1: pl.Expr, beta_m2: pl.Expr) -> pl.Expr:
     return 1.0 / (1.0 + (-logit).exp())
 
 
-def _stp27_calls(raw_betas: pl.DataFrame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _stp27_calls(raw_betas: Frame, cases: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw_betas = raw_betas.collect() if isinstance(raw_betas, pl.LazyFrame) else raw_betas  # small: no documents
     # The whole raw row, as JSON, is the quarantine record of a beta row.
     betas = raw_betas.select(*_BETA_COLUMNS, pl.struct(raw_betas.columns).struct.json_encode().alias("_record"))
     parts: list[pl.DataFrame] = []
@@ -813,7 +904,9 @@ def _stp27_calls(raw_betas: pl.DataFrame, cases: pl.DataFrame, release: str) -> 
     return chosen, pl.concat(parts)
 
 
-def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _clinical_mgmt_calls(
+    tests: pl.DataFrame, documents: _RawDocuments, release: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     mgmt = tests.filter(
         (pl.col("gene_symbol").str.to_uppercase() == "MGMT")
         & (
@@ -833,7 +926,7 @@ def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFram
     )
     parts = [
         _quarantine(
-            unknown,
+            documents.attach(unknown),
             release=release,
             table=TABLE_CASE_MOLECULAR_TESTS,
             field="follow_ups.molecular_tests.test_result",
@@ -854,13 +947,13 @@ def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFram
         .group_by("case_id")
         .agg(
             pl.col("submitter_id").first(),
-            pl.col("document").first(),
+            pl.col(_RAW_ROW).first(),
             pl.col("methylated").n_unique().alias("_n_distinct"),
             pl.col("methylated").first().alias("clinical_methylated"),
             pl.col("test_result").unique().sort().str.join(", ").alias("_results"),
         )
     )
-    conflicting = per_case.filter(pl.col("_n_distinct") > 1)
+    conflicting = documents.attach(per_case.filter(pl.col("_n_distinct") > 1))
     parts.append(
         _quarantine(
             conflicting,
@@ -888,14 +981,17 @@ def _clinical_mgmt_calls(tests: pl.DataFrame, release: str) -> tuple[pl.DataFram
 
 
 def call_molecular_markers(
-    raw_cases: pl.DataFrame,
-    raw_ssm: pl.DataFrame,
-    raw_cnv: pl.DataFrame,
-    raw_mgmt_betas: pl.DataFrame,
+    raw_cases: Frame,
+    raw_ssm: Frame,
+    raw_cnv: Frame,
+    raw_mgmt_betas: Frame,
     *,
     release: str,
 ) -> MolecularMarkers:
-    """One `harmonised/molecular_markers` row per decodable case of `raw_cases`, plus the rejected raw records."""
+    """One `harmonised/molecular_markers` row per decodable case of `raw_cases`, plus the rejected raw records.
+
+    Each raw input is a DataFrame or a LazyFrame (e.g. `pl.scan_parquet` of the lake file: only the columns
+    and documents the calls need are then read)."""
     _require_columns(raw_cases, ("case_id", "submitter_id", "project_id", "document"), TABLE_CASES)
     _require_columns(raw_ssm, ("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id", "document"), TABLE_SSM)
     _require_columns(
@@ -913,7 +1009,7 @@ def call_molecular_markers(
     mutations, ssm_quarantine = _mutation_calls(raw_ssm, cases, release)
     copy_number, cnv_quarantine = _copy_number_calls(raw_cnv, cases, release)
     stp27, beta_quarantine = _stp27_calls(raw_mgmt_betas, cases, release)
-    clinical, clinical_quarantine = _clinical_mgmt_calls(tests, release)
+    clinical, clinical_quarantine = _clinical_mgmt_calls(tests, _RawDocuments(raw_cases), release)
 
     frame = (
         cases.join(mutations, on="case_id", how="left")

@@ -487,11 +487,22 @@ def _collapsed_duplicate_notes(split: _CaseSplit) -> pl.DataFrame:
     )
 
 
+# Documents turned into Python objects at a time: the texts of a batch become a polars frame before the next
+# batch is read, so the pass holds one batch of Python strings, not every document of the release.
+PARSE_BATCH_ROWS = 5_000
+
+
 def _parse_documents(cases: pl.DataFrame) -> _Parsed:
     """The one pass: parses each document once into raw text columns; all interpretation is left to polars."""
     out = _Extraction()
-    rows = [_extract(row, document, out) for row, document in enumerate(cases.get_column("document").to_list())]
-    fields = pl.DataFrame(rows, schema={name: pl.String for name in _SCALAR_COLUMNS}, orient="row")
+    schema = {name: pl.String for name in _SCALAR_COLUMNS}
+    documents_column = cases.get_column("document")
+    parts = []
+    for start in range(0, cases.height, PARSE_BATCH_ROWS):
+        batch = documents_column.slice(start, PARSE_BATCH_ROWS).to_list()
+        rows = [_extract(start + offset, document, out) for offset, document in enumerate(batch)]
+        parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    fields = pl.concat(parts, rechunk=True) if parts else pl.DataFrame([], schema=schema, orient="row")
     documents = cases.select("row", "document")
     frame = _with_keys(pl.concat([cases.drop("document"), fields], how="horizontal"), _VOCABULARY_COLUMNS)
     return _Parsed(frame=frame, documents=documents, extraction=out)

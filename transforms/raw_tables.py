@@ -139,34 +139,69 @@ class _Columns:
         return pl.DataFrame([columns[name] for name in self.schema])
 
 
+# The builders below run once per hit (millions of cnv occurrences per release): the common case — a value
+# that is already text or absent — is tested inline, and only other values go through `_key`; column
+# appends are bound methods. Same values as `_key(...)` / `_get(...)` on every path.
+
+
 def raw_cases_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
     table = _Columns(RAW_CASES_SCHEMA)
     v = table.values
+    case_ids, submitter_ids, project_ids = v["case_id"].append, v["submitter_id"].append, v["project_id"].append
+    updated, dumped = v["updated_datetime"].append, v["document"].append
+    rows = 0
     for doc in documents:
-        v["release"].append(release)
-        v["case_id"].append(_key(doc.get("case_id") or doc.get("id")))
-        v["submitter_id"].append(_key(doc.get("submitter_id")))
-        v["project_id"].append(_key(_get(doc, "project", "project_id")))
-        v["updated_datetime"].append(_key(doc.get("updated_datetime")))
-        v["document"].append(_dump(doc))
+        rows += 1
+        value = doc.get("case_id") or doc.get("id")
+        case_ids(value if value is None or value.__class__ is str else _key(value))
+        value = doc.get("submitter_id")
+        submitter_ids(value if value is None or value.__class__ is str else _key(value))
+        project = doc.get("project")
+        value = project.get("project_id") if project.__class__ is dict or _is_object(project) else None
+        project_ids(value if value is None or value.__class__ is str else _key(value))
+        value = doc.get("updated_datetime")
+        updated(value if value is None or value.__class__ is str else _key(value))
+        dumped(_DOCUMENT_ENCODER.encode(doc))
+    v["release"].extend([release] * rows)
     return table.frame()
 
 
 def _consequence_genes(consequences: Any, key_path: Sequence[str], panel: frozenset[str] | None) -> list[str]:
     symbols: set[str] = set()
     for consequence in consequences or ():
-        symbol = _get(consequence, *key_path)
+        symbol = consequence
+        for key in key_path:  # _get(consequence, *key_path), inline
+            if not (symbol.__class__ is dict or _is_object(symbol)):
+                symbol = None
+                break
+            symbol = symbol.get(key)
         if symbol and (panel is None or symbol in panel):
             symbols.add(symbol)
     return sorted(symbols)
 
 
-def _occurrence_case(doc: Mapping[str, Any], v: dict[str, list[Any]]) -> None:
-    case = doc.get("case")
-    case = case if _is_object(case) else {}
-    v["case_id"].append(_key(case.get("case_id")))
-    v["submitter_id"].append(_key(case.get("submitter_id")))
-    v["project_id"].append(_key(_get(case, "project", "project_id")))
+class _OccurrenceCase:
+    """Appends the case key columns of an occurrence hit (`case.case_id`, `.submitter_id`, `.project.project_id`)."""
+
+    def __init__(self, v: dict[str, list[Any]]) -> None:
+        self.case_ids, self.submitter_ids, self.project_ids = (
+            v["case_id"].append, v["submitter_id"].append, v["project_id"].append
+        )
+
+    def add(self, doc: Mapping[str, Any]) -> None:
+        case = doc.get("case")
+        if not (case.__class__ is dict or _is_object(case)):
+            case = _NO_OBJECT
+        value = case.get("case_id")
+        self.case_ids(value if value is None or value.__class__ is str else _key(value))
+        value = case.get("submitter_id")
+        self.submitter_ids(value if value is None or value.__class__ is str else _key(value))
+        project = case.get("project")
+        value = project.get("project_id") if project.__class__ is dict or _is_object(project) else None
+        self.project_ids(value if value is None or value.__class__ is str else _key(value))
+
+
+_NO_OBJECT: Mapping[str, Any] = {}
 
 
 def raw_ssm_occurrences_table(
@@ -177,16 +212,24 @@ def raw_ssm_occurrences_table(
     panel_set = frozenset(panel) if panel is not None else None
     table = _Columns(RAW_SSM_OCCURRENCES_SCHEMA)
     v = table.values
+    occurrence_ids, ssm_ids, dumped = v["ssm_occurrence_id"].append, v["ssm_id"].append, v["document"].append
+    add_case = _OccurrenceCase(v).add
+    genes, gene_offsets = table.list_values["gene_symbols"], table.list_offsets["gene_symbols"]
+    rows = 0
     for doc in documents:
-        v["release"].append(release)
-        v["ssm_occurrence_id"].append(_key(doc.get("ssm_occurrence_id") or doc.get("id")))
-        _occurrence_case(doc, v)
-        v["ssm_id"].append(_key(_get(doc, "ssm", "ssm_id")))
-        table.extend_list(
-            "gene_symbols",
-            _consequence_genes(_get(doc, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel_set),
-        )
-        v["document"].append(_dump(doc))
+        rows += 1
+        value = doc.get("ssm_occurrence_id") or doc.get("id")
+        occurrence_ids(value if value is None or value.__class__ is str else _key(value))
+        add_case(doc)
+        ssm = doc.get("ssm")
+        is_object = ssm.__class__ is dict or _is_object(ssm)
+        value = ssm.get("ssm_id") if is_object else None
+        ssm_ids(value if value is None or value.__class__ is str else _key(value))
+        genes.extend(_consequence_genes(ssm.get("consequence") if is_object else None,
+                                        ("transcript", "gene", "symbol"), panel_set))
+        gene_offsets.append(len(genes))
+        dumped(_DOCUMENT_ENCODER.encode(doc))
+    v["release"].extend([release] * rows)
     return table.frame()
 
 
@@ -196,18 +239,31 @@ def raw_cnv_occurrences_table(
     panel_set = frozenset(panel) if panel is not None else None
     table = _Columns(RAW_CNV_OCCURRENCES_SCHEMA)
     v = table.values
+    occurrence_ids, cnv_ids, chromosomes = v["cnv_occurrence_id"].append, v["cnv_id"].append, v["chromosome"].append
+    changes, categories, dumped = v["cnv_change"].append, v["cnv_change_5_category"].append, v["document"].append
+    add_case = _OccurrenceCase(v).add
+    genes, gene_offsets = table.list_values["gene_symbols"], table.list_offsets["gene_symbols"]
+    rows = 0
     for doc in documents:
+        rows += 1
         cnv = doc.get("cnv")
-        cnv = cnv if _is_object(cnv) else {}
-        v["release"].append(release)
-        v["cnv_occurrence_id"].append(_key(doc.get("cnv_occurrence_id") or doc.get("id")))
-        _occurrence_case(doc, v)
-        v["cnv_id"].append(_key(cnv.get("cnv_id")))
-        v["chromosome"].append(_key(cnv.get("chromosome")))
-        table.extend_list("gene_symbols", _consequence_genes(cnv.get("consequence"), ("gene", "symbol"), panel_set))
-        v["cnv_change"].append(_key(cnv.get("cnv_change")))
-        v["cnv_change_5_category"].append(_key(cnv.get("cnv_change_5_category")))
-        v["document"].append(_dump(doc))
+        if not (cnv.__class__ is dict or _is_object(cnv)):
+            cnv = _NO_OBJECT
+        value = doc.get("cnv_occurrence_id") or doc.get("id")
+        occurrence_ids(value if value is None or value.__class__ is str else _key(value))
+        add_case(doc)
+        value = cnv.get("cnv_id")
+        cnv_ids(value if value is None or value.__class__ is str else _key(value))
+        value = cnv.get("chromosome")
+        chromosomes(value if value is None or value.__class__ is str else _key(value))
+        genes.extend(_consequence_genes(cnv.get("consequence"), ("gene", "symbol"), panel_set))
+        gene_offsets.append(len(genes))
+        value = cnv.get("cnv_change")
+        changes(value if value is None or value.__class__ is str else _key(value))
+        value = cnv.get("cnv_change_5_category")
+        categories(value if value is None or value.__class__ is str else _key(value))
+        dumped(_DOCUMENT_ENCODER.encode(doc))
+    v["release"].extend([release] * rows)
     return table.frame()
 
 
