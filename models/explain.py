@@ -1,6 +1,10 @@
 """Explanations a clinician reads: each patient's top feature contributions (LightGBM `pred_contrib`,
 i.e. exact TreeSHAP values on the raw score) in words, and global importance (gain).
 
+Scoring a cohort goes through `Evaluation`: raw scores and contributions tree by tree over decision patterns
+(`models.pattern_shap`), at about the cost of one LightGBM prediction, with outputs equal to LightGBM's own
+(raw scores bit for bit; sentences word for word, rows where rounding could matter computed exactly).
+
 The per-feature phrases live in one place (`describe_feature_value`); the direction words depend on
 the task (`raises risk` for the survival model, whose raw score is a log hazard; `raises GBM
 probability` for the GBM-vs-LGG model; `favours grade 4` for the grade model).
@@ -9,6 +13,7 @@ probability` for the GBM-vs-LGG model; `favours grade 4` for the grade model).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -16,6 +21,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from models.pattern_shap import PatternEvaluation, class_model_text
 from transforms.panels import SSM_PANEL_GENES
 
 # Binary marker features: (what a 1 reads as, what a 0 reads as, what missing reads as).
@@ -177,26 +183,8 @@ def group_rows(codes: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.i
 
 
 def _class_booster(model_text: str, n_classes: int, k: int) -> lgb.Booster:
-    """The trees of class `k` of a multiclass model as a one-output model. LightGBM accumulates each class's
-    contributions in its own output slice, tree by tree in iteration order, so this model's `pred_contrib`
-    is bit-identical to that slice, at 1/K of the cost."""
-    head, _, rest = model_text.partition("\nTree=")
-    trees_text, marker, tail = ("Tree=" + rest).partition("end of trees")
-    trees = trees_text.split("Tree=")[1:]
-    kept = [tree.partition("\n")[2] for index, tree in enumerate(trees) if index % n_classes == k]
-    header = []
-    for line in head.splitlines():
-        if line.startswith("num_class="):
-            line = "num_class=1"
-        elif line.startswith("num_tree_per_iteration="):
-            line = "num_tree_per_iteration=1"
-        elif line.startswith("objective="):
-            line = "objective=regression"
-        elif line.startswith("tree_sizes="):
-            continue  # the trees are read one after the other instead
-        header.append(line)
-    text = "\n".join(header) + "\n\n" + "".join(f"Tree={i}\n{tree}" for i, tree in enumerate(kept)) + marker + tail
-    return lgb.Booster(model_str=text)
+    """The trees of class `k` of a multiclass model as a one-output model (`class_model_text`)."""
+    return lgb.Booster(model_str=class_model_text(model_text, n_classes, k))
 
 
 def _plain_contributions(booster: lgb.Booster, features: NDArray) -> NDArray:
@@ -232,6 +220,86 @@ def contributions(booster: lgb.Booster, features: NDArray, predicted_class: NDAr
     return shared[inverse]
 
 
+# Below this many rows the exact per-signature `pred_contrib` is as fast as tree-by-tree patterns.
+PATTERN_MIN_ROWS = 512
+_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _uncertain_rows(values: NDArray, bound: float, k: int) -> NDArray[np.bool_]:
+    """Rows whose top-k contributions (which features, in which order, sign, said or zero) could differ between
+    `values` and exact ones within `bound` of them: some rank among the first k is not more than 2 bounds
+    above the next. (A row with fewer than k+1 nonzero values is uncertain too, which is rare and costs only
+    an exact computation.)"""
+    n_rows, n_features = values.shape
+    ranks = min(k + 1, n_features)
+    magnitude = np.abs(values)
+    top = -np.sort(-np.partition(magnitude, n_features - ranks, axis=1)[:, n_features - ranks:], axis=1)
+    uncertain = np.zeros(n_rows, dtype=bool)
+    for r in range(min(k, n_features)):
+        below = top[:, r + 1] if r + 1 < ranks else 0.0
+        uncertain |= top[:, r] - bound <= below + bound
+    return uncertain
+
+
+# Rows evaluated together are at most this many bytes of stored pattern numbers (4 per tree and row).
+_PATTERN_MATRIX_BYTES = 512 * 2**20
+
+
+class Evaluation:
+    """A model's raw scores for a cohort (bit-identical to `booster.predict(features, raw_score=True)`) and, on
+    demand, contributions fit for sentences. From `PATTERN_MIN_ROWS` rows on, both come from one tree-by-tree
+    pass over decision patterns (`models.pattern_shap`), which costs about a prediction; a model that pass does
+    not cover (categorical splits, linear trees) is predicted and explained by LightGBM directly."""
+
+    def __init__(self, booster: lgb.Booster, features: NDArray):
+        self.booster = booster
+        self.features = np.asarray(features, dtype=np.float64)
+        n_rows = self.features.shape[0]
+        # Parts of the cohort, each evaluated tree by tree (None: by LightGBM).
+        self._parts: list[tuple[slice, PatternEvaluation]] | None = None
+        if n_rows >= PATTERN_MIN_ROWS:
+            model_text = booster.model_to_string()
+            splits = split_points(booster, model_text)
+            if not splits.exact_rows_only:
+                read = as_lightgbm_reads(self.features)
+                part_rows = max(PATTERN_MIN_ROWS, _PATTERN_MATRIX_BYTES // (4 * max(1, booster.num_trees())))
+                parts = []
+                for start in range(0, n_rows, part_rows):
+                    rows = slice(start, min(n_rows, start + part_rows))
+                    part = PatternEvaluation.build(booster, read[rows], decision_signature(read[rows], splits),
+                                                   model_text, workers=_WORKERS)
+                    if part is None:
+                        break
+                    parts.append((rows, part))
+                else:
+                    self._parts = parts
+        if self._parts is None:
+            self.raw_score: NDArray = np.asarray(booster.predict(self.features, raw_score=True))
+        else:
+            self.raw_score = np.concatenate([part.raw_score for _, part in self._parts])
+
+    def sentence_contributions(self, predicted_class: NDArray | None = None, *, k: int = 3) -> NDArray:
+        """Contributions whose k largest |values| (which features, their order, signs and zeros: all a sentence
+        says) are those of the exact `contributions`: the pattern sums, with the exact values for the rows
+        where rounding could reorder the top k."""
+        if self.booster.num_model_per_iteration() > 1 and predicted_class is None:
+            raise ValueError("a multiclass model needs the predicted class to explain")
+        if self._parts is None:
+            return contributions(self.booster, self.features, predicted_class)
+        classes = None if predicted_class is None else np.asarray(predicted_class, dtype=np.int64)
+        pieces = []
+        for rows, part in self._parts:
+            found = part.contributions(None if classes is None else classes[rows])
+            values = found.values
+            uncertain = np.flatnonzero(_uncertain_rows(values, found.bound, k))
+            if uncertain.size:
+                at = np.arange(rows.start, rows.stop)[uncertain]
+                values[uncertain] = contributions(self.booster, self.features[at],
+                                                  None if classes is None else classes[at])
+            pieces.append(values)
+        return np.concatenate(pieces)
+
+
 def explain_top_contributions(
     booster: lgb.Booster,
     features: NDArray,
@@ -244,8 +312,24 @@ def explain_top_contributions(
 ) -> list[str]:
     """One sentence per row: the k largest |contributions|, e.g.
     'IDH mutant lowers risk; age 67 raises risk; 1p/19q codeleted lowers risk'."""
-    features = np.asarray(features, dtype=np.float64)
-    contribution = contributions(booster, features, predicted_class)
+    evaluation = Evaluation(booster, features)
+    return evaluation_sentences(
+        evaluation, feature_names, k=k, task=task, predicted_class=predicted_class, class_names=class_names
+    )
+
+
+def evaluation_sentences(
+    evaluation: Evaluation,
+    feature_names: list[str],
+    *,
+    k: int = 3,
+    task: str,
+    predicted_class: NDArray | None = None,
+    class_names: list[str] | None = None,
+) -> list[str]:
+    """`explain_top_contributions` of an `Evaluation` (whose raw scores gave `predicted_class`)."""
+    features = evaluation.features
+    contribution = evaluation.sentence_contributions(predicted_class, k=k)
     return contribution_sentences(
         contribution, features, feature_names, k=k, task=task, predicted_class=predicted_class, class_names=class_names
     )
@@ -268,36 +352,65 @@ def contribution_sentences(
     n_rows = features.shape[0]
     if n_rows == 0:
         return []
-    top = np.argsort(-np.abs(contribution), axis=1, kind="stable")[:, :k]
+    top = _top_indices(np.abs(contribution), k)
     if top.shape[1] == 0:
         return ["no feature moved the prediction"] * n_rows
     rows = np.arange(n_rows)[:, None]
     top_contribution, top_value = contribution[rows, top], features[rows, top]
     said = top_contribution != 0.0
-    phrases = np.empty(top.shape, dtype=object)
+    # Each said (rank, row) gets a phrase number: phrases are built once per distinct value of a feature
+    # (by bit pattern: -0.0 reads "-0", 0.0 "0") and numbered once per distinct text.
+    text_number: dict[str, int] = {}
+    phrase_text = np.full(top.shape, -1, dtype=np.int64)
     for j in np.unique(top[said]):
         where = said & (top == j)
         values = top_value[where]
         bits, index = np.unique(np.where(np.isnan(values), np.nan, values).view(np.uint64), return_inverse=True)
-        distinct = bits.view(np.float64)  # by bit pattern: -0.0 reads "-0", 0.0 "0"
-        words = np.array([describe_feature_value(feature_names[j], value) for value in distinct], dtype=object)
-        phrases[where] = words[index.reshape(-1)]
+        numbers = np.array([
+            text_number.setdefault(describe_feature_value(feature_names[j], value), len(text_number))
+            for value in bits.view(np.float64)
+        ], dtype=np.int64)
+        phrase_text[where] = numbers[index.reshape(-1)]
+    texts = list(text_number)
     if predicted_class is not None and class_names is not None:
         row_class = np.asarray(predicted_class, dtype=np.int64)
         names: list[str | None] = list(class_names)
     else:
         row_class, names = np.zeros(n_rows, dtype=np.int64), [None]
-    up_words = np.array([_direction(task, 1.0, name) for name in names], dtype=object)[row_class]
-    down_words = np.array([_direction(task, -1.0, name) for name in names], dtype=object)[row_class]
-    parts = []
-    for r in range(top.shape[1]):
-        part = np.full(n_rows, None, dtype=object)
-        said_r = said[:, r]
-        direction = np.where(top_contribution[said_r, r] > 0, up_words[said_r], down_words[said_r])
-        part[said_r] = phrases[said_r, r] + " " + direction
-        parts.append(pl.Series(f"part_{r}", part, dtype=pl.String))
-    sentences = pl.select(pl.concat_str(parts, separator="; ", ignore_nulls=True)).to_series()
-    return sentences.replace("", "no feature moved the prediction").to_list()
+    # A sentence is fixed by the class and, per rank, the phrase text and the direction: built once per
+    # distinct combination.
+    # Per rank: 0 = nothing said, else 1 + 2 * phrase text + (contribution > 0).
+    codes = np.column_stack([row_class, np.where(said, 1 + 2 * phrase_text + (top_contribution > 0), 0)])
+    representatives, inverse = group_rows(codes)
+    up = [_direction(task, 1.0, name) for name in names]
+    down = [_direction(task, -1.0, name) for name in names]
+    sentences = []
+    for klass, *parts in codes[representatives].tolist():
+        sentence = "; ".join(
+            f"{texts[(code - 1) // 2]} {up[klass] if (code - 1) % 2 else down[klass]}" for code in parts if code
+        )
+        sentences.append(sentence or "no feature moved the prediction")
+    return np.array(sentences, dtype=object)[inverse].tolist()
+
+
+def _top_indices(magnitude: NDArray, k: int) -> NDArray[np.intp]:
+    """Per row the indices of the k largest values, largest first, ties in index order: what
+    `np.argsort(-magnitude, axis=1, kind="stable")[:, :k]` gives, without sorting whole rows where the k-th
+    largest value is not tied."""
+    n_rows, n_columns = magnitude.shape
+    k = min(k, n_columns)
+    if k == 0 or k == n_columns:
+        return np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    kth = -np.partition(-magnitude, k - 1, axis=1)[:, k - 1]
+    candidates = magnitude >= kth[:, None]
+    plain = candidates.sum(axis=1) == k
+    top = np.empty((n_rows, k), dtype=np.intp)
+    chosen = np.nonzero(candidates[plain])[1].reshape(-1, k)  # in index order
+    chosen_values = np.take_along_axis(magnitude[plain], chosen, axis=1)
+    top[plain] = np.take_along_axis(chosen, np.argsort(-chosen_values, axis=1, kind="stable"), axis=1)
+    if (~plain).any():
+        top[~plain] = np.argsort(-magnitude[~plain], axis=1, kind="stable")[:, :k]
+    return top
 
 
 def global_importance(booster: lgb.Booster, feature_names: list[str]) -> pl.DataFrame:

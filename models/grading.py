@@ -52,7 +52,11 @@ class FittedClassifier:
 
     def predict_proba(self, features: NDArray) -> NDArray:
         """Calibrated probabilities: (n,) P(GBM) for the binary model, (n, K) for multiclass."""
-        return apply_calibration(self.raw_score(features), self.calibration)
+        return self.probability_from_raw(self.raw_score(features))
+
+    def probability_from_raw(self, raw_score: NDArray) -> NDArray:
+        """`predict_proba` from raw scores already at hand (e.g. `models.explain.Evaluation.raw_score`)."""
+        return apply_calibration(raw_score, self.calibration)
 
     def metadata(self) -> dict[str, Any]:
         return {

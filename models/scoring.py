@@ -30,7 +30,7 @@ import polars as pl
 import scipy
 
 from models.conformal import ConformalCalibrator, binary_probability_matrix
-from models.explain import explain_top_contributions
+from models.explain import Evaluation, evaluation_sentences
 from models.grading import GRADE_CLASSES, FittedClassifier
 from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
 from models.survival import FittedSurvivalModel, assign_risk_groups
@@ -129,6 +129,7 @@ def scoring_code_version() -> str:
     import models.explain
     import models.grading
     import models.metrics
+    import models.pattern_shap
     import models.survival
     import transforms.panels
 
@@ -136,8 +137,8 @@ def scoring_code_version() -> str:
         f"lightgbm {lightgbm.__version__} numpy {np.__version__} scipy {scipy.__version__} "
         f"polars {pl.__version__}".encode()
     )
-    for module in (sys.modules[__name__], models.explain, models.grading, models.survival, models.cox,
-                   models.metrics, transforms.panels):
+    for module in (sys.modules[__name__], models.explain, models.pattern_shap, models.grading, models.survival,
+                   models.cox, models.metrics, transforms.panels):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:16]
 
@@ -255,39 +256,39 @@ def _model_outputs(
 
 
 def _gbm_outputs(model: FittedClassifier, rows: pl.DataFrame) -> dict[str, object]:
-    features = _features(rows, model.feature_names)
-    probability_gbm = model.predict_proba(features)
+    evaluation = Evaluation(model.booster, _features(rows, model.feature_names))
+    probability_gbm = model.probability_from_raw(evaluation.raw_score)
     predicted_gbm = (probability_gbm >= 0.5).astype(int)
     return {
         "grade_probability_gbm": probability_gbm,
         "predicted_class": np.asarray(model.class_names, dtype=object)[predicted_gbm],
-        "explanation": explain_top_contributions(model.booster, features, model.feature_names, task=model.task),
+        "explanation": evaluation_sentences(evaluation, model.feature_names, task=model.task),
     }
 
 
 def _grade_outputs(model: FittedClassifier, rows: pl.DataFrame) -> dict[str, object]:
-    features = _features(rows, model.feature_names)
-    probability = model.predict_proba(features)
+    evaluation = Evaluation(model.booster, _features(rows, model.feature_names))
+    probability = model.probability_from_raw(evaluation.raw_score)
     predicted_index = probability.argmax(axis=1)
     return {
         **{f"grade_probability_{grade}": probability[:, k] for k, grade in enumerate(GRADE_CLASSES)},
         "predicted_who_grade": np.asarray(GRADE_CLASSES, dtype=np.int8)[predicted_index],
-        "grade_explanation": explain_top_contributions(
-            model.booster, features, model.feature_names, task=model.task,
-            predicted_class=predicted_index, class_names=model.class_names,
+        "grade_explanation": evaluation_sentences(
+            evaluation, model.feature_names, task=model.task, predicted_class=predicted_index,
+            class_names=model.class_names,
         ),
     }
 
 
 def _survival_outputs(model: FittedSurvivalModel, rows: pl.DataFrame) -> dict[str, object]:
-    features = _features(rows, model.feature_names)
-    risk = model.risk_score(features)
+    evaluation = Evaluation(model.booster, _features(rows, model.feature_names))
+    risk = evaluation.raw_score  # = model.risk_score(features), bit for bit
     survival = model.baseline.survival_probability(risk, np.asarray(SURVIVAL_HORIZONS_MONTHS) * DAYS_PER_MONTH)
     return {
         "survival_risk_score": risk,
         "risk_group": assign_risk_groups(risk, model.risk_cut_points).astype(str),
         **{f"survival_probability_{m}m": survival[:, k] for k, m in enumerate(SURVIVAL_HORIZONS_MONTHS)},
-        "explanation": explain_top_contributions(model.booster, features, model.feature_names, task=model.task),
+        "explanation": evaluation_sentences(evaluation, model.feature_names, task=model.task),
     }
 
 
