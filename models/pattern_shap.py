@@ -51,7 +51,7 @@ def _kernels() -> SimpleNamespace:
 
 @dataclass(frozen=True)
 class Tree:
-    """One tree of a single-output model, as its model text writes it."""
+    """One tree of a model, as its model text writes it (a multiclass model's one tree per class per iteration)."""
 
     split_feature: NDArray[np.int64]
     threshold: NDArray[np.float64]
