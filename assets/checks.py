@@ -11,7 +11,6 @@ import warnings
 from collections.abc import Iterator
 
 import polars as pl
-
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckKey,
@@ -27,11 +26,11 @@ from dagster import (
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, LakeResource
 from assets.specs import asset_key
+from contracts.tables import HARMONISED_PATIENTS, HARMONISED_QUARANTINE, RAW_CASES, TABLES_BY_PATH, TableSpec
 from quality.cache import cached_report, store_report, write_check_results
 from quality.runner import validate_table
 from quality.tables import QUALITY_TABLES
 from transforms.patients import reconcile_case_counts
-from warehouse.tables import HARMONISED_PATIENTS, HARMONISED_QUARANTINE, RAW_CASES, TABLES_BY_PATH, TableSpec
 
 # Partitioned asset checks are "preview" in Dagster 1.13; they are what per-release checks need.
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
@@ -46,11 +45,16 @@ def build_quality_checks(table: TableSpec):
     table_name = table.path
     specs = [
         AssetCheckSpec(
-            BLOCKING_CHECK, asset=key, blocking=True, partitions_def=gdc_releases,
+            BLOCKING_CHECK,
+            asset=key,
+            blocking=True,
+            partitions_def=gdc_releases,
             description=f"Critical Great Expectations expectations on {table_name}; failure blocks downstream.",
         ),
         AssetCheckSpec(
-            WARNING_CHECK, asset=key, partitions_def=gdc_releases,
+            WARNING_CHECK,
+            asset=key,
+            partitions_def=gdc_releases,
             description=f"Warning-level Great Expectations expectations on {table_name} (drift, row-count change).",
         ),
     ]
@@ -65,15 +69,16 @@ def build_quality_checks(table: TableSpec):
         content = lake.lake.content_hash(layer, name, release)
         cache_dir = lake.root / "reports" / "_validation_cache"
         report = cached_report(cache_dir, table_name, release, content, previous_rows)
-        releases_in_file = (
-            lake.lake.scan(layer, name, release).select("release").unique().collect()["release"]
-        )
+        releases_in_file = lake.lake.scan(layer, name, release).select("release").unique().collect()["release"]
         if report is None or releases_in_file.to_list() not in ([release], []):
             # Lazy: the runner reads only the columns the suite checks (and of a `document` it only checks
             # for nulls, the null mask), not the whole partition.
             frame = lake.lake.scan(layer, name, release)
             report = validate_table(
-                table_name, frame, release=release, previous_row_count=previous_rows,
+                table_name,
+                frame,
+                release=release,
+                previous_row_count=previous_rows,
                 data_docs_dir=lake.reports_dir(release) / "gx",
             )
             store_report(cache_dir, report, content)
@@ -85,8 +90,11 @@ def build_quality_checks(table: TableSpec):
         metadata = {field: value for field, value in metadata.items() if value is not None}
         if AssetCheckKey(key, BLOCKING_CHECK) in selected:
             yield AssetCheckResult(
-                asset_key=key, check_name=BLOCKING_CHECK, passed=report.success,
-                severity=AssetCheckSeverity.ERROR, metadata=metadata,
+                asset_key=key,
+                check_name=BLOCKING_CHECK,
+                passed=report.success,
+                severity=AssetCheckSeverity.ERROR,
+                metadata=metadata,
             )
         if AssetCheckKey(key, WARNING_CHECK) not in selected:
             return
@@ -143,7 +151,7 @@ def raw_cases_reconcile(context: AssetCheckExecutionContext, lake: LakeResource)
         passed=bool(counts["reconciles"]),
         metadata={
             "equation": f"{counts['raw_cases']} raw cases = {counts['patients']} patients + "
-                        f"{counts['quarantined_cases']} quarantined cases",
+            f"{counts['quarantined_cases']} quarantined cases",
             **{k: v for k, v in counts.items() if isinstance(v, (int, bool))},
             **{k: ", ".join(map(str, v)) for k, v in counts.items() if isinstance(v, list) and v},
         },
@@ -158,18 +166,24 @@ def raw_cases_reconcile(context: AssetCheckExecutionContext, lake: LakeResource)
         "(the refresh is missing or failed). Run it on its own from the UI, or by the daily freshness schedule."
     ),
 )
-def gdc_release_is_current(context: AssetCheckExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> AssetCheckResult:
-    from warehouse.lake import release_sort_key
-    from warehouse.tables import SCORES_GRADING
+def gdc_release_is_current(
+    context: AssetCheckExecutionContext, gdc: GdcApiResource, lake: LakeResource
+) -> AssetCheckResult:
+    from contracts.tables import SCORES_GRADING
+    from lake.store import release_sort_key
 
     published = lake.lake.releases(SCORES_GRADING.layer, SCORES_GRADING.name)
     newest = published[-1] if published else None
     served, said = gdc.served_release(context.log)
     if served is None:
         return AssetCheckResult(
-            passed=False, severity=AssetCheckSeverity.WARN,
-            metadata={"gdc_status_url": f"{gdc.base_url}/status", "error": said[:500],
-                      "newest_materialised_release": newest or "none"},
+            passed=False,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "gdc_status_url": f"{gdc.base_url}/status",
+                "error": said[:500],
+                "newest_materialised_release": newest or "none",
+            },
             description=said,
         )
     behind = newest is None or release_sort_key(served) > release_sort_key(newest)

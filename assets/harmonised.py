@@ -23,11 +23,8 @@ from assets.metadata import markdown_table
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, table_asset_spec, written_metadata
-from transforms.markers import call_molecular_markers
-from transforms.patients import harmonise_patients, reconcile_case_counts
-from transforms.quarantine import QUARANTINE_SCHEMA
-from transforms.who_cns5 import classify_who_cns5
-from warehouse.tables import (
+from contracts.schemas import QUARANTINE_SCHEMA
+from contracts.tables import (
     HARMONISED_MARKER_REJECTS,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENT_REJECTS,
@@ -39,6 +36,9 @@ from warehouse.tables import (
     RAW_MGMT_PROBE_BETAS,
     RAW_SSM_OCCURRENCES,
 )
+from transforms.markers import call_molecular_markers
+from transforms.patients import harmonise_patients, reconcile_case_counts
+from transforms.who_cns5 import classify_who_cns5
 
 _THIS = sys.modules[__name__]
 _PATIENT_CODE = (transforms.patients, transforms.survival, transforms.vocabularies, _THIS)
@@ -88,7 +88,10 @@ def harmonised_patients(context: AssetExecutionContext, lake: LakeResource):
     yield MaterializeResult(
         asset_key=asset_key(HARMONISED_PATIENTS),
         metadata=written_metadata(
-            written, **_timed(started), raw_cases=counts.get("raw_cases"), quarantined_records=result.quarantine.height,
+            written,
+            **_timed(started),
+            raw_cases=counts.get("raw_cases"),
+            quarantined_records=result.quarantine.height,
         ),
     )
     yield MaterializeResult(
@@ -101,11 +104,13 @@ def harmonised_patients(context: AssetExecutionContext, lake: LakeResource):
     specs=[
         table_asset_spec(
             HARMONISED_MOLECULAR_MARKERS,
-            deps=[RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS], code=_MARKER_CODE,
+            deps=[RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS],
+            code=_MARKER_CODE,
         ),
         table_asset_spec(
             HARMONISED_MARKER_REJECTS,
-            deps=[RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS], code=_MARKER_CODE,
+            deps=[RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS],
+            code=_MARKER_CODE,
         ),
     ],
     partitions_def=gdc_releases,
@@ -116,8 +121,10 @@ def harmonised_molecular_markers(context: AssetExecutionContext, lake: LakeResou
     release = context.partition_key
     started = time.monotonic()
     result = call_molecular_markers(
-        *(_scan(lake, table, release) for table in (RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES,
-                                                    RAW_MGMT_PROBE_BETAS)),
+        *(
+            _scan(lake, table, release)
+            for table in (RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROBE_BETAS)
+        ),
         release=release,
     )
     rejects = lake.lake.write_table(HARMONISED_MARKER_REJECTS, result.quarantine, release)
@@ -126,7 +133,8 @@ def harmonised_molecular_markers(context: AssetExecutionContext, lake: LakeResou
     yield MaterializeResult(
         asset_key=asset_key(HARMONISED_MOLECULAR_MARKERS),
         metadata=written_metadata(
-            written, **_timed(started),
+            written,
+            **_timed(started),
             idh_mutant=markers.filter(pl.col("idh_status") == "mutant").height,
             idh_unknown=markers.filter(pl.col("idh_status").is_null()).height,
             codeleted_1p19q=markers.filter(pl.col("codeletion_1p19q")).height,
@@ -140,10 +148,13 @@ def harmonised_molecular_markers(context: AssetExecutionContext, lake: LakeResou
     )
 
 
-@asset(**table_asset_args(
-    HARMONISED_WHO_CNS5_CLASS, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-    code=(transforms.who_cns5, _THIS),
-))
+@asset(
+    **table_asset_args(
+        HARMONISED_WHO_CNS5_CLASS,
+        deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+        code=(transforms.who_cns5, _THIS),
+    )
+)
 def harmonised_who_cns5_class(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
@@ -154,7 +165,8 @@ def harmonised_who_cns5_class(context: AssetExecutionContext, lake: LakeResource
     distribution = classes.group_by("who_cns5_class", "who_cns5_grade").len().sort("len", descending=True)
     return MaterializeResult(
         metadata=written_metadata(
-            written, **_timed(started),
+            written,
+            **_timed(started),
             distribution=MetadataValue.md(markdown_table(distribution.rename({"len": "cases"}))),
         )
     )
@@ -174,7 +186,8 @@ def harmonised_quarantine(context: AssetExecutionContext, lake: LakeResource) ->
     written = lake.lake.write_table(HARMONISED_QUARANTINE, quarantine, release)
     return MaterializeResult(
         metadata=written_metadata(
-            written, **_timed(started),
+            written,
+            **_timed(started),
             quarantined_cases=quarantine.filter(pl.col("table") == "raw/gdc_cases")["case_id"].n_unique(),
             reasons=_reason_counts(quarantine),
         )

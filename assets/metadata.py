@@ -8,9 +8,9 @@ def markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     rows = [
-        "| " + " | ".join(
-            f"{v:.{float_digits}f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in row
-        ) + " |"
+        "| "
+        + " | ".join(f"{v:.{float_digits}f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in row)
+        + " |"
         for row in frame.iter_rows()
     ]
     return "\n".join([header, rule, *rows])

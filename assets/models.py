@@ -7,13 +7,11 @@ Score first: a release's scores come from the current champions as soon as its m
 recipe and training rows are unchanged (content hash).
 """
 
-import json
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-
-import sys
 
 import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset, multi_asset
@@ -24,11 +22,20 @@ import models.pipeline
 import models.survival
 import transforms.features
 from assets.metadata import markdown_table
+from assets.partitions import gdc_releases
+from assets.resources import LakeResource, ModelTrainingResource
 from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
-from models.grading import GBM_VS_LGG, WHO_GRADE
-from models.pipeline import load_model, train_task
+from contracts.tables import (
+    FEATURES_FEATURE_LIST,
+    FEATURES_MODEL_MATRIX,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_PATIENTS,
+    MODELS_SURVIVAL_BASELINES,
+)
+from lake.crashpoints import crash_point
 from models.challenge import Recipe, compare_recipes
-from models.pipeline import training_fingerprint, training_inputs
+from models.grading import GBM_VS_LGG, WHO_GRADE
+from models.pipeline import load_model, train_task, training_fingerprint, training_inputs
 from models.registry import (
     current_champion,
     find_by_fingerprint,
@@ -38,20 +45,10 @@ from models.registry import (
     write_model_artifacts,
     write_training_rows,
 )
+from models.registry_store import registry_connection
 from models.survival import SURVIVAL_RISK, cross_validate_survival
 from models.training import PARAM_GRID
-from assets.partitions import gdc_releases
-from assets.resources import LakeResource, ModelTrainingResource
 from transforms.features import ModelMatrix, build_model_matrix, feature_list_table
-from warehouse.crashpoints import crash_point
-from warehouse.registry_store import registry_connection
-from warehouse.tables import (
-    FEATURES_FEATURE_LIST,
-    FEATURES_MODEL_MATRIX,
-    MODELS_SURVIVAL_BASELINES,
-    HARMONISED_MOLECULAR_MARKERS,
-    HARMONISED_PATIENTS,
-)
 
 _THIS = sys.modules[__name__]
 
@@ -66,7 +63,10 @@ def code_version() -> str:
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
             timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -79,8 +79,7 @@ def _published_matrix(lake: LakeResource, release: str) -> ModelMatrix:
     models train on exactly what was recorded, and the matrix is built once per release, not per task."""
     features = lake.lake.read_table(FEATURES_FEATURE_LIST, release).sort("task", "position")
     feature_sets = {
-        task: tuple(group["feature"].to_list())
-        for (task,), group in features.group_by("task", maintain_order=True)
+        task: tuple(group["feature"].to_list()) for (task,), group in features.group_by("task", maintain_order=True)
     }
     return ModelMatrix(
         matrix=lake.lake.read_table(FEATURES_MODEL_MATRIX, release),
@@ -91,10 +90,16 @@ def _published_matrix(lake: LakeResource, release: str) -> ModelMatrix:
 
 @multi_asset(
     specs=[
-        table_asset_spec(FEATURES_MODEL_MATRIX, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-                         code=(transforms.features, _THIS)),
-        table_asset_spec(FEATURES_FEATURE_LIST, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-                         code=(transforms.features, _THIS)),
+        table_asset_spec(
+            FEATURES_MODEL_MATRIX,
+            deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+            code=(transforms.features, _THIS),
+        ),
+        table_asset_spec(
+            FEATURES_FEATURE_LIST,
+            deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+            code=(transforms.features, _THIS),
+        ),
     ],
     partitions_def=gdc_releases,
     name="build_model_matrix",
@@ -119,7 +124,8 @@ def model_matrix(context: AssetExecutionContext, lake: LakeResource):
     yield MaterializeResult(
         asset_key=asset_key(FEATURES_FEATURE_LIST),
         metadata=written_metadata(
-            feature_list, feature_set_version=built.feature_set_version,
+            feature_list,
+            feature_set_version=built.feature_set_version,
             feature_list=MetadataValue.md(markdown_table(features.drop("release"))),
         ),
     )
@@ -155,8 +161,10 @@ def _train_and_register(
         override = tuple(training.challenger_feature_sets[task])
         missing = [name for name in override if name not in matrix.matrix.columns]
         if missing:
-            raise Failure(f"{task}: challenger features {missing} are not columns of features/model_matrix {release}",
-                          allow_retries=False)
+            raise Failure(
+                f"{task}: challenger features {missing} are not columns of features/model_matrix {release}",
+                allow_retries=False,
+            )
         matrix = replace(matrix, feature_sets={**matrix.feature_sets, task: override})
     _, feature_names, arrays = training_inputs(matrix, task, release)
     fingerprint = training_fingerprint(task, feature_names, arrays, training.n_splits, training.n_repeats, SEED)
@@ -165,9 +173,11 @@ def _train_and_register(
     if existing is not None:
         context.log.info(f"{task}: recipe and training rows unchanged since {existing.model_version}; not retrained")
         return {
-            f"{task}/model_version": existing.model_version, f"{task}/status": existing.status,
+            f"{task}/model_version": existing.model_version,
+            f"{task}/status": existing.status,
             f"{task}/decision": f"not retrained: same recipe and training rows as {existing.model_version}",
-            f"{task}/retrained": False, f"{task}/duration_seconds": round(time.monotonic() - started, 1),
+            f"{task}/retrained": False,
+            f"{task}/duration_seconds": round(time.monotonic() - started, 1),
         }
     champion = champion_model(lake, task)
     comparison = None
@@ -175,17 +185,29 @@ def _train_and_register(
         entry, _, metadata, champion_rows = champion
         new_cases = (
             sorted(set(matrix.matrix["case_id"].to_list()) - set(champion_rows["case_id"].to_list()))
-            if champion_rows is not None else []
+            if champion_rows is not None
+            else []
         )
         comparison = compare_recipes(
-            matrix.matrix.filter(pl.col("release") == release), task, _recipe_of(entry, metadata, task),
+            matrix.matrix.filter(pl.col("release") == release),
+            task,
+            _recipe_of(entry, metadata, task),
             Recipe(task=task, feature_names=tuple(feature_names), grid=tuple(PARAM_GRID)),
-            new_case_ids=new_cases, n_splits=training.n_splits, n_repeats=training.n_repeats, seed=SEED,
+            new_case_ids=new_cases,
+            n_splits=training.n_splits,
+            n_repeats=training.n_repeats,
+            seed=SEED,
         )
         context.log.info(f"{task}: {comparison.reason}")
     trained = train_task(
-        matrix, task, release=release, code_version=code_version(), n_splits=training.n_splits,
-        n_repeats=training.n_repeats, seed=SEED, survival_baselines=False,
+        matrix,
+        task,
+        release=release,
+        code_version=code_version(),
+        n_splits=training.n_splits,
+        n_repeats=training.n_repeats,
+        seed=SEED,
+        survival_baselines=False,
         cv=getattr(comparison, "challenger_cv", None),
     )
     entry = replace(trained.entry, comparison=comparison.to_json() if comparison else None)
@@ -261,8 +283,17 @@ def survival_model(
     return MaterializeResult(metadata=_train_and_register(context, lake, model_training, SURVIVAL_RISK))
 
 
-@asset(**{**table_asset_args(MODELS_SURVIVAL_BASELINES, deps=[FEATURES_MODEL_MATRIX, survival_model],
-                             code=(models.survival, _THIS), kinds=("scikitlearn", "parquet")), "group_name": "models"})
+@asset(
+    **{
+        **table_asset_args(
+            MODELS_SURVIVAL_BASELINES,
+            deps=[FEATURES_MODEL_MATRIX, survival_model],
+            code=(models.survival, _THIS),
+            kinds=("scikitlearn", "parquet"),
+        ),
+        "group_name": "models",
+    }
+)
 def survival_baselines(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
@@ -271,18 +302,28 @@ def survival_baselines(
     started = time.monotonic()
     matrix = _published_matrix(lake, release)
     data, _, _ = training_inputs(matrix, SURVIVAL_RISK, release)
-    cv = cross_validate_survival(data, n_splits=model_training.n_splits, n_repeats=model_training.n_repeats,
-                                 seed=SEED, baselines=model_training.survival_baselines)
-    board = cv.summary.select("model", "metric", "mean", "std", pl.col("folds").cast(pl.Int64)).with_columns(
-        pl.lit(release).alias("release"))
-    written = lake.lake.write_table(MODELS_SURVIVAL_BASELINES, board, release)
-    shown = board.filter(pl.col("metric").is_in(["harrell_c", "uno_c", "ibs", "td_auc_12m", "td_auc_24m", "td_auc_60m"]))
-    return MaterializeResult(metadata=written_metadata(
-        written,
+    cv = cross_validate_survival(
+        data,
+        n_splits=model_training.n_splits,
+        n_repeats=model_training.n_repeats,
+        seed=SEED,
         baselines=model_training.survival_baselines,
-        leaderboard=MetadataValue.md(markdown_table(shown.drop("release"))),
-        duration_seconds=round(time.monotonic() - started, 1),
-    ))
+    )
+    board = cv.summary.select("model", "metric", "mean", "std", pl.col("folds").cast(pl.Int64)).with_columns(
+        pl.lit(release).alias("release")
+    )
+    written = lake.lake.write_table(MODELS_SURVIVAL_BASELINES, board, release)
+    shown = board.filter(
+        pl.col("metric").is_in(["harrell_c", "uno_c", "ibs", "td_auc_12m", "td_auc_24m", "td_auc_60m"])
+    )
+    return MaterializeResult(
+        metadata=written_metadata(
+            written,
+            baselines=model_training.survival_baselines,
+            leaderboard=MetadataValue.md(markdown_table(shown.drop("release"))),
+            duration_seconds=round(time.monotonic() - started, 1),
+        )
+    )
 
 
 MODEL_ASSETS = [model_matrix, grading_model, survival_model, survival_baselines]

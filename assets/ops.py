@@ -6,7 +6,7 @@ from __future__ import annotations
 from dagster import AssetSpec
 
 from assets.specs import OWNERS, asset_key, table_metadata
-from warehouse.tables import OPS_RUN_FAILURES
+from contracts.tables import OPS_RUN_FAILURES
 
 run_failures = AssetSpec(
     key=asset_key(OPS_RUN_FAILURES),

@@ -4,7 +4,6 @@ Each asset asks the GDC API (live or the stand-in) for one entity, checks that t
 is the partition being built, and writes the documents with their key columns atomically.
 """
 
-
 import json
 import sys
 import threading
@@ -17,22 +16,12 @@ import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 import transforms.raw_tables
-from assets.gdc_client import ArchiveFile, GdcClient, GdcEnvelopeError, GdcError, GdcHttpError, SearchResult
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource
 from assets.specs import GDC_POOL, GDC_RETRY_POLICY, OWNERS, table_asset_args
-from transforms.panels import MGMT_STP27_PROBES
-from transforms.raw_tables import (
-    RAW_MGMT_PROBE_BETAS_SCHEMA,
-    extract_probe_betas,
-    mgmt_probe_rows,
-    raw_cases_table,
-    raw_cnv_occurrences_table,
-    raw_methylation_files_table,
-    raw_ssm_occurrences_table,
-)
-from warehouse.lake import WrittenTable
-from warehouse.tables import (
+from contracts.panels import MGMT_STP27_PROBES
+from contracts.schemas import RAW_MGMT_PROBE_BETAS_SCHEMA
+from contracts.tables import (
     RAW_CASES,
     RAW_CNV_OCCURRENCES,
     RAW_METHYLATION_FILES,
@@ -40,56 +29,32 @@ from warehouse.tables import (
     RAW_SSM_OCCURRENCES,
     TableSpec,
 )
+from gdc.client import ArchiveFile, GdcClient, GdcError, SearchResult
+from gdc.errors import is_transient
+from gdc.queries import (
+    CASE_EXPAND,
+    CASE_FIELDS,
+    CNV_OCCURRENCE_FIELDS,
+    METHYLATION_FILE_FIELDS,
+    SSM_OCCURRENCE_FIELDS,
+    case_filters,
+    cnv_occurrence_filters,
+    methylation_file_filters,
+    ssm_occurrence_filters,
+)
+from lake.store import WrittenTable
+from transforms.raw_tables import (
+    extract_probe_betas,
+    mgmt_probe_rows,
+    raw_cases_table,
+    raw_cnv_occurrences_table,
+    raw_methylation_files_table,
+    raw_ssm_occurrences_table,
+)
 
 RAW = "raw"
 # The code that shapes raw tables: a change to it is a new code version of every raw asset.
 _RAW_CODE = (transforms.raw_tables, sys.modules[__name__])
-
-# What the raw layer asks GDC for. Field lists are explicit (not `expand`) for occurrences so the
-# payload stays small; case documents take whole expand groups so new clinical fields come along.
-CASE_FIELDS = (
-    "case_id", "submitter_id", "state", "disease_type", "primary_site", "index_date",
-    "updated_datetime", "available_variation_data",
-)
-CASE_EXPAND = (
-    "project", "demographic", "diagnoses", "diagnoses.treatments", "follow_ups", "follow_ups.molecular_tests",
-)
-SSM_OCCURRENCE_FIELDS = (
-    "ssm_occurrence_id", "case.case_id", "case.submitter_id", "case.project.project_id",
-    "case.available_variation_data", "ssm.ssm_id", "ssm.chromosome", "ssm.start_position",
-    "ssm.end_position", "ssm.reference_allele", "ssm.tumor_allele", "ssm.genomic_dna_change",
-    "ssm.mutation_type", "ssm.mutation_subtype", "ssm.ncbi_build",
-    "ssm.consequence.transcript.transcript_id", "ssm.consequence.transcript.is_canonical",
-    "ssm.consequence.transcript.aa_change", "ssm.consequence.transcript.consequence_type",
-    "ssm.consequence.transcript.annotation.vep_impact", "ssm.consequence.transcript.gene.symbol",
-    "ssm.consequence.transcript.gene.gene_id",
-)
-CNV_OCCURRENCE_FIELDS = (
-    "cnv_occurrence_id", "case.case_id", "case.submitter_id", "case.project.project_id",
-    "case.available_variation_data", "cnv.cnv_id", "cnv.chromosome", "cnv.start_position",
-    "cnv.end_position", "cnv.cnv_change", "cnv.cnv_change_5_category", "cnv.gene_level_cn", "cnv.ncbi_build",
-    "cnv.consequence.gene.symbol", "cnv.consequence.gene.gene_id",
-)
-METHYLATION_FILE_FIELDS = (
-    "file_id", "file_name", "data_category", "data_type", "data_format", "experimental_strategy",
-    "platform", "access", "state", "version", "md5sum", "file_size", "created_datetime", "updated_datetime",
-    "analysis.workflow_type", "cases.case_id", "cases.submitter_id", "cases.project.project_id",
-    "cases.samples.sample_id", "cases.samples.submitter_id", "cases.samples.sample_type",
-)
-METHYLATION_FILTER_VALUES = {
-    "data_category": "DNA Methylation",
-    "data_type": "Methylation Beta Value",
-    "analysis.workflow_type": "SeSAMe Methylation Beta Estimation",
-    "access": "open",
-}
-
-
-def _in(field: str, values: Sequence[str]) -> dict[str, Any]:
-    return {"op": "in", "content": {"field": field, "value": list(values)}}
-
-
-def _and(*leaves: dict[str, Any]) -> dict[str, Any]:
-    return {"op": "and", "content": list(leaves)}
 
 
 def _search_metadata(result: SearchResult, written: WrittenTable, started: float) -> dict[str, Any]:
@@ -155,19 +120,8 @@ def _ingest_search(
     return MaterializeResult(metadata=_search_metadata(result, written, started))
 
 
-def _is_transient(error: GdcError) -> bool:
-    """Worth retrying the step: gateway 5xx, 503 and 429 that outlasted the client's retries (outages clear),
-    consistency problems of a moving index. Not: 4xx (the request is wrong), a 500 that is the API's own JSON
-    error (the same request fails the same way; the client already retried it) or a malformed answer."""
-    if isinstance(error, GdcHttpError):
-        if error.status_code == 500 and error.application_error:
-            return False
-        return error.status_code >= 500 or error.status_code == 429
-    return not isinstance(error, GdcEnvelopeError)
-
-
 def _as_failure(error: GdcError, what: str) -> Failure:
-    transient = _is_transient(error)
+    transient = is_transient(error)
     return Failure(
         description=f"{what}: {error}" + ("" if transient else " (not transient: the step is not retried)"),
         metadata={"error_class": type(error).__name__, "transient": transient},
@@ -219,10 +173,12 @@ def raw_gdc_cases(
     context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
 ) -> MaterializeResult:
     return _ingest_search(
-        context, gdc, lake,
+        context,
+        gdc,
+        lake,
         table=RAW_CASES,
         endpoint="cases",
-        filters=_in("project.project_id", gene_panels.projects),
+        filters=case_filters(gene_panels.projects),
         sort="case_id:asc",
         fields=CASE_FIELDS,
         expand=CASE_EXPAND,
@@ -236,13 +192,12 @@ def raw_gdc_ssm_occurrences(
 ) -> MaterializeResult:
     genes = gene_panels.ssm_genes
     return _ingest_search(
-        context, gdc, lake,
+        context,
+        gdc,
+        lake,
         table=RAW_SSM_OCCURRENCES,
         endpoint="ssm_occurrences",
-        filters=_and(
-            _in("case.project.project_id", gene_panels.projects),
-            _in("ssm.consequence.transcript.gene.symbol", genes),
-        ),
+        filters=ssm_occurrence_filters(gene_panels.projects, genes),
         sort="ssm_occurrence_id:asc",
         fields=SSM_OCCURRENCE_FIELDS,
         build=lambda hits, release: raw_ssm_occurrences_table(hits, release, genes),
@@ -255,13 +210,12 @@ def raw_gdc_cnv_occurrences(
 ) -> MaterializeResult:
     genes = gene_panels.cnv_genes
     return _ingest_search(
-        context, gdc, lake,
+        context,
+        gdc,
+        lake,
         table=RAW_CNV_OCCURRENCES,
         endpoint="cnv_occurrences",
-        filters=_and(
-            _in("case.project.project_id", gene_panels.projects),
-            _in("cnv.consequence.gene.symbol", genes),
-        ),
+        filters=cnv_occurrence_filters(gene_panels.projects, genes),
         sort="cnv_occurrence_id:asc",
         fields=CNV_OCCURRENCE_FIELDS,
         build=lambda hits, release: raw_cnv_occurrences_table(hits, release, genes),
@@ -272,12 +226,13 @@ def raw_gdc_cnv_occurrences(
 def raw_gdc_methylation_files(
     context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource, gene_panels: GenePanelResource
 ) -> MaterializeResult:
-    leaves = [_in(field, [value]) for field, value in METHYLATION_FILTER_VALUES.items()]
     return _ingest_search(
-        context, gdc, lake,
+        context,
+        gdc,
+        lake,
         table=RAW_METHYLATION_FILES,
         endpoint="files",
-        filters=_and(_in("cases.project.project_id", gene_panels.projects), *leaves),
+        filters=methylation_file_filters(gene_panels.projects),
         sort="file_id:asc",
         fields=METHYLATION_FILE_FIELDS,
         build=raw_methylation_files_table,

@@ -1,5 +1,5 @@
-"""Reports layer: the plots of a release and one self-contained HTML report (warehouse/plots.py,
-warehouse/report.py), written to `<data>/reports/<release>/`; the key plots are embedded in the asset
+"""Reports layer: the plots of a release and one self-contained HTML report (reports/plots.py,
+reports/report.py), written to `<data>/reports/<release>/`; the key plots are embedded in the asset
 metadata so they show in the Dagster UI.
 
 Honesty about who is plotted: model-based curves (risk-group Kaplan-Meier, time-dependent AUC) use the
@@ -14,18 +14,13 @@ import numpy as np
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-import warehouse.plots
-import warehouse.report
+import reports.plots
+import reports.report
 from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import OWNERS, asset_key, source_version
-from models.explain import global_importance
-from models.grading import GBM_VS_LGG
-from models.survival import SURVIVAL_RISK
-from warehouse import plots
-from warehouse.report import ReportSection, png_metadata_markdown, write_release_report
-from warehouse.tables import (
+from contracts.tables import (
     FEATURES_MODEL_MATRIX,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
@@ -34,6 +29,11 @@ from warehouse.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
+from models.explain import global_importance
+from models.grading import GBM_VS_LGG
+from models.survival import SURVIVAL_RISK
+from reports import plots
+from reports.report import ReportSection, png_metadata_markdown, write_release_report
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
 MIN_UNSEEN = 30
@@ -64,14 +64,19 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
 
 @asset(
     key=REPORT_KEY,
-    deps=[asset_key(SCORES_GRADING), asset_key(SCORES_SURVIVAL_RISK), asset_key(MODELS_PROSPECTIVE_VALIDATION),
-          asset_key(HARMONISED_WHO_CNS5_CLASS), CATALOG_KEY],
+    deps=[
+        asset_key(SCORES_GRADING),
+        asset_key(SCORES_SURVIVAL_RISK),
+        asset_key(MODELS_PROSPECTIVE_VALIDATION),
+        asset_key(HARMONISED_WHO_CNS5_CLASS),
+        CATALOG_KEY,
+    ],
     partitions_def=gdc_releases,
     group_name="reports",
     kinds={"html"},
     owners=OWNERS["scores"],
     tags={"layer": "reports"},
-    code_version=source_version(warehouse.plots, warehouse.report, sys.modules[__name__]),
+    code_version=source_version(reports.plots, reports.report, sys.modules[__name__]),
     description=(
         "Plots of a release (Kaplan-Meier by risk group and by WHO CNS5 class with numbers at risk and log-rank p, "
         "ROC and reliability for grading with prospective patients apart, time-dependent AUC, feature importance, "
@@ -83,11 +88,19 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
     started = time.monotonic()
     out = lake.reports_dir(release)
     read = lake.lake.read_table
-    patients = (read(HARMONISED_PATIENTS, release)
-                .join(read(HARMONISED_MOLECULAR_MARKERS, release).drop("release", "submitter_id", "project_id"),
-                      on="case_id", how="left")
-                .join(read(HARMONISED_WHO_CNS5_CLASS, release).select("case_id", "who_cns5_class", "who_cns5_grade"),
-                      on="case_id", how="left"))
+    patients = (
+        read(HARMONISED_PATIENTS, release)
+        .join(
+            read(HARMONISED_MOLECULAR_MARKERS, release).drop("release", "submitter_id", "project_id"),
+            on="case_id",
+            how="left",
+        )
+        .join(
+            read(HARMONISED_WHO_CNS5_CLASS, release).select("case_id", "who_cns5_class", "who_cns5_grade"),
+            on="case_id",
+            how="left",
+        )
+    )
     matrix = read(FEATURES_MODEL_MATRIX, release)
     grading, gbm = _champion_rows(lake, SCORES_GRADING, release, GBM_VS_LGG)
     survival, cox = _champion_rows(lake, SCORES_SURVIVAL_RISK, release, SURVIVAL_RISK)
@@ -102,62 +115,127 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
     risk = survival.join(patients.select("case_id", "overall_survival_days", "death_observed"), on="case_id")
     unseen = risk.filter(~pl.col("in_training_set").fill_null(False))
     honest = unseen.height >= MIN_UNSEEN
-    shown, who = (unseen, "patients the model never saw") if honest else (
-        risk, "all patients, including the model's training patients (optimistic)")
-    add("km_risk_group", "Overall survival by risk group", f"Kaplan-Meier, {who}; n = {shown.height}.",
-        plots.plot_kaplan_meier(shown, "risk_group", path=out / "km_risk_group.png",
-                                title=f"Release {release}: risk groups, " + ("unseen patients" if honest
-                                                                             else "incl. training patients")))
-    add("km_who_cns5", "Overall survival by WHO CNS5 class", "Kaplan-Meier of every harmonised patient.",
-        plots.plot_kaplan_meier(patients, "who_cns5_class", title=f"Release {release}: survival by WHO CNS5 class",
-                                path=out / "km_who_cns5_class.png"))
-    labelled = grading.join(matrix.select("case_id", "label_gbm"), on="case_id").filter(pl.col("label_gbm").is_not_null())
+    shown, who = (
+        (unseen, "patients the model never saw")
+        if honest
+        else (risk, "all patients, including the model's training patients (optimistic)")
+    )
+    add(
+        "km_risk_group",
+        "Overall survival by risk group",
+        f"Kaplan-Meier, {who}; n = {shown.height}.",
+        plots.plot_kaplan_meier(
+            shown,
+            "risk_group",
+            path=out / "km_risk_group.png",
+            title=f"Release {release}: risk groups, " + ("unseen patients" if honest else "incl. training patients"),
+        ),
+    )
+    add(
+        "km_who_cns5",
+        "Overall survival by WHO CNS5 class",
+        "Kaplan-Meier of every harmonised patient.",
+        plots.plot_kaplan_meier(
+            patients,
+            "who_cns5_class",
+            title=f"Release {release}: survival by WHO CNS5 class",
+            path=out / "km_who_cns5_class.png",
+        ),
+    )
+    labelled = grading.join(matrix.select("case_id", "label_gbm"), on="case_id").filter(
+        pl.col("label_gbm").is_not_null()
+    )
     cohorts = np.where(labelled["in_training_set"].fill_null(True).to_numpy(), "training", "prospective")
     label, probability = labelled["label_gbm"].to_numpy().astype(int), labelled["grade_probability_gbm"].to_numpy()
-    add("roc", "GBM vs LGG: ROC", "Training patients and prospective patients (never seen by the model) apart.",
-        plots.plot_grading_roc(label, probability, cohort_labels=cohorts, path=out / "grading_roc.png"))
-    add("reliability", "GBM vs LGG: reliability", "Quantile-binned calibration with the prediction histogram.",
-        plots.plot_reliability(label, probability, cohort_labels=cohorts, path=out / "grading_reliability.png"))
+    add(
+        "roc",
+        "GBM vs LGG: ROC",
+        "Training patients and prospective patients (never seen by the model) apart.",
+        plots.plot_grading_roc(label, probability, cohort_labels=cohorts, path=out / "grading_roc.png"),
+    )
+    add(
+        "reliability",
+        "GBM vs LGG: reliability",
+        "Quantile-binned calibration with the prediction histogram.",
+        plots.plot_reliability(label, probability, cohort_labels=cohorts, path=out / "grading_reliability.png"),
+    )
     if cox is not None and cox[3] is not None:
         training_rows = cox[3]
         test = unseen if unseen.height >= MIN_UNSEEN else risk
-        add("td_auc", "Time-dependent AUC of the survival risk score", f"Cumulative/dynamic AUC on {who}.",
+        add(
+            "td_auc",
+            "Time-dependent AUC of the survival risk score",
+            f"Cumulative/dynamic AUC on {who}.",
             plots.plot_time_dependent_auc(
-                training_rows["overall_survival_days"].to_numpy(), training_rows["death_observed"].to_numpy(),
-                test["overall_survival_days"].to_numpy(), test["death_observed"].to_numpy().astype(bool),
-                test["survival_risk_score"].to_numpy(), path=out / "survival_td_auc.png"))
+                training_rows["overall_survival_days"].to_numpy(),
+                training_rows["death_observed"].to_numpy(),
+                test["overall_survival_days"].to_numpy(),
+                test["death_observed"].to_numpy().astype(bool),
+                test["survival_risk_score"].to_numpy(),
+                path=out / "survival_td_auc.png",
+            ),
+        )
     if gbm is not None:
         model = gbm[1]
-        add("importance", "Global feature importance (GBM vs LGG)", f"Gain share, champion {gbm[0].model_version}.",
-            plots.plot_feature_importance(global_importance(model.booster, model.feature_names),
-                                          path=out / "feature_importance.png"))
-    add("cohort", "Cohort summary", "Age, markers, WHO CNS5 classes and survival events of the release.",
-        plots.plot_cohort_summary(patients, path=out / "cohort_summary.png"))
+        add(
+            "importance",
+            "Global feature importance (GBM vs LGG)",
+            f"Gain share, champion {gbm[0].model_version}.",
+            plots.plot_feature_importance(
+                global_importance(model.booster, model.feature_names), path=out / "feature_importance.png"
+            ),
+        )
+    add(
+        "cohort",
+        "Cohort summary",
+        "Age, markers, WHO CNS5 classes and survival events of the release.",
+        plots.plot_cohort_summary(patients, path=out / "cohort_summary.png"),
+    )
     if gbm is not None:
-        add("drift", "Score drift against the previous release", "GBM probability per patient in both releases.",
-            plots.plot_score_drift(_previous_scores(lake, SCORES_GRADING, release, gbm[0].model_version), grading,
-                                   "grade_probability_gbm", path=out / "score_drift.png"))
+        add(
+            "drift",
+            "Score drift against the previous release",
+            "GBM probability per patient in both releases.",
+            plots.plot_score_drift(
+                _previous_scores(lake, SCORES_GRADING, release, gbm[0].model_version),
+                grading,
+                "grade_probability_gbm",
+                path=out / "score_drift.png",
+            ),
+        )
     prospective = read(MODELS_PROSPECTIVE_VALIDATION, release)
-    summary = [("release", release), ("patients", str(patients.height)),
-               ("GBM-vs-LGG champion", gbm[0].model_version if gbm else "none"),
-               ("survival champion", cox[0].model_version if cox else "none"),
-               ("patients the models never saw", str(unseen.height))]
-    for row in prospective.filter(pl.col("cohort") == "arrived_after_training").filter(
-            pl.col("metric").is_in(["roc_auc", "harrell_c"])).iter_rows(named=True):
+    summary = [
+        ("release", release),
+        ("patients", str(patients.height)),
+        ("GBM-vs-LGG champion", gbm[0].model_version if gbm else "none"),
+        ("survival champion", cox[0].model_version if cox else "none"),
+        ("patients the models never saw", str(unseen.height)),
+    ]
+    for row in (
+        prospective.filter(pl.col("cohort") == "arrived_after_training")
+        .filter(pl.col("metric").is_in(["roc_auc", "harrell_c"]))
+        .iter_rows(named=True)
+    ):
         if row["value"] is not None:
-            summary.append((f"prospective {row['task']} {row['metric']}",
-                            f"{row['value']:.3f} (95% CI {row['ci_low']:.3f}-{row['ci_high']:.3f}, n={row['n']})"))
+            summary.append(
+                (
+                    f"prospective {row['task']} {row['metric']}",
+                    f"{row['value']:.3f} (95% CI {row['ci_low']:.3f}-{row['ci_high']:.3f}, n={row['n']})",
+                )
+            )
     gx = out / "gx" / "index.html"
     index = write_release_report(release, out, sections, gx_data_docs=gx if gx.exists() else None, summary_rows=summary)
-    return MaterializeResult(metadata={
-        "report": MetadataValue.path(str(index)),
-        "plots": len(sections),
-        "seconds": round(time.monotonic() - started, 2),
-        "km_risk_group": MetadataValue.md(png_metadata_markdown(out / "km_risk_group.png")),
-        "grading_roc": MetadataValue.md(png_metadata_markdown(out / "grading_roc.png")),
-        "km_who_cns5_class": MetadataValue.md(png_metadata_markdown(out / "km_who_cns5_class.png")),
-        "figures": MetadataValue.json(figures),
-    })
+    return MaterializeResult(
+        metadata={
+            "report": MetadataValue.path(str(index)),
+            "plots": len(sections),
+            "seconds": round(time.monotonic() - started, 2),
+            "km_risk_group": MetadataValue.md(png_metadata_markdown(out / "km_risk_group.png")),
+            "grading_roc": MetadataValue.md(png_metadata_markdown(out / "grading_roc.png")),
+            "km_who_cns5_class": MetadataValue.md(png_metadata_markdown(out / "km_who_cns5_class.png")),
+            "figures": MetadataValue.json(figures),
+        }
+    )
 
 
 REPORT_ASSETS = [release_report]

@@ -15,16 +15,21 @@ from typing import Any
 from dagster import ConfigurableResource, DagsterRunStatus, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from assets.gdc_client import LIVE_GDC_BASE_URL, GdcClient, GdcError
+from contracts.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
+from gdc.client import LIVE_GDC_BASE_URL, GdcClient, GdcError
+from lake.store import Lake
 
 # /status answers in well under a second; waiting longer only delays the news that GDC is down. At most two
 # attempts of (3 s connect + 5 s read), Retry-After capped: well inside Dagster's 60 s sensor tick.
 STATUS_PROBE: dict[str, float | int] = {
-    "connect_timeout": 3.0, "read_timeout": 5.0, "max_retries": 1, "backoff_factor": 0.2,
-    "backoff_max": 1.0, "retry_after_max": 2.0, "max_body_retries": 1,
+    "connect_timeout": 3.0,
+    "read_timeout": 5.0,
+    "max_retries": 1,
+    "backoff_factor": 0.2,
+    "backoff_max": 1.0,
+    "retry_after_max": 2.0,
+    "max_body_retries": 1,
 }
-from transforms.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
-from warehouse.lake import Lake
 
 LAKE_URL_ENV_VAR = "GLIOMA_LAKE_URL"
 
@@ -95,12 +100,12 @@ class LakeResource(ConfigurableResource):
         default="",
         description=(
             "s3://bucket/prefix: the lake (and a copy of the catalog) on an S3-compatible object store "
-            "(warehouse.object_store; endpoint and keys from the AWS_* environment). Empty: read "
+            "(lake.object_store; endpoint and keys from the AWS_* environment). Empty: read "
             "GLIOMA_LAKE_URL when the run starts; unset too: the lake is <data_dir>/lake."
         ),
     )
     # The run writing through this resource: its versions are what its own steps read, and what its catalog
-    # step commits (warehouse.lake). Set per run by Dagster; outside a run the process is the writer.
+    # step commits (lake.store). Set per run by Dagster; outside a run the process is the writer.
     _run_id: str | None = PrivateAttr(default=None)
     _instance: Any = PrivateAttr(default=None)
 
@@ -144,7 +149,7 @@ class LakeResource(ConfigurableResource):
 
 
 class GenePanelResource(ConfigurableResource):
-    """Which projects and genes the raw layer asks GDC for (defaults: transforms/panels.py)."""
+    """Which projects and genes the raw layer asks GDC for (defaults: contracts/panels.py)."""
 
     projects: list[str] = Field(default_factory=lambda: list(GLIOMA_PROJECTS))
     ssm_genes: list[str] = Field(default_factory=lambda: list(SSM_PANEL_GENES))

@@ -15,7 +15,7 @@ matching record are computed again.
 import sys
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePath
 
 import polars as pl
@@ -40,6 +40,16 @@ from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, written_metadata
+from contracts.tables import (
+    FEATURES_MODEL_MATRIX,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_PATIENTS,
+    HARMONISED_RELEASE_CHANGES,
+    MODELS_PROSPECTIVE_VALIDATION,
+    SCORES_GRADING,
+    SCORES_SURVIVAL_RISK,
+)
+from lake.store import content_hash
 from models.conformal import ConformalCalibrator
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.prospective import prospective_validation
@@ -54,16 +64,6 @@ from models.scoring import (
 )
 from models.survival import SURVIVAL_RISK
 from transforms.release_changes import release_changes, summarise_release_changes
-from warehouse.lake import content_hash
-from warehouse.tables import (
-    FEATURES_MODEL_MATRIX,
-    HARMONISED_MOLECULAR_MARKERS,
-    HARMONISED_PATIENTS,
-    HARMONISED_RELEASE_CHANGES,
-    MODELS_PROSPECTIVE_VALIDATION,
-    SCORES_GRADING,
-    SCORES_SURVIVAL_RISK,
-)
 
 _THIS = sys.modules[__name__]
 GRADING_MODEL_KEY = AssetKey(["models", "grading_model"])
@@ -120,7 +120,11 @@ def _read_partition(context: AssetExecutionContext, lake: LakeResource, table, r
 
 
 def _earlier_scores(
-    context: AssetExecutionContext, lake: LakeResource, table, release: str, matrix: pl.DataFrame,
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    table,
+    release: str,
+    matrix: pl.DataFrame,
     inputs: ScoringInputs,
 ) -> tuple[_Partition | None, list[EarlierScores]]:
     """This release's scores partition, and the earlier rows a rescore may copy: this release's (a rerun) and
@@ -129,11 +133,14 @@ def _earlier_scores(
     this = _read_partition(context, lake, table, release)
     sources = []
     previous_release = lake.lake.previous_release(table.layer, table.name, release)
-    for source_release, partition in ((release, this),
-                                      (previous_release, previous_release and _read_partition(
-                                          context, lake, table, previous_release))):
-        if not partition or not partition.record or not any(
-            recorded.get("scoring_code") == inputs.scoring_code for recorded in partition.record.values()
+    for source_release, partition in (
+        (release, this),
+        (previous_release, previous_release and _read_partition(context, lake, table, previous_release)),
+    ):
+        if (
+            not partition
+            or not partition.record
+            or not any(recorded.get("scoring_code") == inputs.scoring_code for recorded in partition.record.values())
         ):
             continue
         if source_release == release:
@@ -150,13 +157,20 @@ def _earlier_scores(
 
 
 def _write_score_history(
-    context: AssetExecutionContext, lake: LakeResource, table, release: str, scores: pl.DataFrame,
-    inputs: ScoringInputs, earlier: _Partition | None,
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    table,
+    release: str,
+    scores: pl.DataFrame,
+    inputs: ScoringInputs,
+    earlier: _Partition | None,
 ):
     """Keep the scores of every model version that has scored this release; replace this version's. Returns
     the written table, the partition's rows and its record (what each group of rows was computed from)."""
-    if earlier is None or not lake.lake.exists(table.layer, table.name, release) or (
-        lake.lake.table_path(table.layer, table.name, release) != earlier.path
+    if (
+        earlier is None
+        or not lake.lake.exists(table.layer, table.name, release)
+        or (lake.lake.table_path(table.layer, table.name, release) != earlier.path)
     ):
         earlier = _read_partition(context, lake, table, release)
     scored = scores
@@ -177,8 +191,15 @@ _NO_CHAMPION = (
 )
 
 
-@asset(**table_asset_args(SCORES_GRADING, deps=[FEATURES_MODEL_MATRIX, GRADING_MODEL_KEY],
-                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")), output_required=False)
+@asset(
+    **table_asset_args(
+        SCORES_GRADING,
+        deps=[FEATURES_MODEL_MATRIX, GRADING_MODEL_KEY],
+        code=(models.scoring, _THIS),
+        kinds=("lightgbm", "parquet"),
+    ),
+    output_required=False,
+)
 def grading_scores(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
@@ -192,30 +213,48 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
     inputs = ScoringInputs(content_hash(matrix), scoring_code_version())
     partition, earlier = _earlier_scores(context, lake, SCORES_GRADING, release, matrix, inputs)
     result = rescore_grading(
-        matrix, gbm_model, gbm_entry.model_version, release=release,
-        scored_at=datetime.now(timezone.utc), grade_model=grade_model, grade_model_version=grade_entry.model_version,
-        training_case_ids=_training_ids(gbm_rows), grade_training_case_ids=_training_ids(grade_rows),
-        conformal=_conformal(gbm_metadata), grade_conformal=_conformal(grade_metadata), earlier=earlier,
+        matrix,
+        gbm_model,
+        gbm_entry.model_version,
+        release=release,
+        scored_at=datetime.now(UTC),
+        grade_model=grade_model,
+        grade_model_version=grade_entry.model_version,
+        training_case_ids=_training_ids(gbm_rows),
+        grade_training_case_ids=_training_ids(grade_rows),
+        conformal=_conformal(gbm_metadata),
+        grade_conformal=_conformal(grade_metadata),
+        earlier=earlier,
     )
     scores = result.scores
     written, history, record = _write_score_history(context, lake, SCORES_GRADING, release, scores, inputs, partition)
-    yield MaterializeResult(metadata=written_metadata(
-        written, history,
-        scored_cases=scores.height,
-        reused_cases=result.reused["model_version"],
-        grade_reused_cases=result.reused["grade_model_version"],
-        seconds=round(time.monotonic() - started, 2),
-        model_version=gbm_entry.model_version,
-        model_training_release=gbm_entry.training_release,
-        grade_model_version=grade_entry.model_version,
-        in_training_set=int(scores["in_training_set"].sum() or 0),
-        predicted_gbm=scores.filter(pl.col("predicted_class") == "GBM").height,
-        scored_from=MetadataValue.json(record),
-    ))
+    yield MaterializeResult(
+        metadata=written_metadata(
+            written,
+            history,
+            scored_cases=scores.height,
+            reused_cases=result.reused["model_version"],
+            grade_reused_cases=result.reused["grade_model_version"],
+            seconds=round(time.monotonic() - started, 2),
+            model_version=gbm_entry.model_version,
+            model_training_release=gbm_entry.training_release,
+            grade_model_version=grade_entry.model_version,
+            in_training_set=int(scores["in_training_set"].sum() or 0),
+            predicted_gbm=scores.filter(pl.col("predicted_class") == "GBM").height,
+            scored_from=MetadataValue.json(record),
+        )
+    )
 
 
-@asset(**table_asset_args(SCORES_SURVIVAL_RISK, deps=[FEATURES_MODEL_MATRIX, SURVIVAL_MODEL_KEY],
-                          code=(models.scoring, _THIS), kinds=("lightgbm", "parquet")), output_required=False)
+@asset(
+    **table_asset_args(
+        SCORES_SURVIVAL_RISK,
+        deps=[FEATURES_MODEL_MATRIX, SURVIVAL_MODEL_KEY],
+        code=(models.scoring, _THIS),
+        kinds=("lightgbm", "parquet"),
+    ),
+    output_required=False,
+)
 def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     started = time.monotonic()
@@ -228,37 +267,54 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
     inputs = ScoringInputs(content_hash(matrix), scoring_code_version())
     partition, earlier = _earlier_scores(context, lake, SCORES_SURVIVAL_RISK, release, matrix, inputs)
     result = rescore_survival(
-        matrix, model, entry.model_version, release=release, scored_at=datetime.now(timezone.utc),
-        training_case_ids=_training_ids(training_rows), earlier=earlier,
+        matrix,
+        model,
+        entry.model_version,
+        release=release,
+        scored_at=datetime.now(UTC),
+        training_case_ids=_training_ids(training_rows),
+        earlier=earlier,
     )
     scores = result.scores
     written, history, record = _write_score_history(
         context, lake, SCORES_SURVIVAL_RISK, release, scores, inputs, partition
     )
     groups = scores.group_by("risk_group").len().sort("risk_group")
-    yield MaterializeResult(metadata=written_metadata(
-        written, history,
-        scored_cases=scores.height,
-        seconds=round(time.monotonic() - started, 2),
-        model_version=entry.model_version,
-        model_training_release=entry.training_release,
-        in_training_set=int(scores["in_training_set"].sum() or 0),
-        risk_groups=MetadataValue.md(markdown_table(groups)),
-        reused_cases=result.reused["model_version"],
-        scored_from=MetadataValue.json(record),
-    ))
+    yield MaterializeResult(
+        metadata=written_metadata(
+            written,
+            history,
+            scored_cases=scores.height,
+            seconds=round(time.monotonic() - started, 2),
+            model_version=entry.model_version,
+            model_training_release=entry.training_release,
+            in_training_set=int(scores["in_training_set"].sum() or 0),
+            risk_groups=MetadataValue.md(markdown_table(groups)),
+            reused_cases=result.reused["model_version"],
+            scored_from=MetadataValue.json(record),
+        )
+    )
 
 
-@asset(**table_asset_args(MODELS_PROSPECTIVE_VALIDATION, deps=[SCORES_GRADING, SCORES_SURVIVAL_RISK,
-                                                                 FEATURES_MODEL_MATRIX],
-                          code=(models.prospective, _THIS), kinds=("scikitlearn", "parquet")))
+@asset(
+    **table_asset_args(
+        MODELS_PROSPECTIVE_VALIDATION,
+        deps=[SCORES_GRADING, SCORES_SURVIVAL_RISK, FEATURES_MODEL_MATRIX],
+        code=(models.prospective, _THIS),
+        kinds=("scikitlearn", "parquet"),
+    )
+)
 def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
     matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
     frames, notes = [], []
     scored = {table.path: lake.lake.read_table(table, release) for table in (SCORES_GRADING, SCORES_SURVIVAL_RISK)}
-    for task, table in ((GBM_VS_LGG, SCORES_GRADING), (WHO_GRADE, SCORES_GRADING), (SURVIVAL_RISK, SCORES_SURVIVAL_RISK)):
+    for task, table in (
+        (GBM_VS_LGG, SCORES_GRADING),
+        (WHO_GRADE, SCORES_GRADING),
+        (SURVIVAL_RISK, SCORES_SURVIVAL_RISK),
+    ):
         champion = champion_model(lake, task)
         if champion is None:
             notes.append(f"{task}: no champion")
@@ -272,10 +328,18 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
         if scores.is_empty():
             notes.append(f"{task}: champion {entry.model_version} has not scored release {release}")
             continue
-        frames.append(prospective_validation(
-            task, release=release, model_version=entry.model_version, training_release=entry.training_release,
-            scores=scores.unique("case_id"), matrix=matrix, training_rows=training_rows, cv_metrics=entry.cv_metrics,
-        ))
+        frames.append(
+            prospective_validation(
+                task,
+                release=release,
+                model_version=entry.model_version,
+                training_release=entry.training_release,
+                scores=scores.unique("case_id"),
+                matrix=matrix,
+                training_rows=training_rows,
+                cv_metrics=entry.cv_metrics,
+            )
+        )
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=dict(MODELS_PROSPECTIVE_VALIDATION.schema))
     # History kept, as for scores: a champion promoted later does not erase how its predecessor did here.
     if lake.lake.exists(MODELS_PROSPECTIVE_VALIDATION.layer, MODELS_PROSPECTIVE_VALIDATION.name, release):
@@ -283,17 +347,26 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
         earlier = earlier.filter(~pl.col("model_version").is_in(frame["model_version"].unique().implode()))
         frame = pl.concat([earlier, frame], how="diagonal_relaxed")
     written = lake.lake.write_table(MODELS_PROSPECTIVE_VALIDATION, frame, release)
-    headline = frame.filter(pl.col("metric").is_in(["roc_auc", "roc_auc_micro", "harrell_c", "uno_c", "ece",
-                                                     "ece_noise_floor", "conformal_coverage", "brier"]))
-    return MaterializeResult(metadata=written_metadata(
-        written,
-        seconds=round(time.monotonic() - started, 2),
-        decay_flags=int(frame["below_cv_interval"].sum() or 0),
-        notes=MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
-        headline=MetadataValue.md(markdown_table(headline.select(
-            "task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low", "cv_high")) if headline.height
-            else "no prospective patients (the champion was trained on this release)"),
-    ))
+    headline = frame.filter(
+        pl.col("metric").is_in(
+            ["roc_auc", "roc_auc_micro", "harrell_c", "uno_c", "ece", "ece_noise_floor", "conformal_coverage", "brier"]
+        )
+    )
+    return MaterializeResult(
+        metadata=written_metadata(
+            written,
+            seconds=round(time.monotonic() - started, 2),
+            decay_flags=int(frame["below_cv_interval"].sum() or 0),
+            notes=MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
+            headline=MetadataValue.md(
+                markdown_table(
+                    headline.select("task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low", "cv_high")
+                )
+                if headline.height
+                else "no prospective patients (the champion was trained on this release)"
+            ),
+        )
+    )
 
 
 @asset_check(
@@ -310,14 +383,22 @@ def no_performance_decay(context: AssetCheckExecutionContext, lake: LakeResource
         severity=AssetCheckSeverity.WARN,
         metadata={
             "metrics_checked": frame.filter(pl.col("metric").is_in(list(models.prospective.DECAY_METRICS))).height,
-            "below_cv_interval": MetadataValue.md(markdown_table(decayed.select(
-                "task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low")) if decayed.height else "none"),
+            "below_cv_interval": MetadataValue.md(
+                markdown_table(decayed.select("task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low"))
+                if decayed.height
+                else "none"
+            ),
         },
     )
 
 
-@asset(**table_asset_args(HARMONISED_RELEASE_CHANGES, deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-                          code=(transforms.release_changes, _THIS)))
+@asset(
+    **table_asset_args(
+        HARMONISED_RELEASE_CHANGES,
+        deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
+        code=(transforms.release_changes, _THIS),
+    )
+)
 def harmonised_release_changes(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     release = context.partition_key
     started = time.monotonic()
@@ -325,24 +406,31 @@ def harmonised_release_changes(context: AssetExecutionContext, lake: LakeResourc
     previous_release = lake.lake.previous_release(HARMONISED_PATIENTS.layer, HARMONISED_PATIENTS.name, release)
     for table in (HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS):
         previous = lake.lake.read_table(table, previous_release) if previous_release else None
-        frames.append(release_changes(
-            previous, lake.lake.read_table(table, release), previous_release=previous_release,
-            current_release=release, table=table.path,
-        ))
+        frames.append(
+            release_changes(
+                previous,
+                lake.lake.read_table(table, release),
+                previous_release=previous_release,
+                current_release=release,
+                table=table.path,
+            )
+        )
     changes = pl.concat(frames)
     written = lake.lake.write_table(HARMONISED_RELEASE_CHANGES, changes, release)
     summary = summarise_release_changes(changes)
     identical = previous_release is not None and changes.is_empty()
     if identical:
         context.log.info(f"release {release} is identical to {previous_release}: no patient added, removed or changed")
-    return MaterializeResult(metadata=written_metadata(
-        written,
-        seconds=round(time.monotonic() - started, 2),
-        previous_release=previous_release or "none (first release)",
-        identical_to_previous_release=identical,
-        **{key: value for key, value in summary.items() if isinstance(value, int)},
-        top_changed_fields=MetadataValue.json(summary.get("top_changed_fields", {})),
-    ))
+    return MaterializeResult(
+        metadata=written_metadata(
+            written,
+            seconds=round(time.monotonic() - started, 2),
+            previous_release=previous_release or "none (first release)",
+            identical_to_previous_release=identical,
+            **{key: value for key, value in summary.items() if isinstance(value, int)},
+            top_changed_fields=MetadataValue.json(summary.get("top_changed_fields", {})),
+        )
+    )
 
 
 SCORE_ASSETS = [grading_scores, survival_risk_scores, prospective_validation_asset, harmonised_release_changes]

@@ -1,4 +1,4 @@
-"""What every asset of a lake table shares, derived from its one declaration in warehouse/tables.py:
+"""What every asset of a lake table shares, derived from its one declaration in contracts/tables.py:
 key, description, group, column schema, owners, tags and a code version; plus the GDC-facing policy
 (retries with backoff and jitter, the `gdc_api` concurrency pool)."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import polars as pl
 from dagster import (
@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from assets.partitions import gdc_releases
-from warehouse.tables import TableSpec
+from contracts.tables import TableSpec
 
 # Who answers for what: data engineers own ingestion and harmonisation, biostatisticians models and scores.
 OWNERS: dict[str, list[str]] = {
@@ -44,8 +44,14 @@ GDC_POOL = "gdc_api"
 GDC_RETRY_POLICY = RetryPolicy(max_retries=3, delay=15, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 _DTYPE_NAMES: dict[type, str] = {
-    pl.String: "string", pl.Boolean: "bool", pl.Float64: "float64", pl.Int8: "int8", pl.Int16: "int16",
-    pl.Int32: "int32", pl.Int64: "int64", pl.UInt32: "uint32",
+    pl.String: "string",
+    pl.Boolean: "bool",
+    pl.Float64: "float64",
+    pl.Int8: "int8",
+    pl.Int16: "int16",
+    pl.Int32: "int32",
+    pl.Int64: "int64",
+    pl.UInt32: "uint32",
 }
 
 
@@ -53,13 +59,17 @@ def dtype_name(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.List):
         return f"list<{dtype_name(dtype.inner)}>"
     if isinstance(dtype, pl.Datetime):
-        return f"timestamp[{dtype.time_unit}, {dtype.time_zone}]" if dtype.time_zone else f"timestamp[{dtype.time_unit}]"
+        return (
+            f"timestamp[{dtype.time_unit}, {dtype.time_zone}]" if dtype.time_zone else f"timestamp[{dtype.time_unit}]"
+        )
     return _DTYPE_NAMES.get(type(dtype), str(dtype).lower())
 
 
 def column_schema(table: TableSpec) -> TableSchema:
     return TableSchema(
-        columns=[TableColumn(name=name, type=dtype_name(dtype), description=text) for name, dtype, text in table.columns()]
+        columns=[
+            TableColumn(name=name, type=dtype_name(dtype), description=text) for name, dtype, text in table.columns()
+        ]
     )
 
 
@@ -80,8 +90,12 @@ def table_metadata(table: TableSpec) -> dict[str, Any]:
     return {"dagster/column_schema": column_schema(table), "dagster/table_name": table.qualified_name}
 
 
-def _table_fields(table: TableSpec, deps: Iterable[TableSpec | AssetKey | Any],
-                  code: Sequence[ModuleType | Callable[..., Any]], kinds: Iterable[str]) -> dict[str, Any]:
+def _table_fields(
+    table: TableSpec,
+    deps: Iterable[TableSpec | AssetKey | Any],
+    code: Sequence[ModuleType | Callable[..., Any]],
+    kinds: Iterable[str],
+) -> dict[str, Any]:
     """What `@asset` and `AssetSpec` share for the asset that writes `table`."""
     return {
         "key": asset_key(table),

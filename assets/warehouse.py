@@ -5,7 +5,6 @@ publishes the releases whose tables are all written (warehouse.catalog) and is r
 (orchestration/sensors.py) or on its own from the UI.
 """
 
-
 import sys
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
@@ -15,8 +14,8 @@ import warehouse.catalog
 import warehouse.views
 from assets.resources import LakeResource
 from assets.specs import OWNERS, asset_key, source_version
+from contracts.tables import CATALOG_TABLES
 from warehouse.catalog import publish_catalog
-from warehouse.tables import CATALOG_TABLES
 
 # The registry copy in the catalog comes from the model assets (not lake tables).
 MODEL_KEYS = [AssetKey(["models", "grading_model"]), AssetKey(["models", "survival_model"])]
@@ -57,8 +56,7 @@ def analytics_catalog(context: AssetExecutionContext, lake: LakeResource) -> Mat
             "views": MetadataValue.md("\n".join(f"- `{name}`" for name in published.views)),
             "tables": len(published.tables),
             "query_example": MetadataValue.md(
-                f"```\n.venv/bin/duckdb -readonly {published.path} "
-                "\"select * from scores.grading_current limit 5\"\n```"
+                f'```\n.venv/bin/duckdb -readonly {published.path} "select * from scores.grading_current limit 5"\n```'
             ),
         }
     )

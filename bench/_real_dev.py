@@ -13,10 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
+from sandbox.bundle_tables import raw_tables_from_bundle
 from transforms.features import ModelMatrix, build_model_matrix
 from transforms.markers import call_molecular_markers
 from transforms.patients import harmonise_patients
-from sandbox.bundle_tables import raw_tables_from_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -49,6 +49,7 @@ def _status_mb(field: str) -> float:
 
 # -- the child: one step --------------------------------------------------------------------------------
 
+
 class _Context:
     def __init__(self, release: str, check_keys=()):
         self.partition_key = release
@@ -58,7 +59,7 @@ class _Context:
 
 def _resource(work: Path):
     from assets.resources import LakeResource
-    from warehouse.lake import Lake
+    from lake.store import Lake
 
     class BenchLake(LakeResource):
         @property
@@ -122,30 +123,48 @@ def child(work: Path, release: str, step: str, save: Path | None) -> dict:
     outputs: list[dict] = []
     if step in HARMONISE_STEPS:
         definition = {
-            "patients": harmonised.harmonised_patients, "markers": harmonised.harmonised_molecular_markers,
-            "who_cns5": harmonised.harmonised_who_cns5_class, "quarantine": harmonised.harmonised_quarantine,
+            "patients": harmonised.harmonised_patients,
+            "markers": harmonised.harmonised_molecular_markers,
+            "who_cns5": harmonised.harmonised_who_cns5_class,
+            "quarantine": harmonised.harmonised_quarantine,
         }[step]
         result = _compute(definition)(_Context(release), lake)
         results = list(result) if inspect.isgenerator(result) else [result]
         for materialised in results:
-            key = "/".join(materialised.asset_key.path) if materialised.asset_key else {
-                "who_cns5": "harmonised/who_cns5_class", "quarantine": "harmonised/quarantine"}[step]
-            outputs.append({"asset": key, "path": str(materialised.metadata["path"].value),
-                            "metadata": _jsonable(materialised.metadata)})
+            key = (
+                "/".join(materialised.asset_key.path)
+                if materialised.asset_key
+                else {"who_cns5": "harmonised/who_cns5_class", "quarantine": "harmonised/quarantine"}[step]
+            )
+            outputs.append(
+                {
+                    "asset": key,
+                    "path": str(materialised.metadata["path"].value),
+                    "metadata": _jsonable(materialised.metadata),
+                }
+            )
     else:
         table = step.removeprefix("check:")
         shutil.rmtree(work / "reports" / "_validation_cache", ignore_errors=True)
         if table == "reconcile":
             definition, keys = checks.raw_cases_reconcile, ()
         else:
-            definition = next(c for c in checks.build_all_quality_checks()
-                              if "/".join(next(iter(c.check_keys)).asset_key.path) == table)
+            definition = next(
+                c
+                for c in checks.build_all_quality_checks()
+                if "/".join(next(iter(c.check_keys)).asset_key.path) == table
+            )
             keys = definition.check_keys
         result = _compute(definition)(_Context(release, keys), lake)
         results = list(result) if inspect.isgenerator(result) else [result]
         for check in results:
-            outputs.append({"asset": f"{table}:{check.check_name or 'reconcile'}", "passed": check.passed,
-                            "metadata": _jsonable(check.metadata)})
+            outputs.append(
+                {
+                    "asset": f"{table}:{check.check_name or 'reconcile'}",
+                    "passed": check.passed,
+                    "metadata": _jsonable(check.metadata),
+                }
+            )
     seconds = time.perf_counter() - started
     peak = _status_mb("VmHWM")
     if save is not None:
@@ -156,8 +175,9 @@ def child(work: Path, release: str, step: str, save: Path | None) -> dict:
             if "path" in output:
                 shutil.copyfile(output["path"], target / f"{name}.parquet")
             metadata = {k: v for k, v in output["metadata"].items() if k not in _VOLATILE}
-            (target / f"{name}.json").write_text(json.dumps({**output, "metadata": metadata}, indent=1,
-                                                            sort_keys=True, default=str))
+            (target / f"{name}.json").write_text(
+                json.dumps({**output, "metadata": metadata}, indent=1, sort_keys=True, default=str)
+            )
         if not step.startswith("check:"):
             pass
         else:
@@ -165,11 +185,17 @@ def child(work: Path, release: str, step: str, save: Path | None) -> dict:
             results_file = work / "reports" / release / "checks" / f"{table.replace('/', '.')}.json"
             if results_file.exists():
                 shutil.copyfile(results_file, target / f"{table.replace('/', '.')}--check_results.json")
-    return {"release": release, "step": step, "seconds": round(seconds, 2), "base_mb": round(base),
-            "peak_rss_mb": round(peak)}
+    return {
+        "release": release,
+        "step": step,
+        "seconds": round(seconds, 2),
+        "base_mb": round(base),
+        "peak_rss_mb": round(peak),
+    }
 
 
 # -- the parent -------------------------------------------------------------------------------------------
+
 
 def _working_lake(source: Path, work: Path) -> None:
     """A fresh working lake holding a copy of the raw tables and the manifest (the source is never written)."""
@@ -199,16 +225,29 @@ def run(args: argparse.Namespace) -> list[dict]:
     steps = _steps(args)
     rows = []
     if args.in_process:
-        command = [sys.executable, __file__, "--child", "all", "--steps", ",".join(steps), "--release",
-                   args.releases, "--work", str(work)] + (["--save", args.save] if args.save else [])
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "all",
+            "--steps",
+            ",".join(steps),
+            "--release",
+            args.releases,
+            "--work",
+            str(work),
+        ] + (["--save", args.save] if args.save else [])
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
         if done.returncode != 0:
             sys.stderr.write(done.stderr)
             raise SystemExit("in-process run failed")
         rows = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
         for row in rows:
-            print(f"{row['release']}  {row['step']:40s} {row['seconds']:7.2f} s  peak {row['peak_rss_mb']:6d} MB  "
-                  f"(after the step {row['end_rss_mb']} MB)", flush=True)
+            print(
+                f"{row['release']}  {row['step']:40s} {row['seconds']:7.2f} s  peak {row['peak_rss_mb']:6d} MB  "
+                f"(after the step {row['end_rss_mb']} MB)",
+                flush=True,
+            )
     for release in args.releases.split(",") if not args.in_process else ():
         for step in steps:
             command = [sys.executable, __file__, "--child", step, "--release", release, "--work", str(work)]
@@ -220,8 +259,11 @@ def run(args: argparse.Namespace) -> list[dict]:
                 raise SystemExit(f"step {step} of {release} failed")
             row = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{release}  {step:40s} {row['seconds']:7.2f} s  peak {row['peak_rss_mb']:6d} MB  "
-                  f"(base {row['base_mb']} MB)", flush=True)
+            print(
+                f"{release}  {step:40s} {row['seconds']:7.2f} s  peak {row['peak_rss_mb']:6d} MB  "
+                f"(base {row['base_mb']} MB)",
+                flush=True,
+            )
     print(f"max peak: {max(r['peak_rss_mb'] for r in rows)} MB; total {sum(r['seconds'] for r in rows):.1f} s")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -233,8 +275,10 @@ def compare(before: Path, after: Path) -> bool:
     import polars as pl
 
     same = True
-    names = sorted({p.relative_to(before) for p in before.rglob("*") if p.is_file()}
-                   | {p.relative_to(after) for p in after.rglob("*") if p.is_file()})
+    names = sorted(
+        {p.relative_to(before) for p in before.rglob("*") if p.is_file()}
+        | {p.relative_to(after) for p in after.rglob("*") if p.is_file()}
+    )
     for name in names:
         a, b = before / name, after / name
         if not a.exists() or not b.exists():

@@ -42,28 +42,47 @@ def _peak_rss_mb() -> float:
 def _searches() -> list[tuple[str, dict, list[str] | None, list[str] | None, str]]:
     """The searches the raw assets send, as (endpoint, filters, fields, expand, sort)."""
     from assets import raw
-    from transforms.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
+    from contracts.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
 
     projects = list(GLIOMA_PROJECTS)
     methylation = [raw._in(field, [value]) for field, value in raw.METHYLATION_FILTER_VALUES.items()]
     return [
         ("cases", raw._in("project.project_id", projects), list(raw.CASE_FIELDS), list(raw.CASE_EXPAND), "case_id:asc"),
-        ("ssm_occurrences", raw._and(raw._in("case.project.project_id", projects),
-                                     raw._in("ssm.consequence.transcript.gene.symbol", list(SSM_PANEL_GENES))),
-         list(raw.SSM_OCCURRENCE_FIELDS), None, "ssm_occurrence_id:asc"),
-        ("cnv_occurrences", raw._and(raw._in("case.project.project_id", projects),
-                                     raw._in("cnv.consequence.gene.symbol", list(CNV_PANEL_GENES))),
-         list(raw.CNV_OCCURRENCE_FIELDS), None, "cnv_occurrence_id:asc"),
-        ("files", raw._and(raw._in("cases.project.project_id", projects), *methylation),
-         list(raw.METHYLATION_FILE_FIELDS), None, "file_id:asc"),
+        (
+            "ssm_occurrences",
+            raw._and(
+                raw._in("case.project.project_id", projects),
+                raw._in("ssm.consequence.transcript.gene.symbol", list(SSM_PANEL_GENES)),
+            ),
+            list(raw.SSM_OCCURRENCE_FIELDS),
+            None,
+            "ssm_occurrence_id:asc",
+        ),
+        (
+            "cnv_occurrences",
+            raw._and(
+                raw._in("case.project.project_id", projects),
+                raw._in("cnv.consequence.gene.symbol", list(CNV_PANEL_GENES)),
+            ),
+            list(raw.CNV_OCCURRENCE_FIELDS),
+            None,
+            "cnv_occurrence_id:asc",
+        ),
+        (
+            "files",
+            raw._and(raw._in("cases.project.project_id", projects), *methylation),
+            list(raw.METHYLATION_FILE_FIELDS),
+            None,
+            "file_id:asc",
+        ),
     ]
 
 
 def child_ingest(base_url: str, data_dir: str, release: str) -> dict:
     from dagster import DagsterInstance, materialize
 
-    from assets.raw import RAW_ASSETS
     from assets.partitions import gdc_releases
+    from assets.raw import RAW_ASSETS
     from assets.resources import GdcApiResource, GenePanelResource, LakeResource
 
     instance = DagsterInstance.ephemeral()
@@ -129,7 +148,10 @@ def child_bare_loop(base_url: str) -> dict:
     per_table["data (archives)"] = time.perf_counter() - files_started
     elapsed = time.perf_counter() - started
     return {
-        "seconds": elapsed, "hits": hits_seen, "files": len(files), "peak_rss_mb": _peak_rss_mb(),
+        "seconds": elapsed,
+        "hits": hits_seen,
+        "files": len(files),
+        "peak_rss_mb": _peak_rss_mb(),
         "per_table": per_table,
     }
 
@@ -155,7 +177,10 @@ def bench_one(n_cases: int, work_dir: Path) -> dict:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "sandbox.gdc_standin", "--bundle-root", str(bundle), "--port", str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -204,7 +229,9 @@ def main() -> None:
         print(f"cohort of {n_cases} cases", flush=True)
         rows.append(bench_one(n_cases, args.work_dir))
     print()
-    print(f"{'cases':>8} | {'raw ingest s':>12} | {'bare loop s':>11} | {'ratio':>5} | {'ingest peak RSS MB':>18} | hits | files")
+    print(
+        f"{'cases':>8} | {'raw ingest s':>12} | {'bare loop s':>11} | {'ratio':>5} | {'ingest peak RSS MB':>18} | hits | files"
+    )
     for row in rows:
         print(
             f"{row['cases']:>8} | {row['ingest']['seconds']:>12.1f} | {row['bare']['seconds']:>11.1f} | "
@@ -213,9 +240,13 @@ def main() -> None:
     print("goal: ratio <= 1.5; 100,000 cases ingested in < 120 s with peak RSS < 2,048 MB")
     print()
     print("per table (seconds): raw asset | bare loop of the same requests")
-    pairs = [("gdc_cases", "cases"), ("gdc_ssm_occurrences", "ssm_occurrences"),
-             ("gdc_cnv_occurrences", "cnv_occurrences"), ("gdc_methylation_files", "files"),
-             ("mgmt_probe_betas", "data (archives)")]
+    pairs = [
+        ("gdc_cases", "cases"),
+        ("gdc_ssm_occurrences", "ssm_occurrences"),
+        ("gdc_cnv_occurrences", "cnv_occurrences"),
+        ("gdc_methylation_files", "files"),
+        ("mgmt_probe_betas", "data (archives)"),
+    ]
     for row in rows:
         cells = [
             f"{asset} {row['ingest']['per_table'].get(asset, float('nan')):.1f} | {row['bare']['per_table'].get(bare, float('nan')):.1f}"

@@ -69,7 +69,11 @@ def _leakage_probes(inputs, gbm: TrainedModel, n_splits: int, seed: int) -> None
     data = grading_data(matrix, features, GBM_VS_LGG)
     missingness = matrix.select([pl.col(f).is_null().cast(pl.Float64).alias(f) for f in features]).to_numpy()
     probe = cross_validate_grading(
-        GradingData(data.case_ids, missingness, data.label_index, features, []), GBM_VS_LGG, n_splits=n_splits, n_repeats=1, seed=seed
+        GradingData(data.case_ids, missingness, data.label_index, features, []),
+        GBM_VS_LGG,
+        n_splits=n_splits,
+        n_repeats=1,
+        seed=seed,
     )
     auc = probe.summary.filter(pl.col("metric") == "roc_auc")["mean"].item()
     print(f"  missingness pattern only (which values are null, no values): ROC AUC {auc:.4f}")
@@ -85,9 +89,13 @@ def _leakage_probes(inputs, gbm: TrainedModel, n_splits: int, seed: int) -> None
     )
     for row in errors.iter_rows(named=True):
         idh = {1.0: "IDH-mutant", 0.0: "IDH-wildtype", None: "IDH unknown"}[row["idh_mutant"]]
-        print(f"  {'GBM' if row['label_index'] == 1 else 'LGG'} {idh:<13} {row['cases']:>4} cases, {row['misclassified']:>3} misclassified (repeat 1)")
+        print(
+            f"  {'GBM' if row['label_index'] == 1 else 'LGG'} {idh:<13} {row['cases']:>4} cases, {row['misclassified']:>3} misclassified (repeat 1)"
+        )
     complete = matrix.filter(
-        pl.col("idh_mutant").is_not_null() & pl.col("codeletion_1p19q").is_not_null() & pl.col("mgmt_stp27_probability").is_not_null()
+        pl.col("idh_mutant").is_not_null()
+        & pl.col("codeletion_1p19q").is_not_null()
+        & pl.col("mgmt_stp27_probability").is_not_null()
     )["case_id"]
     oof = gbm.cv.out_of_fold.filter(pl.col("case_id").is_in(complete.implode()))
     per_repeat = [
@@ -110,7 +118,9 @@ def _ece_noise_floor(gbm: TrainedModel, n_splits: int, simulations: int = 200, s
     for _ in range(simulations):
         outcome = (rng.random(probability.size) < probability).astype(float)
         fold_of = rng.permutation(probability.size) % n_splits
-        values.extend(expected_calibration_error(probability[fold_of == k], outcome[fold_of == k]) for k in range(n_splits))
+        values.extend(
+            expected_calibration_error(probability[fold_of == k], outcome[fold_of == k]) for k in range(n_splits)
+        )
     return float(np.mean(values))
 
 
@@ -126,11 +136,17 @@ def _survival_ablation(inputs, n_splits: int, seed: int) -> None:
     }
     for name, subset in variants.items():
         result = cross_validate_survival(
-            survival_data(inputs.model_matrix.matrix, subset), n_splits=n_splits, n_repeats=1, seed=seed, baselines=False
+            survival_data(inputs.model_matrix.matrix, subset),
+            n_splits=n_splits,
+            n_repeats=1,
+            seed=seed,
+            baselines=False,
         )
         summary = result.summary
-        pick = lambda metric: summary.filter(pl.col("metric") == metric)["mean"].item()  # noqa: E731
-        print(f"  {name:<34} Harrell's C {pick('harrell_c'):.4f}, Uno's C {pick('uno_c'):.4f}, integrated Brier {pick('integrated_brier'):.4f}")
+        pick = lambda metric, summary=summary: summary.filter(pl.col("metric") == metric)["mean"].item()  # noqa: E731
+        print(
+            f"  {name:<34} Harrell's C {pick('harrell_c'):.4f}, Uno's C {pick('uno_c'):.4f}, integrated Brier {pick('integrated_brier'):.4f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,29 +164,38 @@ def main(argv: list[str] | None = None) -> int:
         f"({inputs.patients_quarantine.select('case_id').n_unique()} quarantined by harmonisation), "
         f"feature set {inputs.model_matrix.feature_set_version}; built in {time.perf_counter() - started:.1f} s"
     )
-    print(f"CV: {args.splits}-fold x {args.repeats} repeats, stratified on cases; inner 3-fold CV for grid, rounds, calibration\n")
+    print(
+        f"CV: {args.splits}-fold x {args.repeats} repeats, stratified on cases; inner 3-fold CV for grid, rounds, calibration\n"
+    )
 
     trained: dict[str, TrainedModel] = {}
     timings: dict[str, float] = {}
     for task in (GBM_VS_LGG, WHO_GRADE, SURVIVAL_RISK):
         task_started = time.perf_counter()
         trained[task] = train_task(
-            inputs.model_matrix, task, release=inputs.release, code_version="bench", n_splits=args.splits,
-            n_repeats=args.repeats, seed=args.seed,
+            inputs.model_matrix,
+            task,
+            release=inputs.release,
+            code_version="bench",
+            n_splits=args.splits,
+            n_repeats=args.repeats,
+            seed=args.seed,
         )
         timings[task] = time.perf_counter() - task_started
         print(
             f"{task}: {trained[task].entry.training_rows} training rows, {len(trained[task].excluded_cases)} without "
             f"label/endpoint, {timings[task]:.1f} s, model version {trained[task].model_version}"
         )
-    table = pl.concat([_summaries(t) for t in trained.values()]).select("task", "model", "metric", "mean", "std", "min", "max", "folds")
+    table = pl.concat([_summaries(t) for t in trained.values()]).select(
+        "task", "model", "metric", "mean", "std", "min", "max", "folds"
+    )
     print()
     _print_table(table)
 
     survival = trained[SURVIVAL_RISK].cv
     log_rank = survival.log_rank
     print(
-        f"\nrisk groups (cut points = tertiles of each training fold, repeat 1 out-of-fold): "
+        "\nrisk groups (cut points = tertiles of each training fold, repeat 1 out-of-fold): "
         + ", ".join(f"{k[2:]} {v}" for k, v in log_rank.items() if k.startswith("n_"))
         + f"; log-rank chi2 {log_rank['chi2']:.1f}, p = {log_rank['p_value']:.2e}"
     )
@@ -194,12 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     for what, value, source in PUBLISHED_REFERENCES:
         print(f"  {what:<22} {value:>6}  {source}")
     print("\ntargets on real data:")
-    for task, model, metric, target, higher in TARGETS:
+    for _task, model, metric, target, higher in TARGETS:
         row = table.filter((pl.col("model") == model) & (pl.col("metric") == metric))
         value = row["mean"].item()
         met = value >= target if higher else value <= target
-        print(f"  {model:<38} {metric:<18} {value:.4f} {'>=' if higher else '<='} {target:<5} {'met' if met else 'NOT met'}")
-    print(f"\ntotal {time.perf_counter() - started:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")")
+        print(
+            f"  {model:<38} {metric:<18} {value:.4f} {'>=' if higher else '<='} {target:<5} {'met' if met else 'NOT met'}"
+        )
+    print(
+        f"\ntotal {time.perf_counter() - started:.1f} s ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        + ")"
+    )
     return 0
 
 

@@ -48,17 +48,23 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="glioma-real-two-release-"))
     real = write_real_two_release_root(source, work / "root")
-    print(f"root {real.root}: {len(real.first_case_ids)} cases in {real.first_release}, "
-          f"{len(real.new_case_ids)} new in {real.second_release}")
+    print(
+        f"root {real.root}: {len(real.first_case_ids)} cases in {real.first_release}, "
+        f"{len(real.new_case_ids)} new in {real.second_release}"
+    )
     data_dir = work / "data"
     server = GdcStandIn(real.root, port=0)
     server.start()
-    defs = build_definitions({
-        "gdc": GdcApiResource(base_url=server.base_url),
-        "lake": LakeResource(data_dir=str(data_dir)),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=args.splits, n_repeats=args.repeats, survival_baselines=False),
-    })
+    defs = build_definitions(
+        {
+            "gdc": GdcApiResource(base_url=server.base_url),
+            "lake": LakeResource(data_dir=str(data_dir)),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(
+                n_splits=args.splits, n_repeats=args.repeats, survival_baselines=False
+            ),
+        }
+    )
     instance = DagsterInstance.ephemeral()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     timings = {}
@@ -67,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         if not instance.has_dynamic_partition(gdc_releases.name, release):
             instance.add_dynamic_partitions(gdc_releases.name, [release])
         began = time.monotonic()
-        result = defs.resolve_job_def(job).execute_in_process(partition_key=release, instance=instance,
-                                                              raise_on_error=False, run_config=quiet)
+        result = defs.resolve_job_def(job).execute_in_process(
+            partition_key=release, instance=instance, raise_on_error=False, run_config=quiet
+        )
         timings[(release, job)] = time.monotonic() - began
         print(f"  {release} {job:<20} {timings[(release, job)]:6.1f}s", flush=True)
         if not result.success:
@@ -81,22 +88,30 @@ def main(argv: list[str] | None = None) -> int:
         server.set_release(real.second_release)
         run("refresh_gdc_release", real.second_release)
         with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as catalog:
-            prospective = pl.from_arrow(catalog.execute(
-                "select task, cohort, metric, value, ci_low, ci_high, n, n_events, cv_low, cv_high, below_cv_interval "
-                "from models.prospective_validation_current order by task, cohort, metric").arrow())
+            prospective = pl.from_arrow(
+                catalog.execute(
+                    "select task, cohort, metric, value, ci_low, ci_high, n, n_events, cv_low, cv_high, below_cv_interval "
+                    "from models.prospective_validation_current order by task, cohort, metric"
+                ).arrow()
+            )
         run("train_challengers", real.second_release)
         with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as catalog:
-            registry = pl.from_arrow(catalog.execute(
-                "select task, model_version, training_release, status, decision_reason, comparison "
-                "from registry.models order by task, created_at").arrow())
+            registry = pl.from_arrow(
+                catalog.execute(
+                    "select task, model_version, training_release, status, decision_reason, comparison "
+                    "from registry.models order by task, created_at"
+                ).arrow()
+            )
     finally:
         server.stop()
 
     pl.Config.set_tbl_rows(100)
     pl.Config.set_tbl_cols(20)
     pl.Config.set_fmt_str_lengths(60)
-    print(f"\nscore first: release {real.second_release} scored by the {real.first_release} champions and published in "
-          f"{timings[(real.second_release, 'refresh_gdc_release')]:.1f}s (in-process run, 2 cores)")
+    print(
+        f"\nscore first: release {real.second_release} scored by the {real.first_release} champions and published in "
+        f"{timings[(real.second_release, 'refresh_gdc_release')]:.1f}s (in-process run, 2 cores)"
+    )
     print(f"\nprospective validation of the {real.first_release} champions on release {real.second_release}:")
     print(prospective.filter(pl.col("value").is_not_null()).with_columns(pl.col(pl.Float64).round(3)))
     print(f"\nchampion/challenger decisions for release {real.second_release} ({args.splits}x{args.repeats} CV):")

@@ -38,8 +38,16 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(BENCH))
 
-LAYER_OF_GROUP = {"raw": "ingest", "harmonised": "harmonise", "features": "features", "scores": "score",
-                  "models": "score", "warehouse": "publish", "reports": "publish", "gdc_release": "ingest"}
+LAYER_OF_GROUP = {
+    "raw": "ingest",
+    "harmonised": "harmonise",
+    "features": "features",
+    "scores": "score",
+    "models": "score",
+    "warehouse": "publish",
+    "reports": "publish",
+    "gdc_release": "ingest",
+}
 LAYERS = ("ingest", "harmonise", "checks", "features", "score", "publish")
 
 
@@ -64,6 +72,7 @@ def _hwm_mb(pid: int) -> float:
 
 # -- the child: one job, in process, with an RSS sampler ---------------------------------------------------
 
+
 def child(base_url: str, data_dir: str, release: str, job: str) -> dict:
     from dagster import DagsterEventType, DagsterInstance
 
@@ -80,18 +89,22 @@ def child(base_url: str, data_dir: str, release: str, job: str) -> dict:
             stop.wait(0.05)
 
     threading.Thread(target=sample, daemon=True).start()
-    defs = build_definitions({
-        "gdc": GdcApiResource(base_url=base_url, page_size=5000),
-        "lake": LakeResource(data_dir=data_dir),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False),
-    })
+    defs = build_definitions(
+        {
+            "gdc": GdcApiResource(base_url=base_url, page_size=5000),
+            "lake": LakeResource(data_dir=data_dir),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False),
+        }
+    )
     instance = DagsterInstance.get()  # $DAGSTER_HOME of the cohort: later runs see which runs succeeded
     if not instance.has_dynamic_partition(gdc_releases.name, release):
         instance.add_dynamic_partitions(gdc_releases.name, [release])
     started = time.time()
     result = defs.resolve_job_def(job).execute_in_process(
-        partition_key=release, instance=instance, raise_on_error=False,
+        partition_key=release,
+        instance=instance,
+        raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     finished = time.time()
@@ -124,11 +137,16 @@ def child(base_url: str, data_dir: str, release: str, job: str) -> dict:
         layers[layer]["peak_rss_mb"] = max(layers[layer]["peak_rss_mb"], max(window, default=0.0))
         step["seconds"] = step["end"] - step["start"]
     return {
-        "job": job, "release": release, "seconds": finished - started,
+        "job": job,
+        "release": release,
+        "seconds": finished - started,
         "peak_rss_mb": max((rss for _, rss in samples), default=0.0),
         "layers": layers,
-        "score_steps": {k: round(v["seconds"], 3) for k, v in steps.items()
-                        if k in ("scores__grading", "scores__survival_risk") and "seconds" in v},
+        "score_steps": {
+            k: round(v["seconds"], 3)
+            for k, v in steps.items()
+            if k in ("scores__grading", "scores__survival_risk") and "seconds" in v
+        },
     }
 
 
@@ -138,12 +156,12 @@ def child_bare_predict(data_dir: str, release: str) -> dict:
     import lightgbm as lgb
     import polars as pl
 
+    from contracts.tables import FEATURES_MODEL_MATRIX
+    from lake.store import Lake
     from models.grading import GBM_VS_LGG, WHO_GRADE
     from models.registry import MODEL_FILE, current_champion
+    from models.registry_store import registry_connection
     from models.survival import SURVIVAL_RISK
-    from warehouse.lake import Lake
-    from warehouse.registry_store import registry_connection
-    from warehouse.tables import FEATURES_MODEL_MATRIX
 
     root = Path(data_dir)
     with registry_connection(root / "model_registry.duckdb") as connection:
@@ -155,7 +173,9 @@ def child_bare_predict(data_dir: str, release: str) -> dict:
         X = matrix.select(booster.feature_name()).cast(pl.Float64).to_numpy()
         prediction = booster.predict(X)
         columns = {"case_id": matrix["case_id"]}
-        columns.update({f"p{k}": prediction.reshape(len(X), -1)[:, k] for k in range(prediction.reshape(len(X), -1).shape[1])})
+        columns.update(
+            {f"p{k}": prediction.reshape(len(X), -1)[:, k] for k in range(prediction.reshape(len(X), -1).shape[1])}
+        )
         pl.DataFrame(columns).write_parquet(root / f".bare-predict-{index}.parquet", compression="zstd")
     return {"seconds": time.perf_counter() - started, "models": len(boosters), "rows": matrix.height}
 
@@ -167,8 +187,12 @@ def child_query(data_dir: str) -> dict:
     connect_started = time.perf_counter()
     connection = duckdb.connect(catalog, read_only=True)
     connect = time.perf_counter() - connect_started
-    ids = [r[0] for r in connection.execute(
-        "select submitter_id from analytics.patient_overview using sample 30 rows").fetchall()]
+    ids = [
+        r[0]
+        for r in connection.execute(
+            "select submitter_id from analytics.patient_overview using sample 30 rows"
+        ).fetchall()
+    ]
     sql = "select * from analytics.patient_overview where submitter_id = ?"
     connection.execute(sql, [ids[0]]).fetchall()  # warm-up: first read of the footers
     times = []
@@ -176,16 +200,22 @@ def child_query(data_dir: str) -> dict:
         began = time.perf_counter()
         connection.execute(sql, [submitter]).fetchall()
         times.append(time.perf_counter() - began)
-    return {"median_ms": statistics.median(times) * 1000, "max_ms": max(times) * 1000, "connect_ms": connect * 1000,
-            "queries": len(times)}
+    return {
+        "median_ms": statistics.median(times) * 1000,
+        "max_ms": max(times) * 1000,
+        "connect_ms": connect * 1000,
+        "queries": len(times),
+    }
 
 
 # -- the parent --------------------------------------------------------------------------------------------
 
+
 def _run_child(*args: str, home: Path | None = None) -> dict:
     env = {**os.environ, **({"DAGSTER_HOME": str(home)} if home else {})}
-    completed = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
-                               cwd=REPO_ROOT, env=env)
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env
+    )
     if completed.returncode != 0:
         raise SystemExit(f"benchmark child {args[0]} failed:\n{completed.stderr[-4000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -201,9 +231,12 @@ def bench(cases: int, work: Path, reuse_training: bool = False) -> dict:
     print(f"{cases} cases: bundle root ready in {time.monotonic() - started:.0f}s", flush=True)
     port = ingest_bench._free_port()
     (root / "CURRENT").write_text("45.0\n")
-    server = subprocess.Popen([sys.executable, "-m", "sandbox.gdc_standin", "--bundle-root", str(root),
-                               "--port", str(port)], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.gdc_standin", "--bundle-root", str(root), "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base_url = f"http://127.0.0.1:{port}"
     runs: dict[str, dict] = {}
     try:
@@ -224,8 +257,9 @@ def bench(cases: int, work: Path, reuse_training: bool = False) -> dict:
             runs["train"]["reused_from"] = str(previous)
             print(f"  champions reused from {champions} (training {runs['train']['seconds']:.1f}s, measured before)")
         else:
-            runs["train_refresh"] = _run_child("job", base_url, str(train_dir), "45.0", "refresh_gdc_release",
-                                               home=train_home)
+            runs["train_refresh"] = _run_child(
+                "job", base_url, str(train_dir), "45.0", "refresh_gdc_release", home=train_home
+            )
             runs["train"] = _run_child("job", base_url, str(train_dir), "45.0", "train_challengers", home=train_home)
             print(f"  champions trained (3x1 CV): {runs['train']['seconds']:.1f}s", flush=True)
             shutil.rmtree(champions, ignore_errors=True)
@@ -241,8 +275,7 @@ def bench(cases: int, work: Path, reuse_training: bool = False) -> dict:
         print(f"  full refresh: {runs['full']['seconds']:.1f}s", flush=True)
         runs["noop"] = _run_child("job", base_url, str(full_dir), "45.0", "refresh_gdc_release", home=full_home)
         (root / "CURRENT").write_text("46.0\n")
-        runs["five_percent"] = _run_child("job", base_url, str(full_dir), "46.0", "refresh_gdc_release",
-                                          home=full_home)
+        runs["five_percent"] = _run_child("job", base_url, str(full_dir), "46.0", "refresh_gdc_release", home=full_home)
         runs["bare_predict"] = _run_child("predict", str(full_dir), "46.0")
         runs["query"] = _run_child("query", str(full_dir))
         standin_mb = _hwm_mb(server.pid)
@@ -251,7 +284,9 @@ def bench(cases: int, work: Path, reuse_training: bool = False) -> dict:
         server.wait(timeout=60)
     score_seconds = sum(runs["five_percent"]["score_steps"].values())
     result = {
-        "cases": cases, "runs": runs, "standin_peak_rss_mb": standin_mb,
+        "cases": cases,
+        "runs": runs,
+        "standin_peak_rss_mb": standin_mb,
         "ingest_ratio": runs["full"]["layers"]["ingest"]["seconds"] / runs["bare_loop"]["seconds"],
         "scoring_ratio": score_seconds / runs["bare_predict"]["seconds"],
     }
@@ -261,31 +296,44 @@ def bench(cases: int, work: Path, reuse_training: bool = False) -> dict:
 
 def report(results: list[dict]) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    print(f"\nmachine: {os.cpu_count()} cores ({cpu}), {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB")
+    print(
+        f"\nmachine: {os.cpu_count()} cores ({cpu}), {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB"
+    )
     print("wall seconds / peak RSS MB per layer (full = first refresh of a release, training apart):")
     header = f"{'cases':>7} | {'run':<12} | " + " | ".join(f"{layer:>15}" for layer in LAYERS) + " | total s | peak MB"
     print(header)
     for result in results:
         for name in ("full", "noop", "five_percent", "train"):
             run = result["runs"][name]
-            cells = " | ".join(f"{run['layers'][layer]['seconds']:6.1f}s {run['layers'][layer]['peak_rss_mb']:6.0f}MB"
-                               for layer in LAYERS)
+            cells = " | ".join(
+                f"{run['layers'][layer]['seconds']:6.1f}s {run['layers'][layer]['peak_rss_mb']:6.0f}MB"
+                for layer in LAYERS
+            )
             print(f"{result['cases']:>7} | {name:<12} | {cells} | {run['seconds']:7.1f} | {run['peak_rss_mb']:7.0f}")
-    print("\ncases | ingest / bare loop | scoring / bare predict+write | patient query median (max) ms | stand-in peak MB")
+    print(
+        "\ncases | ingest / bare loop | scoring / bare predict+write | patient query median (max) ms | stand-in peak MB"
+    )
     for result in results:
         query = result["runs"]["query"]
-        print(f"{result['cases']:>5} | {result['ingest_ratio']:18.2f} | {result['scoring_ratio']:28.2f} | "
-              f"{query['median_ms']:10.1f} ({query['max_ms']:.1f}) | {result['standin_peak_rss_mb']:.0f}")
-    print("goals (2 cores): 100,000 cases end to end <= 240 s, peak RSS <= 3,072 MB; ingest <= 1.2x; "
-          "scoring <= 1.5x; query <= 50 ms; stand-in <= 2,048 MB")
+        print(
+            f"{result['cases']:>5} | {result['ingest_ratio']:18.2f} | {result['scoring_ratio']:28.2f} | "
+            f"{query['median_ms']:10.1f} ({query['max_ms']:.1f}) | {result['standin_peak_rss_mb']:.0f}"
+        )
+    print(
+        "goals (2 cores): 100,000 cases end to end <= 240 s, peak RSS <= 3,072 MB; ingest <= 1.2x; "
+        "scoring <= 1.5x; query <= 50 ms; stand-in <= 2,048 MB"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, nargs="*", default=[1100, 10_000])
     parser.add_argument("--work", type=Path, default=REPO_ROOT / "data" / "bench" / "refresh")
-    parser.add_argument("--reuse-training", action="store_true",
-                        help="use the champions (and training figures) of the previous run of this cohort size")
+    parser.add_argument(
+        "--reuse-training",
+        action="store_true",
+        help="use the champions (and training figures) of the previous run of this cohort size",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -294,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = child(*rest)
         elif kind == "bare":
             import ingest as ingest_bench
+
             outcome = ingest_bench.child_bare_loop(*rest)
         elif kind == "predict":
             outcome = child_bare_predict(*rest)

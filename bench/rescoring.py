@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -82,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     standin = subprocess.Popen(
         [sys.executable, "-m", "sandbox.gdc_standin", "--bundle-root", str(root), "--port", str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base_url = f"http://127.0.0.1:{port}"
@@ -94,13 +95,16 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except requests.RequestException:
                 time.sleep(0.1)
-        defs = build_definitions({
-            "gdc": GdcApiResource(base_url=base_url, page_size=5000),
-            "lake": LakeResource(data_dir=str(data_dir)),
-            "gene_panels": GenePanelResource(),
-            "model_training": ModelTrainingResource(n_splits=args.splits, n_repeats=args.repeats,
-                                                    survival_baselines=False),
-        })
+        defs = build_definitions(
+            {
+                "gdc": GdcApiResource(base_url=base_url, page_size=5000),
+                "lake": LakeResource(data_dir=str(data_dir)),
+                "gene_panels": GenePanelResource(),
+                "model_training": ModelTrainingResource(
+                    n_splits=args.splits, n_repeats=args.repeats, survival_baselines=False
+                ),
+            }
+        )
         instance = DagsterInstance.ephemeral()
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         rows = []
@@ -110,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 instance.add_dynamic_partitions(gdc_releases.name, [release])
             began = time.monotonic()
             result = defs.resolve_job_def(job).execute_in_process(
-                partition_key=release, instance=instance, raise_on_error=False, run_config=quiet)
+                partition_key=release, instance=instance, raise_on_error=False, run_config=quiet
+            )
             seconds = time.monotonic() - began
             if not result.success:
                 failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import types
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,9 +50,11 @@ def _peak_rss_mb() -> float:
 
 def _load_before(rev: str) -> types.ModuleType:
     """models.scoring (and the models.explain it uses) as of `rev`, as modules beside the current ones."""
+
     def source(path: str) -> str:
-        return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO_ROOT, check=True, capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["git", "show", f"{rev}:{path}"], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+        ).stdout
 
     explain = types.ModuleType("bench_before_explain")
     sys.modules[explain.__name__] = explain
@@ -68,8 +70,8 @@ def _champions(data_dir: Path, work: Path):
     from models.grading import GBM_VS_LGG, WHO_GRADE
     from models.pipeline import load_model
     from models.registry import current_champion, read_model_artifacts, read_training_rows
+    from models.registry_store import registry_connection
     from models.survival import SURVIVAL_RISK
-    from warehouse.registry_store import registry_connection
 
     registry = work / "model_registry.duckdb"  # a copy: the benchmark lake is not touched
     shutil.copy(data_dir / "model_registry.duckdb", registry)
@@ -91,10 +93,16 @@ def _grading_kwargs(champions) -> dict:
 
     gbm_entry, gbm, gbm_metadata, gbm_rows = champions["grading_gbm_vs_lgg"]
     grade_entry, grade, grade_metadata, grade_rows = champions["grading_who_grade"]
-    return dict(gbm_model=gbm, model_version=gbm_entry.model_version, grade_model=grade,
-                grade_model_version=grade_entry.model_version, training_case_ids=gbm_rows,
-                grade_training_case_ids=grade_rows, conformal=conformal(gbm_metadata),
-                grade_conformal=conformal(grade_metadata))
+    return dict(
+        gbm_model=gbm,
+        model_version=gbm_entry.model_version,
+        grade_model=grade,
+        grade_model_version=grade_entry.model_version,
+        training_case_ids=gbm_rows,
+        grade_training_case_ids=grade_rows,
+        conformal=conformal(gbm_metadata),
+        grade_conformal=conformal(grade_metadata),
+    )
 
 
 def _survival_kwargs(champions) -> dict:
@@ -116,16 +124,25 @@ def bare_predict(matrix_path: Path, champions, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def score_step(kind: str, release: str, matrix_path: Path, champions, out: Path, *, scoring=None,
-               earlier_scores: Path | None = None, earlier_matrix: Path | None = None) -> dict:
+def score_step(
+    kind: str,
+    release: str,
+    matrix_path: Path,
+    champions,
+    out: Path,
+    *,
+    scoring=None,
+    earlier_scores: Path | None = None,
+    earlier_matrix: Path | None = None,
+) -> dict:
     """One score step as the asset runs it; `scoring` = the module to score with (default: current)."""
     import polars as pl
 
     import models.scoring as current
+    from lake.store import content_hash, write_parquet_atomic
     from models.scoring import EarlierScores, ScoringInputs, scoring_code_version
-    from warehouse.lake import content_hash, write_parquet_atomic
 
-    scored_at = datetime.now(timezone.utc)
+    scored_at = datetime.now(UTC)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     matrix = pl.read_parquet(matrix_path)
@@ -169,8 +186,11 @@ def _identical(a, b) -> bool:
     a, b = a.drop("scored_at").sort("case_id"), b.drop("scored_at").sort("case_id")
     if a.schema != b.schema or not a.equals(b, null_equal=True):
         return False
-    return all(np.array_equal(a[c].to_numpy().view(np.uint64), b[c].to_numpy().view(np.uint64))
-               for c, dtype in a.schema.items() if dtype == pl.Float64)
+    return all(
+        np.array_equal(a[c].to_numpy().view(np.uint64), b[c].to_numpy().view(np.uint64))
+        for c, dtype in a.schema.items()
+        if dtype == pl.Float64
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import polars as pl
 
-    from warehouse.lake import Lake
-    from warehouse.tables import FEATURES_MODEL_MATRIX
+    from contracts.tables import FEATURES_MODEL_MATRIX
+    from lake.store import Lake
 
     work = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
     try:
@@ -201,8 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             frame.write_parquet(matrices[release], compression="zstd")
         champions = _champions(args.data, work)
         rows = pl.read_parquet(matrices[args.release]).height
-        print(f"{rows} patients, release {args.release} (previous {args.previous}); champions: "
-              + ", ".join(entry.model_version for entry, *_ in champions.values()), flush=True)
+        print(
+            f"{rows} patients, release {args.release} (previous {args.previous}); champions: "
+            + ", ".join(entry.model_version for entry, *_ in champions.values()),
+            flush=True,
+        )
 
         results: dict[str, dict] = {}
         bare_predict(matrices[args.release], champions, work)  # warm-up (file cache, LightGBM threads)
@@ -212,33 +235,52 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}
         for kind in ("grading", "survival"):
             # Like the bare loop, the best of --repeat runs (the first also loads the compiled loops from disk).
-            full = [score_step(kind, args.release, matrices[args.release], champions, work)
-                    for _ in range(args.repeat)]
-            print(f"after  full   {kind:<9} runs: " + ", ".join(f"{run['seconds']['total']:.2f}s" for run in full),
-                  flush=True)
+            full = [score_step(kind, args.release, matrices[args.release], champions, work) for _ in range(args.repeat)]
+            print(
+                f"after  full   {kind:<9} runs: " + ", ".join(f"{run['seconds']['total']:.2f}s" for run in full),
+                flush=True,
+            )
             runs[("full", kind)] = min(full, key=lambda run: run["seconds"]["total"])
-            runs[("no-op", kind)] = score_step(kind, args.release, matrices[args.release], champions, work,
-                                               earlier_scores=Path(runs[("full", kind)]["path"]))
+            runs[("no-op", kind)] = score_step(
+                kind,
+                args.release,
+                matrices[args.release],
+                champions,
+                work,
+                earlier_scores=Path(runs[("full", kind)]["path"]),
+            )
             previous = score_step(kind, args.previous, matrices[args.previous], champions, work)
-            runs[("next", kind)] = score_step(kind, args.release, matrices[args.release], champions, work,
-                                              earlier_scores=Path(previous["path"]),
-                                              earlier_matrix=matrices[args.previous])
+            runs[("next", kind)] = score_step(
+                kind,
+                args.release,
+                matrices[args.release],
+                champions,
+                work,
+                earlier_scores=Path(previous["path"]),
+                earlier_matrix=matrices[args.previous],
+            )
             for case in ("full", "no-op", "next"):
                 run = runs[(case, kind)]
-                print(f"after  {case:<6} {kind:<9} {run['seconds']['total']:7.2f}s  "
-                      f"(read {run['seconds']['read']:.2f} score {run['seconds']['score']:.2f} "
-                      f"write {run['seconds']['write']:.2f}; reused {run['reused']})", flush=True)
+                print(
+                    f"after  {case:<6} {kind:<9} {run['seconds']['total']:7.2f}s  "
+                    f"(read {run['seconds']['read']:.2f} score {run['seconds']['score']:.2f} "
+                    f"write {run['seconds']['write']:.2f}; reused {run['reused']})",
+                    flush=True,
+                )
             assert _identical(runs[("no-op", kind)]["frame"], runs[("full", kind)]["frame"])
             assert _identical(runs[("next", kind)]["frame"], runs[("full", kind)]["frame"])
         if not args.skip_before:
             before = _load_before(args.before_rev)
             for kind in ("grading", "survival"):
-                runs[("before", kind)] = score_step(kind, args.release, matrices[args.release], champions, work,
-                                                    scoring=before)
+                runs[("before", kind)] = score_step(
+                    kind, args.release, matrices[args.release], champions, work, scoring=before
+                )
                 same = _identical(runs[("before", kind)]["frame"], runs[("full", kind)]["frame"])
-                print(f"before        {kind:<9} {runs[('before', kind)]['seconds']['total']:7.2f}s  "
-                      f"(score {runs[('before', kind)]['seconds']['score']:.2f}); rows identical to after: {same}",
-                      flush=True)
+                print(
+                    f"before        {kind:<9} {runs[('before', kind)]['seconds']['total']:7.2f}s  "
+                    f"(score {runs[('before', kind)]['seconds']['score']:.2f}); rows identical to after: {same}",
+                    flush=True,
+                )
                 runs[("before", kind)]["identical_to_after"] = same
 
         bare = results["bare"]["total"]
@@ -247,11 +289,14 @@ def main(argv: list[str] | None = None) -> int:
             if (case, "grading") not in runs:
                 continue
             total = runs[(case, "grading")]["seconds"]["total"] + runs[(case, "survival")]["seconds"]["total"]
-            print(f"  {case:<7} grading {runs[(case, 'grading')]['seconds']['total']:7.2f}s + survival "
-                  f"{runs[(case, 'survival')]['seconds']['total']:6.2f}s = {total:7.2f}s  ({total / bare:5.1f}x)")
+            print(
+                f"  {case:<7} grading {runs[(case, 'grading')]['seconds']['total']:7.2f}s + survival "
+                f"{runs[(case, 'survival')]['seconds']['total']:6.2f}s = {total:7.2f}s  ({total / bare:5.1f}x)"
+            )
         print(f"peak RSS {_peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        summary = {f"{case}/{kind}": {k: v for k, v in run.items() if k != "frame"}
-                   for (case, kind), run in runs.items()}
+        summary = {
+            f"{case}/{kind}": {k: v for k, v in run.items() if k != "frame"} for (case, kind), run in runs.items()
+        }
         print(json.dumps({"rows": rows, "bare": bare, "runs": summary}))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""Grading and survival models (pure: no Dagster; file/DuckDB I/O only in `models.registry`).
+"""Grading and survival models: training, CV, calibration, metrics, explanations, scoring and the registry.
+Pure: no Dagster; file/DuckDB I/O only in `models.registry` and `models.registry_store`.
 
 How the model assets use it:
 
@@ -18,5 +19,6 @@ How the model assets use it:
 
 Modules: `cox` (Cox partial-likelihood objective, Breslow baseline), `training` (inner-CV search),
 `grading`, `survival`, `cv` (case-grouped repeated stratified folds), `metrics`, `explain`,
-`registry`, `scoring`, `pipeline`.
+`registry`, `registry_store`, `scoring`, `pipeline`, `prospective`, `validation`, `challenge`, `conformal`,
+`pattern_shap`.
 """

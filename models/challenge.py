@@ -45,16 +45,9 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from sksurv.metrics import concordance_index_censored
 
+from contracts.schemas import GRADE_CLASSES
 from models.cv import Fold, metrics_json
-from models.grading import (
-    GBM_VS_LGG,
-    GRADE_CLASSES,
-    WHO_GRADE,
-    GradingCvResult,
-    GradingData,
-    cross_validate_grading,
-    grading_data,
-)
+from models.grading import GBM_VS_LGG, WHO_GRADE, GradingCvResult, GradingData, cross_validate_grading, grading_data
 from models.registry import PROMOTION_RULES
 from models.survival import SURVIVAL_RISK, SurvivalCvResult, SurvivalData, cross_validate_survival, survival_data
 from models.training import PARAM_GRID
@@ -194,6 +187,7 @@ def _json_safe(value: Any) -> Any:
 
 # --- statistics ----------------------------------------------------------------------------------------
 
+
 def corrected_resampled_t_interval(
     differences: Sequence[float], test_train_ratio: float, confidence: float = CONFIDENCE
 ) -> tuple[float, float, float]:
@@ -230,6 +224,7 @@ def naive_paired_t_interval(differences: Sequence[float], confidence: float = CO
 
 # --- cross-validation of one recipe -------------------------------------------------------------------
 
+
 def _task_data(matrix: pl.DataFrame, recipe: Recipe) -> GradingData | SurvivalData:
     if recipe.task == SURVIVAL_RISK:
         return survival_data(matrix, recipe.feature_names)
@@ -243,7 +238,9 @@ def _cross_validate(
         return cross_validate_survival(
             data, n_splits=n_splits, n_repeats=n_repeats, seed=seed, baselines=False, grid=recipe.grid
         )
-    return cross_validate_grading(data, recipe.task, n_splits=n_splits, n_repeats=n_repeats, seed=seed, grid=recipe.grid)
+    return cross_validate_grading(
+        data, recipe.task, n_splits=n_splits, n_repeats=n_repeats, seed=seed, grid=recipe.grid
+    )
 
 
 def _cv_model_name(task: str) -> str:
@@ -258,12 +255,15 @@ def _check_same_folds(champion: Sequence[Fold], challenger: Sequence[Fold], case
     """Both recipes must have been evaluated on exactly the same test cases in every (repeat, fold)."""
     if len(champion) != len(challenger):
         raise AssertionError(f"fold counts differ: champion {len(champion)}, challenger {len(challenger)}")
-    for a, b in zip(champion, challenger):
-        if (a.repeat, a.fold) != (b.repeat, b.fold) or not np.array_equal(case_ids[a.test_index], case_ids[b.test_index]):
+    for a, b in zip(champion, challenger, strict=True):
+        if (a.repeat, a.fold) != (b.repeat, b.fold) or not np.array_equal(
+            case_ids[a.test_index], case_ids[b.test_index]
+        ):
             raise AssertionError(f"champion and challenger folds differ at repeat {a.repeat}, fold {a.fold}")
 
 
 # --- new patients ------------------------------------------------------------------------------------
+
 
 def _prediction_columns(task: str) -> list[str]:
     if task == GBM_VS_LGG:
@@ -294,7 +294,9 @@ def _new_patient_metric(task: str, predictions: np.ndarray, endpoint: pl.DataFra
         if not death.any():
             return None
         try:
-            return float(concordance_index_censored(death, endpoint["overall_survival_days"].to_numpy(), -predictions[:, 0])[0])
+            return float(
+                concordance_index_censored(death, endpoint["overall_survival_days"].to_numpy(), -predictions[:, 0])[0]
+            )
         except ValueError:  # no comparable pair
             return None
     label = endpoint["label_index"].to_numpy().astype(int)
@@ -347,15 +349,14 @@ def _new_patients(
             raise AssertionError(f"{role}: not every new patient has an out-of-fold prediction")
         values = pooled.select(columns).to_numpy()
         summary[role] = _new_patient_metric(task, values, endpoint)
-        frame = frame.with_columns(
-            *[pl.Series(f"{role}_{column}", values[:, k]) for k, column in enumerate(columns)]
-        )
+        frame = frame.with_columns(*[pl.Series(f"{role}_{column}", values[:, k]) for k, column in enumerate(columns)])
     if summary["champion"] is not None and summary["challenger"] is not None:
         summary["difference"] = summary["challenger"] - summary["champion"]
     return summary, frame
 
 
 # --- the comparison ----------------------------------------------------------------------------------
+
 
 def compare_recipes(
     matrix: pl.DataFrame,
@@ -385,7 +386,9 @@ def compare_recipes(
     if not margin > 0:
         raise ValueError(f"the non-inferiority margin must be positive, got {margin}")
     if "release" in matrix.columns and matrix["release"].n_unique() > 1:
-        raise ValueError(f"the matrix holds releases {sorted(matrix['release'].unique().to_list())}; pass one release's rows")
+        raise ValueError(
+            f"the matrix holds releases {sorted(matrix['release'].unique().to_list())}; pass one release's rows"
+        )
     missing_challenger = [c for c in challenger.feature_names if c not in matrix.columns]
     if missing_challenger:
         raise ValueError(f"the challenger recipe needs column(s) {missing_challenger} that the matrix lacks")
@@ -443,12 +446,16 @@ def compare_recipes(
     paired = (
         _fold_metric(champion_cv, task, metric)
         .rename({metric: "champion"})
-        .join(_fold_metric(challenger_cv, task, metric).rename({metric: "challenger"}), on=["repeat", "fold"], how="inner")
+        .join(
+            _fold_metric(challenger_cv, task, metric).rename({metric: "challenger"}), on=["repeat", "fold"], how="inner"
+        )
         .filter(pl.col("champion").is_not_nan() & pl.col("challenger").is_not_nan())
         .sort("repeat", "fold")
     )
     # For identical recipes both columns come from the same CV object, so every difference is exactly 0.
-    differences = [sign * (b - a) for a, b in zip(paired["champion"].to_list(), paired["challenger"].to_list())]
+    differences = [
+        sign * (b - a) for a, b in zip(paired["champion"].to_list(), paired["challenger"].to_list(), strict=True)
+    ]
     n_test = float(np.mean([f.test_index.size for f in challenger_cv.folds]))
     n_train = float(np.mean([f.train_index.size for f in challenger_cv.folds]))
     ratio = n_test / n_train
@@ -468,7 +475,9 @@ def compare_recipes(
         reason = f"kept as challenger: the whole interval is below -margin, the challenger is worse by more than the margin; {figures}"
     else:
         reason = f"kept as challenger: the interval reaches below -margin, harm larger than the margin cannot be ruled out; {figures}"
-    new_patients, predictions = _new_patients(task, challenger_data, new_case_ids, champion_cv, challenger_cv, n_repeats)
+    new_patients, predictions = _new_patients(
+        task, challenger_data, new_case_ids, champion_cv, challenger_cv, n_repeats
+    )
     return RecipeComparison(
         task=task,
         metric=metric,
@@ -477,7 +486,7 @@ def compare_recipes(
         challenger_fingerprint=challenger_fp,
         champion_summary=champion_summary,
         challenger_summary=challenger_summary,
-        fold_keys=list(zip(paired["repeat"].to_list(), paired["fold"].to_list())),
+        fold_keys=list(zip(paired["repeat"].to_list(), paired["fold"].to_list(), strict=True)),
         fold_differences=differences,
         difference_mean=mean,
         difference_ci_low=low,

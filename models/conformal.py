@@ -146,7 +146,7 @@ def empirical_coverage(sets: Sequence[Sequence[str]], true_labels: Sequence[str]
         raise ValueError(f"{len(sets)} sets for {len(true_labels)} labels")
     if not sets:
         raise ValueError("no prediction sets")
-    return float(np.mean([label in s for s, label in zip(sets, true_labels)]))
+    return float(np.mean([label in s for s, label in zip(sets, true_labels, strict=True)]))
 
 
 def average_set_size(sets: Sequence[Sequence[str]]) -> float:

@@ -91,6 +91,7 @@ def cox_negative_log_partial_likelihood(
 
 # --- LightGBM glue -----------------------------------------------------------------------------------
 
+
 def survival_dataset(
     features: FloatArray,
     overall_survival_days: FloatArray,
@@ -138,6 +139,7 @@ def cox_partial_likelihood_metric(preds: FloatArray, eval_data: lgb.Dataset) -> 
 
 # --- Breslow baseline hazard -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BreslowBaseline:
     """Baseline cumulative hazard H0 as a right-continuous step function of days."""
@@ -159,10 +161,15 @@ class BreslowBaseline:
 
     @classmethod
     def from_json(cls, payload: dict[str, list[float]]) -> BreslowBaseline:
-        return cls(np.asarray(payload["event_days"], dtype=np.float64), np.asarray(payload["cumulative_hazard"], dtype=np.float64))
+        return cls(
+            np.asarray(payload["event_days"], dtype=np.float64),
+            np.asarray(payload["cumulative_hazard"], dtype=np.float64),
+        )
 
 
-def fit_breslow_baseline(log_hazard: FloatArray, overall_survival_days: FloatArray, death_observed: NDArray) -> BreslowBaseline:
+def fit_breslow_baseline(
+    log_hazard: FloatArray, overall_survival_days: FloatArray, death_observed: NDArray
+) -> BreslowBaseline:
     """H0(t) = sum over event times s <= t of d(s) / sum_{j: T_j >= s} exp(f_j) (Breslow)."""
     days = np.asarray(overall_survival_days, dtype=np.float64)
     events = np.asarray(death_observed, dtype=bool)

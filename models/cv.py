@@ -43,7 +43,7 @@ def repeated_stratified_case_folds(
             distinct_cases, case_stratum
         )
     folds = []
-    for number, (train_cases, test_cases) in enumerate(splits):
+    for number, (_train_cases, test_cases) in enumerate(splits):
         in_test = np.zeros(distinct_cases.size, dtype=bool)
         in_test[test_cases] = True
         row_in_test = in_test[row_case]
@@ -60,18 +60,15 @@ def repeated_stratified_case_folds(
 
 def summarise_fold_metrics(fold_metrics: pl.DataFrame) -> pl.DataFrame:
     """Per (model, metric): mean, std (across folds), min, max and fold count."""
-    long = fold_metrics.unpivot(
-        index=["model", "repeat", "fold"], variable_name="metric", value_name="value"
-    ).filter(pl.col("value").is_not_nan() & pl.col("value").is_not_null())
-    return (
-        long.group_by("model", "metric", maintain_order=True)
-        .agg(
-            pl.col("value").mean().alias("mean"),
-            pl.col("value").std().alias("std"),
-            pl.col("value").min().alias("min"),
-            pl.col("value").max().alias("max"),
-            pl.len().alias("folds"),
-        )
+    long = fold_metrics.unpivot(index=["model", "repeat", "fold"], variable_name="metric", value_name="value").filter(
+        pl.col("value").is_not_nan() & pl.col("value").is_not_null()
+    )
+    return long.group_by("model", "metric", maintain_order=True).agg(
+        pl.col("value").mean().alias("mean"),
+        pl.col("value").std().alias("std"),
+        pl.col("value").min().alias("min"),
+        pl.col("value").max().alias("max"),
+        pl.len().alias("folds"),
     )
 
 

@@ -21,8 +21,8 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from contracts.panels import SSM_PANEL_GENES
 from models.pattern_shap import PatternEvaluation, class_model_text
-from transforms.panels import SSM_PANEL_GENES
 
 # Binary marker features: (what a 1 reads as, what a 0 reads as, what missing reads as).
 _BINARY_PHRASES: dict[str, tuple[str, str, str]] = {
@@ -109,12 +109,12 @@ def split_points(booster: lgb.Booster, model_text: str | None = None) -> SplitPo
     features: list[int] = []
     for line in (model_text if model_text is not None else booster.model_to_string()).split("\n"):
         if line.startswith("split_feature="):
-            features = [int(v) for v in line[len("split_feature="):].split()]
+            features = [int(v) for v in line[len("split_feature=") :].split()]
         elif line.startswith("threshold="):
-            for feature, threshold in zip(features, line[len("threshold="):].split()):
+            for feature, threshold in zip(features, line[len("threshold=") :].split(), strict=True):
                 thresholds[feature].add(float(threshold))
         elif line.startswith("decision_type="):
-            for feature, decision in zip(features, map(int, line[len("decision_type="):].split())):
+            for feature, decision in zip(features, map(int, line[len("decision_type=") :].split()), strict=True):
                 missing = (decision >> 2) & 3
                 if missing == _MISSING_NAN:
                     nan_splits.add(feature)
@@ -126,7 +126,8 @@ def split_points(booster: lgb.Booster, model_text: str | None = None) -> SplitPo
     return SplitPoints(
         thresholds=tuple(np.array(sorted(t), dtype=np.float64) for t in thresholds),
         nan_splits=np.isin(np.arange(n_features), list(nan_splits)),
-        zero_splits=np.isin(np.arange(n_features), list(zero_splits)), exact_rows_only=exact_rows_only,
+        zero_splits=np.isin(np.arange(n_features), list(zero_splits)),
+        exact_rows_only=exact_rows_only,
     )
 
 
@@ -233,7 +234,7 @@ def _uncertain_rows(values: NDArray, bound: float, k: int) -> NDArray[np.bool_]:
     n_rows, n_features = values.shape
     ranks = min(k + 1, n_features)
     magnitude = np.abs(values)
-    top = -np.sort(-np.partition(magnitude, n_features - ranks, axis=1)[:, n_features - ranks:], axis=1)
+    top = -np.sort(-np.partition(magnitude, n_features - ranks, axis=1)[:, n_features - ranks :], axis=1)
     uncertain = np.zeros(n_rows, dtype=bool)
     for r in range(min(k, n_features)):
         below = top[:, r + 1] if r + 1 < ranks else 0.0
@@ -266,8 +267,9 @@ class Evaluation:
                 parts = []
                 for start in range(0, n_rows, part_rows):
                     rows = slice(start, min(n_rows, start + part_rows))
-                    part = PatternEvaluation.build(booster, read[rows], decision_signature(read[rows], splits),
-                                                   model_text, workers=_WORKERS)
+                    part = PatternEvaluation.build(
+                        booster, read[rows], decision_signature(read[rows], splits), model_text, workers=_WORKERS
+                    )
                     if part is None:
                         break
                     parts.append((rows, part))
@@ -294,8 +296,9 @@ class Evaluation:
             uncertain = np.flatnonzero(_uncertain_rows(values, found.bound, k))
             if uncertain.size:
                 at = np.arange(rows.start, rows.stop)[uncertain]
-                values[uncertain] = contributions(self.booster, self.features[at],
-                                                  None if classes is None else classes[at])
+                values[uncertain] = contributions(
+                    self.booster, self.features[at], None if classes is None else classes[at]
+                )
             pieces.append(values)
         return np.concatenate(pieces)
 
@@ -366,10 +369,13 @@ def contribution_sentences(
         where = said & (top == j)
         values = top_value[where]
         bits, index = np.unique(np.where(np.isnan(values), np.nan, values).view(np.uint64), return_inverse=True)
-        numbers = np.array([
-            text_number.setdefault(describe_feature_value(feature_names[j], value), len(text_number))
-            for value in bits.view(np.float64)
-        ], dtype=np.int64)
+        numbers = np.array(
+            [
+                text_number.setdefault(describe_feature_value(feature_names[j], value), len(text_number))
+                for value in bits.view(np.float64)
+            ],
+            dtype=np.int64,
+        )
         phrase_text[where] = numbers[index.reshape(-1)]
     texts = list(text_number)
     if predicted_class is not None and class_names is not None:
@@ -419,5 +425,10 @@ def global_importance(booster: lgb.Booster, feature_names: list[str]) -> pl.Data
     splits = booster.feature_importance(importance_type="split")
     total = gain.sum() or 1.0
     return pl.DataFrame(
-        {"feature": feature_names, "gain": gain.astype(np.float64), "gain_share": gain / total, "splits": splits.astype(np.int64)}
+        {
+            "feature": feature_names,
+            "gain": gain.astype(np.float64),
+            "gain_share": gain / total,
+            "splits": splits.astype(np.int64),
+        }
     ).sort("gain", descending=True)

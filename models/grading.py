@@ -21,13 +21,13 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 from sklearn.linear_model import LogisticRegression
 
+from contracts.schemas import GRADE_CLASSES
 from models.cv import Fold, repeated_stratified_case_folds, summarise_fold_metrics
 from models.metrics import binary_classification_metrics, multiclass_classification_metrics
 from models.training import PARAM_GRID, inner_folds, select_and_fit, serialisable_params
 
 GBM_VS_LGG = "grading_gbm_vs_lgg"
 WHO_GRADE = "grading_who_grade"
-GRADE_CLASSES: tuple[int, ...] = (2, 3, 4)
 BINARY_CLASSES: tuple[str, ...] = ("LGG", "GBM")
 
 
@@ -128,7 +128,11 @@ def fit_classifier(
 
     def make_dataset(rows: NDArray[np.intp], reference: lgb.Dataset | None) -> lgb.Dataset:
         return lgb.Dataset(
-            features[rows], label=label_index[rows], feature_name=feature_names, reference=reference, free_raw_data=False
+            features[rows],
+            label=label_index[rows],
+            feature_name=feature_names,
+            reference=reference,
+            free_raw_data=False,
         )
 
     selection, booster = select_and_fit(
@@ -140,7 +144,9 @@ def fit_classifier(
         grid=grid,
     )
     calibration = (
-        fit_platt(selection.oof_raw_score, label_index) if binary else fit_temperature(selection.oof_raw_score, label_index)
+        fit_platt(selection.oof_raw_score, label_index)
+        if binary
+        else fit_temperature(selection.oof_raw_score, label_index)
     )
     return FittedClassifier(
         task=task,
@@ -200,13 +206,19 @@ def cross_validate_grading(
     seed: int = 20261122,
     grid: Sequence[dict[str, Any]] = PARAM_GRID,
 ) -> GradingCvResult:
-    folds = repeated_stratified_case_folds(data.case_ids, data.label_index, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
+    folds = repeated_stratified_case_folds(
+        data.case_ids, data.label_index, n_splits=n_splits, n_repeats=n_repeats, seed=seed
+    )
     metric_rows, oof_frames, chosen = [], [], []
     class_names = list(BINARY_CLASSES) if task == GBM_VS_LGG else [str(g) for g in GRADE_CLASSES]
     for fold in folds:
         model = fit_classifier(
-            data.features[fold.train_index], data.label_index[fold.train_index], data.feature_names, task,
-            seed=seed + 1000 * fold.repeat + fold.fold, grid=grid,
+            data.features[fold.train_index],
+            data.label_index[fold.train_index],
+            data.feature_names,
+            task,
+            seed=seed + 1000 * fold.repeat + fold.fold,
+            grid=grid,
         )
         probability = model.predict_proba(data.features[fold.test_index])
         label = data.label_index[fold.test_index]

@@ -15,8 +15,7 @@ from sksurv.metrics import (
 )
 from sksurv.util import Surv
 
-DAYS_PER_MONTH = 30.44
-SURVIVAL_HORIZONS_MONTHS: tuple[int, ...] = (12, 24, 60)
+from contracts.schemas import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
 
 
 def expected_calibration_error(probability: NDArray, outcome: NDArray, n_bins: int = 10) -> float:
@@ -50,7 +49,9 @@ def binary_classification_metrics(label: NDArray, probability: NDArray, threshol
     }
 
 
-def multiclass_classification_metrics(label_index: NDArray, probability: NDArray, class_names: list[str]) -> dict[str, float]:
+def multiclass_classification_metrics(
+    label_index: NDArray, probability: NDArray, class_names: list[str]
+) -> dict[str, float]:
     """`label_index` 0..K-1, `probability` (n, K). AUC micro (one-vs-rest pooled) and per class."""
     label_index = np.asarray(label_index, dtype=int)
     probability = np.asarray(probability, dtype=np.float64)
@@ -112,4 +113,3 @@ def survival_metrics(
     grid = np.linspace(max(3 * DAYS_PER_MONTH, lower + 1.0), min(60 * DAYS_PER_MONTH, upper - 1.0), 40)
     metrics["integrated_brier"] = float(integrated_brier_score(train, test, survival_at(grid), grid))
     return metrics
-

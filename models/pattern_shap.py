@@ -45,8 +45,12 @@ def _kernels() -> SimpleNamespace:
         except RuntimeError:  # no writable cache location: compile in each process
             return numba.njit(nogil=True)(function)
 
-    return SimpleNamespace(tree_patterns=jit(_tree_patterns), ordered_sum=jit(_ordered_sum),
-                           restrict=jit(_restrict), add_trees=jit(_add_trees))
+    return SimpleNamespace(
+        tree_patterns=jit(_tree_patterns),
+        ordered_sum=jit(_ordered_sum),
+        restrict=jit(_restrict),
+        add_trees=jit(_add_trees),
+    )
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,19 @@ def parse_trees(model_text: str) -> list[Tree]:
     for block in model_text.partition("end of trees")[0].split("\nTree=")[1:]:
         fields = dict(line.partition("=")[::2] for line in block.split("\n")[1:] if "=" in line)
 
-        def numbers(name: str, dtype) -> NDArray:
+        def numbers(name: str, dtype, fields=fields) -> NDArray:
             return np.array(fields.get(name, "").split(), dtype=dtype)
 
         leaves = numbers("leaf_value", np.float64)
-        trees.append(Tree(
-            split_feature=numbers("split_feature", np.int64), threshold=numbers("threshold", np.float64),
-            decision_type=numbers("decision_type", np.int64), num_leaves=int(fields["num_leaves"]),
-            max_abs_leaf=float(np.abs(leaves).max()) if leaves.size else 0.0,
-        ))
+        trees.append(
+            Tree(
+                split_feature=numbers("split_feature", np.int64),
+                threshold=numbers("threshold", np.float64),
+                decision_type=numbers("decision_type", np.int64),
+                num_leaves=int(fields["num_leaves"]),
+                max_abs_leaf=float(np.abs(leaves).max()) if leaves.size else 0.0,
+            )
+        )
     return trees
 
 
@@ -97,9 +105,7 @@ def rounding_bound(trees: list[Tree]) -> float:
     value is within 8 L^3 eps max|leaf| of exact (a factor 8 to spare); summing T tree values of magnitude at
     most L max|leaf| adds T eps L max|leaf| each. Both results are that close to the exact sum."""
     n_trees = len(trees)
-    per_side = sum(
-        _EPS * tree.max_abs_leaf * (8 * tree.num_leaves**3 + n_trees * tree.num_leaves) for tree in trees
-    )
+    per_side = sum(_EPS * tree.max_abs_leaf * (8 * tree.num_leaves**3 + n_trees * tree.num_leaves) for tree in trees)
     return 2 * per_side
 
 
@@ -172,8 +178,9 @@ def _restrict(pattern, rows, count):
     return local, representative[:found]
 
 
-def _add_trees(total, patterns, rows, all_rows, trees, feature_ptr, features, local_ptr, local, value_ptr, values,
-               start, stop):
+def _add_trees(
+    total, patterns, rows, all_rows, trees, feature_ptr, features, local_ptr, local, value_ptr, values, start, stop
+):
     """total[feature, r] += the value of tree t (for t in `trees`, one tree after the other: its values stay in
     cache) for the pattern of row rows[r] (of row r when `all_rows`), for r in start..stop. Tree t splits on
     features[feature_ptr[t]:feature_ptr[t + 1]]; its value for its j-th feature and pattern p is
@@ -252,8 +259,9 @@ def _tree_keys(trees: list[Tree], features: NDArray, codes: NDArray[np.int64]) -
         first[codes[::-1, feature]] = np.arange(n_rows - 1, -1, -1)
         present[feature] = np.flatnonzero(first >= 0)
         at = np.flatnonzero(split_feature == feature)
-        decisions = goes_left(features[first[present[feature]], feature][:, None], threshold[at][None, :],
-                              decision_type[at][None, :])
+        decisions = goes_left(
+            features[first[present[feature]], feature][:, None], threshold[at][None, :], decision_type[at][None, :]
+        )
         try:
             classes[feature] = _decision_classes(decisions, tree_of_node[at], n_trees)
         except OverflowError:
@@ -287,8 +295,16 @@ class PatternEvaluation:
     `booster.predict(features, raw_score=True)`), then `contributions` on demand. `build` returns None for a
     model this does not cover (categorical splits, linear trees, random-forest averaging, huge key spaces)."""
 
-    def __init__(self, model_text: str, features: NDArray, trees: list[Tree], keys: list[_TreeKey],
-                 codes: NDArray[np.int64], n_outputs: int, workers: int):
+    def __init__(
+        self,
+        model_text: str,
+        features: NDArray,
+        trees: list[Tree],
+        keys: list[_TreeKey],
+        codes: NDArray[np.int64],
+        n_outputs: int,
+        workers: int,
+    ):
         self._model_text, self._features, self._trees, self._keys = model_text, features, trees, keys
         self._n_outputs, self._workers = n_outputs, workers
         n_rows = features.shape[0]
@@ -310,10 +326,19 @@ class PatternEvaluation:
             row_keys = np.empty(n_rows, np.int64)
             for t in share:
                 key = keys[t]
-                rows = kernels.tree_patterns(self._codes, key.features, key.scaled_luts, key.space <= table.size,
-                                             table, slot_keys, self._patterns[t], row_keys)
-                leaves = booster.predict(features[rows], raw_score=True, start_iteration=t // n_outputs,
-                                         num_iteration=1, num_threads=1)
+                rows = kernels.tree_patterns(
+                    self._codes,
+                    key.features,
+                    key.scaled_luts,
+                    key.space <= table.size,
+                    table,
+                    slot_keys,
+                    self._patterns[t],
+                    row_keys,
+                )
+                leaves = booster.predict(
+                    features[rows], raw_score=True, start_iteration=t // n_outputs, num_iteration=1, num_threads=1
+                )
                 self._representatives[t] = rows
                 leaf_values[t] = np.ascontiguousarray(leaves.reshape(len(rows), n_outputs)[:, t % n_outputs])
 
@@ -323,13 +348,16 @@ class PatternEvaluation:
         flat = np.concatenate(leaf_values) if trees else np.empty(0)
         raw = np.zeros((n_rows, n_outputs))
         cuts = np.linspace(0, n_rows, workers + 1).astype(np.int64)
-        _in_threads(lambda w: kernels.ordered_sum(self._patterns, flat, offsets, outputs, raw, cuts[w],
-                                                  cuts[w + 1]), list(range(workers)))
+        _in_threads(
+            lambda w: kernels.ordered_sum(self._patterns, flat, offsets, outputs, raw, cuts[w], cuts[w + 1]),
+            list(range(workers)),
+        )
         self.raw_score = raw[:, 0] if n_outputs == 1 else raw
 
     @classmethod
-    def build(cls, booster: lgb.Booster, features: NDArray, codes: NDArray[np.int64], model_text: str, *,
-              workers: int = 2) -> PatternEvaluation | None:
+    def build(
+        cls, booster: lgb.Booster, features: NDArray, codes: NDArray[np.int64], model_text: str, *, workers: int = 2
+    ) -> PatternEvaluation | None:
         """`codes`: `models.explain.decision_signature` of `features` (LightGBM's reading of them)."""
         if "\naverage_output" in model_text:
             return None  # random-forest mode: LightGBM averages the trees
@@ -368,10 +396,16 @@ class PatternEvaluation:
                 if k == 1:
                     representative = self._representatives[t]
                 else:
-                    tree_local[t], representative = kernels.restrict(self._patterns[t], rows,
-                                                                     self._representatives[t].size)
-                values = boosters[t % k].predict(self._features[representative], start_iteration=t // k,
-                                                 num_iteration=1, pred_contrib=True, num_threads=1)
+                    tree_local[t], representative = kernels.restrict(
+                        self._patterns[t], rows, self._representatives[t].size
+                    )
+                values = boosters[t % k].predict(
+                    self._features[representative],
+                    start_iteration=t // k,
+                    num_iteration=1,
+                    pred_contrib=True,
+                    num_threads=1,
+                )
                 tree_values[t] = np.ascontiguousarray(values[:, key.features]).reshape(-1)
                 n_values[t] = representative.size
 
@@ -388,9 +422,24 @@ class PatternEvaluation:
             trees = np.arange(c, n_trees, k, dtype=np.int64)
             part = total if k == 1 else np.zeros((n_features, rows.size))
             cuts = np.linspace(0, rows.size, self._workers + 1).astype(np.int64)
-            _in_threads(lambda w: kernels.add_trees(part, self._patterns, rows, k == 1, trees, feature_ptr, features,
-                                             local_ptr, local, value_ptr, values, cuts[w], cuts[w + 1]),
-                        list(range(self._workers)))
+            _in_threads(
+                lambda w, part=part, rows=rows, trees=trees, cuts=cuts: kernels.add_trees(
+                    part,
+                    self._patterns,
+                    rows,
+                    k == 1,
+                    trees,
+                    feature_ptr,
+                    features,
+                    local_ptr,
+                    local,
+                    value_ptr,
+                    values,
+                    cuts[w],
+                    cuts[w + 1],
+                ),
+                list(range(self._workers)),
+            )
             if k > 1:
                 total[:, rows] = part
         bound = max(rounding_bound(self._trees[c::k]) for c in range(k))

@@ -18,14 +18,13 @@ import models.cv
 import models.grading
 import models.survival
 import models.training
+from contracts.schemas import GRADE_CLASSES
 from models.challenge import Recipe
 from models.conformal import ConformalCalibrator, binary_probability_matrix, fit_conformal
-
 from models.cv import metrics_json
 from models.explain import global_importance
 from models.grading import (
     GBM_VS_LGG,
-    GRADE_CLASSES,
     WHO_GRADE,
     FittedClassifier,
     GradingCvResult,
@@ -34,7 +33,14 @@ from models.grading import (
     grading_data,
 )
 from models.registry import RegistryEntry, model_version_name
-from models.survival import SURVIVAL_RISK, FittedSurvivalModel, SurvivalCvResult, cross_validate_survival, fit_survival_model, survival_data
+from models.survival import (
+    SURVIVAL_RISK,
+    FittedSurvivalModel,
+    SurvivalCvResult,
+    cross_validate_survival,
+    fit_survival_model,
+    survival_data,
+)
 from models.training import MAX_ROUNDS, PARAM_GRID, serialisable_params
 from transforms.features import ModelMatrix
 
@@ -87,14 +93,19 @@ def training_code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def training_fingerprint(task: str, feature_names: list[str], data_arrays: tuple[np.ndarray, ...],
-                         n_splits: int, n_repeats: int, seed: int) -> str:
+def training_fingerprint(
+    task: str, feature_names: list[str], data_arrays: tuple[np.ndarray, ...], n_splits: int, n_repeats: int, seed: int
+) -> str:
     """Content hash of what a model is trained from: the recipe (models.challenge.Recipe: task, features,
     grid), the CV plan, the training code and the training rows (ids, features, labels). Equal fingerprints:
     retraining would give the same model."""
     digest = hashlib.sha256()
-    plan = {"recipe": Recipe(task=task, feature_names=tuple(feature_names)).fingerprint(), "max_rounds": MAX_ROUNDS,
-            "cv": [n_splits, n_repeats, seed], "code": training_code_fingerprint()}
+    plan = {
+        "recipe": Recipe(task=task, feature_names=tuple(feature_names)).fingerprint(),
+        "max_rounds": MAX_ROUNDS,
+        "cv": [n_splits, n_repeats, seed],
+        "code": training_code_fingerprint(),
+    }
     digest.update(json.dumps(plan, sort_keys=True).encode())
     for array in data_arrays:
         array = np.ascontiguousarray(array)
@@ -150,26 +161,37 @@ def train_task(
     fingerprint_of_training = training_fingerprint(task, feature_names, arrays, n_splits, n_repeats, seed)
     if task == SURVIVAL_RISK:
         if cv is None:
-            cv = cross_validate_survival(data, n_splits=n_splits, n_repeats=n_repeats, seed=seed,
-                                         baselines=survival_baselines)
+            cv = cross_validate_survival(
+                data, n_splits=n_splits, n_repeats=n_repeats, seed=seed, baselines=survival_baselines
+            )
         model: FittedClassifier | FittedSurvivalModel = fit_survival_model(
             data.features, data.overall_survival_days, data.death_observed, feature_names, seed=seed
         )
         cv_model_name, n_training, excluded = "lightgbm_cox", len(data.case_ids), data.excluded_cases
-        training_rows = pl.DataFrame({
-            "case_id": data.case_ids.astype(str), "label_index": None,
-            "overall_survival_days": data.overall_survival_days, "death_observed": data.death_observed,
-        }, schema=TRAINING_ROWS_SCHEMA)
+        training_rows = pl.DataFrame(
+            {
+                "case_id": data.case_ids.astype(str),
+                "label_index": None,
+                "overall_survival_days": data.overall_survival_days,
+                "death_observed": data.death_observed,
+            },
+            schema=TRAINING_ROWS_SCHEMA,
+        )
         conformal = None
     else:
         if cv is None:
             cv = cross_validate_grading(data, task, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
         model = fit_classifier(data.features, data.label_index, feature_names, task, seed=seed)
         cv_model_name, n_training, excluded = f"lightgbm_{task}", len(data.case_ids), data.excluded_cases
-        training_rows = pl.DataFrame({
-            "case_id": data.case_ids.astype(str), "label_index": data.label_index.astype(np.int64),
-            "overall_survival_days": None, "death_observed": None,
-        }, schema=TRAINING_ROWS_SCHEMA)
+        training_rows = pl.DataFrame(
+            {
+                "case_id": data.case_ids.astype(str),
+                "label_index": data.label_index.astype(np.int64),
+                "overall_survival_days": None,
+                "death_observed": None,
+            },
+            schema=TRAINING_ROWS_SCHEMA,
+        )
         conformal = _conformal_from_out_of_fold(cv, task)
     cv_metrics = metrics_json(cv.summary, cv_model_name)
     parameters = {

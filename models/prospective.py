@@ -19,12 +19,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from contracts.schemas import (
+    DAYS_PER_MONTH,
+    GRADE_CLASSES,
+    PROSPECTIVE_VALIDATION_SCHEMA,
+    SURVIVAL_HORIZONS_MONTHS,
+)
 from models.conformal import empirical_coverage
-from models.grading import GBM_VS_LGG, GRADE_CLASSES, WHO_GRADE
-from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
+from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.survival import SURVIVAL_RISK
 from models.validation import (
-    ESTIMATE_SCHEMA,
     MIN_PATIENTS,
     MetricEstimate,
     grading_validation,
@@ -39,16 +43,6 @@ COHORTS = (ARRIVED, OUTCOME_CHANGED)
 
 # Metrics whose fall below the champion's CV interval means performance decay (higher is better).
 DECAY_METRICS: frozenset[str] = frozenset({"roc_auc", "roc_auc_micro", "harrell_c", "uno_c"})
-
-# The context of a validation, the estimate columns of models.validation, and the champion's CV interval.
-PROSPECTIVE_VALIDATION_SCHEMA: dict[str, pl.DataType] = {
-    **{name: pl.String() for name in ("release", "task", "model_version", "training_release", "cohort")},
-    **ESTIMATE_SCHEMA,
-    "cv_mean": pl.Float64(),
-    "cv_low": pl.Float64(),
-    "cv_high": pl.Float64(),
-    "below_cv_interval": pl.Boolean(),
-}
 
 
 def _labels(matrix: pl.DataFrame, task: str) -> pl.DataFrame:
@@ -73,11 +67,17 @@ def prospective_cohorts(matrix: pl.DataFrame, training_rows: pl.DataFrame, task:
     trained = training_rows.select("case_id")
     arrived = current.join(trained, on="case_id", how="anti")
     if task == SURVIVAL_RISK:
-        then = training_rows.select("case_id", pl.col("overall_survival_days").alias("_days"),
-                                    pl.col("death_observed").alias("_death"))
-        changed = current.join(then, on="case_id").filter(
-            ((pl.col("overall_survival_days") - pl.col("_days")).abs() > 0.5) | (pl.col("death_observed") != pl.col("_death"))
-        ).drop("_days", "_death")
+        then = training_rows.select(
+            "case_id", pl.col("overall_survival_days").alias("_days"), pl.col("death_observed").alias("_death")
+        )
+        changed = (
+            current.join(then, on="case_id")
+            .filter(
+                ((pl.col("overall_survival_days") - pl.col("_days")).abs() > 0.5)
+                | (pl.col("death_observed") != pl.col("_death"))
+            )
+            .drop("_days", "_death")
+        )
     else:
         then = training_rows.select("case_id", pl.col("label_index").alias("_label"))
         changed = current.join(then, on="case_id").filter(pl.col("label_index") != pl.col("_label")).drop("_label")
@@ -95,21 +95,33 @@ def _cv_interval(cv_metrics: dict[str, Any], metric: str) -> tuple[float | None,
 def _coverage_estimate(sets: list[str], truth: list[str], n_bootstrap: int, seed: int) -> MetricEstimate:
     n = len(truth)
     if n < MIN_PATIENTS:
-        return MetricEstimate("conformal_coverage", None, None, None, n, None, f"undefined: {n} < {MIN_PATIENTS} patients")
-    covered = np.asarray([label in s.split("|") for s, label in zip(sets, truth)], dtype=float)
+        return MetricEstimate(
+            "conformal_coverage", None, None, None, n, None, f"undefined: {n} < {MIN_PATIENTS} patients"
+        )
+    covered = np.asarray([label in s.split("|") for s, label in zip(sets, truth, strict=True)], dtype=float)
     rng = np.random.default_rng(seed)
     draws = covered[rng.integers(0, n, size=(n_bootstrap, n))].mean(axis=1)
     value = empirical_coverage([s.split("|") for s in sets], truth)
-    return MetricEstimate("conformal_coverage", value, float(np.percentile(draws, 2.5)),
-                          float(np.percentile(draws, 97.5)), n, None, "share of patients whose true class is in the set")
+    return MetricEstimate(
+        "conformal_coverage",
+        value,
+        float(np.percentile(draws, 2.5)),
+        float(np.percentile(draws, 97.5)),
+        n,
+        None,
+        "share of patients whose true class is in the set",
+    )
 
 
-def grading_estimates(task: str, scores: pl.DataFrame, cohort: pl.DataFrame, *, n_bootstrap: int,
-                      seed: int) -> list[MetricEstimate]:
+def grading_estimates(
+    task: str, scores: pl.DataFrame, cohort: pl.DataFrame, *, n_bootstrap: int, seed: int
+) -> list[MetricEstimate]:
     rows = cohort.join(scores, on="case_id", how="inner")
     label = rows["label_index"].to_numpy().astype(int)
     if task == GBM_VS_LGG:
-        estimates = grading_validation(label, rows["grade_probability_gbm"].to_numpy(), n_bootstrap=n_bootstrap, seed=seed)
+        estimates = grading_validation(
+            label, rows["grade_probability_gbm"].to_numpy(), n_bootstrap=n_bootstrap, seed=seed
+        )
         set_column, names = "prediction_set", ["LGG", "GBM"]
     else:
         probability = rows.select([f"grade_probability_{g}" for g in GRADE_CLASSES]).to_numpy()
@@ -117,21 +129,30 @@ def grading_estimates(task: str, scores: pl.DataFrame, cohort: pl.DataFrame, *, 
         set_column, names = "grade_prediction_set", [str(g) for g in GRADE_CLASSES]
     if set_column in rows.columns and rows[set_column].null_count() < rows.height:
         known = rows.filter(pl.col(set_column).is_not_null())
-        estimates.append(_coverage_estimate(known[set_column].to_list(),
-                                            [names[k] for k in known["label_index"].to_list()], n_bootstrap, seed))
+        estimates.append(
+            _coverage_estimate(
+                known[set_column].to_list(), [names[k] for k in known["label_index"].to_list()], n_bootstrap, seed
+            )
+        )
     return estimates
 
 
-def survival_estimates(scores: pl.DataFrame, cohort: pl.DataFrame, training_rows: pl.DataFrame, *,
-                       n_bootstrap: int, seed: int) -> list[MetricEstimate]:
+def survival_estimates(
+    scores: pl.DataFrame, cohort: pl.DataFrame, training_rows: pl.DataFrame, *, n_bootstrap: int, seed: int
+) -> list[MetricEstimate]:
     rows = cohort.join(scores, on="case_id", how="inner")
     train = training_rows.filter(pl.col("overall_survival_days").is_not_null())
     horizons = [f"survival_probability_{m}m" for m in SURVIVAL_HORIZONS_MONTHS]
     return survival_validation(
-        train["overall_survival_days"].to_numpy(), train["death_observed"].to_numpy().astype(bool),
-        rows["overall_survival_days"].to_numpy(), rows["death_observed"].to_numpy().astype(bool),
-        rows["survival_risk_score"].to_numpy(), rows.select(horizons).to_numpy(), SURVIVAL_HORIZONS_MONTHS,
-        n_bootstrap=n_bootstrap, seed=seed,
+        train["overall_survival_days"].to_numpy(),
+        train["death_observed"].to_numpy().astype(bool),
+        rows["overall_survival_days"].to_numpy(),
+        rows["death_observed"].to_numpy().astype(bool),
+        rows["survival_risk_score"].to_numpy(),
+        rows.select(horizons).to_numpy(),
+        SURVIVAL_HORIZONS_MONTHS,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
 
 
@@ -158,16 +179,26 @@ def prospective_validation(
             estimates = grading_estimates(task, scores, cohort, n_bootstrap=n_bootstrap, seed=seed)
         if not estimates:
             continue
-        frame = validation_table(estimates, release=release, task=task, model_version=model_version,
-                                 training_release=training_release, cohort=cohort_name)
+        frame = validation_table(
+            estimates,
+            release=release,
+            task=task,
+            model_version=model_version,
+            training_release=training_release,
+            cohort=cohort_name,
+        )
         cv = [_cv_interval(cv_metrics, metric) for metric in frame["metric"]]
         frame = frame.with_columns(
             pl.Series("cv_mean", [c[0] for c in cv], dtype=pl.Float64),
             pl.Series("cv_low", [c[1] for c in cv], dtype=pl.Float64),
             pl.Series("cv_high", [c[2] for c in cv], dtype=pl.Float64),
         ).with_columns(
-            (pl.col("metric").is_in(list(DECAY_METRICS)) & pl.col("value").is_not_null() & pl.col("cv_low").is_not_null()
-             & (pl.col("value") < pl.col("cv_low"))).alias("below_cv_interval")
+            (
+                pl.col("metric").is_in(list(DECAY_METRICS))
+                & pl.col("value").is_not_null()
+                & pl.col("cv_low").is_not_null()
+                & (pl.col("value") < pl.col("cv_low"))
+            ).alias("below_cv_interval")
         )
         frames.append(frame)
     if not frames:
@@ -176,5 +207,13 @@ def prospective_validation(
     return out.select([pl.col(name).cast(dtype) for name, dtype in PROSPECTIVE_VALIDATION_SCHEMA.items()])
 
 
-__all__ = ["ARRIVED", "COHORTS", "DAYS_PER_MONTH", "OUTCOME_CHANGED", "PROSPECTIVE_VALIDATION_SCHEMA",
-           "prospective_cohorts", "prospective_validation", "WHO_GRADE"]
+__all__ = [
+    "ARRIVED",
+    "COHORTS",
+    "DAYS_PER_MONTH",
+    "OUTCOME_CHANGED",
+    "PROSPECTIVE_VALIDATION_SCHEMA",
+    "prospective_cohorts",
+    "prospective_validation",
+    "WHO_GRADE",
+]

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,9 @@ def find_by_fingerprint(connection: duckdb.DuckDBPyConnection, task: str, finger
 
 
 def get_model(connection: duckdb.DuckDBPyConnection, model_version: str) -> RegistryEntry | None:
-    row = connection.execute(f"SELECT {_COLUMNS} FROM {REGISTRY_TABLE} WHERE model_version = ?", [model_version]).fetchone()
+    row = connection.execute(
+        f"SELECT {_COLUMNS} FROM {REGISTRY_TABLE} WHERE model_version = ?", [model_version]
+    ).fetchone()
     return _row_to_entry(row) if row else None
 
 
@@ -185,7 +187,7 @@ def register_model(
     if existing is not None:
         return existing
     rule = rule or PROMOTION_RULES[entry.task]
-    created_at = now or datetime.now(timezone.utc)
+    created_at = now or datetime.now(UTC)
     connection.execute("BEGIN TRANSACTION")
     try:
         champion = current_champion(connection, entry.task)
@@ -193,7 +195,10 @@ def register_model(
             promote, reason = decision
         else:
             promote, reason = decide_promotion(
-                entry.cv_metrics, champion.cv_metrics if champion else None, rule.metric, rule.margin,
+                entry.cv_metrics,
+                champion.cv_metrics if champion else None,
+                rule.metric,
+                rule.margin,
                 rule.higher_is_better,
             )
         if promote and champion is not None:
@@ -257,7 +262,10 @@ def write_model_artifacts(artifacts_dir: Path, model_version: str, model_text: s
     directory = Path(artifacts_dir) / model_version
     directory.mkdir(parents=True, exist_ok=True)
     _atomic_write_text(directory / MODEL_FILE, model_text)
-    _atomic_write_text(directory / METADATA_FILE, json.dumps({"model_version": model_version, **metadata}, indent=2, sort_keys=True, default=str))
+    _atomic_write_text(
+        directory / METADATA_FILE,
+        json.dumps({"model_version": model_version, **metadata}, indent=2, sort_keys=True, default=str),
+    )
     return directory
 
 

@@ -29,52 +29,30 @@ import numpy as np
 import polars as pl
 import scipy
 
+from contracts.schemas import (
+    DAYS_PER_MONTH,
+    GRADE_CLASSES,
+    GRADING_SCORES_SCHEMA,
+    SCORE_KEY,
+    SURVIVAL_HORIZONS_MONTHS,
+    SURVIVAL_SCORES_SCHEMA,
+)
 from models.conformal import ConformalCalibrator, binary_probability_matrix
 from models.explain import Evaluation, evaluation_sentences
-from models.grading import GRADE_CLASSES, FittedClassifier
-from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
+from models.grading import FittedClassifier
 from models.survival import FittedSurvivalModel, assign_risk_groups
-
-GRADING_SCORES_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "case_id": pl.String(),
-    "model_version": pl.String(),  # the GBM-vs-LGG model
-    "grade_model_version": pl.String(),  # the WHO grade model (null when none was given)
-    "grade_probability_gbm": pl.Float64(),
-    "predicted_class": pl.String(),  # GBM / LGG
-    **{f"grade_probability_{grade}": pl.Float64() for grade in GRADE_CLASSES},
-    "predicted_who_grade": pl.Int8(),
-    "explanation": pl.String(),  # why GBM / LGG
-    "grade_explanation": pl.String(),  # why the predicted WHO grade
-    "prediction_set": pl.String(),  # conformal set of classes, e.g. "GBM" or "GBM|LGG" ("" = empty set)
-    "grade_prediction_set": pl.String(),  # conformal set of WHO grades, e.g. "3|4"
-    "conformal_coverage": pl.Float64(),  # the coverage the sets are calibrated for (e.g. 0.9)
-    "in_training_set": pl.Boolean(),  # the GBM-vs-LGG model was trained on this patient
-    "grade_in_training_set": pl.Boolean(),  # the WHO grade model was trained on this patient
-    "scored_at": pl.Datetime("us", "UTC"),
-}
-
-SURVIVAL_SCORES_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "case_id": pl.String(),
-    "model_version": pl.String(),
-    "survival_risk_score": pl.Float64(),
-    "risk_group": pl.String(),
-    **{f"survival_probability_{months}m": pl.Float64() for months in SURVIVAL_HORIZONS_MONTHS},
-    "explanation": pl.String(),
-    "in_training_set": pl.Boolean(),  # the model was trained on this patient (its score is in-sample)
-    "scored_at": pl.Datetime("us", "UTC"),
-}
-
-SCORE_KEY: tuple[str, ...] = ("case_id", "release", "model_version")
 
 # The model outputs of each part of a score row: what one model version computes from one patient's features.
 GBM_OUTPUTS: tuple[str, ...] = ("grade_probability_gbm", "predicted_class", "explanation")
 GRADE_OUTPUTS: tuple[str, ...] = (
-    *(f"grade_probability_{grade}" for grade in GRADE_CLASSES), "predicted_who_grade", "grade_explanation",
+    *(f"grade_probability_{grade}" for grade in GRADE_CLASSES),
+    "predicted_who_grade",
+    "grade_explanation",
 )
 SURVIVAL_OUTPUTS: tuple[str, ...] = (
-    "survival_risk_score", "risk_group", *(f"survival_probability_{m}m" for m in SURVIVAL_HORIZONS_MONTHS),
+    "survival_risk_score",
+    "risk_group",
+    *(f"survival_probability_{m}m" for m in SURVIVAL_HORIZONS_MONTHS),
     "explanation",
 )
 
@@ -119,33 +97,42 @@ def _features(matrix: pl.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
 
 # -- reuse of earlier model outputs --------------------------------------------------------------------------
 
+
 @functools.cache
 def scoring_code_version() -> str:
     """A hash of everything besides the model and the features that a score row's model outputs depend on:
     the scoring, explanation and model code and the numeric libraries. Earlier rows are reused only when it
     is unchanged (an edited phrase or a new LightGBM rescores everything). Taken when this module is
     imported, so it describes the code that runs, not a file edited since."""
+    import contracts.panels
     import models.cox
     import models.explain
     import models.grading
     import models.metrics
     import models.pattern_shap
     import models.survival
-    import transforms.panels
 
     digest = hashlib.sha256(
         f"lightgbm {lightgbm.__version__} numpy {np.__version__} scipy {scipy.__version__} "
         f"polars {pl.__version__}".encode()
     )
-    for module in (sys.modules[__name__], models.explain, models.pattern_shap, models.grading, models.survival,
-                   models.cox, models.metrics, transforms.panels):
+    for module in (
+        sys.modules[__name__],
+        models.explain,
+        models.pattern_shap,
+        models.grading,
+        models.survival,
+        models.cox,
+        models.metrics,
+        contracts.panels,
+    ):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class ScoringInputs:
-    """What the rows a scoring run wrote were computed from: the model matrix (`warehouse.lake.content_hash`
+    """What the rows a scoring run wrote were computed from: the model matrix (`lake.store.content_hash`
     of the frame read) and the scoring code (`scoring_code_version`). Recorded per group of rows
     (`score_group`) with each written scores partition."""
 
@@ -159,9 +146,13 @@ class ScoringInputs:
 def score_group(scores: pl.DataFrame) -> pl.Series:
     """Which scoring produced each row: its model version, and for grading rows also the WHO grade model."""
     if "grade_model_version" in scores.columns:
-        return scores.select(
-            pl.concat_str([pl.col("model_version"), pl.col("grade_model_version").fill_null("")], separator="|")
-        ).to_series().alias("score_group")
+        return (
+            scores.select(
+                pl.concat_str([pl.col("model_version"), pl.col("grade_model_version").fill_null("")], separator="|")
+            )
+            .to_series()
+            .alias("score_group")
+        )
     return scores["model_version"].alias("score_group")
 
 
@@ -205,8 +196,13 @@ def _same_bits(now: np.ndarray, then: np.ndarray) -> np.ndarray:
 
 
 def _reused_outputs(
-    rows: pl.DataFrame, feature_names: Sequence[str], version_column: str, version: str,
-    outputs: Sequence[str], schema: Mapping[str, pl.DataType], earlier: Sequence[EarlierScores],
+    rows: pl.DataFrame,
+    feature_names: Sequence[str],
+    version_column: str,
+    version: str,
+    outputs: Sequence[str],
+    schema: Mapping[str, pl.DataType],
+    earlier: Sequence[EarlierScores],
 ) -> pl.DataFrame:
     """case_id and `outputs` copied from earlier rows of model `version` whose matrix row held bit-identical
     feature values; the first source that has a case wins."""
@@ -238,8 +234,13 @@ def _reused_outputs(
 
 
 def _model_outputs(
-    rows: pl.DataFrame, feature_names: Sequence[str], version_column: str, version: str,
-    outputs: Sequence[str], schema: Mapping[str, pl.DataType], earlier: Sequence[EarlierScores],
+    rows: pl.DataFrame,
+    feature_names: Sequence[str],
+    version_column: str,
+    version: str,
+    outputs: Sequence[str],
+    schema: Mapping[str, pl.DataType],
+    earlier: Sequence[EarlierScores],
     compute: Callable[[pl.DataFrame], dict[str, object]],
 ) -> tuple[pl.DataFrame, int, int]:
     """`outputs` for every row of `rows`, in order: reused where possible, computed by `compute` for the
@@ -274,7 +275,10 @@ def _grade_outputs(model: FittedClassifier, rows: pl.DataFrame) -> dict[str, obj
         **{f"grade_probability_{grade}": probability[:, k] for k, grade in enumerate(GRADE_CLASSES)},
         "predicted_who_grade": np.asarray(GRADE_CLASSES, dtype=np.int8)[predicted_index],
         "grade_explanation": evaluation_sentences(
-            evaluation, model.feature_names, task=model.task, predicted_class=predicted_index,
+            evaluation,
+            model.feature_names,
+            task=model.task,
+            predicted_class=predicted_index,
             class_names=model.class_names,
         ),
     }
@@ -294,6 +298,7 @@ def _survival_outputs(model: FittedSurvivalModel, rows: pl.DataFrame) -> dict[st
 
 # -- scoring -------------------------------------------------------------------------------------------------
 
+
 def score_grading(
     matrix: pl.DataFrame,
     gbm_model: FittedClassifier,
@@ -311,9 +316,17 @@ def score_grading(
     """Grading scores of one release. `training_case_ids`: the patients each model was fitted on, so every
     row says whether its score is in-sample; `conformal`: prediction sets at the calibrated coverage."""
     return rescore_grading(
-        matrix, gbm_model, model_version, release=release, scored_at=scored_at, grade_model=grade_model,
-        grade_model_version=grade_model_version, training_case_ids=training_case_ids,
-        grade_training_case_ids=grade_training_case_ids, conformal=conformal, grade_conformal=grade_conformal,
+        matrix,
+        gbm_model,
+        model_version,
+        release=release,
+        scored_at=scored_at,
+        grade_model=grade_model,
+        grade_model_version=grade_model_version,
+        training_case_ids=training_case_ids,
+        grade_training_case_ids=grade_training_case_ids,
+        conformal=conformal,
+        grade_conformal=grade_conformal,
     ).scores
 
 
@@ -336,8 +349,14 @@ def rescore_grading(
     features were bit-identical (module docstring); the result is what `score_grading` would return."""
     rows = _release_rows(matrix, release)
     gbm, gbm_reused, gbm_computed = _model_outputs(
-        rows, gbm_model.feature_names, "model_version", model_version, GBM_OUTPUTS, GRADING_SCORES_SCHEMA,
-        earlier, lambda todo: _gbm_outputs(gbm_model, todo),
+        rows,
+        gbm_model.feature_names,
+        "model_version",
+        model_version,
+        GBM_OUTPUTS,
+        GRADING_SCORES_SCHEMA,
+        earlier,
+        lambda todo: _gbm_outputs(gbm_model, todo),
     )
     columns: dict[str, object] = {
         "release": release,
@@ -355,8 +374,13 @@ def rescore_grading(
         columns["conformal_coverage"] = conformal.coverage
     if grade_model is not None:
         grade, grade_reused, grade_computed = _model_outputs(
-            rows, grade_model.feature_names, "grade_model_version", grade_model_version, GRADE_OUTPUTS,
-            GRADING_SCORES_SCHEMA, earlier if grade_model_version is not None else (),
+            rows,
+            grade_model.feature_names,
+            "grade_model_version",
+            grade_model_version,
+            GRADE_OUTPUTS,
+            GRADING_SCORES_SCHEMA,
+            earlier if grade_model_version is not None else (),
             lambda todo: _grade_outputs(grade_model, todo),
         )
         columns.update({name: grade[name] for name in GRADE_OUTPUTS})
@@ -378,7 +402,7 @@ def _in_training(rows: pl.DataFrame, case_ids: Collection[str] | None) -> pl.Ser
 
 
 def _joined_sets(calibrator: ConformalCalibrator, probability: np.ndarray) -> np.ndarray:
-    """"|".join of each patient's `calibrator.prediction_sets` (class names in column order), via the set mask:
+    """ "|".join of each patient's `calibrator.prediction_sets` (class names in column order), via the set mask:
     one string per possible set rather than one join per patient."""
     mask = calibrator.prediction_set_mask(probability)
     names = calibrator.class_names
@@ -390,7 +414,12 @@ def _joined_sets(calibrator: ConformalCalibrator, probability: np.ndarray) -> np
 
 
 def score_survival(
-    matrix: pl.DataFrame, model: FittedSurvivalModel, model_version: str, *, release: str, scored_at: datetime,
+    matrix: pl.DataFrame,
+    model: FittedSurvivalModel,
+    model_version: str,
+    *,
+    release: str,
+    scored_at: datetime,
     training_case_ids: Collection[str] | None = None,
 ) -> pl.DataFrame:
     return rescore_survival(
@@ -399,14 +428,26 @@ def score_survival(
 
 
 def rescore_survival(
-    matrix: pl.DataFrame, model: FittedSurvivalModel, model_version: str, *, release: str, scored_at: datetime,
-    training_case_ids: Collection[str] | None = None, earlier: Sequence[EarlierScores] = (),
+    matrix: pl.DataFrame,
+    model: FittedSurvivalModel,
+    model_version: str,
+    *,
+    release: str,
+    scored_at: datetime,
+    training_case_ids: Collection[str] | None = None,
+    earlier: Sequence[EarlierScores] = (),
 ) -> Rescored:
     """`score_survival`, reusing earlier outputs as `rescore_grading` does."""
     rows = _release_rows(matrix, release)
     outputs, reused, computed = _model_outputs(
-        rows, model.feature_names, "model_version", model_version, SURVIVAL_OUTPUTS, SURVIVAL_SCORES_SCHEMA,
-        earlier, lambda todo: _survival_outputs(model, todo),
+        rows,
+        model.feature_names,
+        "model_version",
+        model_version,
+        SURVIVAL_OUTPUTS,
+        SURVIVAL_SCORES_SCHEMA,
+        earlier,
+        lambda todo: _survival_outputs(model, todo),
     )
     frame = pl.DataFrame(
         {

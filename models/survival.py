@@ -25,6 +25,7 @@ from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalFore
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
+from contracts.schemas import DAYS_PER_MONTH, RISK_GROUPS, SURVIVAL_HORIZONS_MONTHS
 from models.cox import (
     BreslowBaseline,
     cox_objective,
@@ -33,11 +34,10 @@ from models.cox import (
     survival_dataset,
 )
 from models.cv import Fold, repeated_stratified_case_folds, summarise_fold_metrics
-from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS, survival_metrics
+from models.metrics import survival_metrics
 from models.training import PARAM_GRID, inner_folds, select_and_fit, serialisable_params
 
 SURVIVAL_RISK = "survival_risk"
-RISK_GROUPS: tuple[str, ...] = ("low", "intermediate", "high")
 # Tertiles of the training risk scores: three groups of equal size on the training data.
 RISK_GROUP_QUANTILES: tuple[float, float] = (1 / 3, 2 / 3)
 
@@ -111,7 +111,9 @@ def fit_survival_model(
     death = np.asarray(death_observed, dtype=bool)
 
     def make_dataset(rows: NDArray[np.intp], reference: lgb.Dataset | None) -> lgb.Dataset:
-        return survival_dataset(features[rows], days[rows], death[rows], feature_names=feature_names, reference=reference)
+        return survival_dataset(
+            features[rows], days[rows], death[rows], feature_names=feature_names, reference=reference
+        )
 
     selection, booster = select_and_fit(
         make_dataset,
@@ -164,6 +166,7 @@ def survival_data(matrix: pl.DataFrame, feature_names: list[str] | tuple[str, ..
 
 # --- scikit-survival baselines -----------------------------------------------------------------------
 
+
 def _baseline_models(seed: int) -> dict[str, Any]:
     def prepared(estimator: Any, scale: bool) -> Any:
         # keep_empty_features: a feature never observed in a training fold becomes a constant column
@@ -177,7 +180,9 @@ def _baseline_models(seed: int) -> dict[str, Any]:
         # Ridge-penalised Cox: the one-hot / indicator columns are collinear, an unpenalised fit diverges.
         "sksurv_coxph": prepared(CoxPHSurvivalAnalysis(alpha=1.0, ties="breslow"), scale=True),
         "sksurv_rsf": prepared(
-            RandomSurvivalForest(n_estimators=100, min_samples_leaf=10, max_features="sqrt", n_jobs=1, random_state=seed),
+            RandomSurvivalForest(
+                n_estimators=100, min_samples_leaf=10, max_features="sqrt", n_jobs=1, random_state=seed
+            ),
             scale=False,
         ),
         "sksurv_gbsa": prepared(
@@ -222,13 +227,22 @@ def cross_validate_survival(
     metric_rows, oof_frames = [], []
     for fold in folds:
         train, test = fold.train_index, fold.test_index
-        args = (data.overall_survival_days[train], data.death_observed[train], data.overall_survival_days[test], data.death_observed[test])
+        args = (
+            data.overall_survival_days[train],
+            data.death_observed[train],
+            data.overall_survival_days[test],
+            data.death_observed[test],
+        )
         model = fit_survival_model(
-            data.features[train], data.overall_survival_days[train], data.death_observed[train], data.feature_names,
-            seed=seed + 1000 * fold.repeat + fold.fold, grid=grid,
+            data.features[train],
+            data.overall_survival_days[train],
+            data.death_observed[train],
+            data.feature_names,
+            seed=seed + 1000 * fold.repeat + fold.fold,
+            grid=grid,
         )
         risk = model.risk_score(data.features[test])
-        metrics = survival_metrics(*args, risk, lambda days: model.baseline.survival_probability(risk, days))
+        metrics = survival_metrics(*args, risk, lambda days: model.baseline.survival_probability(risk, days))  # noqa: B023 (called at once)
         metric_rows.append({"model": "lightgbm_cox", "repeat": fold.repeat, "fold": fold.fold, **metrics})
         survival = model.baseline.survival_probability(risk, horizons_days)
         oof_frames.append(
@@ -265,10 +279,16 @@ def cross_validate_survival(
 def risk_group_log_rank(groups: pl.DataFrame, data: SurvivalData) -> dict[str, float]:
     """Log-rank test between risk groups (cut points fixed on each training fold, applied to its test fold)."""
     endpoint = pl.DataFrame(
-        {"case_id": data.case_ids, "overall_survival_days": data.overall_survival_days, "death_observed": data.death_observed}
+        {
+            "case_id": data.case_ids,
+            "overall_survival_days": data.overall_survival_days,
+            "death_observed": data.death_observed,
+        }
     )
     joined = groups.select("case_id", "risk_group").join(endpoint, on="case_id", how="inner")
-    target = Surv.from_arrays(event=joined["death_observed"].to_numpy(), time=joined["overall_survival_days"].to_numpy())
+    target = Surv.from_arrays(
+        event=joined["death_observed"].to_numpy(), time=joined["overall_survival_days"].to_numpy()
+    )
     chi2, p_value = compare_survival(target, joined["risk_group"].to_numpy())
     counts = joined["risk_group"].value_counts()
     return {

@@ -106,8 +106,10 @@ def select_and_fit(
         if best is None or loss < best.inner_loss:
             first = boosters[0].predict(predict_features[folds[0][1]], raw_score=True, num_iteration=num_rounds)
             oof = np.zeros((n_rows, *first.shape[1:]), dtype=np.float64)
-            for booster, (_, valid_rows) in zip(boosters, folds):
-                oof[valid_rows] = booster.predict(predict_features[valid_rows], raw_score=True, num_iteration=num_rounds)
+            for booster, (_, valid_rows) in zip(boosters, folds, strict=True):
+                oof[valid_rows] = booster.predict(
+                    predict_features[valid_rows], raw_score=True, num_iteration=num_rounds
+                )
             best = InnerSelection(params=params, num_rounds=num_rounds, inner_loss=loss, oof_raw_score=oof)
     assert best is not None, "empty hyperparameter grid"
     final = lgb.train(best.params, make_dataset(np.arange(n_rows), None), num_boost_round=best.num_rounds)

@@ -39,13 +39,8 @@ from sksurv.metrics import (
 from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
-from models.metrics import (
-    DAYS_PER_MONTH,
-    SURVIVAL_HORIZONS_MONTHS,
-    binary_classification_metrics,
-    expected_calibration_error,
-    multiclass_classification_metrics,
-)
+from contracts.schemas import DAYS_PER_MONTH, ESTIMATE_SCHEMA, SURVIVAL_HORIZONS_MONTHS
+from models.metrics import binary_classification_metrics, expected_calibration_error, multiclass_classification_metrics
 
 MIN_PATIENTS = 10
 """Below this many patients no metric is estimated: an interval from 9 patients would mislead."""
@@ -209,9 +204,13 @@ def _fit_logistic_rows(
             determinant = h00 * h11 - h01**2
             singular = determinant <= 1e-12 * np.maximum(h00 * h11, 1e-300)
             with np.errstate(divide="ignore", invalid="ignore"):
-                step = np.stack(
-                    [h11 * gradient[:, 0] - h01 * gradient[:, 1], h00 * gradient[:, 1] - h01 * gradient[:, 0]], axis=1
-                ) / determinant[:, None]
+                step = (
+                    np.stack(
+                        [h11 * gradient[:, 0] - h01 * gradient[:, 1], h00 * gradient[:, 1] - h01 * gradient[:, 0]],
+                        axis=1,
+                    )
+                    / determinant[:, None]
+                )
         failed |= active & (singular | ~np.isfinite(step).all(axis=1))
         active &= ~failed
         step[~active] = 0.0
@@ -254,7 +253,7 @@ def _calibration_rows(logit_probability: NDArray, label: NDArray) -> tuple[NDArr
 
 
 def _ece_rows(probability: NDArray, outcome: NDArray) -> NDArray:
-    return np.array([expected_calibration_error(p, y) for p, y in zip(probability, outcome)])
+    return np.array([expected_calibration_error(p, y) for p, y in zip(probability, outcome, strict=True)])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -337,18 +336,26 @@ def grading_validation(
         _estimate("accuracy", point["accuracy"], correct[rows].mean(axis=1), n=n),
         _estimate("brier", point["brier"], squared_error[rows].mean(axis=1), n=n),
     ]
-    for metric, value, replicates in (("calibration_slope", slope, slope_rows), ("calibration_intercept", intercept, intercept_rows)):
+    for metric, value, replicates in (
+        ("calibration_slope", slope, slope_rows),
+        ("calibration_intercept", intercept, intercept_rows),
+    ):
         if not both_classes:
             estimates.append(MetricEstimate(metric, None, None, None, n, None, one_class_note))
         elif not math.isfinite(value):
-            separated = "undefined: the logistic recalibration fit did not converge (the predictions separate GBM from LGG)"
+            separated = (
+                "undefined: the logistic recalibration fit did not converge (the predictions separate GBM from LGG)"
+            )
             estimates.append(MetricEstimate(metric, None, None, None, n, None, separated))
         else:
             undefined_fit = "the fit was undefined (one class or perfect separation)"
             estimates.append(_estimate(metric, value, replicates, n=n, undefined_resample_reason=undefined_fit))
     estimates.append(
         _estimate(
-            "ece", point["ece"], _ece_rows(sampled_probability, sampled_label), n=n,
+            "ece",
+            point["ece"],
+            _ece_rows(sampled_probability, sampled_label),
+            n=n,
             outside_interval_hint=" (bootstrap ECE is biased upward; compare the ECE with ece_noise_floor)",
         )
     )
@@ -385,11 +392,15 @@ def who_grade_validation(
     label_index = np.asarray(label_index)
     probability = _as_probability(probability_matrix, "probability_matrix")
     if probability.ndim != 2 or probability.shape[1] < 2 or label_index.shape != (probability.shape[0],):
-        raise ValueError(f"probability_matrix must be (n, K>=2) and label_index (n,), got {probability.shape} and {label_index.shape}")
+        raise ValueError(
+            f"probability_matrix must be (n, K>=2) and label_index (n,), got {probability.shape} and {label_index.shape}"
+        )
     n, n_classes = probability.shape
     if len(class_names) != n_classes:
         raise ValueError(f"{len(class_names)} class names for {n_classes} probability columns")
-    if label_index.size and not (np.issubdtype(label_index.dtype, np.integer) and 0 <= label_index.min() and label_index.max() < n_classes):
+    if label_index.size and not (
+        np.issubdtype(label_index.dtype, np.integer) and 0 <= label_index.min() and label_index.max() < n_classes
+    ):
         raise ValueError(f"label_index must be integers in 0..{n_classes - 1}")
     if n < MIN_PATIENTS:
         return _undefined(["roc_auc_micro"], n, f"only {n} patients (fewer than {MIN_PATIENTS}): not estimated")
@@ -453,7 +464,9 @@ def _sksurv_point(train: NDArray, cohort: _TestCohort, horizon_days: NDArray, pl
         "uno_c": attempt(lambda: concordance_index_ipcw(train, test, cohort.risk, tau=plan.tau_days)[0]),
     }
     for j in plan.inside:
-        values[f"td_auc@{j}"] = attempt(lambda: cumulative_dynamic_auc(train, test, cohort.risk, [horizon_days[j]])[0][0])
+        values[f"td_auc@{j}"] = attempt(
+            lambda j=j: cumulative_dynamic_auc(train, test, cohort.risk, [horizon_days[j]])[0][0]
+        )
     if len(plan.inside) >= 2:
         columns = list(plan.inside)
         values["ibs"] = attempt(
@@ -543,7 +556,10 @@ def _survival_replicates(
         for k, j in enumerate(columns):
             days, predicted = horizon_days[j], cohort.survival[:, j]
             died = ipcw_event & (ipcw_time <= days)
-            loss = predicted**2 * died * inverse_censoring + (1 - predicted) ** 2 * (ipcw_time > days) * inverse_at_horizon[j]
+            loss = (
+                predicted**2 * died * inverse_censoring
+                + (1 - predicted) ** 2 * (ipcw_time > days) * inverse_at_horizon[j]
+            )
             brier[:, k] = counts @ loss / counts.shape[1]
         times = horizon_days[columns]
         values["ibs"] = np.trapezoid(brier, times, axis=1) / (times[-1] - times[0])
@@ -588,7 +604,9 @@ def survival_validation(
     if survival.ndim == 1 and len(horizons) == 1:
         survival = survival[:, None]
     if train_time.shape != train_event.shape or train_time.ndim != 1 or train_time.size < 2:
-        raise ValueError("train_time and train_event (the censoring distribution's cohort) must be 1-D, one length, >= 2")
+        raise ValueError(
+            "train_time and train_event (the censoring distribution's cohort) must be 1-D, one length, >= 2"
+        )
     n = test_time.size
     if not (test_time.shape == test_event.shape == risk.shape == (n,)) or survival.shape != (n, len(horizons)):
         raise ValueError(
@@ -643,8 +661,15 @@ def survival_validation(
             continue
         note = f"truncated at {plan.tau_days:.0f} days" if metric == "uno_c" else None
         estimates.append(
-            _estimate(metric, value, replicates[metric], n=n, n_events=n_deaths,
-                      undefined_resample_reason="no pair was comparable", note=note)
+            _estimate(
+                metric,
+                value,
+                replicates[metric],
+                n=n,
+                n_events=n_deaths,
+                undefined_resample_reason="no pair was comparable",
+                note=note,
+            )
         )
     for j, months in enumerate(horizons):
         days = horizon_days[j]
@@ -653,24 +678,54 @@ def survival_validation(
             if days <= lower:
                 where = f"before the first test follow-up time ({lower:.0f} days)"
             else:
-                bounded = ", bounded by the training cohort's follow-up" if censoring_bound < float(test_time.max()) else ""
+                bounded = (
+                    ", bounded by the training cohort's follow-up" if censoring_bound < float(test_time.max()) else ""
+                )
                 where = f"beyond the follow-up (longest usable: {upper:.0f} days{bounded})"
             estimates.append(
-                MetricEstimate(metric, None, None, None, n, deaths_by_horizon, f"undefined: {months} months ({days:.0f} days) is {where}")
+                MetricEstimate(
+                    metric,
+                    None,
+                    None,
+                    None,
+                    n,
+                    deaths_by_horizon,
+                    f"undefined: {months} months ({days:.0f} days) is {where}",
+                )
             )
             continue
         value = finite_or_none(point[f"td_auc@{j}"])
         estimates.append(
-            _estimate(metric, value, replicates[f"td_auc@{j}"], n=n, n_events=deaths_by_horizon,
-                      undefined_resample_reason="no death by the horizon or no patient followed past it")
+            _estimate(
+                metric,
+                value,
+                replicates[f"td_auc@{j}"],
+                n=n,
+                n_events=deaths_by_horizon,
+                undefined_resample_reason="no death by the horizon or no patient followed past it",
+            )
             if value is not None
-            else MetricEstimate(metric, None, None, None, n, deaths_by_horizon,
-                                f"undefined at {months} months: no death by then or no patient followed past it")
+            else MetricEstimate(
+                metric,
+                None,
+                None,
+                None,
+                n,
+                deaths_by_horizon,
+                f"undefined at {months} months: no death by then or no patient followed past it",
+            )
         )
     if len(plan.inside) < 2:
         estimates.append(
-            MetricEstimate("ibs", None, None, None, n, n_deaths,
-                           f"undefined: needs two horizons inside the follow-up, {len(plan.inside)} of {len(horizons)} are")
+            MetricEstimate(
+                "ibs",
+                None,
+                None,
+                None,
+                n,
+                n_deaths,
+                f"undefined: needs two horizons inside the follow-up, {len(plan.inside)} of {len(horizons)} are",
+            )
         )
     else:
         first, last = horizons[plan.inside[0]], horizons[plan.inside[-1]]
@@ -689,17 +744,6 @@ def survival_validation(
 
 # --------------------------------------------------------------------------------------------------
 # Table
-
-
-ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
-    "metric": pl.String(),
-    "value": pl.Float64(),
-    "ci_low": pl.Float64(),
-    "ci_high": pl.Float64(),
-    "n": pl.Int64(),
-    "n_events": pl.Int64(),
-    "note": pl.String(),
-}
 
 
 def validation_table(estimates: Sequence[MetricEstimate], **context_columns: str | int | float | None) -> pl.DataFrame:

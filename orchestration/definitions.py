@@ -18,8 +18,8 @@ from assets.harmonised import HARMONISED_ASSETS
 from assets.models import MODEL_ASSETS
 from assets.ops import OPS_ASSETS
 from assets.raw import RAW_ASSETS
-from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
 from assets.reports import REPORT_ASSETS
+from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
 from assets.scores import SCORE_ASSETS, SCORE_CHECKS
 from assets.warehouse import analytics_catalog
 from orchestration.jobs import JOBS

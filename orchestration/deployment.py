@@ -35,18 +35,22 @@ def job_with_resources(
     from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions({
-        "gdc": GdcApiResource(base_url=base_url, backoff_factor=0.05),
-        "lake": LakeResource(data_dir=data_dir),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=n_splits, n_repeats=n_repeats, survival_baselines=False),
-    })
+    defs = build_definitions(
+        {
+            "gdc": GdcApiResource(base_url=base_url, backoff_factor=0.05),
+            "lake": LakeResource(data_dir=data_dir),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(n_splits=n_splits, n_repeats=n_repeats, survival_baselines=False),
+        }
+    )
     return defs.resolve_job_def(job_name)
 
 
-def reconstructable_job(job_name: str, base_url: str, data_dir: str, n_splits: int = 2,
-                        n_repeats: int = 1) -> ReconstructableJob:
+def reconstructable_job(
+    job_name: str, base_url: str, data_dir: str, n_splits: int = 2, n_repeats: int = 1
+) -> ReconstructableJob:
     return build_reconstructable_job(
-        "orchestration.deployment", "job_with_resources",
+        "orchestration.deployment",
+        "job_with_resources",
         reconstructable_args=(job_name, base_url, data_dir, n_splits, n_repeats),
     )

@@ -9,14 +9,20 @@ FRESHNESS_CHECK_KEY = AssetCheckKey(AssetKey(["gdc_release"]), "gdc_release_is_c
 _FRESHNESS = AssetSelection.checks(FRESHNESS_CHECK_KEY)
 PROSPECTIVE_KEY = AssetKey(["models", "prospective_validation"])
 REPORT_KEY = AssetKey(["reports", "release_report"])
-TRAINING_KEYS = [AssetKey(["models", "grading_model"]), AssetKey(["models", "survival_model"]),
-                 AssetKey(["models", "survival_baselines"])]
+TRAINING_KEYS = [
+    AssetKey(["models", "grading_model"]),
+    AssetKey(["models", "survival_model"]),
+    AssetKey(["models", "survival_baselines"]),
+]
 
 # Score first: raw -> harmonised -> features -> champion scores -> prospective validation -> catalog.
 refresh_release_job = define_asset_job(
     name="refresh_gdc_release",
-    selection=(AssetSelection.groups("raw", "harmonised", "features", "scores")
-               | AssetSelection.assets(PROSPECTIVE_KEY, REPORT_KEY, CATALOG_KEY)) - _FRESHNESS,
+    selection=(
+        AssetSelection.groups("raw", "harmonised", "features", "scores")
+        | AssetSelection.assets(PROSPECTIVE_KEY, REPORT_KEY, CATALOG_KEY)
+    )
+    - _FRESHNESS,
     description=(
         "Fetch and harmonise one GDC data release, score it with the current champions, validate them on the patients "
         "they never saw, and publish the catalog. Challengers train afterwards (train_challengers)."
@@ -32,8 +38,11 @@ refresh_release_job = define_asset_job(
 # Off the path to fresh scores: challengers, the fair comparison, a promoted challenger's rescoring.
 train_challengers_job = define_asset_job(
     name="train_challengers",
-    selection=(AssetSelection.assets(*TRAINING_KEYS, PROSPECTIVE_KEY, REPORT_KEY, CATALOG_KEY)
-               | AssetSelection.groups("scores")) - _FRESHNESS,
+    selection=(
+        AssetSelection.assets(*TRAINING_KEYS, PROSPECTIVE_KEY, REPORT_KEY, CATALOG_KEY)
+        | AssetSelection.groups("scores")
+    )
+    - _FRESHNESS,
     description=(
         "Train challengers on one release, judge them against the champions on the same folds, rescore the release "
         "with whichever model is champion, republish the catalog; the scikit-survival leaderboard runs last."

@@ -34,8 +34,8 @@ def refresh_once(base_url: str, data_dir: Path, *, train: bool = True):
     dev`, here in this process. Returns (last result, release, seconds, seconds to published scores)."""
     from dagster import DagsterInstance
 
-    from assets.gdc_client import GdcClient
     from assets.partitions import gdc_releases
+    from gdc.client import GdcClient
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(offline_resources(base_url, data_dir))
@@ -47,13 +47,19 @@ def refresh_once(base_url: str, data_dir: Path, *, train: bool = True):
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     started = time.monotonic()
     result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(
-        partition_key=release, instance=instance, raise_on_error=False, run_config=run_config,
+        partition_key=release,
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config,
         tags={"glioma/release": release, "glioma/trigger": "offline"},
     )
     scored_after = time.monotonic() - started
     if result.success and train:
         result = defs.resolve_job_def("train_challengers").execute_in_process(
-            partition_key=release, instance=instance, raise_on_error=False, run_config=run_config,
+            partition_key=release,
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
             tags={"glioma/release": release, "glioma/trigger": "offline"},
         )
     return result, release, time.monotonic() - started, scored_after
@@ -80,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             spec = CohortSpec(n_cases=args.cases, seed=args.seed)
             write_bundle(bundle_root, spec)
             write_spec(bundle_root, spec)  # lets `python -m sandbox.synthetic.next_release` continue the cohort
-            print(f"wrote synthetic GDC bundle ({args.cases} cases) to {bundle_root} in {time.monotonic() - started:.1f}s")
+            print(
+                f"wrote synthetic GDC bundle ({args.cases} cases) to {bundle_root} in {time.monotonic() - started:.1f}s"
+            )
 
     with GdcStandIn(bundle_root.resolve(), port=0) as server:
         print(f"GDC stand-in serving {bundle_root} at {server.base_url}")
@@ -89,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     catalog = data_dir / "warehouse.duckdb"
     if not result.success:
         failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-        print(f"refresh of release {release} FAILED after {elapsed:.0f}s; failed steps: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"refresh of release {release} FAILED after {elapsed:.0f}s; failed steps: {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return 1
     print(
         f"\nrelease {release}: refresh run (scored by the champions when there are any) done in {scored_after:.0f}s, "
@@ -99,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  report (HTML):    {data_dir / 'reports' / release / 'index.html'}\n"
         f"  GX Data Docs:     {data_dir / 'reports' / release / 'gx' / 'index.html'}\n"
         f"query it, read-only:\n"
-        f"  .venv/bin/glioma sql \"select predicted_class, risk_group, count(*) from scores.grading_current "
-        f"join scores.survival_risk_current using (case_id) group by all order by all\"\n"
+        f'  .venv/bin/glioma sql "select predicted_class, risk_group, count(*) from scores.grading_current '
+        f'join scores.survival_risk_current using (case_id) group by all order by all"\n'
         f"  .venv/bin/glioma tables            # every view with its comment\n"
         f"  .venv/bin/duckdb -readonly {catalog}\n"
         f"see the runs, partitions, checks and sensors: make ui   (then `make next-release` publishes release N+1)"

@@ -5,7 +5,6 @@ it started failed; the backstop looks at /status once a day and (re)starts the r
 release if it is missing or its last run failed.
 """
 
-
 from dagster import (
     DagsterRunStatus,
     DefaultScheduleStatus,
@@ -21,8 +20,13 @@ from assets.resources import GdcApiResource
 from orchestration.jobs import check_gdc_freshness_job, refresh_release_job
 from orchestration.sensors import PARTITION_TAG
 
-UNFINISHED = (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING)
+UNFINISHED = (
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+)
 
 
 def backstop_decision(context: ScheduleEvaluationContext, gdc: GdcApiResource) -> RunRequest | SkipReason:
@@ -32,7 +36,8 @@ def backstop_decision(context: ScheduleEvaluationContext, gdc: GdcApiResource) -
     instance = context.instance
     tick = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "manual"
     request = RunRequest(
-        run_key=f"backstop-{release}-{tick}", partition_key=release,
+        run_key=f"backstop-{release}-{tick}",
+        partition_key=release,
         tags={"glioma/release": release, "glioma/trigger": "daily_backstop"},
     )
     if not instance.has_dynamic_partition(gdc_releases.name, release):

@@ -2,9 +2,8 @@
 training for that release; every failed run is recorded in ops/run_failures; a run whose worker died is
 marked failed."""
 
-
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -23,12 +22,12 @@ from dagster import (
     sensor,
 )
 
-from assets.gdc_client import LIVE_GDC_BASE_URL
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, LakeResource
+from gdc.client import LIVE_GDC_BASE_URL
+from lake.files import process_alive
+from lake.ops_records import record_run_failure
 from orchestration.jobs import refresh_release_job, train_challengers_job
-from warehouse.lake import process_alive
-from warehouse.ops import record_run_failure
 
 # GDC publishes about three releases a year: the live API's /status is polled hourly (polite and quick
 # enough). Any other base URL (the local stand-in, a mirror) is polled every minute, so a release written
@@ -60,7 +59,9 @@ def gdc_release_sensor(context: SensorEvaluationContext, gdc: GdcApiResource) ->
     last_poll = float(context.cursor) if context.cursor else 0.0
     interval = poll_interval_seconds(gdc.base_url)
     if now - last_poll < interval - 1:
-        return SkipReason(f"GDC /status at {gdc.base_url} was polled {now - last_poll:.0f}s ago; polling every {interval}s")
+        return SkipReason(
+            f"GDC /status at {gdc.base_url} was polled {now - last_poll:.0f}s ago; polling every {interval}s"
+        )
     context.update_cursor(str(now))
     release, said = gdc.served_release(context.log)
     if release is None:
@@ -70,8 +71,13 @@ def gdc_release_sensor(context: SensorEvaluationContext, gdc: GdcApiResource) ->
     context.log.info(f"new GDC data release: {said}")
     return SensorResult(
         # The run key makes a second request for the same release a no-op, whichever tick sends it.
-        run_requests=[RunRequest(run_key=f"gdc-release-{release}", partition_key=release,
-                                 tags={"glioma/release": release, "glioma/trigger": "release_sensor"})],
+        run_requests=[
+            RunRequest(
+                run_key=f"gdc-release-{release}",
+                partition_key=release,
+                tags={"glioma/release": release, "glioma/trigger": "release_sensor"},
+            )
+        ],
         dynamic_partitions_requests=[gdc_releases.build_add_request([release])],
     )
 
@@ -88,8 +94,11 @@ def train_after_refresh(context: RunStatusSensorContext) -> RunRequest | SkipRea
     release = run.tags.get(PARTITION_TAG)
     if not release:
         return SkipReason(f"run {run.run_id} has no release partition")
-    return RunRequest(run_key=f"train-after-{run.run_id}", partition_key=release,
-                      tags={"glioma/release": release, "glioma/trigger": f"refresh run {run.run_id}"})
+    return RunRequest(
+        run_key=f"train-after-{run.run_id}",
+        partition_key=release,
+        tags={"glioma/release": release, "glioma/trigger": f"refresh run {run.run_id}"},
+    )
 
 
 def failed_steps(context: RunFailureSensorContext) -> tuple[list[str], str]:
@@ -117,10 +126,15 @@ def record_failed_runs(context: RunFailureSensorContext, lake: LakeResource) -> 
     steps, error = failed_steps(context)
     record = context.instance.get_run_record_by_id(run.run_id)
     ended = record.end_time if record is not None else None  # when Dagster marked the run failed
-    when = datetime.fromtimestamp(ended, timezone.utc) if ended else datetime.now(timezone.utc)
+    when = datetime.fromtimestamp(ended, UTC) if ended else datetime.now(UTC)
     path = record_run_failure(
-        lake.lake, run_id=run.run_id, job_name=run.job_name, release=run.tags.get(PARTITION_TAG),
-        failed_steps=steps, error=error, failed_at=when,
+        lake.lake,
+        run_id=run.run_id,
+        job_name=run.job_name,
+        release=run.tags.get(PARTITION_TAG),
+        failed_steps=steps,
+        error=error,
+        failed_at=when,
     )
     context.log.info(f"recorded failed run {run.run_id} ({run.job_name}, steps {steps}) in {path}")
 
@@ -152,8 +166,12 @@ def mark_dead_runs_failed(context: SensorEvaluationContext) -> SkipReason:
         pid = dead_run_worker(instance, run.run_id)
         if pid is None:
             continue
-        instance.report_run_failed(run, message=(
-            f"run worker process {pid} is gone (killed or out of memory); marked failed by mark_dead_runs_failed"))
+        instance.report_run_failed(
+            run,
+            message=(
+                f"run worker process {pid} is gone (killed or out of memory); marked failed by mark_dead_runs_failed"
+            ),
+        )
         marked.append(run.run_id)
     return SkipReason(f"marked {len(marked)} dead run(s) failed: {marked}" if marked else "no dead runs")
 

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from assets.gdc_client import LIVE_GDC_BASE_URL
+from gdc.client import LIVE_GDC_BASE_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_BUNDLE = Path("data") / "bundles" / "synthetic-1100-seed7"
@@ -64,8 +64,11 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--dagster-home", type=Path, default=Path(os.environ.get("DAGSTER_HOME", ".dagster_home")))
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port on 127.0.0.1")
     parser.add_argument("--standin-port", type=int, default=0, help="stand-in port (default: a free one)")
-    parser.add_argument("--live", action="store_true",
-                        help=f"use the live GDC API ({LIVE_GDC_BASE_URL}); the sensor then downloads every glioma case")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help=f"use the live GDC API ({LIVE_GDC_BASE_URL}); the sensor then downloads every glioma case",
+    )
     args = parser.parse_args(argv)
 
     from sandbox.gdc_standin import GdcStandIn
@@ -77,8 +80,11 @@ def run(argv: list[str] | None = None) -> int:
     standin = None
     if args.live:
         base_url = os.environ.get("GDC_BASE_URL") or LIVE_GDC_BASE_URL
-        print(f"LIVE GDC API {base_url}: the release sensor will start a full download of TCGA-GBM/LGG "
-              "when it sees a release that is not a partition yet.", flush=True)
+        print(
+            f"LIVE GDC API {base_url}: the release sensor will start a full download of TCGA-GBM/LGG "
+            "when it sees a release that is not a partition yet.",
+            flush=True,
+        )
     else:
         bundle_root = (args.bundle_root or args.data_dir / "bundles" / DEMO_BUNDLE.name).resolve()
         if not (bundle_root / "CURRENT").exists() and not (bundle_root / "status.json").exists():
@@ -87,13 +93,20 @@ def run(argv: list[str] | None = None) -> int:
         standin = GdcStandIn(bundle_root, port=args.standin_port)
         standin.start()
         base_url = standin.base_url
-        print(f"GDC stand-in serving {bundle_root} at {base_url}\n"
-              f"next release: .venv/bin/python -m sandbox.synthetic.next_release --root {bundle_root}", flush=True)
+        print(
+            f"GDC stand-in serving {bundle_root} at {base_url}\n"
+            f"next release: .venv/bin/python -m sandbox.synthetic.next_release --root {bundle_root}",
+            flush=True,
+        )
 
     # Its own process group: on Ctrl-C/SIGTERM this launcher stops the whole group (webserver, daemon,
     # code servers, run workers), also when dagster dev itself does not exit in time.
-    child = subprocess.Popen(dagster_dev_command(args.port), cwd=REPO_ROOT, start_new_session=True,
-                             env=ui_environment(base_url, args.data_dir, args.dagster_home))
+    child = subprocess.Popen(
+        dagster_dev_command(args.port),
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        env=ui_environment(base_url, args.data_dir, args.dagster_home),
+    )
     print(f"Dagster UI: http://127.0.0.1:{args.port} (Ctrl-C stops it and the stand-in)", flush=True)
 
     stopping: list[float] = []

@@ -48,8 +48,9 @@ def _row_count_dependent(report: dict[str, Any]) -> bool:
     return any("row_count" in str(row.get("expectation_type", "")) for row in report.get("warning_failures", []))
 
 
-def cached_report(cache_dir: Path, table: str, release: str, content_hash: str | None,
-                  previous_row_count: int | None) -> QualityReport | None:
+def cached_report(
+    cache_dir: Path, table: str, release: str, content_hash: str | None, previous_row_count: int | None
+) -> QualityReport | None:
     """The report of an earlier validation of identical content, re-labelled for `release`.
 
     Every expectation depends only on the rows, except the row-count change against the previous
@@ -72,9 +73,11 @@ def cached_report(cache_dir: Path, table: str, release: str, content_hash: str |
     values = {key: value for key, value in stored.items() if key in fields}
     values["row_count_bounds"] = tuple(values["row_count_bounds"]) if values.get("row_count_bounds") else None
     values["data_docs_index"] = Path(values["data_docs_index"]) if values.get("data_docs_index") else None
-    values["notes"] = [*values.get("notes", []),
-                       f"not re-validated: content identical to release {stored['release']} (hash {content_hash[:12]}), "
-                       "whose validation is reused"]
+    values["notes"] = [
+        *values.get("notes", []),
+        f"not re-validated: content identical to release {stored['release']} (hash {content_hash[:12]}), "
+        "whose validation is reused",
+    ]
     values["release"] = release
     return QualityReport(**values)
 
@@ -88,13 +91,22 @@ def store_report(cache_dir: Path, report: QualityReport, content_hash: str | Non
 def write_check_results(reports_dir: Path, report: QualityReport) -> Path:
     """`<reports>/<release>/checks/<table>.json`: one row per expectation, for quality.check_results."""
     path = Path(reports_dir) / "checks" / f"{report.table.replace('/', '.')}.json"
-    _write_json(path, {
-        "table": report.table, "release": report.release, "check": CHECK_NAME,
-        "results": [
-            {"expectation_type": row.get("expectation_type"), "column": row.get("column"),
-             "severity": row.get("severity"), "success": bool(row.get("success")),
-             "unexpected_count": row.get("unexpected_count")}
-            for row in report.results
-        ],
-    })
+    _write_json(
+        path,
+        {
+            "table": report.table,
+            "release": report.release,
+            "check": CHECK_NAME,
+            "results": [
+                {
+                    "expectation_type": row.get("expectation_type"),
+                    "column": row.get("column"),
+                    "severity": row.get("severity"),
+                    "success": bool(row.get("success")),
+                    "unexpected_count": row.get("unexpected_count"),
+                }
+                for row in report.results
+            ],
+        },
+    )
     return path

@@ -228,7 +228,11 @@ def validate_table(
     """Validate one release partition of a lake table with its GX suite (see module docstring)."""
     try:
         return _validate_table(
-            table_name, frame, release=release, previous_row_count=previous_row_count, data_docs_dir=data_docs_dir,
+            table_name,
+            frame,
+            release=release,
+            previous_row_count=previous_row_count,
+            data_docs_dir=data_docs_dir,
             row_count_relative_bound=row_count_relative_bound,
         )
     finally:
@@ -340,8 +344,7 @@ def _validate_table(
     order = {expectation.id: position for position, expectation in enumerate(suite.expectations)}
     ordered = sorted(suite_result.results, key=lambda result: order.get(result.expectation_config.id, len(order)))
     results = [
-        _result_row(result, offending_keys.get(result.expectation_config.id, []), integer_columns)
-        for result in ordered
+        _result_row(result, offending_keys.get(result.expectation_config.id, []), integer_columns) for result in ordered
     ]
     return QualityReport(
         table=table_name,

@@ -35,6 +35,7 @@ from great_expectations.expectations.row_conditions import (
     OrCondition,
 )
 
+from contracts.panels import GLIOMA_PROJECTS, MGMT_STP27_PROBES, SSM_PANEL_GENES
 from quality.tables import (  # re-exported: the suites' vocabulary of tables, severities and parameters
     BLOCKING,
     DEFAULT_ROW_COUNT_RELATIVE_BOUND,
@@ -42,19 +43,19 @@ from quality.tables import (  # re-exported: the suites' vocabulary of tables, s
     MAX_ROW_COUNT_PARAMETER,
     MIN_ROW_COUNT_PARAMETER,
     QUALITY_TABLES,
-    check_table_name,
     RAW_TABLES,
     RELEASE_PARAMETER,
     ROW_KEY_COLUMNS,
     WARNING,
     Severity,
     UnknownTableError,
+    check_table_name,
     row_count_bounds,
     suite_name_for,
 )
-from transforms.panels import GLIOMA_PROJECTS, MGMT_STP27_PROBES, SSM_PANEL_GENES
 
-# --- patterns (non-capturing groups: pandas warns on capture groups) and vocabularies (harmonised vocabularies follow docs/contracts.md) -------------------
+# --- patterns (non-capturing groups: pandas warns on capture groups) and vocabularies
+# (harmonised vocabularies follow docs/contracts.md) ---------------------------------------------------------
 TCGA_PATIENT_BARCODE = r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}$"
 TCGA_SAMPLE_BARCODE = r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}-[0-9]{2}[A-Z]$"
 MD5_HEX = r"^[0-9a-f]{32}$"
@@ -129,7 +130,9 @@ def _release_is_partition(why: str = "every row belongs to the release partition
 
 
 def _not_null(column: str, severity: Severity = BLOCKING, why: str | None = None) -> Expectation:
-    return _tag(gxe.ExpectColumnValuesToNotBeNull(column=column), severity, why or f"{column} is an id or required field")
+    return _tag(
+        gxe.ExpectColumnValuesToNotBeNull(column=column), severity, why or f"{column} is an id or required field"
+    )
 
 
 def _unique(column: str, why: str, severity: Severity = BLOCKING) -> Expectation:
@@ -154,7 +157,9 @@ def _between(
     strict_min: bool = False,
 ) -> Expectation:
     return _tag(
-        gxe.ExpectColumnValuesToBeBetween(column=column, min_value=min_value, max_value=max_value, strict_min=strict_min),
+        gxe.ExpectColumnValuesToBeBetween(
+            column=column, min_value=min_value, max_value=max_value, strict_min=strict_min
+        ),
         severity,
         why,
     )
@@ -221,7 +226,11 @@ def raw_gdc_cases_suite(with_row_count_change: bool = True) -> gx.ExpectationSui
         [
             _release_is_partition(),
             _not_null("case_id", WARNING, "case_id is the join key of every layer" + _QUARANTINED_DOWNSTREAM),
-            _unique("case_id", "one document per case (duplicates: paging bug or GDC duplicate)" + _QUARANTINED_DOWNSTREAM, WARNING),
+            _unique(
+                "case_id",
+                "one document per case (duplicates: paging bug or GDC duplicate)" + _QUARANTINED_DOWNSTREAM,
+                WARNING,
+            ),
             *_barcode(WARNING, _QUARANTINED_DOWNSTREAM),
             _project(),
             _not_null("document", why="the raw layer keeps every GDC document losslessly"),
@@ -243,7 +252,9 @@ def raw_gdc_ssm_occurrences_suite(with_row_count_change: bool = True) -> gx.Expe
             _release_is_partition(),
             _not_null("ssm_occurrence_id", why="the occurrence id is the raw key"),
             _unique("ssm_occurrence_id", "one row per ssm occurrence"),
-            _not_null("case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
+            _not_null(
+                "case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM
+            ),
             *_barcode(WARNING, _NOT_THE_JOIN_KEY),
             _project(),
             _not_null("ssm_id"),
@@ -260,7 +271,9 @@ def raw_gdc_cnv_occurrences_suite(with_row_count_change: bool = True) -> gx.Expe
             _release_is_partition(),
             _not_null("cnv_occurrence_id", why="the occurrence id is the raw key"),
             _unique("cnv_occurrence_id", "one row per cnv occurrence"),
-            _not_null("case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
+            _not_null(
+                "case_id", WARNING, "an occurrence without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM
+            ),
             *_barcode(WARNING, _NOT_THE_JOIN_KEY),
             _project(),
             _not_null("cnv_id"),
@@ -312,7 +325,11 @@ def raw_mgmt_probe_betas_suite(with_row_count_change: bool = True) -> gx.Expecta
             ),
             _in_set("probe_id", MGMT_STP27_PROBES, BLOCKING, "only the MGMT-STP27 probes are extracted"),
             _between(
-                "beta", 0.0, 1.0, WARNING, "a beta is a methylated fraction in [0, 1] (null for NA)" + _QUARANTINED_DOWNSTREAM
+                "beta",
+                0.0,
+                1.0,
+                WARNING,
+                "a beta is a methylated fraction in [0, 1] (null for NA)" + _QUARANTINED_DOWNSTREAM,
             ),
             _regex("md5sum", MD5_HEX, BLOCKING, "md5 of the file the beta came from"),
             _not_null("case_id", WARNING, "a beta without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
@@ -334,10 +351,16 @@ def harmonised_patients_suite(with_row_count_change: bool = True) -> gx.Expectat
             _in_set("sex", SEX_VALUES, WARNING, "mapped sex vocabulary (null for sentinels)"),
             _in_set("race", RACE_VALUES, WARNING, "mapped race vocabulary (null for sentinels)"),
             _in_set("ethnicity", ETHNICITY_VALUES, WARNING, "mapped ethnicity vocabulary (null for sentinels)"),
-            _in_set("vital_status", VITAL_STATUS_VALUES, WARNING, "mapped vital status (Unknown / Not Reported -> null)"),
+            _in_set(
+                "vital_status", VITAL_STATUS_VALUES, WARNING, "mapped vital status (Unknown / Not Reported -> null)"
+            ),
             _in_set("histology_family", HISTOLOGY_FAMILIES, BLOCKING, "histology family is a model feature"),
-            _between("age_at_diagnosis_years", 0, 120, BLOCKING, "age in years; days not divided by 365.25 would exceed it"),
-            _between("overall_survival_days", 0, None, BLOCKING, "a negative survival time corrupts the survival models"),
+            _between(
+                "age_at_diagnosis_years", 0, 120, BLOCKING, "age in years; days not divided by 365.25 would exceed it"
+            ),
+            _between(
+                "overall_survival_days", 0, None, BLOCKING, "a negative survival time corrupts the survival models"
+            ),
             _between("karnofsky_score", 0, 100, BLOCKING, "Karnofsky performance status is 0-100"),
             _in_set("who_grade", WHO_GRADES, BLOCKING, "WHO grade of diffuse glioma is 2, 3 or 4 (grading target)"),
             _in_set("who_grade_source", WHO_GRADE_SOURCES, WARNING, "where the grade came from"),
@@ -364,7 +387,9 @@ def harmonised_patients_suite(with_row_count_change: bool = True) -> gx.Expectat
             ),
             _tag(
                 gxe.ExpectColumnValuesToBeInSet(
-                    column="vital_status", value_set=["Dead"], row_condition=Column("death_observed") == True  # noqa: E712
+                    column="vital_status",
+                    value_set=["Dead"],
+                    row_condition=Column("death_observed") == True,  # noqa: E712
                 ),
                 BLOCKING,
                 "an observed death means vital_status Dead",
@@ -431,7 +456,9 @@ def harmonised_who_cns5_class_suite(with_row_count_change: bool = True) -> gx.Ex
             # grade of an IDH-mutant type null, so there is no not-null rule for those.)
             _tag(
                 gxe.ExpectColumnValuesToBeInSet(
-                    column="who_cns5_grade", value_set=[4], row_condition=Column("who_cns5_class") == GLIOBLASTOMA_IDH_WILDTYPE
+                    column="who_cns5_grade",
+                    value_set=[4],
+                    row_condition=Column("who_cns5_class") == GLIOBLASTOMA_IDH_WILDTYPE,
                 ),
                 BLOCKING,
                 "glioblastoma, IDH-wildtype is CNS WHO grade 4",
@@ -445,7 +472,9 @@ def harmonised_who_cns5_class_suite(with_row_count_change: bool = True) -> gx.Ex
             ),
             _tag(
                 gxe.ExpectColumnValuesToBeInSet(
-                    column="who_cns5_grade", value_set=[2, 3], row_condition=Column("who_cns5_class") == OLIGODENDROGLIOMA
+                    column="who_cns5_grade",
+                    value_set=[2, 3],
+                    row_condition=Column("who_cns5_class") == OLIGODENDROGLIOMA,
                 ),
                 BLOCKING,
                 "oligodendroglioma, IDH-mutant and 1p/19q-codeleted is CNS WHO grade 2 or 3",
@@ -473,9 +502,20 @@ def harmonised_quarantine_suite(with_row_count_change: bool = True) -> gx.Expect
 
 
 __all__ = [  # names of quality.tables re-exported here
-    "BLOCKING", "WARNING", "Severity", "RAW_TABLES", "HARMONISED_TABLES", "QUALITY_TABLES", "ROW_KEY_COLUMNS",
-    "DEFAULT_ROW_COUNT_RELATIVE_BOUND", "MIN_ROW_COUNT_PARAMETER", "MAX_ROW_COUNT_PARAMETER", "RELEASE_PARAMETER",
-    "UnknownTableError", "row_count_bounds", "suite_name_for",
+    "BLOCKING",
+    "WARNING",
+    "Severity",
+    "RAW_TABLES",
+    "HARMONISED_TABLES",
+    "QUALITY_TABLES",
+    "ROW_KEY_COLUMNS",
+    "DEFAULT_ROW_COUNT_RELATIVE_BOUND",
+    "MIN_ROW_COUNT_PARAMETER",
+    "MAX_ROW_COUNT_PARAMETER",
+    "RELEASE_PARAMETER",
+    "UnknownTableError",
+    "row_count_bounds",
+    "suite_name_for",
 ]
 
 SUITE_BUILDERS: dict[str, Callable[[bool], gx.ExpectationSuite]] = {
@@ -489,6 +529,7 @@ SUITE_BUILDERS: dict[str, Callable[[bool], gx.ExpectationSuite]] = {
     "harmonised/who_cns5_class": harmonised_who_cns5_class_suite,
     "harmonised/quarantine": harmonised_quarantine_suite,
 }
+
 
 def build_suite(table_name: str, *, with_row_count_change: bool = True) -> gx.ExpectationSuite:
     check_table_name(table_name)
@@ -532,5 +573,7 @@ def required_columns(table_name: str) -> list[str]:
 def severity_of(expectation: Expectation) -> Severity:
     severity = (expectation.meta or {}).get("severity")
     if severity not in (BLOCKING, WARNING):
-        raise ValueError(f"expectation {expectation.expectation_type} on {expectation_columns(expectation)} has no severity tag")
+        raise ValueError(
+            f"expectation {expectation.expectation_type} on {expectation_columns(expectation)} has no severity tag"
+        )
     return severity

@@ -36,7 +36,9 @@ def suite_name_for(table_name: str) -> str:
     return table_name.replace("/", ".")
 
 
-def row_count_bounds(previous_row_count: int, relative_bound: float = DEFAULT_ROW_COUNT_RELATIVE_BOUND) -> tuple[int, int]:
+def row_count_bounds(
+    previous_row_count: int, relative_bound: float = DEFAULT_ROW_COUNT_RELATIVE_BOUND
+) -> tuple[int, int]:
     """Allowed row count of this release given the previous release's: previous × (1 ± relative_bound),
     widened outward to whole rows (so 100 rows ±25 % allows 75..125, and 0 previous rows allows only 0)."""
     if previous_row_count < 0:
@@ -71,6 +73,4 @@ class UnknownTableError(KeyError):
 
 def check_table_name(table_name: str) -> None:
     if table_name not in QUALITY_TABLES:
-        raise UnknownTableError(
-            f"no quality suite for table {table_name!r}; known tables: {', '.join(QUALITY_TABLES)}"
-        )
+        raise UnknownTableError(f"no quality suite for table {table_name!r}; known tables: {', '.join(QUALITY_TABLES)}")

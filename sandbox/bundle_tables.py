@@ -12,9 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
+from contracts.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
+from contracts.schemas import RAW_MGMT_PROBE_BETAS_SCHEMA
 from transforms.raw_tables import (
-    RAW_MGMT_PROBE_BETAS_SCHEMA,
     extract_probe_betas,
     mgmt_probe_rows,
     raw_cases_table,

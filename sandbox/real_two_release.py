@@ -151,8 +151,7 @@ def _publish(staging: Path, final: Path) -> None:
         os.rename(staging, final)
 
 
-def _write_release(source_dir: Path, staging: Path, status: bytes, case_ids: set[str] | None,
-                   link_data: bool) -> None:
+def _write_release(source_dir: Path, staging: Path, status: bytes, case_ids: set[str] | None, link_data: bool) -> None:
     """One release directory: all documents (case_ids None) or the documents of `case_ids` only."""
     (staging / "data").mkdir(parents=True)
     (staging / "status.json").write_bytes(status)
@@ -162,13 +161,15 @@ def _write_release(source_dir: Path, staging: Path, status: bytes, case_ids: set
                 shutil.copyfile(source_dir / name, staging / name)
         file_ids = [p.name for p in (source_dir / "data").iterdir()] if (source_dir / "data").is_dir() else []
     else:
-        _filter_lines(source_dir / "cases.jsonl", staging / "cases.jsonl",
-                      lambda d: (d.get("case_id") or d.get("id")) in case_ids)
+        _filter_lines(
+            source_dir / "cases.jsonl", staging / "cases.jsonl", lambda d: (d.get("case_id") or d.get("id")) in case_ids
+        )
         for name in ("ssm_occurrences.jsonl", "cnv_occurrences.jsonl"):
             if (source_dir / name).exists():
                 _filter_lines(source_dir / name, staging / name, lambda d: _case_of_occurrence(d) in case_ids)
         file_ids = []
         if (source_dir / "files.jsonl").exists():
+
             def only_these_cases(doc: dict[str, Any]) -> bool:
                 named = _file_case_ids(doc)
                 return bool(named) and all(c in case_ids for c in named)
@@ -228,15 +229,19 @@ def write_real_two_release_root(
     current_tmp.write_text(second_release + "\n", encoding="utf-8")
     os.replace(current_tmp, target_root / "CURRENT")
     return RealTwoReleaseRoot(
-        root=target_root, first_release=first_release, second_release=second_release,
+        root=target_root,
+        first_release=first_release,
+        second_release=second_release,
         first_case_ids=tuple(dict.fromkeys(c for c in ordered if c in first)),
         new_case_ids=tuple(dict.fromkeys(c for c in ordered if c not in first)),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.real_two_release",
-                                     description="Write a two-release GDC bundle root from a real one-release bundle.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.real_two_release",
+        description="Write a two-release GDC bundle root from a real one-release bundle.",
+    )
     parser.add_argument("--source", type=Path, required=True, help="bundle root (CURRENT + releases/) or release dir")
     parser.add_argument("--target", type=Path, required=True, help="new bundle root, outside the repository")
     parser.add_argument("--first-share", type=float, default=0.7, help="share of the cases in the first release")
@@ -248,16 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         result = write_real_two_release_root(
-            args.source, args.target, first_share=args.first_share, seed=args.seed,
-            first_release=args.first_release, second_release=args.second_release, link_data=args.link_data,
+            args.source,
+            args.target,
+            first_share=args.first_share,
+            seed=args.seed,
+            first_release=args.first_release,
+            second_release=args.second_release,
+            link_data=args.link_data,
         )
     except (ValueError, OSError) as error:
         print(f"real_two_release: {error}", file=sys.stderr)
         return 2
     n_first, n_new = len(result.first_case_ids), len(result.new_case_ids)
-    print(f"{result.root}: release {result.first_release} {n_first} cases, release {result.second_release} "
-          f"{n_first + n_new} cases ({n_new} added); CURRENT={result.second_release}; "
-          f"{time.perf_counter() - started:.2f} s")
+    print(
+        f"{result.root}: release {result.first_release} {n_first} cases, release {result.second_release} "
+        f"{n_first + n_new} cases ({n_new} added); CURRENT={result.second_release}; "
+        f"{time.perf_counter() - started:.2f} s"
+    )
     return 0
 
 

@@ -10,6 +10,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The pipeline worlds (built once per session, copied where a test mutates one) live in tests/worlds.py.
+pytest_plugins = ["tests.worlds"]
+
 
 def shared_dir() -> Path:
     """`../shared` beside the clone (CI always has it), or GLIOMA_SHARED_DIR."""
@@ -62,6 +65,7 @@ def synthetic_two_release_root(tmp_path_factory) -> tuple[Path, str, str]:
     from sandbox.synthetic import CohortSpec, write_multi_release
 
     root = tmp_path_factory.mktemp("synthetic_two_releases")
-    write_multi_release(root, CohortSpec(n_cases=160, seed=11, release_label="45.0"), releases=("45.0", "46.0"),
-                        change_share=0.2)
+    write_multi_release(
+        root, CohortSpec(n_cases=160, seed=11, release_label="45.0"), releases=("45.0", "46.0"), change_share=0.2
+    )
     return root, "45.0", "46.0"

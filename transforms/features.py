@@ -14,95 +14,20 @@ radio-chemotherapy by protocol).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from transforms.panels import SSM_PANEL_GENES
-
-# Genes whose mutation calls reach the matrix through a dedicated marker-status column instead
-# (idh_status merges IDH1/IDH2; atrx/tp53/tert status may carry more evidence than the ssm panel),
-# so one biological fact is one feature and explanations do not split its credit.
-_GENES_COVERED_BY_STATUS: frozenset[str] = frozenset({"IDH1", "IDH2", "ATRX", "TP53", "TERT"})
-
-MUTATION_FEATURES: tuple[str, ...] = tuple(
-    f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in _GENES_COVERED_BY_STATUS
+from contracts.features import (
+    BOOL_MARKER_FEATURES,
+    FEATURE_SET_VERSION,
+    FEATURE_SETS,
+    GENES_COVERED_BY_STATUS,
+    KEY_COLUMNS,
+    STATUS_FEATURES,
+    TREATMENT_FEATURES,
 )
-
-# feature name -> (source table, source column, how it is encoded)
-_STATUS_FEATURES: dict[str, str] = {
-    "idh_mutant": "idh_status",
-    "atrx_mutant": "atrx_status",
-    "tp53_mutant": "tp53_status",
-    "tert_mutant": "tert_status",
-}
-_BOOL_MARKER_FEATURES: tuple[str, ...] = (
-    "codeletion_1p19q",
-    "chr7_gain_chr10_loss",
-    "egfr_amplified",
-    "cdkn2a_homozygous_deletion",
-    "mgmt_promoter_methylated",
-)
-_TREATMENT_FEATURES: tuple[str, ...] = ("received_radiation", "received_temozolomide", "received_chemotherapy")
-
-BASE_FEATURES: tuple[str, ...] = (
-    "age_at_diagnosis_years",
-    "sex_male",
-    "karnofsky_score",
-    *_STATUS_FEATURES,
-    *_BOOL_MARKER_FEATURES,
-    "mgmt_stp27_probability",
-    *MUTATION_FEATURES,
-)
-
-# Grading (GBM vs LGG; WHO grade 2/3/4): patient and tumour biology measured at diagnosis only.
-GRADING_FEATURES: tuple[str, ...] = BASE_FEATURES
-
-# Survival: the grading label is not the survival label, so WHO grade is a legitimate prognostic
-# covariate here (it is what the published "Cox grade + IDH/1p19q" reference uses). Treatments are
-# NOT: "received radiation/temozolomide" is known only after follow-up has begun, and a patient who
-# dies within weeks never starts therapy — an immortal-time bias that would reward the model for
-# reading the outcome (on the real dev cohort they add ~0.03 to Harrell's C, all of it bias).
-SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade")
-
-FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "grading_gbm_vs_lgg": GRADING_FEATURES,
-    "grading_who_grade": GRADING_FEATURES,
-    "survival_risk": SURVIVAL_FEATURES,
-}
-
-# Columns derived from the grading label; a grading feature list containing one of these is a leak.
-GRADING_LABEL_DERIVED_COLUMNS: frozenset[str] = frozenset(
-    {
-        "project_id",
-        "primary_diagnosis",
-        "histology_family",
-        "who_grade",
-        "who_grade_source",
-        "who_grade_missing_reason",
-        "who_cns5_class",
-        "who_cns5_grade",
-        "who_cns5_basis",
-        "label_gbm",
-        "label_who_grade",
-        *_TREATMENT_FEATURES,
-    }
-)
-
-LABEL_COLUMNS: tuple[str, ...] = ("label_gbm", "label_who_grade", "overall_survival_days", "death_observed")
-KEY_COLUMNS: tuple[str, ...] = ("release", "case_id", "submitter_id")
-
-_FEATURE_SET_REVISION = "2"
-
-
-def _feature_set_version() -> str:
-    # The version changes whenever a feature list changes: revision + hash of the lists.
-    text = "|".join(f"{task}:{','.join(features)}" for task, features in sorted(FEATURE_SETS.items()))
-    return f"fs{_FEATURE_SET_REVISION}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-
-
-FEATURE_SET_VERSION: str = _feature_set_version()
+from contracts.panels import SSM_PANEL_GENES
 
 _MUTATION_VOCABULARY = frozenset({"mutant", "wildtype"})
 _SEX_VOCABULARY = frozenset({"female", "male"})
@@ -162,8 +87,8 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
     patient (its case was quarantined by the patients harmonisation) is left out and listed in
     `markers_without_patient`.
     """
-    status_columns = list(_STATUS_FEATURES.values())
-    mutation_source = [f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in _GENES_COVERED_BY_STATUS]
+    status_columns = list(STATUS_FEATURES.values())
+    mutation_source = [f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in GENES_COVERED_BY_STATUS]
     patient_columns = [
         *KEY_COLUMNS,
         "project_id",
@@ -171,11 +96,18 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
         "age_at_diagnosis_years",
         "karnofsky_score",
         "who_grade",
-        *_TREATMENT_FEATURES,
+        *TREATMENT_FEATURES,
         "overall_survival_days",
         "death_observed",
     ]
-    marker_columns = ["release", "case_id", *status_columns, *_BOOL_MARKER_FEATURES, "mgmt_stp27_probability", *mutation_source]
+    marker_columns = [
+        "release",
+        "case_id",
+        *status_columns,
+        *BOOL_MARKER_FEATURES,
+        "mgmt_stp27_probability",
+        *mutation_source,
+    ]
     _require_columns(patients, patient_columns, "harmonised/patients")
     _require_columns(markers, marker_columns, "harmonised/molecular_markers")
     _check_unique_cases(patients, "harmonised/patients")
@@ -190,7 +122,9 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
     bad_grade = patients.filter(pl.col("who_grade").is_not_null() & ~pl.col("who_grade").is_in([2, 3, 4]))
     if bad_grade.height:
         row = bad_grade.row(0, named=True)
-        raise FeatureInputError(f"harmonised/patients: case {row['case_id']} field who_grade has value {row['who_grade']!r}, expected 2, 3, 4 or null")
+        raise FeatureInputError(
+            f"harmonised/patients: case {row['case_id']} field who_grade has value {row['who_grade']!r}, expected 2, 3, 4 or null"
+        )
 
     joined = patients.select(patient_columns).join(
         markers.select(marker_columns), on=["release", "case_id"], how="left"
@@ -204,14 +138,19 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
         pl.col("death_observed").cast(pl.Boolean),
         # features
         pl.col("age_at_diagnosis_years").cast(pl.Float64),
-        pl.when(pl.col("sex") == "male").then(1.0).when(pl.col("sex") == "female").then(0.0).otherwise(None).alias("sex_male"),
+        pl.when(pl.col("sex") == "male")
+        .then(1.0)
+        .when(pl.col("sex") == "female")
+        .then(0.0)
+        .otherwise(None)
+        .alias("sex_male"),
         pl.col("karnofsky_score").cast(pl.Float64),
-        *[_mutant_flag(source).alias(feature) for feature, source in _STATUS_FEATURES.items()],
-        *[pl.col(column).cast(pl.Float64) for column in _BOOL_MARKER_FEATURES],
+        *[_mutant_flag(source).alias(feature) for feature, source in STATUS_FEATURES.items()],
+        *[pl.col(column).cast(pl.Float64) for column in BOOL_MARKER_FEATURES],
         pl.col("mgmt_stp27_probability").cast(pl.Float64),
         *[_mutant_flag(column).alias(column) for column in mutation_source],
         pl.col("who_grade").cast(pl.Float64),
-        *[pl.col(column).cast(pl.Float64) for column in _TREATMENT_FEATURES],
+        *[pl.col(column).cast(pl.Float64) for column in TREATMENT_FEATURES],
     ).sort("release", "case_id")
     return ModelMatrix(
         matrix=matrix,
@@ -224,7 +163,12 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
 def feature_list_table(model_matrix: ModelMatrix) -> pl.DataFrame:
     """The recorded feature list: one row per (task, feature) with the feature-set version."""
     rows = [
-        {"feature_set_version": model_matrix.feature_set_version, "task": task, "position": position, "feature": feature}
+        {
+            "feature_set_version": model_matrix.feature_set_version,
+            "task": task,
+            "position": position,
+            "feature": feature,
+        }
         for task, features in sorted(model_matrix.feature_sets.items())
         for position, feature in enumerate(features)
     ]

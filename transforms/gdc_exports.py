@@ -36,18 +36,42 @@ PORTAL_MISSING = "'--"
 
 # Entities of the portal clinical.tsv, in column-group order (GDC data dictionary grouping).
 CLINICAL_TSV_ENTITIES: tuple[str, ...] = ("case", "demographic", "diagnoses", "treatments")
-_CASE_COLUMN_PATHS = {"case_id": ("case_id",), "case_submitter_id": ("submitter_id",), "project_id": ("project", "project_id")}
+_CASE_COLUMN_PATHS = {
+    "case_id": ("case_id",),
+    "case_submitter_id": ("submitter_id",),
+    "project_id": ("project", "project_id"),
+}
 
 # Properties whose GDC type is a number (the rest are strings; Karnofsky stays a string as in the API).
 _NUMERIC_PREFIXES = ("days_to_", "age_at_", "year_of_")
-_NUMERIC_FIELDS = frozenset({
-    "occupation_duration_years", "weeks_gestation_at_birth", "breslow_thickness", "circumferential_resection_margin",
-    "greatest_tumor_dimension", "gross_tumor_weight", "largest_extrapelvic_peritoneal_focus", "lymph_nodes_positive",
-    "lymph_nodes_tested", "margin_distance", "mitotic_count", "percent_tumor_invasion",
-    "peripancreatic_lymph_nodes_positive", "peripancreatic_lymph_nodes_tested", "tumor_depth",
-    "tumor_largest_dimension_diameter", "number_of_cycles", "treatment_dose", "cigarettes_per_day", "years_smoked",
-    "bmi", "height", "weight", "file_size",
-})
+_NUMERIC_FIELDS = frozenset(
+    {
+        "occupation_duration_years",
+        "weeks_gestation_at_birth",
+        "breslow_thickness",
+        "circumferential_resection_margin",
+        "greatest_tumor_dimension",
+        "gross_tumor_weight",
+        "largest_extrapelvic_peritoneal_focus",
+        "lymph_nodes_positive",
+        "lymph_nodes_tested",
+        "margin_distance",
+        "mitotic_count",
+        "percent_tumor_invasion",
+        "peripancreatic_lymph_nodes_positive",
+        "peripancreatic_lymph_nodes_tested",
+        "tumor_depth",
+        "tumor_largest_dimension_diameter",
+        "number_of_cycles",
+        "treatment_dose",
+        "cigarettes_per_day",
+        "years_smoked",
+        "bmi",
+        "height",
+        "weight",
+        "file_size",
+    }
+)
 _BOOLEAN_FIELDS = frozenset({"age_is_obfuscated", "diagnosis_is_primary_disease", "is_ffpe", "oct_embedded"})
 _INTEGER = re.compile(r"^-?\d+$")
 
@@ -83,26 +107,75 @@ def typed_cell(field: str, text: str) -> Any:
 
 # Properties of the 2020 data dictionary as they appear in the portal's clinical.tsv, by entity. Known
 # columns pin their group; unknown ones (a newer export) follow the alphabetical-restart rule.
-_DEMOGRAPHIC_COLUMNS = frozenset({
-    "age_at_index", "age_is_obfuscated", "cause_of_death", "cause_of_death_source",
-    "country_of_residence_at_enrollment", "days_to_birth", "days_to_death", "ethnicity", "gender",
-    "occupation_duration_years", "premature_at_birth", "race", "vital_status", "weeks_gestation_at_birth",
-    "year_of_birth", "year_of_death", "sex_at_birth",
-})
-_DIAGNOSIS_COLUMNS = frozenset({
-    "age_at_diagnosis", "classification_of_tumor", "days_to_diagnosis", "days_to_last_follow_up",
-    "days_to_last_known_disease_status", "days_to_recurrence", "icd_10_code", "last_known_disease_status",
-    "morphology", "primary_diagnosis", "prior_malignancy", "prior_treatment", "progression_or_recurrence",
-    "site_of_resection_or_biopsy", "synchronous_malignancy", "tissue_or_organ_of_origin", "tumor_grade",
-    "tumor_stage", "who_cns_grade", "year_of_diagnosis", "diagnosis_is_primary_disease",
-})
-_TREATMENT_COLUMNS = frozenset({
-    "chemo_concurrent_to_radiation", "days_to_treatment_end", "days_to_treatment_start", "initial_disease_status",
-    "number_of_cycles", "reason_treatment_ended", "regimen_or_line_of_therapy", "therapeutic_agents",
-    "treatment_anatomic_site", "treatment_arm", "treatment_dose", "treatment_dose_units", "treatment_effect",
-    "treatment_effect_indicator", "treatment_frequency", "treatment_intent_type", "treatment_or_therapy",
-    "treatment_outcome", "treatment_type",
-})
+_DEMOGRAPHIC_COLUMNS = frozenset(
+    {
+        "age_at_index",
+        "age_is_obfuscated",
+        "cause_of_death",
+        "cause_of_death_source",
+        "country_of_residence_at_enrollment",
+        "days_to_birth",
+        "days_to_death",
+        "ethnicity",
+        "gender",
+        "occupation_duration_years",
+        "premature_at_birth",
+        "race",
+        "vital_status",
+        "weeks_gestation_at_birth",
+        "year_of_birth",
+        "year_of_death",
+        "sex_at_birth",
+    }
+)
+_DIAGNOSIS_COLUMNS = frozenset(
+    {
+        "age_at_diagnosis",
+        "classification_of_tumor",
+        "days_to_diagnosis",
+        "days_to_last_follow_up",
+        "days_to_last_known_disease_status",
+        "days_to_recurrence",
+        "icd_10_code",
+        "last_known_disease_status",
+        "morphology",
+        "primary_diagnosis",
+        "prior_malignancy",
+        "prior_treatment",
+        "progression_or_recurrence",
+        "site_of_resection_or_biopsy",
+        "synchronous_malignancy",
+        "tissue_or_organ_of_origin",
+        "tumor_grade",
+        "tumor_stage",
+        "who_cns_grade",
+        "year_of_diagnosis",
+        "diagnosis_is_primary_disease",
+    }
+)
+_TREATMENT_COLUMNS = frozenset(
+    {
+        "chemo_concurrent_to_radiation",
+        "days_to_treatment_end",
+        "days_to_treatment_start",
+        "initial_disease_status",
+        "number_of_cycles",
+        "reason_treatment_ended",
+        "regimen_or_line_of_therapy",
+        "therapeutic_agents",
+        "treatment_anatomic_site",
+        "treatment_arm",
+        "treatment_dose",
+        "treatment_dose_units",
+        "treatment_effect",
+        "treatment_effect_indicator",
+        "treatment_frequency",
+        "treatment_intent_type",
+        "treatment_or_therapy",
+        "treatment_outcome",
+        "treatment_type",
+    }
+)
 _KNOWN_COLUMN_ENTITY = {
     **{c: "case" for c in _CASE_COLUMN_PATHS},
     **{c: "demographic" for c in _DEMOGRAPHIC_COLUMNS},
@@ -164,7 +237,9 @@ def clinical_tsv_case_documents(tsv_text: str) -> list[dict[str, Any]]:
     """Portal clinical.tsv text -> one API-shaped case document per case (first-seen order)."""
     header, rows = _tsv_rows(tsv_text)
     entities = clinical_tsv_column_entities(header)
-    columns_of = {entity: [i for i, c in enumerate(header) if entities[c] == entity] for entity in CLINICAL_TSV_ENTITIES}
+    columns_of = {
+        entity: [i for i, c in enumerate(header) if entities[c] == entity] for entity in CLINICAL_TSV_ENTITIES
+    }
     case_id_at = header.index("case_id")
 
     by_case: dict[str, list[list[str]]] = {}
@@ -234,7 +309,7 @@ def _split_dotted(column: str) -> list[str | int]:
 def _split_object_prefixes(name: str, objects: Mapping[str, dict]) -> list[str]:
     for prefix, children in objects.items():
         if name.startswith(prefix + "_") and len(name) > len(prefix) + 1:
-            return [prefix, *_split_object_prefixes(name[len(prefix) + 1:], children)]
+            return [prefix, *_split_object_prefixes(name[len(prefix) + 1 :], children)]
     return [name]
 
 
@@ -244,7 +319,7 @@ def _split_underscore(column: str) -> list[str | int]:
     parts: list[str | int] = []
     position = 0
     for match in _UNDERSCORE_INDEX.finditer(column):
-        name = column[position:match.start()].lstrip("_")
+        name = column[position : match.start()].lstrip("_")
         parts += _split_object_prefixes(name, _ONE_TO_ONE_OBJECTS) if not parts else [name]
         parts.append(int(match.group(1)))
         position = match.end()
@@ -299,7 +374,7 @@ def api_tsv_case_documents(tsv_text: str, style: str = "auto") -> list[dict[str,
             continue
         if len(cells) != len(header):
             raise ExportFormatError(f"TSV line {number} has {len(cells)} cells, header has {len(header)}")
-        document = unflatten_tsv_row(dict(zip(header, cells)), style)
+        document = unflatten_tsv_row(dict(zip(header, cells, strict=True)), style)
         if "case_id" not in document and "id" in document:
             document["case_id"] = document["id"]
         documents.append(document)
@@ -378,10 +453,18 @@ def _without_samples(document: Mapping[str, Any]) -> str:
 
 def _unite_samples(document: dict[str, Any], samples: list[Any]) -> None:
     existing = document.setdefault("samples", [])
-    seen = {json.dumps(sample, sort_keys=True) if not isinstance(sample, Mapping) or "sample_id" not in sample
-            else sample["sample_id"] for sample in existing}
+    seen = {
+        json.dumps(sample, sort_keys=True)
+        if not isinstance(sample, Mapping) or "sample_id" not in sample
+        else sample["sample_id"]
+        for sample in existing
+    }
     for sample in samples:
-        key = sample["sample_id"] if isinstance(sample, Mapping) and "sample_id" in sample else json.dumps(sample, sort_keys=True)
+        key = (
+            sample["sample_id"]
+            if isinstance(sample, Mapping) and "sample_id" in sample
+            else json.dumps(sample, sort_keys=True)
+        )
         if key not in seen:
             existing.append(sample)
             seen.add(key)

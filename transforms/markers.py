@@ -26,7 +26,7 @@ Copy number (raw/gdc_cnv_occurrences; gene-level, only changed genes have an occ
   * Direction of an occurrence: `cnv_change_5_category` in `CNV_LOSS_CATEGORIES` / `CNV_GAIN_CATEGORIES`
     (GDC_BUNDLE.md vocabulary); if the 5-category is missing, `cnv_change` (`Gain`/`Loss`). Unknown or
     contradictory categories are quarantined.
-  * Arm / chromosome calls by majority of the panel's marker genes (`transforms.panels.CNV_MARKER_GENES`; GDC
+  * Arm / chromosome calls by majority of the panel's marker genes (`contracts.panels.CNV_MARKER_GENES`; GDC
     gives no arm-level call — GDC_API_FACTS 4.2): for a cnv-profiled case every panel gene counts as profiled
     (unchanged genes simply have no occurrence), so the denominator is the number of panel genes on the arm.
     `codeletion_1p19q`: >= `ARM_CALL_MIN_FRACTION` of 1p genes lost AND of 19q genes lost;
@@ -82,8 +82,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.panels import CNV_MARKER_GENES, MGMT_STP27_PROBES, SSM_PANEL_GENES, cnv_genes_on
-from transforms.quarantine import QUARANTINE_SCHEMA
+from contracts.panels import CNV_MARKER_GENES, MGMT_STP27_PROBES, SSM_PANEL_GENES, cnv_genes_on
+from contracts.schemas import MOLECULAR_MARKERS_SCHEMA, MUTATION_COLUMNS, QUARANTINE_SCHEMA
 
 # --- mutations ------------------------------------------------------------------------------------------
 # Sequence Ontology terms (as used by Ensembl VEP, the annotator behind GDC `consequence_type`) that alter the
@@ -171,31 +171,6 @@ MGMT_SOURCE_STP27 = "methylation_stp27"
 MGMT_SOURCE_CLINICAL = "clinical_molecular_test"
 MGMT_SOURCE_PRECEDENCE: tuple[str, ...] = (MGMT_SOURCE_STP27, MGMT_SOURCE_CLINICAL)
 
-# --- output schema --------------------------------------------------------------------------------------
-MUTATION_COLUMNS: dict[str, str] = {gene: f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES}
-
-MOLECULAR_MARKERS_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "ssm_profiled": pl.Boolean(),
-    "cnv_profiled": pl.Boolean(),
-    **{column: pl.String() for column in MUTATION_COLUMNS.values()},
-    "idh_status": pl.String(),
-    "idh_hotspot": pl.String(),
-    "atrx_status": pl.String(),
-    "tp53_status": pl.String(),
-    "tert_status": pl.String(),
-    "codeletion_1p19q": pl.Boolean(),
-    "chr7_gain_chr10_loss": pl.Boolean(),
-    "egfr_amplified": pl.Boolean(),
-    "cdkn2a_homozygous_deletion": pl.Boolean(),
-    "mgmt_stp27_probability": pl.Float64(),
-    "mgmt_promoter_methylated": pl.Boolean(),
-    "mgmt_source": pl.String(),
-    "mgmt_sources_disagree": pl.Boolean(),
-}
 
 TABLE_CASES = "raw/gdc_cases"
 # Rejections of *parts* of a case document carry their own table label: `table == "raw/gdc_cases"` in the
@@ -207,7 +182,13 @@ TABLE_SSM = "raw/gdc_ssm_occurrences"
 TABLE_CNV = "raw/gdc_cnv_occurrences"
 TABLE_BETAS = "raw/mgmt_probe_betas"
 _CNV_COLUMNS = (
-    "cnv_occurrence_id", "case_id", "submitter_id", "gene_symbols", "cnv_change", "cnv_change_5_category", "document"
+    "cnv_occurrence_id",
+    "case_id",
+    "submitter_id",
+    "gene_symbols",
+    "cnv_change",
+    "cnv_change_5_category",
+    "document",
 )
 _BETA_COLUMNS = ("file_id", "case_id", "submitter_id", "sample_type", "platform", "probe_id", "beta")
 
@@ -220,9 +201,7 @@ _CASE_DOCUMENT_DTYPE = pl.Struct(
             pl.Struct(
                 {
                     "molecular_tests": pl.List(
-                        pl.Struct(
-                            {"gene_symbol": pl.String(), "test_result": pl.String(), "variant_type": pl.String()}
-                        )
+                        pl.Struct({"gene_symbol": pl.String(), "test_result": pl.String(), "variant_type": pl.String()})
                     )
                 }
             )
@@ -356,9 +335,7 @@ class _RawDocuments:
 DECODE_BATCH_ROWS = 10_000
 
 
-def _decode_json(
-    frame: pl.DataFrame, column: str, dtype: pl.DataType
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+def _decode_json(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
     """Decode a JSON column vectorised, `DECODE_BATCH_ROWS` at a time; see _decode_json_slice.
 
     Returns (good rows, bad rows, decoded values of the good rows), each in the order of `frame`."""
@@ -698,15 +675,35 @@ def _copy_number_calls(raw_cnv: Frame, cases: pl.DataFrame, release: str) -> tup
         )
     )
     checks = [
-        (unknown_category, "cnv.cnv_change_5_category", category, "unknown_cnv_category",
-         "cnv occurrence {} of case {} ({}): cnv_change_5_category {} is not one of "
-         + ", ".join(CNV_GAIN_CATEGORIES + CNV_LOSS_CATEGORIES)),
-        (unknown_change & ~unknown_category, "cnv.cnv_change", change, "unknown_cnv_change",
-         "cnv occurrence {} of case {} ({}): cnv_change {} is not Gain or Loss"),
-        (missing_both, "cnv.cnv_change_5_category", category, "missing_cnv_change",
-         "cnv occurrence {} of case {} ({}): neither cnv_change_5_category nor cnv_change is given ({})"),
-        (contradictory, "cnv.cnv_change", pl.format("{} / {}", change, category), "contradictory_cnv_change",
-         "cnv occurrence {} of case {} ({}): cnv_change and cnv_change_5_category disagree ({})"),
+        (
+            unknown_category,
+            "cnv.cnv_change_5_category",
+            category,
+            "unknown_cnv_category",
+            "cnv occurrence {} of case {} ({}): cnv_change_5_category {} is not one of "
+            + ", ".join(CNV_GAIN_CATEGORIES + CNV_LOSS_CATEGORIES),
+        ),
+        (
+            unknown_change & ~unknown_category,
+            "cnv.cnv_change",
+            change,
+            "unknown_cnv_change",
+            "cnv occurrence {} of case {} ({}): cnv_change {} is not Gain or Loss",
+        ),
+        (
+            missing_both,
+            "cnv.cnv_change_5_category",
+            category,
+            "missing_cnv_change",
+            "cnv occurrence {} of case {} ({}): neither cnv_change_5_category nor cnv_change is given ({})",
+        ),
+        (
+            contradictory,
+            "cnv.cnv_change",
+            pl.format("{} / {}", change, category),
+            "contradictory_cnv_change",
+            "cnv occurrence {} of case {} ({}): cnv_change and cnv_change_5_category disagree ({})",
+        ),
     ]
     parts = [quarantine]
     rejected = pl.lit(False)
@@ -736,11 +733,7 @@ def _copy_number_calls(raw_cnv: Frame, cases: pl.DataFrame, release: str) -> tup
     # A gene counts once however many occurrences it has: each marker gene is one bit of a per-case set
     # (bitwise OR over the case's occurrences, then a popcount per arm). One group_by on case_id, plain
     # aggregations — a (case, gene) group_by on ~2M rows costs several times more.
-    gene_bit = (
-        pl.col("gene")
-        .replace_strict(_CNV_GENE_BIT, default=None, return_dtype=pl.UInt64)
-        .alias("gene_bit")
-    )
+    gene_bit = pl.col("gene").replace_strict(_CNV_GENE_BIT, default=None, return_dtype=pl.UInt64).alias("gene_bit")
 
     def genes_with(event: pl.Expr, genes: tuple[str, ...]) -> pl.Expr:
         arm_mask = sum(_CNV_GENE_BIT[g] for g in genes)
@@ -996,11 +989,10 @@ def call_molecular_markers(
     _require_columns(raw_ssm, ("ssm_occurrence_id", "case_id", "submitter_id", "ssm_id", "document"), TABLE_SSM)
     _require_columns(
         raw_cnv,
-        _CNV_COLUMNS, TABLE_CNV,
+        _CNV_COLUMNS,
+        TABLE_CNV,
     )
-    _require_columns(
-        raw_mgmt_betas, _BETA_COLUMNS, TABLE_BETAS
-    )
+    _require_columns(raw_mgmt_betas, _BETA_COLUMNS, TABLE_BETAS)
     inputs = ((raw_cases, TABLE_CASES), (raw_ssm, TABLE_SSM), (raw_cnv, TABLE_CNV), (raw_mgmt_betas, TABLE_BETAS))
     for frame, table in inputs:
         _require_release(frame, release, table)

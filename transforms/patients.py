@@ -34,35 +34,13 @@ from typing import Any
 
 import polars as pl
 
+from contracts.schemas import PATIENTS_SCHEMA, QUARANTINE_SCHEMA
 from transforms import survival as surv
 from transforms import vocabularies as vocab
-from transforms.quarantine import MAX_VALUE_CHARS, QUARANTINE_SCHEMA, truncated_text
+from transforms.quarantine import MAX_VALUE_CHARS, truncated_text
 
 CASES_TABLE = "raw/gdc_cases"
 
-PATIENTS_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "sex": pl.String(),
-    "race": pl.String(),
-    "ethnicity": pl.String(),
-    "age_at_diagnosis_years": pl.Float64(),
-    "primary_diagnosis": pl.String(),
-    "histology_family": pl.String(),
-    "who_grade": pl.Int8(),
-    "who_grade_source": pl.String(),
-    "who_grade_missing_reason": pl.String(),
-    "karnofsky_score": pl.Int16(),
-    "received_radiation": pl.Boolean(),
-    "received_temozolomide": pl.Boolean(),
-    "received_chemotherapy": pl.Boolean(),
-    "vital_status": pl.String(),
-    "overall_survival_days": pl.Float64(),
-    "death_observed": pl.Boolean(),
-    "survival_rule": pl.String(),
-}
 
 # Observations that did not reject the case but that an analyst may want to see (which diagnosis was
 # taken, histology read from morphology, duplicates collapsed, ...). Not part of the contract tables.
@@ -152,7 +130,7 @@ def pick_primary_diagnosis(diagnoses: list[dict[str, Any]]) -> tuple[int | None,
         ),
     )
     best, runner_up = _primary_rank(diagnoses[ranked[0]]), _primary_rank(diagnoses[ranked[1]])
-    for reason, a, b in zip(_PICK_REASONS, best, runner_up):
+    for reason, a, b in zip(_PICK_REASONS, best, runner_up, strict=True):
         if a != b:
             return ranked[0], reason
     return ranked[0], "tie_first_by_submitter_id"
@@ -172,17 +150,45 @@ def _number_or_none(value: Any) -> float | None:
 
 
 _SCALAR_COLUMNS = (
-    "sex_at_birth", "gender", "race", "ethnicity", "vital_status_demographic", "days_to_death_demographic",
-    "age_at_index", "vital_status_diagnosis", "days_to_death_diagnosis", "age_at_diagnosis",
-    "primary_diagnosis", "morphology", "tumor_grade", "primary_diagnosis_submitter_id", "primary_pick",
+    "sex_at_birth",
+    "gender",
+    "race",
+    "ethnicity",
+    "vital_status_demographic",
+    "days_to_death_demographic",
+    "age_at_index",
+    "vital_status_diagnosis",
+    "days_to_death_diagnosis",
+    "age_at_diagnosis",
+    "primary_diagnosis",
+    "morphology",
+    "tumor_grade",
+    "primary_diagnosis_submitter_id",
+    "primary_pick",
     "karnofsky",
 )
 _DEMOGRAPHIC_KEYS = ("sex_at_birth", "gender", "race", "ethnicity", "vital_status", "days_to_death", "age_at_index")
-_DIAGNOSIS_KEYS = ("vital_status", "days_to_death", "age_at_diagnosis", "primary_diagnosis", "morphology",
-                   "tumor_grade", "submitter_id")
+_DIAGNOSIS_KEYS = (
+    "vital_status",
+    "days_to_death",
+    "age_at_diagnosis",
+    "primary_diagnosis",
+    "morphology",
+    "tumor_grade",
+    "submitter_id",
+)
 _EMPTY_ROW: tuple[None, ...] = (None,) * len(_SCALAR_COLUMNS)
-_VOCABULARY_COLUMNS = ("sex_at_birth", "gender", "race", "ethnicity", "vital_status_demographic",
-                       "vital_status_diagnosis", "primary_diagnosis", "morphology", "tumor_grade")
+_VOCABULARY_COLUMNS = (
+    "sex_at_birth",
+    "gender",
+    "race",
+    "ethnicity",
+    "vital_status_demographic",
+    "vital_status_diagnosis",
+    "primary_diagnosis",
+    "morphology",
+    "tumor_grade",
+)
 _TREATMENT_COLUMNS = ("treatment_type", "treatment_or_therapy", "therapeutic_agents")
 
 
@@ -264,8 +270,12 @@ def _primary_diagnosis(diagnoses: list[dict[str, Any]], row: int, out: _Extracti
     primary = diagnoses[primary_index] if primary_index is not None else {}
     if len(diagnoses) > 1:
         out.notes.append(
-            (row, "diagnoses.submitter_id", _text(primary.get("submitter_id")),
-             f"primary diagnosis chosen among {len(diagnoses)} by {pick}")
+            (
+                row,
+                "diagnoses.submitter_id",
+                _text(primary.get("submitter_id")),
+                f"primary diagnosis chosen among {len(diagnoses)} by {pick}",
+            )
         )
     return primary, pick
 
@@ -328,8 +338,9 @@ def _number(column: str) -> pl.Expr:
     return pl.when(parsed.is_finite()).then(parsed)
 
 
-def _number_errors(frame: pl.DataFrame, column: str, field: str | pl.Expr, explanation: str,
-                   only_when: pl.Expr | None = None) -> pl.DataFrame:
+def _number_errors(
+    frame: pl.DataFrame, column: str, field: str | pl.Expr, explanation: str, only_when: pl.Expr | None = None
+) -> pl.DataFrame:
     """Rows whose text in `column` is neither a number nor a sentinel."""
     candidates = frame.filter(pl.col(column).is_not_null() & _number(column).is_null())
     condition = ~vocab.sentinel_expr(pl.col(column))
@@ -351,8 +362,14 @@ def _mapped(vocabulary: vocab.Vocabulary, column: str) -> pl.Expr:
     return vocabulary.expr(pl.col(_key(column)), normalised=True)
 
 
-def _error_frame(frame: pl.DataFrame, condition: pl.Expr, field: str | pl.Expr, value: pl.Expr, reason: str,
-                 explanation: str | pl.Expr) -> pl.DataFrame:
+def _error_frame(
+    frame: pl.DataFrame,
+    condition: pl.Expr,
+    field: str | pl.Expr,
+    value: pl.Expr,
+    reason: str,
+    explanation: str | pl.Expr,
+) -> pl.DataFrame:
     return frame.filter(condition).select(
         pl.col("row"),
         (pl.lit(field) if isinstance(field, str) else field).cast(pl.String).alias("field"),
@@ -362,16 +379,27 @@ def _error_frame(frame: pl.DataFrame, condition: pl.Expr, field: str | pl.Expr, 
     )
 
 
-_ERROR_SCHEMA = {"row": pl.UInt32, "field": pl.String, "value": pl.String, "reason": pl.String, "explanation": pl.String}
+_ERROR_SCHEMA = {
+    "row": pl.UInt32,
+    "field": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+    "explanation": pl.String,
+}
 
 
-def _unmapped(frame: pl.DataFrame, column: str, vocabulary: vocab.Vocabulary, field: str,
-              only_when: pl.Expr | None = None) -> pl.DataFrame:
+def _unmapped(
+    frame: pl.DataFrame, column: str, vocabulary: vocab.Vocabulary, field: str, only_when: pl.Expr | None = None
+) -> pl.DataFrame:
     condition = vocabulary.unmapped_expr(pl.col(_key(column)), normalised=True)
     if only_when is not None:
         condition = condition & only_when
     return _error_frame(
-        frame, condition, field, pl.col(column), UNMAPPED_VALUE,
+        frame,
+        condition,
+        field,
+        pl.col(column),
+        UNMAPPED_VALUE,
         f"is not a known {vocabulary.family} spelling nor a sentinel (add it to transforms/vocabularies.py)",
     )
 
@@ -460,20 +488,35 @@ def _pre_quarantine(split: _CaseSplit) -> list[pl.DataFrame]:
     """Quarantine rows (no table yet) for cases rejected unparsed: no case id, or duplicates that differ."""
     return [
         split.missing_id.select(
-            "release", "case_id", "submitter_id",
-            pl.lit("case_id").alias("field"), pl.lit(None, dtype=pl.String).alias("value"),
+            "release",
+            "case_id",
+            "submitter_id",
+            pl.lit("case_id").alias("field"),
+            pl.lit(None, dtype=pl.String).alias("value"),
             pl.lit(MISSING_CASE_ID).alias("reason"),
-            pl.format("case {} (no case_id), release {}: case_id = missing — the document has neither case_id nor id",
-                      pl.col("submitter_id").fill_null("?"), pl.col("release").fill_null("?")).alias("detail"),
+            pl.format(
+                "case {} (no case_id), release {}: case_id = missing — the document has neither case_id nor id",
+                pl.col("submitter_id").fill_null("?"),
+                pl.col("release").fill_null("?"),
+            ).alias("detail"),
             pl.col("document").alias("record"),
         ),
         split.conflicting.select(
-            "release", "case_id", "submitter_id",
-            pl.lit("case_id").alias("field"), pl.col("case_id").alias("value"),
+            "release",
+            "case_id",
+            "submitter_id",
+            pl.lit("case_id").alias("field"),
+            pl.col("case_id").alias("value"),
             pl.lit(CONFLICTING_DUPLICATE_DOCUMENTS).alias("reason"),
-            pl.format("case {} ({}), release {}: case_id = {} — {} documents with {} different contents; cannot tell which is right",
-                      pl.col("submitter_id").fill_null("?"), "case_id", pl.col("release").fill_null("?"), "case_id",
-                      "_copies", "_versions").alias("detail"),
+            pl.format(
+                "case {} ({}), release {}: case_id = {} — {} documents with {} different contents; cannot tell which is right",
+                pl.col("submitter_id").fill_null("?"),
+                "case_id",
+                pl.col("release").fill_null("?"),
+                "case_id",
+                "_copies",
+                "_versions",
+            ).alias("detail"),
             pl.col("document").alias("record"),
         ),
     ]
@@ -482,7 +525,11 @@ def _pre_quarantine(split: _CaseSplit) -> list[pl.DataFrame]:
 def _collapsed_duplicate_notes(split: _CaseSplit) -> pl.DataFrame:
     """Notes (NOTES_SCHEMA columns) naming each identical duplicate collapsed, so the collapse stays visible."""
     return split.collapsed.select(
-        "release", "case_id", "submitter_id", pl.lit("case_id").alias("field"), pl.col("case_id").alias("value"),
+        "release",
+        "case_id",
+        "submitter_id",
+        pl.lit("case_id").alias("field"),
+        pl.col("case_id").alias("value"),
         pl.format("identical duplicate document (raw row {}) collapsed into one", "raw_row").alias("note"),
     )
 
@@ -513,15 +560,34 @@ def _structural_errors(parsed: _Parsed) -> _Step:
     frame = parsed.frame
     errors = [
         pl.DataFrame(parsed.extraction.errors, schema=_ERROR_SCHEMA, orient="row"),
-        _error_frame(frame, pl.col("submitter_id").is_null(), "submitter_id", pl.col("submitter_id"),
-                     MISSING_REQUIRED_FIELD, "is required (TCGA barcode)"),
-        _error_frame(frame, pl.col("project_id").is_null(), "project.project_id", pl.col("project_id"),
-                     MISSING_REQUIRED_FIELD, "is required"),
+        _error_frame(
+            frame,
+            pl.col("submitter_id").is_null(),
+            "submitter_id",
+            pl.col("submitter_id"),
+            MISSING_REQUIRED_FIELD,
+            "is required (TCGA barcode)",
+        ),
+        _error_frame(
+            frame,
+            pl.col("project_id").is_null(),
+            "project.project_id",
+            pl.col("project_id"),
+            MISSING_REQUIRED_FIELD,
+            "is required",
+        ),
         # The patient barcode is the join key to every TCGA table (CDR, Ceccarelli, MAF barcodes' first 12).
-        _error_frame(frame, (pl.col("project_id").str.starts_with("TCGA-")
-                             & ~pl.col("submitter_id").str.contains(TCGA_PATIENT_BARCODE)).fill_null(False),
-                     "submitter_id", pl.col("submitter_id"), INVALID_BARCODE,
-                     "is not a TCGA patient barcode (TCGA-XX-XXXX)"),
+        _error_frame(
+            frame,
+            (
+                pl.col("project_id").str.starts_with("TCGA-")
+                & ~pl.col("submitter_id").str.contains(TCGA_PATIENT_BARCODE)
+            ).fill_null(False),
+            "submitter_id",
+            pl.col("submitter_id"),
+            INVALID_BARCODE,
+            "is not a TCGA patient barcode (TCGA-XX-XXXX)",
+        ),
     ]
     return _Step(frame, errors, [])
 
@@ -552,25 +618,46 @@ def _read_vital_status(frame: pl.DataFrame) -> _Step:
     frame = frame.with_columns(
         pl.coalesce(vital_demographic, vital_diagnosis).alias("vital_status"),
         pl.coalesce(death_demographic, death_diagnosis).alias("days_to_death"),
-        pl.when(death_demographic.is_not_null()).then(pl.lit("demographic.days_to_death"))
-        .when(death_diagnosis.is_not_null()).then(pl.lit("diagnoses.days_to_death"))
-        .when(vital_demographic.is_null() & vital_diagnosis.is_not_null()).then(pl.lit("diagnoses.days_to_death"))
+        pl.when(death_demographic.is_not_null())
+        .then(pl.lit("demographic.days_to_death"))
+        .when(death_diagnosis.is_not_null())
+        .then(pl.lit("diagnoses.days_to_death"))
+        .when(vital_demographic.is_null() & vital_diagnosis.is_not_null())
+        .then(pl.lit("diagnoses.days_to_death"))
         .otherwise(pl.lit("demographic.days_to_death"))
         .alias("days_to_death_field"),
     )
     errors = [
         _unmapped(frame, "vital_status_demographic", vocab.VITAL_STATUS, "demographic.vital_status"),
-        _unmapped(frame, "vital_status_diagnosis", vocab.VITAL_STATUS, "diagnoses.vital_status",
-                  only_when=vital_demographic.is_null()),
+        _unmapped(
+            frame,
+            "vital_status_diagnosis",
+            vocab.VITAL_STATUS,
+            "diagnoses.vital_status",
+            only_when=vital_demographic.is_null(),
+        ),
         _number_errors(frame, "days_to_death_demographic", "demographic.days_to_death", "is not a number of days"),
-        _number_errors(frame, "days_to_death_diagnosis", "diagnoses.days_to_death", "is not a number of days",
-                       only_when=death_demographic.is_null()),
+        _number_errors(
+            frame,
+            "days_to_death_diagnosis",
+            "diagnoses.days_to_death",
+            "is not a number of days",
+            only_when=death_demographic.is_null(),
+        ),
     ]
-    notes = [frame.filter(
-        vital_demographic.is_not_null() & vital_diagnosis.is_not_null() & (vital_demographic != vital_diagnosis)
-    ).select("row", pl.lit("diagnoses.vital_status").alias("field"), pl.col("vital_status_diagnosis").alias("value"),
-             pl.format("differs from demographic.vital_status {}; demographic (the current home) used",
-                       "vital_status_demographic").alias("note"))]
+    notes = [
+        frame.filter(
+            vital_demographic.is_not_null() & vital_diagnosis.is_not_null() & (vital_demographic != vital_diagnosis)
+        ).select(
+            "row",
+            pl.lit("diagnoses.vital_status").alias("field"),
+            pl.col("vital_status_diagnosis").alias("value"),
+            pl.format(
+                "differs from demographic.vital_status {}; demographic (the current home) used",
+                "vital_status_demographic",
+            ).alias("note"),
+        )
+    ]
     return _Step(frame, errors, notes)
 
 
@@ -580,19 +667,33 @@ def _read_age(frame: pl.DataFrame) -> _Step:
     age_from_index = _number("age_at_index")
     frame = frame.with_columns(
         pl.coalesce(age_from_diagnosis, age_from_index).alias("age_at_diagnosis_years"),
-        pl.when(age_from_diagnosis.is_not_null()).then(pl.lit("diagnoses.age_at_diagnosis"))
-        .otherwise(pl.lit("demographic.age_at_index")).alias("_age_field"),
-        pl.when(age_from_diagnosis.is_not_null()).then(pl.col("age_at_diagnosis"))
-        .otherwise(pl.col("age_at_index")).alias("_age_raw"),
+        pl.when(age_from_diagnosis.is_not_null())
+        .then(pl.lit("diagnoses.age_at_diagnosis"))
+        .otherwise(pl.lit("demographic.age_at_index"))
+        .alias("_age_field"),
+        pl.when(age_from_diagnosis.is_not_null())
+        .then(pl.col("age_at_diagnosis"))
+        .otherwise(pl.col("age_at_index"))
+        .alias("_age_raw"),
     )
     age = pl.col("age_at_diagnosis_years")
     errors = [
         _number_errors(frame, "age_at_diagnosis", "diagnoses.age_at_diagnosis", "is not a number of days"),
-        _number_errors(frame, "age_at_index", "demographic.age_at_index", "is not a number of years",
-                       only_when=age_from_diagnosis.is_null()),
-        _error_frame(frame, ((age < 0) | (age > MAX_AGE_YEARS)).fill_null(False), pl.col("_age_field"),
-                     pl.col("_age_raw"), AGE_OUT_OF_RANGE,
-                     pl.format("gives an age of {} years, outside 0-120", age.round(1))),
+        _number_errors(
+            frame,
+            "age_at_index",
+            "demographic.age_at_index",
+            "is not a number of years",
+            only_when=age_from_diagnosis.is_null(),
+        ),
+        _error_frame(
+            frame,
+            ((age < 0) | (age > MAX_AGE_YEARS)).fill_null(False),
+            pl.col("_age_field"),
+            pl.col("_age_raw"),
+            AGE_OUT_OF_RANGE,
+            pl.format("gives an age of {} years, outside 0-120", age.round(1)),
+        ),
     ]
     return _Step(frame, errors, [])
 
@@ -605,30 +706,49 @@ def _read_histology(frame: pl.DataFrame) -> _Step:
     family_from_text = _mapped(vocab.PRIMARY_DIAGNOSIS, "primary_diagnosis")
     family_from_morphology = pl.coalesce(
         _mapped(vocab.MORPHOLOGY, "morphology"),
-        pl.when(pl.col("morphology").str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN)).then(pl.lit("other")),
+        pl.when(pl.col("morphology").str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN)).then(
+            pl.lit("other")
+        ),
     )
     uses_morphology = family_from_text.is_null()
     frame = frame.with_columns(
         pl.coalesce(family_from_text, family_from_morphology).alias("histology_family"),
     )
-    morphology_unmapped = (
-        vocab.MORPHOLOGY.unmapped_expr(pl.col(_key("morphology")), normalised=True)
-        & ~pl.col("morphology").str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN).fill_null(False)
-    )
+    morphology_unmapped = vocab.MORPHOLOGY.unmapped_expr(pl.col(_key("morphology")), normalised=True) & ~pl.col(
+        "morphology"
+    ).str.strip_chars().str.contains(vocab.ICDO_MORPHOLOGY_PATTERN).fill_null(False)
     errors = [
-        _unmapped(frame, "primary_diagnosis", vocab.PRIMARY_DIAGNOSIS, "diagnoses.primary_diagnosis",
-                  only_when=~is_topography),
-        _error_frame(frame, morphology_unmapped & uses_morphology, "diagnoses.morphology", pl.col("morphology"),
-                     UNMAPPED_VALUE, "is not an ICD-O-3 morphology code (####/#)"),
+        _unmapped(
+            frame, "primary_diagnosis", vocab.PRIMARY_DIAGNOSIS, "diagnoses.primary_diagnosis", only_when=~is_topography
+        ),
+        _error_frame(
+            frame,
+            morphology_unmapped & uses_morphology,
+            "diagnoses.morphology",
+            pl.col("morphology"),
+            UNMAPPED_VALUE,
+            "is not an ICD-O-3 morphology code (####/#)",
+        ),
     ]
-    notes = [frame.filter(is_topography).select(
-        "row", pl.lit("diagnoses.primary_diagnosis").alias("field"), pl.col("primary_diagnosis").alias("value"),
-        pl.when(pl.col("histology_family").is_not_null())
-        .then(pl.format("is an ICD-O topography (site) code, not a histology; histology family {} read from morphology {}",
-                        "histology_family", "morphology"))
-        .otherwise(pl.lit("is an ICD-O topography (site) code, not a histology, and no morphology code: histology unknown"))
-        .alias("note"),
-    )]
+    notes = [
+        frame.filter(is_topography).select(
+            "row",
+            pl.lit("diagnoses.primary_diagnosis").alias("field"),
+            pl.col("primary_diagnosis").alias("value"),
+            pl.when(pl.col("histology_family").is_not_null())
+            .then(
+                pl.format(
+                    "is an ICD-O topography (site) code, not a histology; histology family {} read from morphology {}",
+                    "histology_family",
+                    "morphology",
+                )
+            )
+            .otherwise(
+                pl.lit("is an ICD-O topography (site) code, not a histology, and no morphology code: histology unknown")
+            )
+            .alias("note"),
+        )
+    ]
     return _Step(frame, errors, notes)
 
 
@@ -636,28 +756,46 @@ def _read_who_grade(frame: pl.DataFrame) -> _Step:
     """WHO grade from tumor_grade G2-G4, else the project when it implies one (GBM -> 4), else null and why."""
     tumor_grade = _mapped(vocab.TUMOR_GRADE, "tumor_grade")
     grade_from_tumor = tumor_grade.replace_strict(vocab.WHO_GRADE_BY_TUMOR_GRADE, default=None, return_dtype=pl.Int8)
-    grade_from_project = pl.col("project_id").replace_strict(vocab.PROJECT_IMPLIED_WHO_GRADE, default=None,
-                                                             return_dtype=pl.Int8)
+    grade_from_project = pl.col("project_id").replace_strict(
+        vocab.PROJECT_IMPLIED_WHO_GRADE, default=None, return_dtype=pl.Int8
+    )
     grade_missing_why = (
-        pl.when(pl.col("tumor_grade").is_null()).then(pl.lit("tumor_grade absent"))
-        .when(pl.col(_key("tumor_grade")).is_in(list(vocab.SENTINELS))).then(pl.format("tumor_grade is the sentinel '{}'", "tumor_grade"))
+        pl.when(pl.col("tumor_grade").is_null())
+        .then(pl.lit("tumor_grade absent"))
+        .when(pl.col(_key("tumor_grade")).is_in(list(vocab.SENTINELS)))
+        .then(pl.format("tumor_grade is the sentinel '{}'", "tumor_grade"))
         .otherwise(pl.format("tumor_grade '{}' is not a WHO CNS grade 2-4", "tumor_grade"))
     )
     frame = frame.with_columns(
         pl.coalesce(grade_from_tumor, grade_from_project).alias("who_grade"),
-        pl.when(grade_from_tumor.is_not_null()).then(pl.lit("tumor_grade"))
-        .when(grade_from_project.is_not_null()).then(pl.lit("project_gbm"))
+        pl.when(grade_from_tumor.is_not_null())
+        .then(pl.lit("tumor_grade"))
+        .when(grade_from_project.is_not_null())
+        .then(pl.lit("project_gbm"))
         .alias("who_grade_source"),
         pl.when(grade_from_tumor.is_null() & grade_from_project.is_null())
-        .then(pl.format("{} and project {} does not imply a grade", grade_missing_why, pl.col("project_id").fill_null("?")))
+        .then(
+            pl.format(
+                "{} and project {} does not imply a grade", grade_missing_why, pl.col("project_id").fill_null("?")
+            )
+        )
         .alias("who_grade_missing_reason"),
     )
     errors = [_unmapped(frame, "tumor_grade", vocab.TUMOR_GRADE, "diagnoses.tumor_grade")]
-    notes = [frame.filter((grade_from_project.is_not_null() & grade_from_tumor.is_not_null()
-                           & (grade_from_project != grade_from_tumor)).fill_null(False)).select(
-        "row", pl.lit("diagnoses.tumor_grade").alias("field"), pl.col("tumor_grade").alias("value"),
-        pl.format("project {} implies grade {}; tumor_grade used", "project_id", grade_from_project).alias("note"),
-    )]
+    notes = [
+        frame.filter(
+            (
+                grade_from_project.is_not_null()
+                & grade_from_tumor.is_not_null()
+                & (grade_from_project != grade_from_tumor)
+            ).fill_null(False)
+        ).select(
+            "row",
+            pl.lit("diagnoses.tumor_grade").alias("field"),
+            pl.col("tumor_grade").alias("value"),
+            pl.format("project {} implies grade {}; tumor_grade used", "project_id", grade_from_project).alias("note"),
+        )
+    ]
     return _Step(frame, errors, notes)
 
 
@@ -666,21 +804,34 @@ def _read_karnofsky(frame: pl.DataFrame) -> _Step:
     karnofsky = _number("karnofsky")
     karnofsky_valid = (karnofsky >= 0) & (karnofsky <= 100) & (karnofsky == karnofsky.round(0))
     frame = frame.with_columns(pl.when(karnofsky_valid).then(karnofsky).cast(pl.Int16).alias("karnofsky_score"))
-    errors = [_error_frame(
-        frame, pl.col("karnofsky").is_not_null() & ~karnofsky_valid.fill_null(False),
-        "follow_ups.karnofsky_performance_status", pl.col("karnofsky"), INVALID_KARNOFSKY_SCORE,
-        "is not an integer score 0-100",
-    )]
+    errors = [
+        _error_frame(
+            frame,
+            pl.col("karnofsky").is_not_null() & ~karnofsky_valid.fill_null(False),
+            "follow_ups.karnofsky_performance_status",
+            pl.col("karnofsky"),
+            INVALID_KARNOFSKY_SCORE,
+            "is not an integer score 0-100",
+        )
+    ]
     return _Step(frame, errors, [])
 
 
 def _read_treatments(frame: pl.DataFrame, extraction: _Extraction) -> _Step:
     """The three treatment flags per case from the primary diagnosis's treatment records, which must map."""
     treatments = pl.DataFrame(
-        {"row": extraction.treatment_rows, "treatment_type": extraction.treatment_types,
-         "treatment_or_therapy": extraction.treatment_given, "therapeutic_agents": extraction.treatment_agents},
-        schema={"row": pl.UInt32, "treatment_type": pl.String, "treatment_or_therapy": pl.String,
-                "therapeutic_agents": pl.String},
+        {
+            "row": extraction.treatment_rows,
+            "treatment_type": extraction.treatment_types,
+            "treatment_or_therapy": extraction.treatment_given,
+            "therapeutic_agents": extraction.treatment_agents,
+        },
+        schema={
+            "row": pl.UInt32,
+            "treatment_type": pl.String,
+            "treatment_or_therapy": pl.String,
+            "therapeutic_agents": pl.String,
+        },
     )
     treatments = _with_keys(treatments, _TREATMENT_COLUMNS)
     errors = [
@@ -710,38 +861,71 @@ def _survival_endpoint(frame: pl.DataFrame, extraction: _Extraction) -> _Step:
     follow_ups_long = follow_up_text.select("row", "field", _number("raw").alias("days")).drop_nulls("days")
     frame = frame.join(surv.follow_up_summary(follow_ups_long, frame.height), on="row", how="left")
     frame = surv.overall_survival(frame)
-    errors.append(frame.filter(pl.col("survival_rejection").is_not_null()).select(
-        "row",
-        pl.col("survival_rejection_field").alias("field"),
-        pl.col("survival_rejection_value").alias("value"),
-        pl.col("survival_rejection").alias("reason"),
-        pl.col("survival_rejection").replace_strict(_SURVIVAL_EXPLANATIONS, default="breaks the survival rule")
-        .alias("explanation"),
-    ))
+    errors.append(
+        frame.filter(pl.col("survival_rejection").is_not_null()).select(
+            "row",
+            pl.col("survival_rejection_field").alias("field"),
+            pl.col("survival_rejection_value").alias("value"),
+            pl.col("survival_rejection").alias("reason"),
+            pl.col("survival_rejection")
+            .replace_strict(_SURVIVAL_EXPLANATIONS, default="breaks the survival rule")
+            .alias("explanation"),
+        )
+    )
     return _Step(frame, errors, [])
 
 
 def _error_rows(steps: tuple[_Step, ...]) -> pl.DataFrame:
     """Every stage's error rows as one _ERROR_SCHEMA frame, in stage order: each rejects its case row."""
-    return pl.concat([e.select(list(_ERROR_SCHEMA)).cast(_ERROR_SCHEMA)  # type: ignore[arg-type]
-                      for step in steps for e in step.errors])
+    return pl.concat(
+        [
+            e.select(list(_ERROR_SCHEMA)).cast(_ERROR_SCHEMA)  # type: ignore[arg-type]
+            for step in steps
+            for e in step.errors
+        ]
+    )
 
 
-def _quarantine_rows(pre_quarantine: list[pl.DataFrame], error_rows: pl.DataFrame, keys: pl.DataFrame,
-                     documents: pl.DataFrame) -> pl.DataFrame:
+def _quarantine_rows(
+    pre_quarantine: list[pl.DataFrame], error_rows: pl.DataFrame, keys: pl.DataFrame, documents: pl.DataFrame
+) -> pl.DataFrame:
     """QUARANTINE_SCHEMA: the unparsed rejections, then one row per error naming case, field, value, document."""
     error_rows = error_rows.with_columns(truncated_text("value"))
-    return pl.concat([
-        *[q.with_columns(pl.lit(CASES_TABLE).alias("table"), truncated_text("value")).select(list(QUARANTINE_SCHEMA))
-          for q in pre_quarantine],
-        error_rows.join(keys, on="row", how="left").join(documents, on="row", how="left").select(
-            "release", pl.lit(CASES_TABLE).alias("table"), "case_id", "submitter_id", "field", "value", "reason",
-            pl.format("case {} ({}), release {}: {} = {}, which {}",
-                      pl.when(pl.col("submitter_id") != "").then(pl.col("submitter_id")).otherwise(pl.lit("?")), "case_id",
-                      "release", "field", pl.col("value").fill_null("missing"), "explanation").alias("detail"),
-            pl.col("document").alias("record"),
-        ),
-    ]).cast(QUARANTINE_SCHEMA).with_columns(truncated_text("detail", 4 * MAX_VALUE_CHARS))  # type: ignore[arg-type]
+    return (
+        pl.concat(
+            [
+                *[
+                    q.with_columns(pl.lit(CASES_TABLE).alias("table"), truncated_text("value")).select(
+                        list(QUARANTINE_SCHEMA)
+                    )
+                    for q in pre_quarantine
+                ],
+                error_rows.join(keys, on="row", how="left")
+                .join(documents, on="row", how="left")
+                .select(
+                    "release",
+                    pl.lit(CASES_TABLE).alias("table"),
+                    "case_id",
+                    "submitter_id",
+                    "field",
+                    "value",
+                    "reason",
+                    pl.format(
+                        "case {} ({}), release {}: {} = {}, which {}",
+                        pl.when(pl.col("submitter_id") != "").then(pl.col("submitter_id")).otherwise(pl.lit("?")),
+                        "case_id",
+                        "release",
+                        "field",
+                        pl.col("value").fill_null("missing"),
+                        "explanation",
+                    ).alias("detail"),
+                    pl.col("document").alias("record"),
+                ),
+            ]
+        )
+        .cast(QUARANTINE_SCHEMA)
+        .with_columns(truncated_text("detail", 4 * MAX_VALUE_CHARS))
+    )  # type: ignore[arg-type]
 
 
 def _assemble_patients(frame: pl.DataFrame, error_rows: pl.DataFrame) -> pl.DataFrame:
@@ -759,17 +943,27 @@ def _assemble_patients(frame: pl.DataFrame, error_rows: pl.DataFrame) -> pl.Data
     )
 
 
-def _note_rows(pre_notes: pl.DataFrame, steps: tuple[_Step, ...], extraction: _Extraction,
-               keys: pl.DataFrame) -> pl.DataFrame:
+def _note_rows(
+    pre_notes: pl.DataFrame, steps: tuple[_Step, ...], extraction: _Extraction, keys: pl.DataFrame
+) -> pl.DataFrame:
     """NOTES_SCHEMA: collapsed duplicates, then the stages' notes, then the pass's (primary diagnosis picks)."""
-    pass_notes = pl.DataFrame(extraction.notes, schema={"row": pl.UInt32, "field": pl.String, "value": pl.String,
-                                                        "note": pl.String}, orient="row")
-    note_rows = pl.concat([n.select("row", "field", "value", "note").cast(pl.String).with_columns(pl.col("row").cast(pl.UInt32))
-                           for n in [*(n for step in steps for n in step.notes), pass_notes]])
-    return pl.concat([
-        pre_notes.cast(NOTES_SCHEMA),  # type: ignore[arg-type]
-        note_rows.join(keys, on="row", how="left").select(list(NOTES_SCHEMA)).cast(NOTES_SCHEMA),  # type: ignore[arg-type]
-    ])
+    pass_notes = pl.DataFrame(
+        extraction.notes,
+        schema={"row": pl.UInt32, "field": pl.String, "value": pl.String, "note": pl.String},
+        orient="row",
+    )
+    note_rows = pl.concat(
+        [
+            n.select("row", "field", "value", "note").cast(pl.String).with_columns(pl.col("row").cast(pl.UInt32))
+            for n in [*(n for step in steps for n in step.notes), pass_notes]
+        ]
+    )
+    return pl.concat(
+        [
+            pre_notes.cast(NOTES_SCHEMA),  # type: ignore[arg-type]
+            note_rows.join(keys, on="row", how="left").select(list(NOTES_SCHEMA)).cast(NOTES_SCHEMA),  # type: ignore[arg-type]
+        ]
+    )
 
 
 def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:
@@ -786,25 +980,29 @@ def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:
         _mapped(vocab.THERAPEUTIC_AGENT, "therapeutic_agents").alias("_agent"),
         _mapped(vocab.YES_NO, "treatment_or_therapy").alias("_given_recorded"),
     ).with_columns(
-        pl.coalesce(pl.col("_given_recorded"), pl.when(pl.col("_agent").is_not_null()).then(pl.lit(True)))
-        .alias("_given"),
+        pl.coalesce(pl.col("_given_recorded"), pl.when(pl.col("_agent").is_not_null()).then(pl.lit(True))).alias(
+            "_given"
+        ),
     )
     category, agent, given = pl.col("_category"), pl.col("_agent"), pl.col("_given")
     is_radiation = category.is_in([vocab.RADIATION, vocab.CHEMORADIATION]).fill_null(False)
-    is_chemo = (
-        category.is_in([vocab.CHEMOTHERAPY, vocab.CHEMORADIATION]).fill_null(False)
-        | agent.is_in([vocab.TEMOZOLOMIDE, vocab.CHEMOTHERAPY_AGENT]).fill_null(False)
-    )
+    is_chemo = category.is_in([vocab.CHEMOTHERAPY, vocab.CHEMORADIATION]).fill_null(False) | agent.is_in(
+        [vocab.TEMOZOLOMIDE, vocab.CHEMOTHERAPY_AGENT]
+    ).fill_null(False)
     # Map once per record, then aggregate plain boolean columns (expressions inside agg run per group).
-    flags = treatments.select(
-        "row",
-        (is_radiation & given).fill_null(False).alias("_radiation_yes"),
-        (is_radiation & ~given).fill_null(False).alias("_radiation_no"),
-        (is_chemo & given).fill_null(False).alias("_chemo_yes"),
-        (is_chemo & ~given).fill_null(False).alias("_chemo_no"),
-        ((agent == vocab.TEMOZOLOMIDE) & given).fill_null(False).alias("_tmz_yes"),
-        (is_chemo & given & agent.is_null()).fill_null(False).alias("_chemo_agent_unnamed"),
-    ).group_by("row").agg(pl.all().any())
+    flags = (
+        treatments.select(
+            "row",
+            (is_radiation & given).fill_null(False).alias("_radiation_yes"),
+            (is_radiation & ~given).fill_null(False).alias("_radiation_no"),
+            (is_chemo & given).fill_null(False).alias("_chemo_yes"),
+            (is_chemo & ~given).fill_null(False).alias("_chemo_no"),
+            ((agent == vocab.TEMOZOLOMIDE) & given).fill_null(False).alias("_tmz_yes"),
+            (is_chemo & given & agent.is_null()).fill_null(False).alias("_chemo_agent_unnamed"),
+        )
+        .group_by("row")
+        .agg(pl.all().any())
+    )
 
     def flag(yes: str, no: str) -> pl.Expr:
         return pl.when(pl.col(yes)).then(pl.lit(True)).when(pl.col(no)).then(pl.lit(False))
@@ -816,9 +1014,12 @@ def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:
         "row",
         "received_radiation",
         "received_chemotherapy",
-        pl.when(pl.col("_tmz_yes")).then(pl.lit(True))
-        .when(pl.col("received_chemotherapy") == False).then(pl.lit(False))  # noqa: E712 (polars expression)
-        .when(pl.col("_chemo_yes") & ~pl.col("_chemo_agent_unnamed")).then(pl.lit(False))
+        pl.when(pl.col("_tmz_yes"))
+        .then(pl.lit(True))
+        .when(pl.col("received_chemotherapy") == False)  # noqa: E712 (a polars expression, not a Python comparison)
+        .then(pl.lit(False))
+        .when(pl.col("_chemo_yes") & ~pl.col("_chemo_agent_unnamed"))
+        .then(pl.lit(False))
         .alias("received_temozolomide"),
     )
 

@@ -8,18 +8,7 @@ from typing import Any
 
 import polars as pl
 
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "table": pl.String(),  # raw table the record came from, e.g. "raw/gdc_cases"
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "field": pl.String(),  # dotted GDC path of the offending field, e.g. "demographic.days_to_death"
-    "value": pl.String(),  # the offending value as text (JSON for non-scalars), null when missing
-    "reason": pl.String(),  # short machine-stable reason code, e.g. "negative_survival_time"
-    "detail": pl.String(),  # human sentence naming case, field and value
-    "record": pl.String(),  # the whole raw document (JSON) so nothing is lost
-}
-
+from contracts.schemas import QUARANTINE_SCHEMA
 
 # A rejected value can be anything GDC sent, a megabyte included. The whole document stays in `record` (stored
 # once per quarantine row); `value` and the `detail` sentence carry at most this many characters of it.
@@ -31,8 +20,13 @@ def truncated_text(column: str, limit: int = MAX_VALUE_CHARS) -> pl.Expr:
     text = pl.col(column)
     return (
         pl.when(text.str.len_chars() > limit)
-        .then(pl.format("{}… [{} characters in all; the whole document is in `record`]",
-                        text.str.slice(0, limit), text.str.len_chars()))
+        .then(
+            pl.format(
+                "{}… [{} characters in all; the whole document is in `record`]",
+                text.str.slice(0, limit),
+                text.str.len_chars(),
+            )
+        )
         .otherwise(text)
         .alias(column)
     )

@@ -14,70 +14,13 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from transforms.panels import MGMT_STP27_PROBES
-
-RAW_CASES_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "updated_datetime": pl.String(),
-    "document": pl.String(),
-}
-
-RAW_SSM_OCCURRENCES_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "ssm_occurrence_id": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "ssm_id": pl.String(),
-    "gene_symbols": pl.List(pl.String()),
-    "document": pl.String(),
-}
-
-RAW_CNV_OCCURRENCES_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "cnv_occurrence_id": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "cnv_id": pl.String(),
-    "chromosome": pl.String(),
-    "gene_symbols": pl.List(pl.String()),
-    "cnv_change": pl.String(),
-    "cnv_change_5_category": pl.String(),
-    "document": pl.String(),
-}
-
-RAW_METHYLATION_FILES_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "file_id": pl.String(),
-    "file_name": pl.String(),
-    "md5sum": pl.String(),
-    "file_size": pl.Int64(),
-    "platform": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "sample_submitter_id": pl.String(),
-    "sample_type": pl.String(),
-    "document": pl.String(),
-}
-
-RAW_MGMT_PROBE_BETAS_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "file_id": pl.String(),
-    "md5sum": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "sample_submitter_id": pl.String(),
-    "sample_type": pl.String(),
-    "platform": pl.String(),
-    "probe_id": pl.String(),
-    "beta": pl.Float64(),
-    "probe_status": pl.String(),  # measured | NA (masked in the file) | absent (probe not on the array)
-}
+from contracts.panels import MGMT_STP27_PROBES
+from contracts.schemas import (
+    RAW_CASES_SCHEMA,
+    RAW_CNV_OCCURRENCES_SCHEMA,
+    RAW_METHYLATION_FILES_SCHEMA,
+    RAW_SSM_OCCURRENCES_SCHEMA,
+)
 
 
 def _is_object(node: Any) -> bool:
@@ -185,7 +128,9 @@ class _OccurrenceCase:
 
     def __init__(self, v: dict[str, list[Any]]) -> None:
         self.case_ids, self.submitter_ids, self.project_ids = (
-            v["case_id"].append, v["submitter_id"].append, v["project_id"].append
+            v["case_id"].append,
+            v["submitter_id"].append,
+            v["project_id"].append,
         )
 
     def add(self, doc: Mapping[str, Any]) -> None:
@@ -225,8 +170,11 @@ def raw_ssm_occurrences_table(
         is_object = ssm.__class__ is dict or _is_object(ssm)
         value = ssm.get("ssm_id") if is_object else None
         ssm_ids(value if value is None or value.__class__ is str else _key(value))
-        genes.extend(_consequence_genes(ssm.get("consequence") if is_object else None,
-                                        ("transcript", "gene", "symbol"), panel_set))
+        genes.extend(
+            _consequence_genes(
+                ssm.get("consequence") if is_object else None, ("transcript", "gene", "symbol"), panel_set
+            )
+        )
         gene_offsets.append(len(genes))
         dumped(_DOCUMENT_ENCODER.encode(doc))
     v["release"].extend([release] * rows)

@@ -29,16 +29,7 @@ from typing import Any
 
 import polars as pl
 
-RELEASE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
-    "case_id": pl.String(),
-    "previous_release": pl.String(),
-    "release": pl.String(),
-    "change": pl.String(),
-    "table": pl.String(),
-    "field": pl.String(),
-    "previous_value": pl.String(),
-    "current_value": pl.String(),
-}
+from contracts.schemas import RELEASE_CHANGES_SCHEMA
 
 CHANGE_ADDED = "added"
 CHANGE_REMOVED = "removed"
@@ -76,11 +67,14 @@ def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.cast(pl.String)
 
 
-def _differs(current: pl.Expr, previous: pl.Expr, current_dtype: pl.DataType, previous_dtype: pl.DataType,
-             tolerance: float) -> pl.Expr:
+def _differs(
+    current: pl.Expr, previous: pl.Expr, current_dtype: pl.DataType, previous_dtype: pl.DataType, tolerance: float
+) -> pl.Expr:
     """True where the two values differ by the module's rules (never null)."""
-    if current_dtype.is_numeric() and previous_dtype.is_numeric() and (
-        current_dtype.is_float() or previous_dtype.is_float()
+    if (
+        current_dtype.is_numeric()
+        and previous_dtype.is_numeric()
+        and (current_dtype.is_float() or previous_dtype.is_float())
     ):
         a, b = current.cast(pl.Float64), previous.cast(pl.Float64)
         same = (
@@ -110,8 +104,9 @@ def _check_keys(frame: pl.DataFrame, key: str, side: str) -> None:
         )
 
 
-def _fields(previous: pl.DataFrame | None, current: pl.DataFrame, key: str,
-            compare_columns: Sequence[str] | None) -> list[str]:
+def _fields(
+    previous: pl.DataFrame | None, current: pl.DataFrame, key: str, compare_columns: Sequence[str] | None
+) -> list[str]:
     if compare_columns is not None:
         fields = list(dict.fromkeys(compare_columns))
         if key in fields:
@@ -125,8 +120,9 @@ def _fields(previous: pl.DataFrame | None, current: pl.DataFrame, key: str,
     return [c for c in current.columns if c != key and c in shared and not _is_ignored(c)]
 
 
-def _case_rows(frame: pl.DataFrame, key: str, change: str, releases: tuple[str | None, str],
-               table: str) -> pl.DataFrame:
+def _case_rows(
+    frame: pl.DataFrame, key: str, change: str, releases: tuple[str | None, str], table: str
+) -> pl.DataFrame:
     return frame.select(
         pl.col(key).cast(pl.String).alias("case_id"),
         pl.lit(releases[0], pl.String).alias("previous_release"),
@@ -222,9 +218,7 @@ def summarise_release_changes(changes: pl.DataFrame, *, top: int = 10) -> dict[s
     """Plain-Python counts for Dagster metadata: cases added / removed / changed, field changes, and
     the `top` fields by number of changed cases (ties by name)."""
     counts = {kind: 0 for kind in CHANGE_KINDS}
-    for kind, n in (
-        changes.group_by("change").agg(pl.col("case_id").n_unique().alias("n")).iter_rows()
-    ):
+    for kind, n in changes.group_by("change").agg(pl.col("case_id").n_unique().alias("n")).iter_rows():
         counts[kind] = int(n)
     changed = changes.filter(pl.col("change") == CHANGE_CHANGED)
     by_field = (

@@ -118,30 +118,46 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
     follow_up_after_death = (last_fu > death).fill_null(False)
 
     rejection = (
-        pl.when(dead & has_death & (death < 0)).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
-        .when(dead & ~has_death).then(pl.lit(DEAD_WITHOUT_DEATH_DAY))
-        .when(alive & has_death).then(pl.lit(ALIVE_WITH_DEATH_DAY))
-        .when(unreported & has_death & (death < 0)).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
-        .when(has_death & follow_up_after_death).then(pl.lit(FOLLOW_UP_AFTER_DEATH))
-        .when(negative_fu).then(pl.lit(NEGATIVE_SURVIVAL_TIME))
+        pl.when(dead & has_death & (death < 0))
+        .then(pl.lit(NEGATIVE_SURVIVAL_TIME))
+        .when(dead & ~has_death)
+        .then(pl.lit(DEAD_WITHOUT_DEATH_DAY))
+        .when(alive & has_death)
+        .then(pl.lit(ALIVE_WITH_DEATH_DAY))
+        .when(unreported & has_death & (death < 0))
+        .then(pl.lit(NEGATIVE_SURVIVAL_TIME))
+        .when(has_death & follow_up_after_death)
+        .then(pl.lit(FOLLOW_UP_AFTER_DEATH))
+        .when(negative_fu)
+        .then(pl.lit(NEGATIVE_SURVIVAL_TIME))
     )
     rejection_field = (
-        pl.when(dead & ~has_death).then(pl.col("days_to_death_field"))
-        .when(has_death & ((death < 0) | alive)).then(pl.col("days_to_death_field"))
-        .when(has_death & follow_up_after_death).then(pl.col("last_follow_up_field"))
+        pl.when(dead & ~has_death)
+        .then(pl.col("days_to_death_field"))
+        .when(has_death & ((death < 0) | alive))
+        .then(pl.col("days_to_death_field"))
+        .when(has_death & follow_up_after_death)
+        .then(pl.col("last_follow_up_field"))
         .otherwise(pl.col("negative_follow_up_field"))
     )
     rejection_value = (
-        pl.when(dead & ~has_death).then(pl.lit(None, dtype=pl.String))
-        .when(has_death & ((death < 0) | alive)).then(death.cast(pl.String))
-        .when(has_death & follow_up_after_death).then(last_fu.cast(pl.String))
+        pl.when(dead & ~has_death)
+        .then(pl.lit(None, dtype=pl.String))
+        .when(has_death & ((death < 0) | alive))
+        .then(death.cast(pl.String))
+        .when(has_death & follow_up_after_death)
+        .then(last_fu.cast(pl.String))
         .otherwise(pl.col("negative_follow_up_days").cast(pl.String))
     )
     rule = (
-        pl.when(dead & has_death).then(pl.lit(DEATH_DAY))
-        .when(unreported & has_death).then(pl.lit(DEATH_DAY_VITAL_STATUS_UNREPORTED))
-        .when(alive & last_fu.is_not_null()).then(pl.lit(LAST_FOLLOW_UP))
-        .when(unreported & last_fu.is_not_null()).then(pl.lit(LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED))
+        pl.when(dead & has_death)
+        .then(pl.lit(DEATH_DAY))
+        .when(unreported & has_death)
+        .then(pl.lit(DEATH_DAY_VITAL_STATUS_UNREPORTED))
+        .when(alive & last_fu.is_not_null())
+        .then(pl.lit(LAST_FOLLOW_UP))
+        .when(unreported & last_fu.is_not_null())
+        .then(pl.lit(LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED))
         .otherwise(pl.lit(NO_FOLLOW_UP))
     )
     event_branch = has_death & (dead | unreported)
@@ -151,8 +167,10 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
             pl.when(pl.col("survival_rejection").is_not_null()).then(rejection_field).alias("survival_rejection_field"),
             pl.when(pl.col("survival_rejection").is_not_null()).then(rejection_value).alias("survival_rejection_value"),
             pl.when(pl.col("survival_rejection").is_null()).then(rule).alias("survival_rule"),
-            pl.when(pl.col("survival_rejection").is_not_null()).then(None)
-            .when(event_branch).then(death)
+            pl.when(pl.col("survival_rejection").is_not_null())
+            .then(None)
+            .when(event_branch)
+            .then(death)
             .otherwise(last_fu)
             .cast(pl.Float64)
             .alias("overall_survival_days"),
@@ -176,9 +194,7 @@ def survival_endpoint(
 
     `follow_up_days` maps a FOLLOW_UP_FIELDS path to its recorded days.
     """
-    long_rows = [
-        (0, field, float(days)) for field, values in (follow_up_days or {}).items() for days in values
-    ]
+    long_rows = [(0, field, float(days)) for field, values in (follow_up_days or {}).items() for days in values]
     follow_ups_long = pl.DataFrame(long_rows, schema=FOLLOW_UP_LONG_SCHEMA, orient="row")
     frame = pl.DataFrame(
         {
@@ -193,7 +209,11 @@ def survival_endpoint(
     return {
         key: out[key]
         for key in (
-            "overall_survival_days", "death_observed", "survival_rule",
-            "survival_rejection", "survival_rejection_field", "survival_rejection_value",
+            "overall_survival_days",
+            "death_observed",
+            "survival_rule",
+            "survival_rejection",
+            "survival_rejection_field",
+            "survival_rejection_value",
         )
     }

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from contracts.schemas import WHO_CNS5_CLASS_SCHEMA
+
 CLASS_GLIOBLASTOMA = "glioblastoma, IDH-wildtype"
 CLASS_ASTROCYTOMA = "astrocytoma, IDH-mutant"
 CLASS_OLIGODENDROGLIOMA = "oligodendroglioma, IDH-mutant and 1p/19q-codeleted"
@@ -47,17 +49,6 @@ REASON_IDH_UNKNOWN_NO_MARKERS = "IDH status unknown (no molecular marker record)
 REASON_CODELETION_UNKNOWN = "1p/19q status unknown for IDH-mutant case (no cnv profiling)"
 REASON_IDH_WILDTYPE_NEC = "IDH-wildtype lower-grade glioma without EGFR amplification, 7+/10- or TERT: NEC"
 
-WHO_CNS5_CLASS_SCHEMA: dict[str, pl.DataType] = {
-    "release": pl.String(),
-    "case_id": pl.String(),
-    "submitter_id": pl.String(),
-    "project_id": pl.String(),
-    "who_cns5_class": pl.String(),
-    "who_cns5_grade": pl.Int8(),
-    "who_cns5_basis": pl.String(),
-    "not_classifiable_reason": pl.String(),
-    "tmz_relevant": pl.Boolean(),
-}
 
 _MARKER_COLUMNS: tuple[str, ...] = (
     "ssm_profiled",

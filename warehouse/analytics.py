@@ -22,9 +22,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from models.metrics import DAYS_PER_MONTH
-from warehouse.lake import Lake, release_sort_key
-from warehouse.tables import TableSpec
+from contracts.schemas import DAYS_PER_MONTH
+from contracts.tables import TableSpec
+from lake.store import Lake, release_sort_key
 
 SURVIVAL_BY_GROUP_SCHEMA: dict[str, pl.DataType] = {
     "release": pl.String(),
@@ -40,16 +40,17 @@ SURVIVAL_BY_GROUP_SCHEMA: dict[str, pl.DataType] = {
     "model_version": pl.String(),
 }
 SURVIVAL_BY_GROUP = TableSpec(
-    "analytics", "survival_by_group",
+    "analytics",
+    "survival_by_group",
     "Kaplan-Meier overall survival of the newest published release (sksurv kaplan_meier_estimator, log-log 95% "
     "band), one curve per risk group of the champion survival model (grouping = 'risk_group') and per WHO CNS5 "
     "class (grouping = 'who_cns5_class'); one row per distinct time of a death or censoring in the group. S(t) is "
-    "1 before the first row and steps at each row. Quote the column \"group\" in SQL (a keyword).",
+    '1 before the first row and steps at each row. Quote the column "group" in SQL (a keyword).',
     SURVIVAL_BY_GROUP_SCHEMA,
     {
         "release": "GDC release of the patients (the newest published release)",
         "grouping": "what the curves are split by: risk_group or who_cns5_class",
-        "group": "the group's value, e.g. high, or glioblastoma, IDH-wildtype (quote it: \"group\")",
+        "group": 'the group\'s value, e.g. high, or glioblastoma, IDH-wildtype (quote it: "group")',
         "time_months": f"time since diagnosis in months ({DAYS_PER_MONTH} days) of a death or censoring",
         "survival": "Kaplan-Meier estimate of overall survival S(t) just after time_months",
         "ci_low": "95% pointwise confidence band of S(t), lower (log-log transform)",
@@ -59,7 +60,8 @@ SURVIVAL_BY_GROUP = TableSpec(
         "n_patients": "patients of the group with a survival time and event (the curve's n)",
         "model_version": "survival model whose risk groups these are (the champion); null for who_cns5_class",
     },
-    partitioned=False, in_catalog=False,
+    partitioned=False,
+    in_catalog=False,
 )
 
 CHECK_RESULTS_SCHEMA: dict[str, pl.DataType] = {
@@ -74,7 +76,8 @@ CHECK_RESULTS_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),
 }
 CHECK_RESULTS = TableSpec(
-    "quality", "check_results",
+    "quality",
+    "check_results",
     "One row per expectation of every quality check run (Great Expectations suites as Dagster asset checks), per "
     "release and table, read from <data>/reports/<release>/checks/*.json at publish time. Releases not (yet) "
     "published in the views are listed too.",
@@ -83,7 +86,7 @@ CHECK_RESULTS = TableSpec(
         "release": "GDC release the checked partition belongs to",
         "table": "the checked lake table, e.g. harmonised/patients",
         "check": "the check run that produced the result, e.g. great_expectations (one validation behind the asset "
-                 "checks blocking_expectations and warning_expectations; severity tells them apart)",
+        "checks blocking_expectations and warning_expectations; severity tells them apart)",
         "expectation_type": "Great Expectations expectation, e.g. expect_column_values_to_not_be_null",
         "column": "column the expectation is about (null for table-level expectations)",
         "severity": "blocking (a failure stops downstream assets) or warning",
@@ -91,7 +94,8 @@ CHECK_RESULTS = TableSpec(
         "unexpected_count": "rows that failed the expectation (null when it does not count rows)",
         "source_file": "the check-results file, relative to <data>/reports",
     },
-    partitioned=False, in_catalog=False,
+    partitioned=False,
+    in_catalog=False,
 )
 
 ANALYST_TABLES: tuple[TableSpec, ...] = (SURVIVAL_BY_GROUP, CHECK_RESULTS)
@@ -109,7 +113,11 @@ def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 
 def kaplan_meier_table(
-    frame: pl.DataFrame, group_column: str, *, release: str | None = None, model_version: str | None = None,
+    frame: pl.DataFrame,
+    group_column: str,
+    *,
+    release: str | None = None,
+    model_version: str | None = None,
     order: Iterable[str] = (),
 ) -> pl.DataFrame:
     """Kaplan-Meier table per value of `group_column` (SURVIVAL_BY_GROUP_SCHEMA rows, grouping = group_column).
@@ -125,8 +133,12 @@ def kaplan_meier_table(
         pl.col("overall_survival_days").cast(pl.Float64).fill_nan(None).alias("days"),
         pl.col("death_observed").cast(pl.Boolean).alias("event"),
         pl.col(group_column).cast(pl.String).alias("group"),
-    ).filter(pl.col("days").is_not_null() & (pl.col("days") >= 0) & pl.col("event").is_not_null()
-             & pl.col("group").is_not_null())
+    ).filter(
+        pl.col("days").is_not_null()
+        & (pl.col("days") >= 0)
+        & pl.col("event").is_not_null()
+        & pl.col("group").is_not_null()
+    )
     present = set(data["group"].unique().to_list())
     order = [name for name in order if name in present]
     groups = order + sorted(present - set(order))
@@ -142,19 +154,24 @@ def kaplan_meier_table(
         if event.any():  # every death time is one of the estimator's (unique) times
             death_times, death_counts = np.unique(days[event], return_counts=True)
             deaths[np.searchsorted(times, death_times)] = death_counts
-        parts.append(pl.DataFrame({
-            "release": [release] * len(times),
-            "grouping": group_column,
-            "group": name,
-            "time_months": times / DAYS_PER_MONTH,
-            "survival": survival,
-            "ci_low": np.asarray(band[0], dtype=np.float64),
-            "ci_high": np.asarray(band[1], dtype=np.float64),
-            "at_risk": at_risk.astype(np.int64),
-            "events": deaths.astype(np.int64),
-            "n_patients": np.full(len(times), len(days), dtype=np.int64),
-            "model_version": [model_version] * len(times),
-        }, schema=SURVIVAL_BY_GROUP_SCHEMA))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "release": [release] * len(times),
+                    "grouping": group_column,
+                    "group": name,
+                    "time_months": times / DAYS_PER_MONTH,
+                    "survival": survival,
+                    "ci_low": np.asarray(band[0], dtype=np.float64),
+                    "ci_high": np.asarray(band[1], dtype=np.float64),
+                    "at_risk": at_risk.astype(np.int64),
+                    "events": deaths.astype(np.int64),
+                    "n_patients": np.full(len(times), len(days), dtype=np.int64),
+                    "model_version": [model_version] * len(times),
+                },
+                schema=SURVIVAL_BY_GROUP_SCHEMA,
+            )
+        )
     if not parts:
         return _empty(SURVIVAL_BY_GROUP_SCHEMA)
     return pl.concat(parts).with_columns(pl.col(c).fill_nan(None) for c in ("survival", "ci_low", "ci_high"))
@@ -174,8 +191,13 @@ def survival_by_group(risk: pl.DataFrame, classes: pl.DataFrame) -> pl.DataFrame
     risk_group, release, model_version). `classes`: patients joined to their WHO CNS5 class
     (overall_survival_days, death_observed, who_cns5_class, release).
     """
-    by_risk = kaplan_meier_table(risk, "risk_group", release=_single(risk, "release"),
-                                 model_version=_single(risk, "model_version"), order=RISK_GROUP_ORDER)
+    by_risk = kaplan_meier_table(
+        risk,
+        "risk_group",
+        release=_single(risk, "release"),
+        model_version=_single(risk, "model_version"),
+        order=RISK_GROUP_ORDER,
+    )
     by_class = kaplan_meier_table(classes, "who_cns5_class", release=_single(classes, "release"))
     return pl.concat([by_risk, by_class])
 
@@ -212,7 +234,8 @@ def read_check_results(reports_dir: Path | str) -> pl.DataFrame:
     if not reports_dir.is_dir():
         return _empty(CHECK_RESULTS_SCHEMA)
     files = [
-        path for path in reports_dir.glob(f"*/{CHECKS_DIR}/**/*.json")
+        path
+        for path in reports_dir.glob(f"*/{CHECKS_DIR}/**/*.json")
         if not any(part.startswith(".") for part in path.relative_to(reports_dir).parts)
     ]
     files.sort(key=lambda p: (release_sort_key(p.relative_to(reports_dir).parts[0]), str(p)))
@@ -229,17 +252,19 @@ def read_check_results(reports_dir: Path | str) -> pl.DataFrame:
                     if not isinstance(result, dict):
                         raise ValueError("a result is not a JSON object")
                     success = result.get("success")
-                    rows.append({
-                        "release": str(document.get("release") or relative.parts[0]),
-                        "table": document.get("table") or path.stem,
-                        "check": document.get("check"),
-                        "expectation_type": result.get("expectation_type"),
-                        "column": result.get("column"),
-                        "severity": result.get("severity"),
-                        "success": success if isinstance(success, bool) else None,
-                        "unexpected_count": _int_or_none(result.get("unexpected_count")),
-                        "source_file": str(relative),
-                    })
+                    rows.append(
+                        {
+                            "release": str(document.get("release") or relative.parts[0]),
+                            "table": document.get("table") or path.stem,
+                            "check": document.get("check"),
+                            "expectation_type": result.get("expectation_type"),
+                            "column": result.get("column"),
+                            "severity": result.get("severity"),
+                            "success": success if isinstance(success, bool) else None,
+                            "unexpected_count": _int_or_none(result.get("unexpected_count")),
+                            "source_file": str(relative),
+                        }
+                    )
         except (ValueError, OSError, UnicodeDecodeError) as error:
             raise ValueError(f"quality check results {path}: cannot be read: {error}") from error
     if not rows:
@@ -269,15 +294,22 @@ def _existing(connection: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _query(connection: duckdb.DuckDBPyConnection, sql: str, needs: tuple[str, ...], existing: set[str],
-           schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _query(
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    needs: tuple[str, ...],
+    existing: set[str],
+    schema: dict[str, pl.DataType],
+) -> pl.DataFrame:
     if not set(needs) <= existing:
         return pl.DataFrame(schema=schema)
     return connection.execute(sql).pl()
 
 
 def analyst_tables(
-    source: duckdb.DuckDBPyConnection | Lake | Path | str, *, reports_dir: Path | str | None = None,
+    source: duckdb.DuckDBPyConnection | Lake | Path | str,
+    *,
+    reports_dir: Path | str | None = None,
 ) -> dict[str, pl.DataFrame]:
     """`{"analytics.survival_by_group": ..., "quality.check_results": ...}`.
 
@@ -292,16 +324,29 @@ def analyst_tables(
         if not catalog.exists():
             raise FileNotFoundError(f"no catalog at {catalog}: publish it first (the warehouse/catalog asset)")
         with duckdb.connect(str(catalog), read_only=True) as connection:
-            return analyst_tables(connection, reports_dir=reports_dir if reports_dir is not None else data_dir / "reports")
+            return analyst_tables(
+                connection, reports_dir=reports_dir if reports_dir is not None else data_dir / "reports"
+            )
     existing = _existing(source)
-    risk_schema = {"release": pl.String(), "overall_survival_days": pl.Float64(), "death_observed": pl.Boolean(),
-                   "risk_group": pl.String(), "model_version": pl.String()}
-    class_schema = {"release": pl.String(), "overall_survival_days": pl.Float64(), "death_observed": pl.Boolean(),
-                    "who_cns5_class": pl.String()}
-    risk = _query(source, _RISK_SQL, ("scores.survival_risk_current", "harmonised.patients_current"), existing,
-                  risk_schema)
-    classes = _query(source, _CLASS_SQL, ("harmonised.who_cns5_class_current", "harmonised.patients_current"),
-                     existing, class_schema)
+    risk_schema = {
+        "release": pl.String(),
+        "overall_survival_days": pl.Float64(),
+        "death_observed": pl.Boolean(),
+        "risk_group": pl.String(),
+        "model_version": pl.String(),
+    }
+    class_schema = {
+        "release": pl.String(),
+        "overall_survival_days": pl.Float64(),
+        "death_observed": pl.Boolean(),
+        "who_cns5_class": pl.String(),
+    }
+    risk = _query(
+        source, _RISK_SQL, ("scores.survival_risk_current", "harmonised.patients_current"), existing, risk_schema
+    )
+    classes = _query(
+        source, _CLASS_SQL, ("harmonised.who_cns5_class_current", "harmonised.patients_current"), existing, class_schema
+    )
     checks = read_check_results(reports_dir) if reports_dir is not None else _empty(CHECK_RESULTS_SCHEMA)
     return {
         SURVIVAL_BY_GROUP.qualified_name: survival_by_group(risk, classes),

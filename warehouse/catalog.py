@@ -7,15 +7,15 @@ file until it reconnects; a refresh never waits for, or blocks, an analyst.
 What a view shows is fixed when the catalog is published: each view lists partition files by name (no glob
 at query time), one version per table and release. The publish is the lake's commit: it picks, for every
 release whose tables are all there, the version the publishing run wrote or else the committed one
-(warehouse.lake), writes them to the lake manifest and only then renames the new catalog into place. So a
+(lake.store), writes them to the lake manifest and only then renames the new catalog into place. So a
 release whose refresh is still running, failed or was killed is invisible in every view (all-release and
 `_current`), and so is a rerun of a published release until its own publish.
 
-An object-store lake (warehouse.object_store) gets views over `s3://` URLs, read through DuckDB's httpfs, and
+An object-store lake (lake.object_store) gets views over `s3://` URLs, read through DuckDB's httpfs, and
 the catalog file is uploaded beside the lake (`s3://bucket/prefix/warehouse.duckdb`) after the commit, as well
 as renamed into place locally.
 
-Every view and column carries a COMMENT generated from the table declarations (warehouse/tables.py),
+Every view and column carries a COMMENT generated from the table declarations (contracts/tables.py),
 and so does every table: the registry copy (warehouse.views.REGISTRY_COLUMNS), ops.catalog_releases and
 the analyst tables computed once the views exist (warehouse.analytics: Kaplan-Meier curves by group,
 quality check results).
@@ -26,17 +26,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
 import duckdb
 import polars as pl
 
+from contracts.tables import CATALOG_TABLES, TableSpec
+from lake.crashpoints import crash_point
+from lake.files import temporary_file
+from lake.store import Lake, release_sort_key
 from models.registry import ensure_registry
 from warehouse.analytics import ANALYST_TABLES_BY_NAME, analyst_tables
-from warehouse.crashpoints import crash_point
-from warehouse.lake import Lake, release_sort_key, temporary_file
-from warehouse.tables import CATALOG_TABLES, TableSpec
 from warehouse.views import ANALYST_VIEWS, REGISTRY_COLUMNS, REGISTRY_DESCRIPTION, AnalystView
 
 
@@ -45,8 +46,15 @@ def sql_string(value: str) -> str:
 
 
 _DUCKDB_TYPES: dict[type, str] = {
-    pl.String: "VARCHAR", pl.Boolean: "BOOLEAN", pl.Float64: "DOUBLE", pl.Float32: "FLOAT", pl.Int8: "TINYINT",
-    pl.Int16: "SMALLINT", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.UInt32: "UINTEGER",
+    pl.String: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Float64: "DOUBLE",
+    pl.Float32: "FLOAT",
+    pl.Int8: "TINYINT",
+    pl.Int16: "SMALLINT",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.UInt32: "UINTEGER",
 }
 
 
@@ -71,7 +79,9 @@ class PublishedCatalog:
         return self.releases[-1] if self.releases else None
 
 
-def committed_releases(lake: Lake, tables: Sequence[TableSpec] = CATALOG_TABLES) -> tuple[list[str], dict[str, list[str]]]:
+def committed_releases(
+    lake: Lake, tables: Sequence[TableSpec] = CATALOG_TABLES
+) -> tuple[list[str], dict[str, list[str]]]:
     """Releases every written gating catalog table has a partition of (oldest first), and the withheld
     ones with the tables they still lack. A table never written at all (a pipeline built only up to
     raw) does not hold releases back, nor does a table written after scoring (`gates_release=False`)."""
@@ -87,14 +97,14 @@ def committed_releases(lake: Lake, tables: Sequence[TableSpec] = CATALOG_TABLES)
 
 
 def _empty_select(table: TableSpec) -> str:
-    columns = ", ".join(f"cast(null as {duckdb_type(dtype)}) as \"{name}\"" for name, dtype in table.schema.items())
+    columns = ", ".join(f'cast(null as {duckdb_type(dtype)}) as "{name}"' for name, dtype in table.schema.items())
     return f"select {columns} where false"
 
 
 def _comment(connection: duckdb.DuckDBPyConnection, view: str, text: str, columns: Iterable[tuple[str, str]]) -> None:
     connection.execute(f"comment on view {view} is {sql_string(text)}")
     for column, description in columns:
-        connection.execute(f"comment on column {view}.\"{column}\" is {sql_string(description)}")
+        connection.execute(f'comment on column {view}."{column}" is {sql_string(description)}')
 
 
 def publish_catalog(
@@ -124,8 +134,11 @@ def publish_catalog(
         # The one version of every (release, table) this publish commits; views list exactly these files.
         files: dict[str, dict[str, PurePath]] = {
             release: {
-                table.path: path for table in tables if table.partitioned
-                for path in [lake.resolve(table.layer, table.name, release)] if path is not None
+                table.path: path
+                for table in tables
+                if table.partitioned
+                for path in [lake.resolve(table.layer, table.name, release)]
+                if path is not None
             }
             for release in releases
         }
@@ -156,7 +169,9 @@ def publish_catalog(
                     connection.execute(f"create view {view.name} as {sql}")
                     described = {column: text for column, text in view.columns.items()}
                     actual = [row[0] for row in connection.execute(f"describe {view.name}").fetchall()]
-                    _comment(connection, view.name, view.description, [(c, described[c]) for c in actual if c in described])
+                    _comment(
+                        connection, view.name, view.description, [(c, described[c]) for c in actual if c in described]
+                    )
                     published.views.append(view.name)
                     available.add(view.name)
                 if computed_tables:
@@ -184,10 +199,12 @@ def publish_catalog(
     return published
 
 
-def _comment_table(connection: duckdb.DuckDBPyConnection, name: str, text: str, columns: Iterable[tuple[str, str]]) -> None:
+def _comment_table(
+    connection: duckdb.DuckDBPyConnection, name: str, text: str, columns: Iterable[tuple[str, str]]
+) -> None:
     connection.execute(f"comment on table {name} is {sql_string(text)}")
     for column, description in columns:
-        connection.execute(f"comment on column {name}.\"{column}\" is {sql_string(description)}")
+        connection.execute(f'comment on column {name}."{column}" is {sql_string(description)}')
 
 
 def _create_frame_table(
@@ -201,25 +218,40 @@ def _create_frame_table(
         connection.unregister("_extra_frame")
     spec = ANALYST_TABLES_BY_NAME.get(name)
     if spec is not None:
-        _comment_table(connection, name, spec.description,
-                       [(column, spec.describe(column)) for column in frame.columns if column in spec.schema])
+        _comment_table(
+            connection,
+            name,
+            spec.description,
+            [(column, spec.describe(column)) for column in frame.columns if column in spec.schema],
+        )
     published.tables.append(name)
 
 
 def _comment_registry(connection: duckdb.DuckDBPyConnection) -> None:
     """Comments on the registry copy; a column the registry gained without a description stays bare (the
     catalog tests fail on it: describe it in warehouse.views.REGISTRY_COLUMNS)."""
-    columns = [row[0] for row in connection.execute(
-        "select column_name from duckdb_columns() where schema_name = 'registry' and table_name = 'models'"
-    ).fetchall()]
+    columns = [
+        row[0]
+        for row in connection.execute(
+            "select column_name from duckdb_columns() where schema_name = 'registry' and table_name = 'models'"
+        ).fetchall()
+    ]
     if columns:
-        _comment_table(connection, "registry.models", REGISTRY_DESCRIPTION,
-                       [(c, REGISTRY_COLUMNS[c]) for c in columns if c in REGISTRY_COLUMNS])
+        _comment_table(
+            connection,
+            "registry.models",
+            REGISTRY_DESCRIPTION,
+            [(c, REGISTRY_COLUMNS[c]) for c in columns if c in REGISTRY_COLUMNS],
+        )
 
 
 def _create_table_views(
-    connection: duckdb.DuckDBPyConnection, lake: Lake, table: TableSpec, releases: list[str],
-    files: dict[str, dict[str, PurePath]], published: PublishedCatalog,
+    connection: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    table: TableSpec,
+    releases: list[str],
+    files: dict[str, dict[str, PurePath]],
+    published: PublishedCatalog,
 ) -> None:
     connection.execute(f"create schema if not exists {table.layer}")
     if table.partitioned:
@@ -245,17 +277,22 @@ def _create_table_views(
         select = _empty_select(table)
     connection.execute(f"create view {current} as {select}")
     _comment(
-        connection, current, f"{table.description} Newest published release only.", [(n, d) for n, _, d in table.columns()]
+        connection,
+        current,
+        f"{table.description} Newest published release only.",
+        [(n, d) for n, _, d in table.columns()],
     )
     published.views.append(current)
 
 
-def _create_release_table(connection: duckdb.DuckDBPyConnection, releases: list[str], withheld: dict[str, list[str]]) -> None:
+def _create_release_table(
+    connection: duckdb.DuckDBPyConnection, releases: list[str], withheld: dict[str, list[str]]
+) -> None:
     connection.execute("create schema if not exists ops")
     connection.execute(
         "create table ops.catalog_releases (release varchar, status varchar, missing_tables varchar, published_at timestamptz)"
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [(r, "published", None, now) for r in releases] + [
         (r, "withheld", ", ".join(lacking), now) for r, lacking in withheld.items()
     ]
@@ -263,11 +300,16 @@ def _create_release_table(connection: duckdb.DuckDBPyConnection, releases: list[
         connection.executemany("insert into ops.catalog_releases values (?, ?, ?, ?)", rows)
     connection.execute(
         "comment on table ops.catalog_releases is "
-        + sql_string("Releases this catalog publishes, and releases withheld because some of their tables are not written.")
+        + sql_string(
+            "Releases this catalog publishes, and releases withheld because some of their tables are not written."
+        )
     )
-    for column, text in (("release", "GDC data release label"), ("status", "published or withheld"),
-                         ("missing_tables", "tables a withheld release still lacks"),
-                         ("published_at", "when this catalog was published (UTC)")):
+    for column, text in (
+        ("release", "GDC data release label"),
+        ("status", "published or withheld"),
+        ("missing_tables", "tables a withheld release still lacks"),
+        ("published_at", "when this catalog was published (UTC)"),
+    ):
         connection.execute(f"comment on column ops.catalog_releases.{column} is {sql_string(text)}")
 
 
@@ -291,8 +333,9 @@ def republish(data_dir: Path) -> PublishedCatalog:
     data_dir = Path(data_dir).resolve()
     if not (data_dir / "lake").is_dir():
         raise FileNotFoundError(f"{data_dir} has no lake/ directory: not a glioma data directory")
-    return publish_catalog(Lake(data_dir), data_dir / "warehouse.duckdb",
-                           registry_path=data_dir / "model_registry.duckdb")
+    return publish_catalog(
+        Lake(data_dir), data_dir / "warehouse.duckdb", registry_path=data_dir / "model_registry.duckdb"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"warehouse.catalog: {error}", file=sys.stderr)
         return 2
-    print(f"published {published.path}: releases {', '.join(published.releases) or 'none'}, {len(published.views)} views")
+    print(
+        f"published {published.path}: releases {', '.join(published.releases) or 'none'}, {len(published.views)} views"
+    )
     return 0
 
 

@@ -29,9 +29,9 @@ from typing import Any, TextIO
 
 import duckdb
 
-from warehouse.lake import release_sort_key
-from warehouse.object_store import configure_duckdb, is_object_url
-from warehouse.report import REPORT_FILE
+from lake.object_store import configure_duckdb, is_object_url
+from lake.store import release_sort_key
+from reports.report import REPORT_FILE
 
 CATALOG_FILE = "warehouse.duckdb"
 DEFAULT_TABLE_LIMIT = 100
@@ -135,22 +135,25 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, max_w
     right = [_numeric([row[i] for row in rows]) for i in range(len(columns))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
+        return "  ".join(
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)
+        ).rstrip()
 
     out = [line(list(columns)), "  ".join("-" * w for w in widths)]
     out.extend(line(row) for row in cells)
     return "\n".join(out)
 
 
-def write_result(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO, *,
-                 max_width: int = 60) -> None:
+def write_result(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO, *, max_width: int = 60
+) -> None:
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
             writer.writerow([_csv_value(v) for v in row])
     elif fmt == "json":
-        records = [{name: _plain(value) for name, value in zip(columns, row)} for row in rows]
+        records = [{name: _plain(value) for name, value in zip(columns, row, strict=True)} for row in rows]
         json.dump(records, out, indent=2, default=str, allow_nan=False)
         out.write("\n")
     else:
@@ -179,8 +182,10 @@ def run_sql(connection: duckdb.DuckDBPyConnection, sql: str, limit: int | None) 
     except duckdb.Error as error:
         hint = ""
         if "No files found" in str(error) or isinstance(error, duckdb.IOException):
-            hint = ("\nhint: the catalog's views point at lake files that are not there; if the data directory was "
-                    "moved, republish it once: python -m warehouse.catalog --data-dir <data directory>")
+            hint = (
+                "\nhint: the catalog's views point at lake files that are not there; if the data directory was "
+                "moved, republish it once: python -m warehouse.catalog --data-dir <data directory>"
+            )
         raise CliError(f"DuckDB could not run the query: {error}\nSQL: {sql.strip()}{hint}") from error
     return columns, rows, more
 
@@ -262,13 +267,14 @@ def _require_views(connection: duckdb.DuckDBPyConnection, *names: str) -> None:
 def _records(connection: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     result = connection.execute(sql, params)
     columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
+    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
 def _find_patient(connection: duckdb.DuckDBPyConnection, asked: str) -> dict[str, Any]:
     key = asked.strip()
     rows = _records(
-        connection, f"select * from {PATIENT_VIEW} where upper(submitter_id) = upper(?) or case_id = lower(?)",
+        connection,
+        f"select * from {PATIENT_VIEW} where upper(submitter_id) = upper(?) or case_id = lower(?)",
         [key, key],
     )
     if rows:
@@ -283,19 +289,26 @@ def _find_patient(connection: duckdb.DuckDBPyConnection, asked: str) -> dict[str
         seen = sorted({r["release"] for r in everywhere}, key=release_sort_key)
         raise CliError(
             f"patient {asked} is not in the newest published release ({newest or 'none'}); it was in release(s) "
-            f"{', '.join(seen)} (removed since). Its scores: glioma sql \"select * from {HISTORY_VIEW} where "
+            f'{", ".join(seen)} (removed since). Its scores: glioma sql "select * from {HISTORY_VIEW} where '
             f"submitter_id = '{everywhere[0]['submitter_id']}'\""
         )
     # A case GDC has but the harmonising rules rejected is in the quarantine, with the reason: say so.
     rejected = connection.execute(
         "select release, field, value, reason from harmonised.quarantine where \"table\" = 'raw/gdc_cases' "
-        "and (upper(submitter_id) = ? or lower(case_id) = ?) order by release desc limit 3", [key.upper(), key.lower()]
+        "and (upper(submitter_id) = ? or lower(case_id) = ?) order by release desc limit 3",
+        [key.upper(), key.lower()],
     ).fetchall()
     if rejected:
         reasons = "; ".join(f"release {r[0]}: {r[3]} ({r[1]} = {r[2]})" for r in rejected)
-        raise CliError(f"patient {asked} was rejected by the harmonising rules and is in harmonised.quarantine: {reasons}")
-    barcodes = [r[0] for r in connection.execute(
-        "select distinct submitter_id from harmonised.patients where submitter_id is not null").fetchall()]
+        raise CliError(
+            f"patient {asked} was rejected by the harmonising rules and is in harmonised.quarantine: {reasons}"
+        )
+    barcodes = [
+        r[0]
+        for r in connection.execute(
+            "select distinct submitter_id from harmonised.patients where submitter_id is not null"
+        ).fetchall()
+    ]
     close = difflib.get_close_matches(key.upper(), barcodes, n=5, cutoff=0.6)
     hint = f"; close barcodes: {', '.join(close)}" if close else ""
     raise CliError(f"no patient {asked} in the catalog (barcode TCGA-xx-xxxx or GDC case UUID){hint}")
@@ -334,17 +347,36 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
     lines.append(f"Patient {p['submitter_id']}  (GDC case {p['case_id']})")
     lines.append(f"  project {p['project_id']}, newest published release {p['release']}")
     section("Clinical")
-    item("age at diagnosis", "unknown" if p["age_at_diagnosis_years"] is None else f"{p['age_at_diagnosis_years']:.1f} years")
+    item(
+        "age at diagnosis",
+        "unknown" if p["age_at_diagnosis_years"] is None else f"{p['age_at_diagnosis_years']:.1f} years",
+    )
     item("sex", p["sex"] or "unknown")
     item("primary diagnosis", p["primary_diagnosis"] or "unknown")
     item("histology family", p["histology_family"] or "unknown")
     item("WHO grade (recorded)", p["who_grade"] if p["who_grade"] is not None else "unknown")
     item("Karnofsky score", p["karnofsky_score"] if p["karnofsky_score"] is not None else "unknown")
-    item("radiation / TMZ / chemo", " / ".join(_yes_no(p[c], unknown="not recorded") for c in
-                                               ("received_radiation", "received_temozolomide", "received_chemotherapy")))
-    survival = "unknown" if p["overall_survival_days"] is None else (
-        f"{p['overall_survival_days']:.0f} days, " + ("died" if p["death_observed"] else "censored (alive at last follow-up)"
-                                                       if p["death_observed"] is not None else "event unknown"))
+    item(
+        "radiation / TMZ / chemo",
+        " / ".join(
+            _yes_no(p[c], unknown="not recorded")
+            for c in ("received_radiation", "received_temozolomide", "received_chemotherapy")
+        ),
+    )
+    survival = (
+        "unknown"
+        if p["overall_survival_days"] is None
+        else (
+            f"{p['overall_survival_days']:.0f} days, "
+            + (
+                "died"
+                if p["death_observed"]
+                else "censored (alive at last follow-up)"
+                if p["death_observed"] is not None
+                else "event unknown"
+            )
+        )
+    )
     item("vital status", p["vital_status"] or "unknown")
     item("overall survival", survival)
 
@@ -352,7 +384,9 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
     idh = p["idh_status"] or "not profiled"
     item("IDH", f"{idh} ({p['idh_hotspot']})" if p["idh_hotspot"] else idh)
     item("1p/19q codeletion", _yes_no(p["codeletion_1p19q"], unknown="not profiled"))
-    item("ATRX / TP53 / TERT", " / ".join(p[c] or "not profiled" for c in ("atrx_status", "tp53_status", "tert_status")))
+    item(
+        "ATRX / TP53 / TERT", " / ".join(p[c] or "not profiled" for c in ("atrx_status", "tp53_status", "tert_status"))
+    )
     item("7+/10-", _yes_no(p["chr7_gain_chr10_loss"], unknown="not profiled"))
     item("EGFR amplified", _yes_no(p["egfr_amplified"], unknown="not profiled"))
     item("CDKN2A/B homozygous del.", _yes_no(p["cdkn2a_homozygous_deletion"], unknown="not profiled"))
@@ -371,9 +405,14 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
         item("basis", p["who_cns5_basis"])
     if p["not_classifiable_reason"]:
         item("not classifiable because", p["not_classifiable_reason"])
-    item("MGMT / TMZ", {True: "MGMT methylated: temozolomide benefit expected",
-                        False: "MGMT unmethylated: little temozolomide benefit expected",
-                        None: "unknown (no MGMT call)"}[p["tmz_relevant"]])
+    item(
+        "MGMT / TMZ",
+        {
+            True: "MGMT methylated: temozolomide benefit expected",
+            False: "MGMT unmethylated: little temozolomide benefit expected",
+            None: "unknown (no MGMT call)",
+        }[p["tmz_relevant"]],
+    )
 
     section("Grading (champion models, newest release)")
     if p["grading_model_version"] is None:
@@ -386,10 +425,13 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
         item("why", p["grading_explanation"] or "")
         item("model", p["grading_model_version"])
         item("in training set", _training_flag(p["grading_in_training_set"]))
-        grades = ", ".join(f"{g}: {_number(p.get(f'grade_probability_{g}'), 2)}" for g in (2, 3, 4)
-                           if f"grade_probability_{g}" in p)
-        item("WHO grade predicted", f"{p['predicted_who_grade'] if p['predicted_who_grade'] is not None else 'unknown'}"
-                                    f" (P {grades})")
+        grades = ", ".join(
+            f"{g}: {_number(p.get(f'grade_probability_{g}'), 2)}" for g in (2, 3, 4) if f"grade_probability_{g}" in p
+        )
+        item(
+            "WHO grade predicted",
+            f"{p['predicted_who_grade'] if p['predicted_who_grade'] is not None else 'unknown'} (P {grades})",
+        )
         item("grade prediction set", f"{_set(p['grade_prediction_set'])}{at}")
         item("why", p["grade_explanation"] or "")
         item("grade model", p["grade_model_version"] or "none")
@@ -402,8 +444,10 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
         item("risk score", f"{_number(p['survival_risk_score'])} (log relative hazard; higher = worse)")
         item("risk group", p["risk_group"] or "unknown")
         horizons = [c for c in p if c.startswith("survival_probability_")]
-        item("survival probability", ", ".join(
-            f"{c.removeprefix('survival_probability_')}: {_number(p[c], 2)}" for c in horizons))
+        item(
+            "survival probability",
+            ", ".join(f"{c.removeprefix('survival_probability_')}: {_number(p[c], 2)}" for c in horizons),
+        )
         item("why", p["survival_explanation"] or "")
         item("model", p["survival_model_version"])
         item("in training set", _training_flag(p["survival_in_training_set"]))
@@ -419,8 +463,17 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
                 score = f"risk {_number(h['survival_risk_score'])} ({h['risk_group']})"
             else:
                 score = f"P(GBM) {_number(h['grade_probability_gbm'])} {h['predicted_class']}, grade {h['predicted_who_grade']}"
-            rows.append((h["release"], h["task"], h["model_version"], h["model_status"],
-                         "*" if h["is_current"] else "", score, h["in_training_set"]))
+            rows.append(
+                (
+                    h["release"],
+                    h["task"],
+                    h["model_version"],
+                    h["model_status"],
+                    "*" if h["is_current"] else "",
+                    score,
+                    h["in_training_set"],
+                )
+            )
         lines.extend("  " + line for line in format_table(columns, rows, max_width=0).splitlines())
     return "\n".join(lines) + "\n"
 
@@ -448,12 +501,18 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if is_object_url(args.catalog):
-        raise CliError(f"reports are files in the data directory, not beside {args.catalog}: run `glioma report` "
-                       "with --catalog <data dir>/warehouse.duckdb")
+        raise CliError(
+            f"reports are files in the data directory, not beside {args.catalog}: run `glioma report` "
+            "with --catalog <data dir>/warehouse.duckdb"
+        )
     catalog = Path(args.catalog).expanduser().resolve()
     with open_catalog(catalog) as connection:
-        published = [r[0] for r in connection.execute(
-            "select release from ops.catalog_releases where status = 'published'").fetchall()]
+        published = [
+            r[0]
+            for r in connection.execute(
+                "select release from ops.catalog_releases where status = 'published'"
+            ).fetchall()
+        ]
     published.sort(key=release_sort_key)
     if args.release is None:
         if not published:
@@ -462,11 +521,15 @@ def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     else:
         release = args.release
         if release not in published:
-            raise CliError(f"release {release} is not published in {catalog}; published: {', '.join(published) or 'none'}")
+            raise CliError(
+                f"release {release} is not published in {catalog}; published: {', '.join(published) or 'none'}"
+            )
     report = catalog.parent / "reports" / release / REPORT_FILE
     if not report.is_file():
-        raise CliError(f"no report for release {release} yet: {report} does not exist (the report asset writes it "
-                       "after the release is scored)")
+        raise CliError(
+            f"no report for release {release} yet: {report} does not exist (the report asset writes it "
+            "after the release is scored)"
+        )
     out.write(f"{report}\n")
     return 0
 
@@ -478,8 +541,13 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--csv", action="store_true", help="CSV with a header row")
     group.add_argument("--json", action="store_true", help="a JSON array of objects")
-    parser.add_argument("--max-width", type=int, default=60, metavar="N",
-                        help="cut table cells at N characters (0 = never; table output only; default 60)")
+    parser.add_argument(
+        "--max-width",
+        type=int,
+        default=60,
+        metavar="N",
+        help="cut table cells at N characters (0 = never; table output only; default 60)",
+    )
 
 
 def _catalog_location(text: str) -> Path | str:
@@ -490,17 +558,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glioma", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--catalog", type=_catalog_location, default=None,
-                        help="the DuckDB catalog: a file or s3://bucket/prefix/warehouse.duckdb (default "
-                             "$GLIOMA_DATA_DIR/warehouse.duckdb, else ./data/warehouse.duckdb)")
+    parser.add_argument(
+        "--catalog",
+        type=_catalog_location,
+        default=None,
+        help="the DuckDB catalog: a file or s3://bucket/prefix/warehouse.duckdb (default "
+        "$GLIOMA_DATA_DIR/warehouse.duckdb, else ./data/warehouse.duckdb)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    sql = commands.add_parser("sql", help="run SQL against the catalog (read-only)",
-                              description="Run SQL against the catalog, read-only. SQL from the argument, or stdin "
-                                          "when it is '-' or absent.")
+    sql = commands.add_parser(
+        "sql",
+        help="run SQL against the catalog (read-only)",
+        description="Run SQL against the catalog, read-only. SQL from the argument, or stdin when it is '-' or absent.",
+    )
     sql.add_argument("query", nargs="?", default=None, help="the SQL ('-' or absent: read stdin)")
-    sql.add_argument("--limit", type=int, default=None, metavar="N",
-                     help=f"at most N rows (0 = all; default {DEFAULT_TABLE_LIMIT} for the table, all for --csv/--json)")
+    sql.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"at most N rows (0 = all; default {DEFAULT_TABLE_LIMIT} for the table, all for --csv/--json)",
+    )
     _output_options(sql)
     sql.set_defaults(handler=cmd_sql)
 
@@ -521,8 +600,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stdin: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stdin: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     out, err, inp = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)

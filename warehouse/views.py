@@ -3,7 +3,7 @@
 
 Each view names the views it reads (`sources`): it is created only when they exist, so a partly built
 lake still gets a valid catalog. `{latest_release}` in the SQL stands for the newest published release.
-Column comments come from the declarations of the tables the columns come from (warehouse/tables.py):
+Column comments come from the declarations of the tables the columns come from (contracts/tables.py):
 a view's select list is built from (table alias, declaration, column) triples, so the SQL and the
 comments cannot drift apart. Only computed columns carry their own text here.
 
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.grading import GRADE_CLASSES
-from models.metrics import DAYS_PER_MONTH, SURVIVAL_HORIZONS_MONTHS
-from models.registry import PROMOTION_RULES
-from warehouse.tables import (
+from contracts.schemas import DAYS_PER_MONTH, GRADE_CLASSES, SURVIVAL_HORIZONS_MONTHS
+from contracts.tables import (
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     HARMONISED_WHO_CNS5_CLASS,
@@ -29,6 +27,7 @@ from warehouse.tables import (
     SHARED_COLUMNS,
     TableSpec,
 )
+from models.registry import PROMOTION_RULES
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def _comments(columns: list[_Column]) -> dict[str, str]:
     return {c.name: c.comment for c in columns}
 
 
-# Release labels in numeric order (`9.0` < `10.1` < `45.0`), as warehouse.lake.release_sort_key.
+# Release labels in numeric order (`9.0` < `10.1` < `45.0`), as lake.store.release_sort_key.
 RELEASE_ORDER_SQL = "list_transform(regexp_extract_all({release}, '\\d+'), x -> cast(x as integer))"
 
 
@@ -126,33 +125,76 @@ REGISTRY_COLUMNS: dict[str, str] = {
     "status": "champion (scores new releases) / challenger (not promoted) / retired (former champion)",
     "decision_reason": "why the model was promoted or kept as challenger, with the metrics compared",
     "training_fingerprint": "sha256 of the recipe and the training rows: the same fingerprint means retraining "
-                            "would change nothing",
+    "would change nothing",
     "comparison": "the paired champion/challenger comparison on the same CV folds (JSON; null for a first model)",
 }
 
 # --- analytics.patient_scores_current ------------------------------------------------------------------------
 
-P, M, W, G, S = HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS, HARMONISED_WHO_CNS5_CLASS, SCORES_GRADING, SCORES_SURVIVAL_RISK
+P, M, W, G, S = (
+    HARMONISED_PATIENTS,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_WHO_CNS5_CLASS,
+    SCORES_GRADING,
+    SCORES_SURVIVAL_RISK,
+)
 _HORIZONS = [f"survival_probability_{months}m" for months in SURVIVAL_HORIZONS_MONTHS]
 
 _PATIENT_SCORES: list[_Column] = [
-    *(_from("p", P, c) for c in (
-        "case_id", "submitter_id", "project_id", "release", "age_at_diagnosis_years", "sex", "primary_diagnosis",
-        "histology_family", "who_grade", "karnofsky_score", "received_radiation", "received_temozolomide",
-        "received_chemotherapy", "vital_status", "overall_survival_days", "death_observed",
-    )),
-    *(_from("w", W, c) for c in ("who_cns5_class", "who_cns5_grade", "who_cns5_basis", "not_classifiable_reason",
-                                 "tmz_relevant")),
-    *(_from("m", M, c) for c in (
-        "idh_status", "idh_hotspot", "codeletion_1p19q", "atrx_status", "tp53_status", "tert_status",
-        "chr7_gain_chr10_loss", "egfr_amplified", "cdkn2a_homozygous_deletion", "mgmt_promoter_methylated",
-        "mgmt_stp27_probability", "mgmt_source",
-    )),
-    *(_from("g", G, c, note="champion") for c in (
-        "grade_probability_gbm", "predicted_class", "prediction_set",
-        *(f"grade_probability_{g}" for g in GRADE_CLASSES),
-        "predicted_who_grade", "grade_prediction_set", "conformal_coverage",
-    )),
+    *(
+        _from("p", P, c)
+        for c in (
+            "case_id",
+            "submitter_id",
+            "project_id",
+            "release",
+            "age_at_diagnosis_years",
+            "sex",
+            "primary_diagnosis",
+            "histology_family",
+            "who_grade",
+            "karnofsky_score",
+            "received_radiation",
+            "received_temozolomide",
+            "received_chemotherapy",
+            "vital_status",
+            "overall_survival_days",
+            "death_observed",
+        )
+    ),
+    *(
+        _from("w", W, c)
+        for c in ("who_cns5_class", "who_cns5_grade", "who_cns5_basis", "not_classifiable_reason", "tmz_relevant")
+    ),
+    *(
+        _from("m", M, c)
+        for c in (
+            "idh_status",
+            "idh_hotspot",
+            "codeletion_1p19q",
+            "atrx_status",
+            "tp53_status",
+            "tert_status",
+            "chr7_gain_chr10_loss",
+            "egfr_amplified",
+            "cdkn2a_homozygous_deletion",
+            "mgmt_promoter_methylated",
+            "mgmt_stp27_probability",
+            "mgmt_source",
+        )
+    ),
+    *(
+        _from("g", G, c, note="champion")
+        for c in (
+            "grade_probability_gbm",
+            "predicted_class",
+            "prediction_set",
+            *(f"grade_probability_{g}" for g in GRADE_CLASSES),
+            "predicted_who_grade",
+            "grade_prediction_set",
+            "conformal_coverage",
+        )
+    ),
     _from("g", G, "explanation", name="grading_explanation", note="GBM vs LGG, champion"),
     _from("g", G, "grade_explanation", note="champion"),
     *(_from("s", S, c, note="champion") for c in ("survival_risk_score", "risk_group", *_HORIZONS)),
@@ -167,8 +209,13 @@ _PATIENT_SCORES: list[_Column] = [
 
 PATIENT_SCORES_CURRENT = AnalystView(
     name="analytics.patient_scores_current",
-    sources=("harmonised.patients_current", "harmonised.molecular_markers_current",
-             "harmonised.who_cns5_class_current", "scores.grading_current", "scores.survival_risk_current"),
+    sources=(
+        "harmonised.patients_current",
+        "harmonised.molecular_markers_current",
+        "harmonised.who_cns5_class_current",
+        "scores.grading_current",
+        "scores.survival_risk_current",
+    ),
     sql=f"""
         select {_select_list(_PATIENT_SCORES)}
         from harmonised.patients_current p
@@ -188,9 +235,18 @@ PATIENT_SCORES_CURRENT = AnalystView(
 
 # --- analytics.score_history ----------------------------------------------------------------------------------
 
-_GRADING_HISTORY = ["grade_model_version", "grade_probability_gbm", "predicted_class", "prediction_set",
-                    *(f"grade_probability_{g}" for g in GRADE_CLASSES), "predicted_who_grade", "grade_prediction_set",
-                    "conformal_coverage", "grade_explanation", "grade_in_training_set"]
+_GRADING_HISTORY = [
+    "grade_model_version",
+    "grade_probability_gbm",
+    "predicted_class",
+    "prediction_set",
+    *(f"grade_probability_{g}" for g in GRADE_CLASSES),
+    "predicted_who_grade",
+    "grade_prediction_set",
+    "conformal_coverage",
+    "grade_explanation",
+    "grade_in_training_set",
+]
 _SURVIVAL_HISTORY = ["survival_risk_score", "risk_group", *_HORIZONS]
 _HISTORY_TASKS = {"grading": "grading_gbm_vs_lgg", "survival_risk": "survival_risk"}
 
@@ -198,15 +254,27 @@ _SCORE_HISTORY: list[_Column] = [
     _from("h", G, "case_id"),
     _from("p", P, "submitter_id"),
     _from("h", G, "release", note="the release scored"),
-    _computed("h.task", "task", "model task of the row: grading_gbm_vs_lgg (scores.grading: GBM vs LGG and the "
-                                "WHO grade) or survival_risk (scores.survival_risk)"),
-    _from("h", G, "model_version", note="for grading rows the GBM-vs-LGG model; the WHO grade model is "
-                                        "grade_model_version"),
-    _computed("r.status", "model_status", "status of model_version in registry.models now: champion, challenger or "
-                                          "retired (null: not in the registry)"),
+    _computed(
+        "h.task",
+        "task",
+        "model task of the row: grading_gbm_vs_lgg (scores.grading: GBM vs LGG and the "
+        "WHO grade) or survival_risk (scores.survival_risk)",
+    ),
+    _from(
+        "h",
+        G,
+        "model_version",
+        note="for grading rows the GBM-vs-LGG model; the WHO grade model is grade_model_version",
+    ),
+    _computed(
+        "r.status",
+        "model_status",
+        "status of model_version in registry.models now: champion, challenger or retired (null: not in the registry)",
+    ),
     _computed("r.training_release", "training_release", REGISTRY_COLUMNS["training_release"]),
     _computed(
-        f"(h.release = {{latest_release}} and r.status = 'champion')", "is_current",
+        "(h.release = {latest_release} and r.status = 'champion')",
+        "is_current",
         "the row is what the *_current views show: the champion's score of the newest published release",
     ),
     *(_from("h", G, c) for c in _GRADING_HISTORY),
@@ -241,7 +309,8 @@ SCORE_HISTORY = AnalystView(
 # --- analytics.model_leaderboard ------------------------------------------------------------------------------
 
 _RULES_SQL = ", ".join(
-    f"('{task}', '{rule.metric}', {str(rule.higher_is_better).lower()})" for task, rule in sorted(PROMOTION_RULES.items())
+    f"('{task}', '{rule.metric}', {str(rule.higher_is_better).lower()})"
+    for task, rule in sorted(PROMOTION_RULES.items())
 )
 _ARRIVED = "arrived_after_training"
 _PV = MODELS_PROSPECTIVE_VALIDATION
@@ -253,23 +322,40 @@ _LEADERBOARD: list[_Column] = [
     _computed("m.status", "status", REGISTRY_COLUMNS["status"]),
     _computed("m.training_rows", "training_rows", REGISTRY_COLUMNS["training_rows"]),
     _computed("m.created_at", "created_at", REGISTRY_COLUMNS["created_at"]),
-    _computed("rules.metric", "cv_metric", "the metric the task is judged on for promotion (models.registry "
-                                           "PROMOTION_RULES): roc_auc, roc_auc_micro or harrell_c"),
-    _computed("cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.mean') as double)", "cv_mean",
-              "cross-validated mean of cv_metric on the training release (registry cv_metrics JSON)"),
-    _computed("cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.std') as double)", "cv_std",
-              "standard deviation of cv_metric over the CV folds"),
-    _computed("cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.folds') as integer)", "cv_folds",
-              "number of CV folds behind cv_mean"),
+    _computed(
+        "rules.metric",
+        "cv_metric",
+        "the metric the task is judged on for promotion (models.registry "
+        "PROMOTION_RULES): roc_auc, roc_auc_micro or harrell_c",
+    ),
+    _computed(
+        "cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.mean') as double)",
+        "cv_mean",
+        "cross-validated mean of cv_metric on the training release (registry cv_metrics JSON)",
+    ),
+    _computed(
+        "cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.std') as double)",
+        "cv_std",
+        "standard deviation of cv_metric over the CV folds",
+    ),
+    _computed(
+        "cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.folds') as integer)",
+        "cv_folds",
+        "number of CV folds behind cv_mean",
+    ),
     _computed(
         "rank() over (partition by m.task order by case when rules.higher_is_better "
         "then cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.mean') as double) "
         "else -cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.mean') as double) end desc nulls last)",
-        "cv_rank", "rank of the model within its task by cv_mean (1 = best)",
+        "cv_rank",
+        "rank of the model within its task by cv_mean (1 = best)",
     ),
-    _computed("pv.release", "prospective_release",
-              f"release of the newest prospective validation of this model on cv_metric (cohort {_ARRIVED}); "
-              "null when never validated prospectively"),
+    _computed(
+        "pv.release",
+        "prospective_release",
+        f"release of the newest prospective validation of this model on cv_metric (cohort {_ARRIVED}); "
+        "null when never validated prospectively",
+    ),
     _from("pv", _PV, "value", name="prospective_value", note=f"cv_metric on cohort {_ARRIVED}"),
     _from("pv", _PV, "ci_low", name="prospective_ci_low"),
     _from("pv", _PV, "ci_high", name="prospective_ci_high"),
@@ -314,20 +400,30 @@ _COHORT: list[_Column] = [
     _computed("count(*)", "patients", "patients (harmonised.patients rows) of the release and project"),
     _computed("median(p.age_at_diagnosis_years)", "median_age_years", "median age at diagnosis in years"),
     _computed("count(m.idh_status)", "idh_called", "patients with an IDH call (mutant or wildtype)"),
-    _computed("100.0 * count(*) filter (where m.idh_status = 'mutant') / nullif(count(m.idh_status), 0)",
-              "pct_idh_mutant", "% IDH-mutant among patients with an IDH call (idh_called)"),
+    _computed(
+        "100.0 * count(*) filter (where m.idh_status = 'mutant') / nullif(count(m.idh_status), 0)",
+        "pct_idh_mutant",
+        "% IDH-mutant among patients with an IDH call (idh_called)",
+    ),
     _computed("count(m.codeletion_1p19q)", "codeletion_called", "patients with a 1p/19q call"),
-    _computed("100.0 * count(*) filter (where m.codeletion_1p19q) / nullif(count(m.codeletion_1p19q), 0)",
-              "pct_1p19q_codeleted", "% 1p/19q-codeleted among patients with a 1p/19q call (codeletion_called)"),
+    _computed(
+        "100.0 * count(*) filter (where m.codeletion_1p19q) / nullif(count(m.codeletion_1p19q), 0)",
+        "pct_1p19q_codeleted",
+        "% 1p/19q-codeleted among patients with a 1p/19q call (codeletion_called)",
+    ),
     _computed("count(m.mgmt_promoter_methylated)", "mgmt_called", "patients with an MGMT promoter call"),
     _computed(
         "100.0 * count(*) filter (where m.mgmt_promoter_methylated) / nullif(count(m.mgmt_promoter_methylated), 0)",
-        "pct_mgmt_methylated", "% MGMT promoter methylated among patients with an MGMT call (mgmt_called)",
+        "pct_mgmt_methylated",
+        "% MGMT promoter methylated among patients with an MGMT call (mgmt_called)",
     ),
     _computed("count(*) filter (where p.death_observed)", "deaths", "patients whose death is observed"),
-    _computed(f"median(p.overall_survival_days) / {DAYS_PER_MONTH}", "median_follow_up_months",
-              f"median observed time (diagnosis to death or last follow-up) in months of {DAYS_PER_MONTH} days, over "
-              "patients with a survival time (the plain median, not reverse Kaplan-Meier)"),
+    _computed(
+        f"median(p.overall_survival_days) / {DAYS_PER_MONTH}",
+        "median_follow_up_months",
+        f"median observed time (diagnosis to death or last follow-up) in months of {DAYS_PER_MONTH} days, over "
+        "patients with a survival time (the plain median, not reverse Kaplan-Meier)",
+    ),
 ]
 
 COHORT_SUMMARY = AnalystView(
@@ -352,8 +448,11 @@ ANALYST_VIEWS: list[AnalystView] = [
     _champion_current(SCORES_SURVIVAL_RISK),
     AnalystView(
         name="analytics.patient_overview",
-        sources=("harmonised.patients_current", "harmonised.molecular_markers_current",
-                 "harmonised.who_cns5_class_current"),
+        sources=(
+            "harmonised.patients_current",
+            "harmonised.molecular_markers_current",
+            "harmonised.who_cns5_class_current",
+        ),
         sql="""
         select p.case_id, p.submitter_id, p.project_id, p.release, p.age_at_diagnosis_years, p.sex,
                p.histology_family, p.who_grade, p.karnofsky_score,

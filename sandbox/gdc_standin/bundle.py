@@ -168,8 +168,16 @@ class JsonlDocs:
     opened at indexing time (not mmap: mapped pages would count as the process's resident memory).
     """
 
-    def __init__(self, path: Path, id_field: str, fd: int, starts: np.ndarray, lengths: np.ndarray,
-                 hashes: np.ndarray, hash_order: np.ndarray) -> None:
+    def __init__(
+        self,
+        path: Path,
+        id_field: str,
+        fd: int,
+        starts: np.ndarray,
+        lengths: np.ndarray,
+        hashes: np.ndarray,
+        hash_order: np.ndarray,
+    ) -> None:
         self.path = path
         self.id_field = id_field
         self._fd = fd
@@ -228,7 +236,7 @@ class JsonlDocs:
     def docs(self, rows: Iterable[int]) -> Iterator[JsonDoc]:
         selected = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.intp)
         fd = self._fd
-        for start, length in zip(self._starts[selected].tolist(), self._lengths[selected].tolist()):
+        for start, length in zip(self._starts[selected].tolist(), self._lengths[selected].tolist(), strict=True):
             try:
                 doc: JsonDoc = parse_line(os.pread(fd, length, start))
             except json.JSONDecodeError as exc:
@@ -263,8 +271,10 @@ class JsonlDocs:
             raise self._changed()
 
     def _changed(self) -> BundleError:
-        return BundleError(f"{self.path} changed on disk after the stand-in indexed it; "
-                           "a served release must not be rewritten (publish a new release instead)")
+        return BundleError(
+            f"{self.path} changed on disk after the stand-in indexed it; "
+            "a served release must not be rewritten (publish a new release instead)"
+        )
 
 
 def _int64(values: array) -> np.ndarray:
@@ -275,8 +285,9 @@ def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def _raise_duplicate(path: Path, id_field: str, fd: int, starts: Sequence[int], lengths: Sequence[int],
-                     hashes: array) -> np.ndarray:
+def _raise_duplicate(
+    path: Path, id_field: str, fd: int, starts: Sequence[int], lengths: Sequence[int], hashes: array
+) -> np.ndarray:
     """The rows in id-hash order; raises BundleError for the first line (in file order) repeating an id."""
     hash_array = np.frombuffer(hashes, np.int64)
     order = np.argsort(hash_array, kind="stable")  # equal hashes stay in row order
@@ -290,7 +301,7 @@ def _raise_duplicate(path: Path, id_field: str, fd: int, starts: Sequence[int], 
             index += 1
             end += 1
         seen: set[str] = set()
-        for row in sorted(int(r) for r in order[begin:end + 1]):
+        for row in sorted(int(r) for r in order[begin : end + 1]):
             doc_id = _doc_id(json.loads(os.pread(fd, lengths[row], starts[row])), id_field)
             if doc_id in seen:
                 if first_duplicate is None or row < first_duplicate[0]:
@@ -396,8 +407,13 @@ class Release:
                     "project_id": project_id,
                     "name": project.get("name") or KNOWN_PROJECT_NAMES.get(project_id, project_id),
                     "program": dict(program),
-                    "summary": {"case_count": 0, "file_count": 0, "file_size": 0,
-                                "data_categories": [], "experimental_strategies": []},
+                    "summary": {
+                        "case_count": 0,
+                        "file_count": 0,
+                        "file_size": 0,
+                        "data_categories": [],
+                        "experimental_strategies": [],
+                    },
                 }
                 site_sets[project_id], disease_sets[project_id] = [], []
             doc["summary"]["case_count"] += 1
@@ -428,7 +444,10 @@ class Release:
                     continue
                 doc["summary"]["file_count"] += 1
                 doc["summary"]["file_size"] += int(file_doc.get("file_size") or 0)
-                for kind, key in (("data_category", "data_categories"), ("experimental_strategy", "experimental_strategies")):
+                for kind, key in (
+                    ("data_category", "data_categories"),
+                    ("experimental_strategy", "experimental_strategies"),
+                ):
                     value = file_doc.get(kind)
                     if not value:
                         continue
@@ -447,9 +466,16 @@ class Release:
 class ReleaseStore:
     """Resolves the served release (CURRENT or the admin override) and caches releases and query results."""
 
-    def __init__(self, bundle_root: Path, *, query_cache_entries: int = 64, releases_kept: int = 2,
-                 missing_parent_quirk: bool = True, query_cache_bytes: int = QUERY_CACHE_BYTES,
-                 hit_cache_bytes: int = HIT_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        bundle_root: Path,
+        *,
+        query_cache_entries: int = 64,
+        releases_kept: int = 2,
+        missing_parent_quirk: bool = True,
+        query_cache_bytes: int = QUERY_CACHE_BYTES,
+        hit_cache_bytes: int = HIT_CACHE_BYTES,
+    ) -> None:
         self.root = Path(bundle_root).resolve()
         self.missing_parent_quirk = missing_parent_quirk
         self._lock = threading.Lock()
@@ -549,8 +575,9 @@ class ReleaseStore:
 
     # -- query results ---------------------------------------------------------------------------------
 
-    def matching(self, release: Release, endpoint: str, filters: JsonDoc | None,
-                 sort: tuple[SortKey, ...]) -> np.ndarray:
+    def matching(
+        self, release: Release, endpoint: str, filters: JsonDoc | None, sort: tuple[SortKey, ...]
+    ) -> np.ndarray:
         """Row numbers of the matching documents in served order, cached: each further page is O(page size)."""
         key = (release.serial, endpoint, canonical_json(filters), sort)
         with self._lock:
@@ -561,8 +588,11 @@ class ReleaseStore:
         if filters is None and not sort:  # bundle order: nothing to evaluate
             rows = np.arange(len(release.source(endpoint)), dtype=np.int32)
         else:
-            predicate = (None if filters is None else
-                         compile_filter(filters, endpoint, missing_parent_quirk=self.missing_parent_quirk))
+            predicate = (
+                None
+                if filters is None
+                else compile_filter(filters, endpoint, missing_parent_quirk=self.missing_parent_quirk)
+            )
             columns = SortColumns(sort) if sort else None
             matched = array("i")
 
@@ -580,8 +610,9 @@ class ReleaseStore:
             if key not in self._query_cache:
                 self._query_cache[key] = rows
                 self._query_cache_nbytes += rows.nbytes
-            while self._query_cache and (len(self._query_cache) > self._query_cache_entries
-                                         or self._query_cache_nbytes > self._query_cache_bytes):
+            while self._query_cache and (
+                len(self._query_cache) > self._query_cache_entries or self._query_cache_nbytes > self._query_cache_bytes
+            ):
                 self._query_cache_nbytes -= self._query_cache.popitem(last=False)[1].nbytes
         return rows
 
@@ -593,8 +624,11 @@ class ReleaseStore:
             if cached is not None:
                 self._facet_cache.move_to_end(key)
                 return cached
-        predicate = (None if filters is None else
-                     compile_filter(filters, endpoint, missing_parent_quirk=self.missing_parent_quirk))
+        predicate = (
+            None
+            if filters is None
+            else compile_filter(filters, endpoint, missing_parent_quirk=self.missing_parent_quirk)
+        )
         counts = FacetCounts(path)
 
         def visit(_row: int, doc: JsonDoc) -> None:

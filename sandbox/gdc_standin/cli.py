@@ -14,21 +14,40 @@ from sandbox.gdc_standin.server import GdcStandIn
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gdc-standin", description="Serve a GDC release bundle as the GDC REST API.")
-    parser.add_argument("--bundle-root", required=True, type=Path,
-                        help="bundle root (CURRENT + releases/<label>/) or one release directory")
+    parser.add_argument(
+        "--bundle-root",
+        required=True,
+        type=Path,
+        help="bundle root (CURRENT + releases/<label>/) or one release directory",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--tsv-style", choices=("dots", "underscores"), default="dots",
-                        help="TSV header style: current `cases.0.x` or the 2016 `cases_0_x`")
-    parser.add_argument("--head-data", choices=("reject", "headers"), default="reject",
-                        help="HEAD /data/<id>: 400 as the live API (default) or GET's headers without the body")
-    parser.add_argument("--admin", action="store_true",
-                        help="open the /_admin/faults and /_admin/release endpoints (off by default)")
+    parser.add_argument(
+        "--tsv-style",
+        choices=("dots", "underscores"),
+        default="dots",
+        help="TSV header style: current `cases.0.x` or the 2016 `cases_0_x`",
+    )
+    parser.add_argument(
+        "--head-data",
+        choices=("reject", "headers"),
+        default="reject",
+        help="HEAD /data/<id>: 400 as the live API (default) or GET's headers without the body",
+    )
+    parser.add_argument(
+        "--admin", action="store_true", help="open the /_admin/faults and /_admin/release endpoints (off by default)"
+    )
     args = parser.parse_args(argv)
 
     try:
-        server = GdcStandIn(args.bundle_root, host=args.host, port=args.port, tsv_style=args.tsv_style,
-                            head_data=args.head_data, admin=args.admin)
+        server = GdcStandIn(
+            args.bundle_root,
+            host=args.host,
+            port=args.port,
+            tsv_style=args.tsv_style,
+            head_data=args.head_data,
+            admin=args.admin,
+        )
     except BundleError as exc:
         print(f"gdc-standin: {exc}", file=sys.stderr)
         return 2
@@ -40,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     server.start()
-    print(f"GDC stand-in serving {args.bundle_root} (release {server.current_release}) at {server.base_url}",
-          flush=True)
+    print(
+        f"GDC stand-in serving {args.bundle_root} (release {server.current_release}) at {server.base_url}", flush=True
+    )
     try:
         while not stop_requested.wait(0.5):
             pass

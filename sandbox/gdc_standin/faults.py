@@ -6,10 +6,20 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = frozenset({
-    "http_429", "http_500", "http_502", "http_503", "http_504_html",
-    "latency", "truncated_json", "drop_connection", "unsorted_paging", "release_switch",
-})
+FAULT_KINDS = frozenset(
+    {
+        "http_429",
+        "http_500",
+        "http_502",
+        "http_503",
+        "http_504_html",
+        "latency",
+        "truncated_json",
+        "drop_connection",
+        "unsorted_paging",
+        "release_switch",
+    }
+)
 # Kinds that replace the answer with an error status.
 ERROR_STATUS = {"http_429": 429, "http_500": 500, "http_502": 502, "http_503": 503, "http_504_html": 504}
 
@@ -38,8 +48,15 @@ class Fault:
         return True
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "endpoint": self.endpoint, "times": self.times, "after": self.after,
-                "params": self.params, "seen": self.seen, "fired": self.fired}
+        return {
+            "kind": self.kind,
+            "endpoint": self.endpoint,
+            "times": self.times,
+            "after": self.after,
+            "params": self.params,
+            "seen": self.seen,
+            "fired": self.fired,
+        }
 
 
 @dataclass
@@ -68,8 +85,9 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def inject(self, kind: str, endpoint: str | None = None, times: int | None = 1, after: int = 0,
-               **params: Any) -> Fault:
+    def inject(
+        self, kind: str, endpoint: str | None = None, times: int | None = 1, after: int = 0, **params: Any
+    ) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if times is not None and (not isinstance(times, int) or times < 0):

@@ -46,7 +46,7 @@ class _Chunk:
         """Hits `first` to `stop - 1` of the chunk, comma-joined (`text`: the chunk's, if at hand)."""
         if text is None:
             text = zlib.decompress(self.data)
-        return text[int(self.starts[first]):int(self.starts[stop]) - 1]
+        return text[int(self.starts[first]) : int(self.starts[stop]) - 1]
 
 
 class HitCache:
@@ -58,8 +58,9 @@ class HitCache:
         self._lock = threading.Lock()
         self._chunks: OrderedDict[_Key, _Chunk] = OrderedDict()
 
-    def page(self, owner: Hashable, query: Hashable, rows: Sequence[int], offset: int, count: int,
-             render: Render) -> bytes:
+    def page(
+        self, owner: Hashable, query: Hashable, rows: Sequence[int], offset: int, count: int, render: Render
+    ) -> bytes:
         """The comma-joined JSON of hits `rows[offset:offset + count]`; `render(rows)` serialises hits.
 
         `rows` must be the same sequence for every call with the same (owner, query).

@@ -19,14 +19,26 @@ import requests
 
 from sandbox.gdc_standin.server import GdcStandIn
 
-CLINICAL_FIELDS = ",".join([
-    "case_id", "submitter_id", "project.project_id", "demographic.vital_status", "demographic.days_to_death",
-    "demographic.gender", "demographic.sex_at_birth", "demographic.age_at_index",
-    "diagnoses.age_at_diagnosis", "diagnoses.primary_diagnosis", "diagnoses.tumor_grade",
-    "diagnoses.days_to_last_follow_up", "diagnoses.treatments.treatment_type",
-    "diagnoses.treatments.therapeutic_agents", "follow_ups.days_to_follow_up",
-    "follow_ups.karnofsky_performance_status",
-])
+CLINICAL_FIELDS = ",".join(
+    [
+        "case_id",
+        "submitter_id",
+        "project.project_id",
+        "demographic.vital_status",
+        "demographic.days_to_death",
+        "demographic.gender",
+        "demographic.sex_at_birth",
+        "demographic.age_at_index",
+        "diagnoses.age_at_diagnosis",
+        "diagnoses.primary_diagnosis",
+        "diagnoses.tumor_grade",
+        "diagnoses.days_to_last_follow_up",
+        "diagnoses.treatments.treatment_type",
+        "diagnoses.treatments.therapeutic_agents",
+        "follow_ups.days_to_follow_up",
+        "follow_ups.karnofsky_performance_status",
+    ]
+)
 
 
 def _release_dir(bundle: Path) -> Path:
@@ -59,9 +71,16 @@ def time_paging(base_url: str, page_size: int, fields: str) -> tuple[float, int]
     offset = 0
     started = time.perf_counter()
     while True:
-        response = session.post(f"{base_url}/cases", json={
-            "fields": fields, "size": page_size, "from": offset, "sort": "case_id:asc",
-        }, timeout=600)
+        response = session.post(
+            f"{base_url}/cases",
+            json={
+                "fields": fields,
+                "size": page_size,
+                "from": offset,
+                "sort": "case_id:asc",
+            },
+            timeout=600,
+        )
         response.raise_for_status()
         data = response.json()["data"]
         seen += len(data["hits"])
@@ -89,7 +108,9 @@ def main() -> None:
             for page_size in (int(s) for s in args.page_sizes.split(",")):
                 for attempt in ("cold", "warm"):
                     seconds, seen = time_paging(server.base_url, page_size, CLINICAL_FIELDS)
-                    print(f"size={page_size} {attempt}: {seen} cases in {seconds:.2f} s ({seen / seconds:,.0f} cases/s)")
+                    print(
+                        f"size={page_size} {attempt}: {seen} cases in {seconds:.2f} s ({seen / seconds:,.0f} cases/s)"
+                    )
 
 
 if __name__ == "__main__":

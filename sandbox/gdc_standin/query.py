@@ -51,7 +51,7 @@ def field_path(endpoint: str, dotted: str) -> tuple[str, ...]:
     name = dotted.strip()
     for prefix in ENDPOINT_PREFIXES.get(endpoint, ()):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     if not name or any(part == "" for part in name.split(".")):
         raise QueryError(f"invalid field name {dotted!r}")
@@ -389,7 +389,7 @@ class SortColumns:
         return len(self._kinds[0]) if self.keys else 0
 
     def add(self, doc: JsonDoc) -> None:
-        for key, kinds, numbers, texts in zip(self.keys, self._kinds, self._numbers, self._texts):
+        for key, kinds, numbers, texts in zip(self.keys, self._kinds, self._numbers, self._texts, strict=True):
             values = leaf_values(doc, key.path)
             if not values:
                 kinds.append(_ABSENT)
@@ -410,7 +410,9 @@ class SortColumns:
     def order(self) -> np.ndarray:
         """Positions (in `add` order) in served order; least significant key first, each sort stable."""
         order = np.arange(len(self), dtype=np.intp)
-        for key, kinds, numbers, texts in reversed(list(zip(self.keys, self._kinds, self._numbers, self._texts))):
+        for key, kinds, numbers, texts in reversed(
+            list(zip(self.keys, self._kinds, self._numbers, self._texts, strict=True))
+        ):
             kind = np.frombuffer(kinds, dtype=np.int8)
             value = np.frombuffer(numbers, dtype=np.float64).copy()
             if texts:

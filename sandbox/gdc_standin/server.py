@@ -42,9 +42,9 @@ from sandbox.gdc_standin.query import (
     QueryError,
     build_projection,
     canonical_json,
-    compile_projection,
     check_facet_filters,
     compile_filter,
+    compile_projection,
     field_path,
     filters_without_field,
     pagination,
@@ -163,8 +163,9 @@ class _Params:
 class _App:
     """What answers a request: everything except the socket handling."""
 
-    def __init__(self, store: ReleaseStore, faults: FaultInjector, tsv_style: str, cache_hits: bool,
-                 head_data: str = "reject") -> None:
+    def __init__(
+        self, store: ReleaseStore, faults: FaultInjector, tsv_style: str, cache_hits: bool, head_data: str = "reject"
+    ) -> None:
         self.cache_hits = cache_hits
         self.head_data = head_data
         self.store = store
@@ -173,8 +174,7 @@ class _App:
 
     # -- routing ---------------------------------------------------------------------------------------
 
-    def route(self, method: str, path: str, params: _Params, active: ActiveFaults,
-              headers: Any = None) -> Response:
+    def route(self, method: str, path: str, params: _Params, active: ActiveFaults, headers: Any = None) -> Response:
         """`headers`: the request headers (a `Message`/mapping with `.get`), for Range and If-Range."""
         parts = [p for p in path.split("/") if p]
         if not parts:
@@ -186,8 +186,9 @@ class _App:
             if head == "data" and self.head_data == "reject":
                 # GDC_API_FACTS.md 1.7: "`HEAD /data/<uuid>` answers 400 [C: gdcfetch]" (verified live 2026-08);
                 # clients probe the size with `Range: bytes=0-0` instead. The body is not sent (HEAD).
-                raise HttpError(400, "HEAD is not supported on /data; GET with 'Range: bytes=0-0' gives the size "
-                                     "in Content-Range")
+                raise HttpError(
+                    400, "HEAD is not supported on /data; GET with 'Range: bytes=0-0' gives the size in Content-Range"
+                )
             method = "GET"  # otherwise HEAD is GET without the body (RFC 9110 9.3.2); _send drops the body
         if head == "files" and len(parts) >= 2 and parts[1] == "versions":
             return self.file_versions(parts[2:], params)
@@ -247,7 +248,7 @@ class _App:
         expand = split_param_list(params.get("expand"))
         projector = compile_projection(build_projection(endpoint, fields, expand))
         id_field = _id_field(endpoint)
-        page_rows = rows[offset:offset + size] if size else rows[:0]
+        page_rows = rows[offset : offset + size] if size else rows[:0]
         pagination_block = pagination(len(rows), size, offset, len(page_rows))
         pretty = _is_true(params.get("pretty"))
 
@@ -262,8 +263,9 @@ class _App:
         aggregations: JsonDoc = {}
         for name in facet_names:
             path = field_path(endpoint, name)
-            aggregations[name] = self.store.facets(release, endpoint, filters_without_field(filters, endpoint, path),
-                                                   path)
+            aggregations[name] = self.store.facets(
+                release, endpoint, filters_without_field(filters, endpoint, path), path
+            )
 
         if pretty:
             data: JsonDoc = {"hits": [hit(doc) for doc in source.docs(page_rows)], "pagination": pagination_block}
@@ -311,7 +313,7 @@ class _App:
             raise HttpError(400, "no file ids given")
         source = release.source("files")
         docs = [source.get(i) for i in ids]
-        unknown = [i for i, doc in zip(ids, docs) if doc is None]
+        unknown = [i for i, doc in zip(ids, docs, strict=True) if doc is None]
         if unknown:
             raise HttpError(404, f"file ids not found in release {release.label}: {', '.join(unknown)}")
         return [doc for doc in docs if doc is not None]
@@ -326,7 +328,7 @@ class _App:
                     403, f"You don't have access to this resource: Requested file {file_id} does not allow read access"
                 )
         paths = []
-        for file_id, doc in zip(ids, docs):
+        for file_id, doc in zip(ids, docs, strict=True):
             path = release.data_path(file_id)
             if not path.is_file():
                 raise HttpError(404, f"file {file_id} has no data in release {release.label}")
@@ -371,14 +373,20 @@ class _App:
             md5 = doc.get("md5sum")
             if md5:
                 base_headers["Content-MD5"] = str(md5)
-            return Response(200, "application/octet-stream", None, base_headers,
-                            file_path=path, file_length=total)
+            return Response(200, "application/octet-stream", None, base_headers, file_path=path, file_length=total)
         base_headers["Content-Range"] = wanted.content_range(total)
-        return Response(206, "application/octet-stream", None, base_headers,
-                        file_path=path, file_length=wanted.length, file_offset=wanted.start)
+        return Response(
+            206,
+            "application/octet-stream",
+            None,
+            base_headers,
+            file_path=path,
+            file_length=wanted.length,
+            file_offset=wanted.start,
+        )
 
     def _archive(self, paths: list[tuple[str, JsonDoc, Path]], *, plain: bool) -> Response:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S.%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d_%H%M%S.%f")
         suffix = "tar" if plain else "tar.gz"
         manifest = _manifest_text(d for _, d, _ in paths).encode("utf-8")
 
@@ -404,7 +412,9 @@ class _App:
                 archive.addfile(info, io.BytesIO(manifest))
 
         return Response(
-            200, "application/octet-stream", None,
+            200,
+            "application/octet-stream",
+            None,
             {"Content-Disposition": f"attachment; filename=gdc_download_{stamp}.{suffix}"},
             chunked_writer=write_tar,
         )
@@ -449,16 +459,20 @@ class _App:
         """Bundle releases up to the served one whose data/ holds this file (a UUID's bytes never change)."""
         served_key = release_sort_key(served)
         carrying = [
-            label for label in self.store.labels()
-            if label != served and release_sort_key(label) < served_key
+            label
+            for label in self.store.labels()
+            if label != served
+            and release_sort_key(label) < served_key
             and (self.store.release_directory(label) / "data" / file_id).is_file()
         ]
         return sorted(carrying, key=release_sort_key) + [served]
 
     def manifest_response(self, docs: Iterable[JsonDoc]) -> Response:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d_%H%M%S")
         return Response(
-            200, "text/tab-separated-values; charset=utf-8", _manifest_text(docs).encode("utf-8"),
+            200,
+            "text/tab-separated-values; charset=utf-8",
+            _manifest_text(docs).encode("utf-8"),
             {"Content-Disposition": f"attachment; filename=gdc_manifest.{stamp}.txt"},
         )
 
@@ -466,17 +480,27 @@ class _App:
 def _manifest_text(docs: Iterable[JsonDoc]) -> str:
     lines = ["id\tfilename\tmd5\tsize\tstate"]
     for doc in docs:
-        lines.append("\t".join(str(v) for v in (
-            doc.get("file_id") or doc.get("id"), doc.get("file_name", ""), doc.get("md5sum", ""),
-            doc.get("file_size", ""), doc.get("state", "released"),
-        )))
+        lines.append(
+            "\t".join(
+                str(v)
+                for v in (
+                    doc.get("file_id") or doc.get("id"),
+                    doc.get("file_name", ""),
+                    doc.get("md5sum", ""),
+                    doc.get("file_size", ""),
+                    doc.get("state", "released"),
+                )
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
 def _tsv_response(text: str, endpoint: str) -> Response:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     return Response(
-        200, "text/tab-separated-values; charset=utf-8", text.encode("utf-8"),
+        200,
+        "text/tab-separated-values; charset=utf-8",
+        text.encode("utf-8"),
         {"Content-Disposition": f"attachment; filename={endpoint}.{stamp}.tsv"},
     )
 
@@ -652,11 +676,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return json_response({"faults": standin.faults.list()})
             if method == "POST":
                 params = dict(payload.get("params") or {})
-                params.update({k: v for k, v in payload.items() if k not in ("kind", "endpoint", "times", "after", "params")})
+                params.update(
+                    {k: v for k, v in payload.items() if k not in ("kind", "endpoint", "times", "after", "params")}
+                )
                 try:
                     fault = standin.faults.inject(
-                        payload.get("kind", ""), payload.get("endpoint"),
-                        payload.get("times", 1), payload.get("after", 0), **params,
+                        payload.get("kind", ""),
+                        payload.get("endpoint"),
+                        payload.get("times", 1),
+                        payload.get("after", 0),
+                        **params,
                     )
                 except (TypeError, ValueError) as exc:
                     return error_response(400, str(exc))
@@ -807,10 +836,20 @@ class GdcStandIn:
     `start()` serves in a background thread and returns self; `stop()`; usable as a context manager.
     """
 
-    def __init__(self, bundle_root: Path | str, host: str = "127.0.0.1", port: int = 0, *,
-                 tsv_style: str = "dots", missing_parent_quirk: bool = True,
-                 query_cache_entries: int = 64, cache_hits: bool = True, hit_cache_bytes: int = HIT_CACHE_BYTES,
-                 head_data: str = "reject", admin: bool = False) -> None:
+    def __init__(
+        self,
+        bundle_root: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tsv_style: str = "dots",
+        missing_parent_quirk: bool = True,
+        query_cache_entries: int = 64,
+        cache_hits: bool = True,
+        hit_cache_bytes: int = HIT_CACHE_BYTES,
+        head_data: str = "reject",
+        admin: bool = False,
+    ) -> None:
         if tsv_style not in ("dots", "underscores"):
             raise ValueError(f"tsv_style must be 'dots' or 'underscores', got {tsv_style!r}")
         if head_data not in ("reject", "headers"):
@@ -819,8 +858,12 @@ class GdcStandIn:
         self.admin = admin
         self.host = host
         self.port = port
-        self.store = ReleaseStore(self.bundle_root, query_cache_entries=query_cache_entries,
-                                  missing_parent_quirk=missing_parent_quirk, hit_cache_bytes=hit_cache_bytes)
+        self.store = ReleaseStore(
+            self.bundle_root,
+            query_cache_entries=query_cache_entries,
+            missing_parent_quirk=missing_parent_quirk,
+            hit_cache_bytes=hit_cache_bytes,
+        )
         self.faults = FaultInjector()
         self.request_log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
@@ -835,8 +878,12 @@ class GdcStandIn:
             return self
         self._httpd = _Server((self.host, self.port), self)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"gdc-standin-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"gdc-standin-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

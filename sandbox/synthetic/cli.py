@@ -27,19 +27,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(summary: BundleSummary) -> str:
     projects = ", ".join(f"{p} {n}" for p, n in summary.cases_per_project.items())
-    return (f"release {summary.release_label} ({summary.profile}) -> {summary.release_dir}: {summary.n_cases} cases "
-            f"({projects}), {summary.n_ssm_occurrences} ssm, {summary.n_cnv_occurrences} cnv, "
-            f"{summary.n_files} files, {summary.total_bytes / 2**20:.1f} MiB in {summary.seconds:.1f} s"
-            + (f"; changes {summary.changes}" if summary.changes else ""))
+    return (
+        f"release {summary.release_label} ({summary.profile}) -> {summary.release_dir}: {summary.n_cases} cases "
+        f"({projects}), {summary.n_ssm_occurrences} ssm, {summary.n_cnv_occurrences} cnv, "
+        f"{summary.n_files} files, {summary.total_bytes / 2**20:.1f} MiB in {summary.seconds:.1f} s"
+        + (f"; changes {summary.changes}" if summary.changes else "")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     labels = [x.strip() for x in args.releases.split(",") if x.strip()] if args.releases else [args.release]
     try:
-        spec = CohortSpec(n_cases=args.cases, seed=args.seed, release_label=labels[0], profile=args.profile,
-                          bad_value_share=args.bad_value_share, methylation_probes=args.methylation_probes,
-                          methylation_share=args.methylation_share)
+        spec = CohortSpec(
+            n_cases=args.cases,
+            seed=args.seed,
+            release_label=labels[0],
+            profile=args.profile,
+            bad_value_share=args.bad_value_share,
+            methylation_probes=args.methylation_probes,
+            methylation_share=args.methylation_share,
+        )
         if len(labels) > 1:
             summaries = write_multi_release(args.out, spec, releases=labels, change_share=args.change_share)
         else:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transforms.panels import SSM_PANEL_GENES
+from contracts.panels import SSM_PANEL_GENES
 
 GBM, LGG = 0, 1
 PROJECT_IDS = ("TCGA-GBM", "TCGA-LGG")
@@ -83,46 +83,186 @@ LGG_HISTOLOGY_PROBS = {
 # rarely in GDC open ssm data (not captured by WXS, GDC_API_FACTS 3.1) -> small shares only.
 _F = dict  # short alias for the frequency rows
 MUTATION_FREQ: dict[str, dict[tuple[int, int], float]] = {
-    "TP53": _F({(IDHWT, GBM): 0.28, (IDHWT, LGG): 0.14, (IDHMUT_NONCODEL, GBM): 0.80,
-                (IDHMUT_NONCODEL, LGG): 0.94, (IDHMUT_CODEL, LGG): 0.04}),
-    "ATRX": _F({(IDHWT, GBM): 0.06, (IDHWT, LGG): 0.08, (IDHMUT_NONCODEL, GBM): 0.70,
-                (IDHMUT_NONCODEL, LGG): 0.86, (IDHMUT_CODEL, LGG): 0.01}),
-    "CIC": _F({(IDHWT, GBM): 0.01, (IDHWT, LGG): 0.01, (IDHMUT_NONCODEL, GBM): 0.01,
-               (IDHMUT_NONCODEL, LGG): 0.02, (IDHMUT_CODEL, LGG): 0.62}),
-    "FUBP1": _F({(IDHWT, GBM): 0.005, (IDHWT, LGG): 0.01, (IDHMUT_NONCODEL, GBM): 0.01,
-                 (IDHMUT_NONCODEL, LGG): 0.01, (IDHMUT_CODEL, LGG): 0.29}),
-    "NOTCH1": _F({(IDHWT, GBM): 0.01, (IDHWT, LGG): 0.02, (IDHMUT_NONCODEL, GBM): 0.03,
-                  (IDHMUT_NONCODEL, LGG): 0.04, (IDHMUT_CODEL, LGG): 0.15}),
-    "PIK3CA": _F({(IDHWT, GBM): 0.10, (IDHWT, LGG): 0.08, (IDHMUT_NONCODEL, GBM): 0.06,
-                  (IDHMUT_NONCODEL, LGG): 0.05, (IDHMUT_CODEL, LGG): 0.14}),
-    "PIK3R1": _F({(IDHWT, GBM): 0.10, (IDHWT, LGG): 0.06, (IDHMUT_NONCODEL, GBM): 0.04,
-                  (IDHMUT_NONCODEL, LGG): 0.03, (IDHMUT_CODEL, LGG): 0.09}),
-    "EGFR": _F({(IDHWT, GBM): 0.26, (IDHWT, LGG): 0.12, (IDHMUT_NONCODEL, GBM): 0.02,
-                (IDHMUT_NONCODEL, LGG): 0.01, (IDHMUT_CODEL, LGG): 0.01}),
-    "PTEN": _F({(IDHWT, GBM): 0.31, (IDHWT, LGG): 0.14, (IDHMUT_NONCODEL, GBM): 0.03,
-                (IDHMUT_NONCODEL, LGG): 0.02, (IDHMUT_CODEL, LGG): 0.01}),
-    "NF1": _F({(IDHWT, GBM): 0.11, (IDHWT, LGG): 0.12, (IDHMUT_NONCODEL, GBM): 0.06,
-               (IDHMUT_NONCODEL, LGG): 0.05, (IDHMUT_CODEL, LGG): 0.03}),
-    "RB1": _F({(IDHWT, GBM): 0.09, (IDHWT, LGG): 0.05, (IDHMUT_NONCODEL, GBM): 0.02,
-               (IDHMUT_NONCODEL, LGG): 0.01, (IDHMUT_CODEL, LGG): 0.01}),
-    "PDGFRA": _F({(IDHWT, GBM): 0.04, (IDHWT, LGG): 0.03, (IDHMUT_NONCODEL, GBM): 0.03,
-                  (IDHMUT_NONCODEL, LGG): 0.02, (IDHMUT_CODEL, LGG): 0.01}),
-    "BCOR": _F({(IDHWT, GBM): 0.02, (IDHWT, LGG): 0.03, (IDHMUT_NONCODEL, GBM): 0.02,
-                (IDHMUT_NONCODEL, LGG): 0.02, (IDHMUT_CODEL, LGG): 0.05}),
-    "SMARCA4": _F({(IDHWT, GBM): 0.02, (IDHWT, LGG): 0.02, (IDHMUT_NONCODEL, GBM): 0.05,
-                   (IDHMUT_NONCODEL, LGG): 0.05, (IDHMUT_CODEL, LGG): 0.02}),
-    "GRIN2A": _F({(IDHWT, GBM): 0.04, (IDHWT, LGG): 0.03, (IDHMUT_NONCODEL, GBM): 0.03,
-                  (IDHMUT_NONCODEL, LGG): 0.03, (IDHMUT_CODEL, LGG): 0.03}),
-    "MUC16": _F({(IDHWT, GBM): 0.12, (IDHWT, LGG): 0.07, (IDHMUT_NONCODEL, GBM): 0.08,
-                 (IDHMUT_NONCODEL, LGG): 0.06, (IDHMUT_CODEL, LGG): 0.05}),
-    "CSMD3": _F({(IDHWT, GBM): 0.06, (IDHWT, LGG): 0.04, (IDHMUT_NONCODEL, GBM): 0.03,
-                 (IDHMUT_NONCODEL, LGG): 0.03, (IDHMUT_CODEL, LGG): 0.02}),
-    "FAT4": _F({(IDHWT, GBM): 0.04, (IDHWT, LGG): 0.03, (IDHMUT_NONCODEL, GBM): 0.03,
-                (IDHMUT_NONCODEL, LGG): 0.03, (IDHMUT_CODEL, LGG): 0.02}),
-    "CDKN2A": _F({(IDHWT, GBM): 0.01, (IDHWT, LGG): 0.01, (IDHMUT_NONCODEL, GBM): 0.005,
-                  (IDHMUT_NONCODEL, LGG): 0.002, (IDHMUT_CODEL, LGG): 0.002}),
-    "TERT": _F({(IDHWT, GBM): 0.02, (IDHWT, LGG): 0.01, (IDHMUT_NONCODEL, GBM): 0.0,
-                (IDHMUT_NONCODEL, LGG): 0.0, (IDHMUT_CODEL, LGG): 0.01}),
+    "TP53": _F(
+        {
+            (IDHWT, GBM): 0.28,
+            (IDHWT, LGG): 0.14,
+            (IDHMUT_NONCODEL, GBM): 0.80,
+            (IDHMUT_NONCODEL, LGG): 0.94,
+            (IDHMUT_CODEL, LGG): 0.04,
+        }
+    ),
+    "ATRX": _F(
+        {
+            (IDHWT, GBM): 0.06,
+            (IDHWT, LGG): 0.08,
+            (IDHMUT_NONCODEL, GBM): 0.70,
+            (IDHMUT_NONCODEL, LGG): 0.86,
+            (IDHMUT_CODEL, LGG): 0.01,
+        }
+    ),
+    "CIC": _F(
+        {
+            (IDHWT, GBM): 0.01,
+            (IDHWT, LGG): 0.01,
+            (IDHMUT_NONCODEL, GBM): 0.01,
+            (IDHMUT_NONCODEL, LGG): 0.02,
+            (IDHMUT_CODEL, LGG): 0.62,
+        }
+    ),
+    "FUBP1": _F(
+        {
+            (IDHWT, GBM): 0.005,
+            (IDHWT, LGG): 0.01,
+            (IDHMUT_NONCODEL, GBM): 0.01,
+            (IDHMUT_NONCODEL, LGG): 0.01,
+            (IDHMUT_CODEL, LGG): 0.29,
+        }
+    ),
+    "NOTCH1": _F(
+        {
+            (IDHWT, GBM): 0.01,
+            (IDHWT, LGG): 0.02,
+            (IDHMUT_NONCODEL, GBM): 0.03,
+            (IDHMUT_NONCODEL, LGG): 0.04,
+            (IDHMUT_CODEL, LGG): 0.15,
+        }
+    ),
+    "PIK3CA": _F(
+        {
+            (IDHWT, GBM): 0.10,
+            (IDHWT, LGG): 0.08,
+            (IDHMUT_NONCODEL, GBM): 0.06,
+            (IDHMUT_NONCODEL, LGG): 0.05,
+            (IDHMUT_CODEL, LGG): 0.14,
+        }
+    ),
+    "PIK3R1": _F(
+        {
+            (IDHWT, GBM): 0.10,
+            (IDHWT, LGG): 0.06,
+            (IDHMUT_NONCODEL, GBM): 0.04,
+            (IDHMUT_NONCODEL, LGG): 0.03,
+            (IDHMUT_CODEL, LGG): 0.09,
+        }
+    ),
+    "EGFR": _F(
+        {
+            (IDHWT, GBM): 0.26,
+            (IDHWT, LGG): 0.12,
+            (IDHMUT_NONCODEL, GBM): 0.02,
+            (IDHMUT_NONCODEL, LGG): 0.01,
+            (IDHMUT_CODEL, LGG): 0.01,
+        }
+    ),
+    "PTEN": _F(
+        {
+            (IDHWT, GBM): 0.31,
+            (IDHWT, LGG): 0.14,
+            (IDHMUT_NONCODEL, GBM): 0.03,
+            (IDHMUT_NONCODEL, LGG): 0.02,
+            (IDHMUT_CODEL, LGG): 0.01,
+        }
+    ),
+    "NF1": _F(
+        {
+            (IDHWT, GBM): 0.11,
+            (IDHWT, LGG): 0.12,
+            (IDHMUT_NONCODEL, GBM): 0.06,
+            (IDHMUT_NONCODEL, LGG): 0.05,
+            (IDHMUT_CODEL, LGG): 0.03,
+        }
+    ),
+    "RB1": _F(
+        {
+            (IDHWT, GBM): 0.09,
+            (IDHWT, LGG): 0.05,
+            (IDHMUT_NONCODEL, GBM): 0.02,
+            (IDHMUT_NONCODEL, LGG): 0.01,
+            (IDHMUT_CODEL, LGG): 0.01,
+        }
+    ),
+    "PDGFRA": _F(
+        {
+            (IDHWT, GBM): 0.04,
+            (IDHWT, LGG): 0.03,
+            (IDHMUT_NONCODEL, GBM): 0.03,
+            (IDHMUT_NONCODEL, LGG): 0.02,
+            (IDHMUT_CODEL, LGG): 0.01,
+        }
+    ),
+    "BCOR": _F(
+        {
+            (IDHWT, GBM): 0.02,
+            (IDHWT, LGG): 0.03,
+            (IDHMUT_NONCODEL, GBM): 0.02,
+            (IDHMUT_NONCODEL, LGG): 0.02,
+            (IDHMUT_CODEL, LGG): 0.05,
+        }
+    ),
+    "SMARCA4": _F(
+        {
+            (IDHWT, GBM): 0.02,
+            (IDHWT, LGG): 0.02,
+            (IDHMUT_NONCODEL, GBM): 0.05,
+            (IDHMUT_NONCODEL, LGG): 0.05,
+            (IDHMUT_CODEL, LGG): 0.02,
+        }
+    ),
+    "GRIN2A": _F(
+        {
+            (IDHWT, GBM): 0.04,
+            (IDHWT, LGG): 0.03,
+            (IDHMUT_NONCODEL, GBM): 0.03,
+            (IDHMUT_NONCODEL, LGG): 0.03,
+            (IDHMUT_CODEL, LGG): 0.03,
+        }
+    ),
+    "MUC16": _F(
+        {
+            (IDHWT, GBM): 0.12,
+            (IDHWT, LGG): 0.07,
+            (IDHMUT_NONCODEL, GBM): 0.08,
+            (IDHMUT_NONCODEL, LGG): 0.06,
+            (IDHMUT_CODEL, LGG): 0.05,
+        }
+    ),
+    "CSMD3": _F(
+        {
+            (IDHWT, GBM): 0.06,
+            (IDHWT, LGG): 0.04,
+            (IDHMUT_NONCODEL, GBM): 0.03,
+            (IDHMUT_NONCODEL, LGG): 0.03,
+            (IDHMUT_CODEL, LGG): 0.02,
+        }
+    ),
+    "FAT4": _F(
+        {
+            (IDHWT, GBM): 0.04,
+            (IDHWT, LGG): 0.03,
+            (IDHMUT_NONCODEL, GBM): 0.03,
+            (IDHMUT_NONCODEL, LGG): 0.03,
+            (IDHMUT_CODEL, LGG): 0.02,
+        }
+    ),
+    "CDKN2A": _F(
+        {
+            (IDHWT, GBM): 0.01,
+            (IDHWT, LGG): 0.01,
+            (IDHMUT_NONCODEL, GBM): 0.005,
+            (IDHMUT_NONCODEL, LGG): 0.002,
+            (IDHMUT_CODEL, LGG): 0.002,
+        }
+    ),
+    "TERT": _F(
+        {
+            (IDHWT, GBM): 0.02,
+            (IDHWT, LGG): 0.01,
+            (IDHMUT_NONCODEL, GBM): 0.0,
+            (IDHMUT_NONCODEL, LGG): 0.0,
+            (IDHMUT_CODEL, LGG): 0.01,
+        }
+    ),
 }
 # Genes decided by the IDH latent, not by MUTATION_FREQ.
 IDH_GENES = ("IDH1", "IDH2")
@@ -137,18 +277,38 @@ CNV_NOT_PROFILED_SHARE = {GBM: 0.02, LGG: 0.005}  # RealDev: 12 of 417 GBM, 0 of
 # Brennan2013: EGFR amplification ~43% and CDKN2A homozygous deletion ~58% of GBM; +7/-10 in ~80% of
 # IDH-wt GBM (Stichel2018); Brat2015: IDH-wt LGG resemble GBM (EGFR amp ~20%, CDKN2A ~35%); CDKN2A homdel in
 # IDH-mutant astrocytoma marks grade 4 (Louis2021), ~10% of IDH-mut GBM, ~5% of IDH-mut LGG.
-EGFR_AMP_SHARE = {(IDHWT, GBM): 0.45, (IDHWT, LGG): 0.18, (IDHMUT_NONCODEL, GBM): 0.02,
-                  (IDHMUT_NONCODEL, LGG): 0.01, (IDHMUT_CODEL, LGG): 0.005}
-CDKN2A_HOMDEL_SHARE = {(IDHWT, GBM): 0.58, (IDHWT, LGG): 0.35, (IDHMUT_NONCODEL, GBM): 0.12,
-                       (IDHMUT_NONCODEL, LGG): 0.05, (IDHMUT_CODEL, LGG): 0.02}
-CHR7_GAIN_CHR10_LOSS_SHARE = {(IDHWT, GBM): 0.72, (IDHWT, LGG): 0.45, (IDHMUT_NONCODEL, GBM): 0.04,
-                              (IDHMUT_NONCODEL, LGG): 0.03, (IDHMUT_CODEL, LGG): 0.01}
+EGFR_AMP_SHARE = {
+    (IDHWT, GBM): 0.45,
+    (IDHWT, LGG): 0.18,
+    (IDHMUT_NONCODEL, GBM): 0.02,
+    (IDHMUT_NONCODEL, LGG): 0.01,
+    (IDHMUT_CODEL, LGG): 0.005,
+}
+CDKN2A_HOMDEL_SHARE = {
+    (IDHWT, GBM): 0.58,
+    (IDHWT, LGG): 0.35,
+    (IDHMUT_NONCODEL, GBM): 0.12,
+    (IDHMUT_NONCODEL, LGG): 0.05,
+    (IDHMUT_CODEL, LGG): 0.02,
+}
+CHR7_GAIN_CHR10_LOSS_SHARE = {
+    (IDHWT, GBM): 0.72,
+    (IDHWT, LGG): 0.45,
+    (IDHMUT_NONCODEL, GBM): 0.04,
+    (IDHMUT_NONCODEL, LGG): 0.03,
+    (IDHMUT_CODEL, LGG): 0.01,
+}
 
 # --- MGMT promoter methylation ------------------------------------------------------------------------
 # Hegi2005: ~45% of GBM methylated; Noushmehr2010/Bady2012/Cecc2016: G-CIMP (IDH-mutant) tumours almost all
 # MGMT-methylated; TCGA LGG ~85% methylated overall.
-MGMT_METHYLATED_SHARE = {(IDHWT, GBM): 0.41, (IDHWT, LGG): 0.50, (IDHMUT_NONCODEL, GBM): 0.85,
-                         (IDHMUT_NONCODEL, LGG): 0.90, (IDHMUT_CODEL, LGG): 0.98}
+MGMT_METHYLATED_SHARE = {
+    (IDHWT, GBM): 0.41,
+    (IDHWT, LGG): 0.50,
+    (IDHMUT_NONCODEL, GBM): 0.85,
+    (IDHMUT_NONCODEL, LGG): 0.90,
+    (IDHMUT_CODEL, LGG): 0.98,
+}
 METHYLATION_PROFILED_SHARE = {GBM: 0.70, LGG: 0.97}  # RealDev: 285/417 GBM, 360/360 LGG; GDC overall ~80%.
 HM27_SHARE_GBM_BEFORE_2009 = 0.90  # RealDev: 192 of 285 GBM files HM27; the 450k array arrived in 2009.
 RECURRENT_SAMPLE_SHARE_GBM = 0.03  # GDC: ~3% of GBM cases have a Recurrent Tumor (-02A) sample.
@@ -178,8 +338,13 @@ KARNOFSKY_MISSING_SHARE = 0.35
 # IDH-wt LGG ~1.7-2 years, IDH-mut non-codeleted ~7-8 years, codeleted > 10 years (EckelP2015).
 # The reference is MGMT-unmethylated (Hegi2005: 12.7 months unmethylated with TMZ), so the GBM cohort
 # median lands near 14 months once methylated patients' longer survival is mixed in.
-MEDIAN_OS_MONTHS = {(IDHWT, GBM): 12.5, (IDHWT, LGG): 22.0, (IDHMUT_NONCODEL, GBM): 31.0,
-                    (IDHMUT_NONCODEL, LGG): 96.0, (IDHMUT_CODEL, LGG): 150.0}
+MEDIAN_OS_MONTHS = {
+    (IDHWT, GBM): 12.5,
+    (IDHWT, LGG): 22.0,
+    (IDHMUT_NONCODEL, GBM): 31.0,
+    (IDHMUT_NONCODEL, LGG): 96.0,
+    (IDHMUT_CODEL, LGG): 150.0,
+}
 WEIBULL_SHAPE = {GBM: 1.3, LGG: 1.1}
 REFERENCE_AGE_YEARS = {GBM: 60.0, LGG: 40.0}
 TIME_RATIO_PER_DECADE_OLDER = 0.80  # age HR ~1.3 per decade (Stupp2005 subgroup; Brat2015 Cox models).
@@ -198,8 +363,15 @@ LOSS_TO_FOLLOW_UP_MEDIAN_YEARS = 2.5
 
 # --- demographics ---------------------------------------------------------------------------------------
 MALE_SHARE = {GBM: 0.62, LGG: 0.55}  # TCGA GBM ~62% male; LGG ~55% male.
-RACE_VALUES = ("white", "black or african american", "asian", "american indian or alaska native",
-               "not reported", "Unknown", "not allowed to collect")
+RACE_VALUES = (
+    "white",
+    "black or african american",
+    "asian",
+    "american indian or alaska native",
+    "not reported",
+    "Unknown",
+    "not allowed to collect",
+)
 RACE_PROBS = (0.885, 0.058, 0.021, 0.002, 0.026, 0.006, 0.002)  # RealDev shares; casing kept as GDC has it.
 ETHNICITY_VALUES = ("not hispanic or latino", "hispanic or latino", "not reported", "Unknown", "unknown")
 ETHNICITY_PROBS = (0.845, 0.036, 0.105, 0.010, 0.004)
@@ -274,7 +446,9 @@ def draw_cohort(n: int, seed: int, methylation_share: float | None = None) -> Co
     blocks of BLOCK_SIZE with their own streams, so draw_cohort(n + k)'s first n cases equal
     draw_cohort(n) (new cases of a later release extend the cohort without changing earlier ones)."""
     # always whole blocks (then truncated), so a case's values never depend on n
-    blocks = [_draw_block(BLOCK_SIZE, seed, start // BLOCK_SIZE, methylation_share) for start in range(0, n, BLOCK_SIZE)]
+    blocks = [
+        _draw_block(BLOCK_SIZE, seed, start // BLOCK_SIZE, methylation_share) for start in range(0, n, BLOCK_SIZE)
+    ]
     fields = {}
     for name in Cohort.__dataclass_fields__:
         first = getattr(blocks[0], name)
@@ -292,12 +466,14 @@ def _draw_block(n: int, seed: int, block: int, methylation_share: float | None) 
     project = np.where(rng.random(n) < GBM_SHARE, GBM, LGG).astype(np.int8)
 
     idh_mutant = rng.random(n) < np.where(project == GBM, IDH_MUTANT_SHARE[GBM], IDH_MUTANT_SHARE[LGG])
-    codel = idh_mutant & (rng.random(n) < np.where(project == GBM, CODEL_SHARE_OF_IDHMUT[GBM],
-                                                  CODEL_SHARE_OF_IDHMUT[LGG]))
+    codel = idh_mutant & (
+        rng.random(n) < np.where(project == GBM, CODEL_SHARE_OF_IDHMUT[GBM], CODEL_SHARE_OF_IDHMUT[LGG])
+    )
     subtype = np.where(~idh_mutant, IDHWT, np.where(codel, IDHMUT_CODEL, IDHMUT_NONCODEL)).astype(np.int8)
 
-    idh2 = idh_mutant & (rng.random(n) < np.where(subtype == IDHMUT_CODEL, IDH2_SHARE[IDHMUT_CODEL],
-                                                  IDH2_SHARE[IDHMUT_NONCODEL]))
+    idh2 = idh_mutant & (
+        rng.random(n) < np.where(subtype == IDHMUT_CODEL, IDH2_SHARE[IDHMUT_CODEL], IDH2_SHARE[IDHMUT_NONCODEL])
+    )
     idh_gene = np.where(~idh_mutant, "", np.where(idh2, "IDH2", "IDH1")).astype(object)
     idh1_choice = _categorical(rng, np.tile([p for _, p in IDH1_HOTSPOTS], (n, 1)))
     idh2_choice = _categorical(rng, np.tile([p for _, p in IDH2_HOTSPOTS], (n, 1)))
@@ -358,25 +534,29 @@ def _draw_block(n: int, seed: int, block: int, methylation_share: float | None) 
 
     methylation_u = rng.random(n)
     if methylation_share is None:
-        methylation_profiled = methylation_u < np.where(project == GBM, METHYLATION_PROFILED_SHARE[GBM],
-                                                        METHYLATION_PROFILED_SHARE[LGG])
+        methylation_profiled = methylation_u < np.where(
+            project == GBM, METHYLATION_PROFILED_SHARE[GBM], METHYLATION_PROFILED_SHARE[LGG]
+        )
     else:
         methylation_profiled = methylation_u < methylation_share
     hm27 = (project == GBM) & (diagnosis_year < 2009) & (rng.random(n) < HM27_SHARE_GBM_BEFORE_2009)
     recurrent = (project == GBM) & methylation_profiled & (rng.random(n) < RECURRENT_SAMPLE_SHARE_GBM)
 
     radiation_yes = rng.random(n) < np.where(project == GBM, RADIATION_SHARE[GBM], RADIATION_SHARE[LGG])
-    tmz_share = np.where(project == LGG, TEMOZOLOMIDE_SHARE_LGG,
-                         np.where(diagnosis_year >= 2005, TEMOZOLOMIDE_SHARE_GBM["from_2005"],
-                                  TEMOZOLOMIDE_SHARE_GBM["before_2005"]))
+    tmz_share = np.where(
+        project == LGG,
+        TEMOZOLOMIDE_SHARE_LGG,
+        np.where(diagnosis_year >= 2005, TEMOZOLOMIDE_SHARE_GBM["from_2005"], TEMOZOLOMIDE_SHARE_GBM["before_2005"]),
+    )
     tmz_yes = rng.random(n) < tmz_share
     radiation = np.where(radiation_yes, "yes", "no").astype(object)
     temozolomide = np.where(tmz_yes, "yes", "no").astype(object)
     radiation[rng.random(n) < TREATMENT_NOT_REPORTED_SHARE] = "not reported"
     temozolomide[rng.random(n) < TREATMENT_NOT_REPORTED_SHARE] = "not reported"
 
-    kps_probs = np.where((project == GBM)[:, None], np.array(KARNOFSKY_PROBS[GBM])[None, :],
-                         np.array(KARNOFSKY_PROBS[LGG])[None, :])
+    kps_probs = np.where(
+        (project == GBM)[:, None], np.array(KARNOFSKY_PROBS[GBM])[None, :], np.array(KARNOFSKY_PROBS[LGG])[None, :]
+    )
     karnofsky = KARNOFSKY_VALUES[_categorical(rng, kps_probs)]
     karnofsky = np.where(rng.random(n) < KARNOFSKY_MISSING_SHARE, 0, karnofsky)
 
@@ -384,8 +564,9 @@ def _draw_block(n: int, seed: int, block: int, methylation_share: float | None) 
     median_months = _by_key(subtype, project, MEDIAN_OS_MONTHS)
     ref_age = np.where(project == GBM, REFERENCE_AGE_YEARS[GBM], REFERENCE_AGE_YEARS[LGG])
     ratio = TIME_RATIO_PER_DECADE_OLDER ** ((age_years - ref_age) / 10.0)
-    ratio *= np.where(mgmt, np.where(project == GBM, TIME_RATIO_MGMT_METHYLATED[GBM],
-                                     TIME_RATIO_MGMT_METHYLATED[LGG]), 1.0)
+    ratio *= np.where(
+        mgmt, np.where(project == GBM, TIME_RATIO_MGMT_METHYLATED[GBM], TIME_RATIO_MGMT_METHYLATED[LGG]), 1.0
+    )
     ratio *= np.where((project == LGG) & (who_grade == 3), TIME_RATIO_GRADE3, 1.0)
     ratio *= np.where((karnofsky > 0) & (karnofsky < 70), TIME_RATIO_LOW_KARNOFSKY, 1.0)
     ratio *= np.where(radiation == "no", TIME_RATIO_NO_RADIATION, 1.0)
@@ -401,15 +582,38 @@ def _draw_block(n: int, seed: int, block: int, methylation_share: float | None) 
     censor_days = np.maximum(np.round(np.minimum(admin_censor, loss_to_follow_up)), 1).astype(np.int64)
 
     return Cohort(
-        n=n, project=project, subtype=subtype, idh_mutant=idh_mutant, idh_gene=idh_gene,
-        idh_hotspot=idh_hotspot, codeletion_1p19q=codel, who_grade=who_grade, grade_reported=grade_reported,
-        histology=histology, age_at_diagnosis_days=age_days, male=male, race=race, ethnicity=ethnicity,
-        diagnosis_year=diagnosis_year, diagnosis_day_of_year=diagnosis_day, mutated=mutated,
-        variant_index=variant_index, ssm_profiled=ssm_profiled, cnv_profiled=cnv_profiled,
-        egfr_amplified=egfr_amp, cdkn2a_homozygous_deletion=cdkn2a, chr7_gain_chr10_loss=chr7_10,
-        mgmt_methylated=mgmt, methylation_profiled=methylation_profiled, methylation_hm27=hm27,
-        recurrent_sample=recurrent, radiation=radiation, temozolomide=temozolomide, karnofsky=karnofsky,
-        true_death_days=true_death_days, censor_days=censor_days,
+        n=n,
+        project=project,
+        subtype=subtype,
+        idh_mutant=idh_mutant,
+        idh_gene=idh_gene,
+        idh_hotspot=idh_hotspot,
+        codeletion_1p19q=codel,
+        who_grade=who_grade,
+        grade_reported=grade_reported,
+        histology=histology,
+        age_at_diagnosis_days=age_days,
+        male=male,
+        race=race,
+        ethnicity=ethnicity,
+        diagnosis_year=diagnosis_year,
+        diagnosis_day_of_year=diagnosis_day,
+        mutated=mutated,
+        variant_index=variant_index,
+        ssm_profiled=ssm_profiled,
+        cnv_profiled=cnv_profiled,
+        egfr_amplified=egfr_amp,
+        cdkn2a_homozygous_deletion=cdkn2a,
+        chr7_gain_chr10_loss=chr7_10,
+        mgmt_methylated=mgmt,
+        methylation_profiled=methylation_profiled,
+        methylation_hm27=hm27,
+        recurrent_sample=recurrent,
+        radiation=radiation,
+        temozolomide=temozolomide,
+        karnofsky=karnofsky,
+        true_death_days=true_death_days,
+        censor_days=censor_days,
         vital_status_not_reported=rng.random(n) < VITAL_STATUS_NOT_REPORTED_SHARE,
         partial_1p_loss=~codel & (rng.random(n) < PARTIAL_1P_LOSS_SHARE),
     )
@@ -454,8 +658,9 @@ def mgmt_probe_betas(z1: np.ndarray, z2: np.ndarray, methylated: np.ndarray) -> 
     # Keep M1 on its class's side so moving M2 alone can always reach the target without clipping.
     m1 = np.where(methylated, np.clip(m1, -5.0, 7.5), np.clip(m1, -7.5, 1.0))
     logit = STP27_INTERCEPT + STP27_COEF_M1 * m1 + STP27_COEF_M2 * m2
-    target = np.where(methylated, STP27_LOGIT_CUTOFF + STP27_MIN_MARGIN_LOGIT,
-                      STP27_LOGIT_CUTOFF - STP27_MIN_MARGIN_LOGIT)
+    target = np.where(
+        methylated, STP27_LOGIT_CUTOFF + STP27_MIN_MARGIN_LOGIT, STP27_LOGIT_CUTOFF - STP27_MIN_MARGIN_LOGIT
+    )
     wrong = np.where(methylated, logit < target, logit > target)
     fixed_m2 = (target - STP27_INTERCEPT - STP27_COEF_M1 * m1) / STP27_COEF_M2
     m2 = np.clip(np.where(wrong, fixed_m2, m2), -7.5, 7.5)

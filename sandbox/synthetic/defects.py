@@ -52,7 +52,7 @@ def choose_defects(seed: int, members: np.ndarray, share: float, dead: np.ndarra
     kind_draw = keyed_u64(seed, "defect-kind", members[chosen])
     any_kinds = [k for k in DEFECT_KINDS if k not in DEAD_ONLY_KINDS]
     out: dict[int, str] = {}
-    for position, draw in zip(chosen.tolist(), kind_draw.tolist()):
+    for position, draw in zip(chosen.tolist(), kind_draw.tolist(), strict=True):
         kind = DEFECT_KINDS[draw % len(DEFECT_KINDS)]
         if kind in DEAD_ONLY_KINDS and not dead[position]:
             kind = any_kinds[(draw // len(DEFECT_KINDS)) % len(any_kinds)]

@@ -14,18 +14,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contracts.panels import CNV_MARKER_GENES, SSM_PANEL_GENES, cnv_genes_on
 from sandbox.synthetic import cohort_model as cm
 from sandbox.synthetic.keyed import keyed_uniform, keyed_uuids
 from sandbox.synthetic.profiles import ReleaseProfile
 from sandbox.synthetic.ssm_catalog import VARIANTS, Variant
-from transforms.panels import CNV_MARKER_GENES, SSM_PANEL_GENES, cnv_genes_on
 
 PROJECT_NAMES = {"TCGA-GBM": "Glioblastoma Multiforme", "TCGA-LGG": "Brain Lower Grade Glioma"}
 # Real TCGA tissue source sites of the two projects (first two barcode fields).
 TSS_CODES = {
     cm.GBM: ("02", "06", "08", "12", "14", "15", "16", "19", "26", "27", "28", "32", "41", "76", "81", "87"),
-    cm.LGG: ("CS", "DB", "DH", "DU", "E1", "EZ", "FG", "FN", "HT", "HW", "KT", "P5", "QH", "R8", "S9", "TM",
-             "TQ", "VM", "VW", "WY"),
+    cm.LGG: (
+        "CS",
+        "DB",
+        "DH",
+        "DU",
+        "E1",
+        "EZ",
+        "FG",
+        "FN",
+        "HT",
+        "HW",
+        "KT",
+        "P5",
+        "QH",
+        "R8",
+        "S9",
+        "TM",
+        "TQ",
+        "VM",
+        "VW",
+        "WY",
+    ),
 }
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Bijective scramble of the case number into the 36**4 participant codes (multiplier coprime to 36).
@@ -61,8 +81,13 @@ def primary_diagnosis(histology: str, grade: int) -> tuple[str, str]:
     return "Mixed glioma", "9382/3"
 
 
-_SITES = (("C71.9", "Brain, NOS", 0.55), ("C71.0", "Cerebrum", 0.38), ("C71.1", "Frontal lobe", 0.03),
-          ("C71.2", "Temporal lobe", 0.03), ("C71.4", "Occipital lobe", 0.01))  # RealDev shares
+_SITES = (
+    ("C71.9", "Brain, NOS", 0.55),
+    ("C71.0", "Cerebrum", 0.38),
+    ("C71.1", "Frontal lobe", 0.03),
+    ("C71.2", "Temporal lobe", 0.03),
+    ("C71.4", "Occipital lobe", 0.01),
+)  # RealDev shares
 
 
 @dataclass(frozen=True)
@@ -83,7 +108,26 @@ def observed_survival(cohort: cm.Cohort, index: int, censor_days: int) -> tuple[
     return (True, death) if death <= censor_days else (False, censor_days)
 
 
-CASE_UNIFORM_STREAMS: tuple[str, ...] = ('cls', 'dtd-null', 'dx2', 'fuorder', 'idh-test', 'mgmt-dis', 'mgmt-test', 'nfu', 'nodx', 'nofu', 'order', 'pm', 'prog', 'pt', 'rec', 'sex', 'site', 'yod-null')
+CASE_UNIFORM_STREAMS: tuple[str, ...] = (
+    "cls",
+    "dtd-null",
+    "dx2",
+    "fuorder",
+    "idh-test",
+    "mgmt-dis",
+    "mgmt-test",
+    "nfu",
+    "nodx",
+    "nofu",
+    "order",
+    "pm",
+    "prog",
+    "pt",
+    "rec",
+    "sex",
+    "site",
+    "yod-null",
+)
 CHILD_ID_STREAMS: tuple[str, ...] = ("dem", "dx", "dx2", "tx", "tx2", "fu0", "fu1", "fu2")
 
 
@@ -103,8 +147,9 @@ def case_random(seed: int, members: np.ndarray) -> CaseRandom:
     )
 
 
-def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, rand: CaseRandom, pos: int,
-                  force_children: bool = False) -> dict:
+def case_document(
+    cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, rand: CaseRandom, pos: int, force_children: bool = False
+) -> dict:
     """The complete /cases document of one case (`pos` = its row in `rand`). `force_children` keeps
     diagnoses and follow_ups present (cases that will receive a recorded bad value need the field)."""
     i = view.index
@@ -125,8 +170,7 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
         "id": view.case_id,
         "case_id": view.case_id,
         "submitter_id": bc,
-        "project": {"project_id": view.project_id, "name": PROJECT_NAMES[view.project_id],
-                    "program": {"name": "TCGA"}},
+        "project": {"project_id": view.project_id, "name": PROJECT_NAMES[view.project_id], "program": {"name": "TCGA"}},
         "disease_type": "Gliomas",
         "primary_site": "Brain",
         "state": "released",
@@ -183,33 +227,50 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
         if site_u < cumulative:
             icd, site = code, name
             break
-    diagnosis: dict = {"submitter_id": f"{bc}_diagnosis", "diagnosis_id": ids["dx"],
-                       "age_at_diagnosis": age_days, "primary_diagnosis": diagnosis_name, "morphology": morphology,
-                       "icd_10_code": icd}
+    diagnosis: dict = {
+        "submitter_id": f"{bc}_diagnosis",
+        "diagnosis_id": ids["dx"],
+        "age_at_diagnosis": age_days,
+        "primary_diagnosis": diagnosis_name,
+        "morphology": morphology,
+        "icd_10_code": icd,
+    }
     if profile.days_to_last_follow_up_on_diagnoses:
         diagnosis["days_to_last_follow_up"] = float(last_follow_up)
     if profile.vital_status_on == "diagnoses":
         diagnosis.update(survival_fields)
-    diagnosis.update({
-        "tumor_grade": tumor_grade,
-        "classification_of_tumor": "primary" if u["cls"] < 0.5 else "not reported",
-        "site_of_resection_or_biopsy": site,
-        "tissue_or_organ_of_origin": site,
-        # lowercase yes/no here, capitalised Yes/No on prior_treatment: GDC's inconsistency, kept.
-        "prior_malignancy": "no" if u["pm"] < 0.48 else ("not reported" if u["pm"] < 0.985 else "yes"),
-        "prior_treatment": "Yes" if u["pt"] < 0.02 else "No",
-        "progression_or_recurrence": "yes" if dead and u["prog"] < 0.6 else ("no" if u["prog"] < 0.8 else "not reported"),
-        "year_of_diagnosis": diagnosis_year,
-        "diagnosis_is_primary_disease": True,
-    })
+    diagnosis.update(
+        {
+            "tumor_grade": tumor_grade,
+            "classification_of_tumor": "primary" if u["cls"] < 0.5 else "not reported",
+            "site_of_resection_or_biopsy": site,
+            "tissue_or_organ_of_origin": site,
+            # lowercase yes/no here, capitalised Yes/No on prior_treatment: GDC's inconsistency, kept.
+            "prior_malignancy": "no" if u["pm"] < 0.48 else ("not reported" if u["pm"] < 0.985 else "yes"),
+            "prior_treatment": "Yes" if u["pt"] < 0.02 else "No",
+            "progression_or_recurrence": "yes"
+            if dead and u["prog"] < 0.6
+            else ("no" if u["prog"] < 0.8 else "not reported"),
+            "year_of_diagnosis": diagnosis_year,
+            "diagnosis_is_primary_disease": True,
+        }
+    )
     radiation, tmz = str(cohort.radiation[i]), str(cohort.temozolomide[i])
-    pharma = {"submitter_id": f"{bc}_treatment2", "treatment_id": ids["tx2"],
-              "treatment_type": "Pharmaceutical Therapy, NOS", "treatment_or_therapy": tmz}
+    pharma = {
+        "submitter_id": f"{bc}_treatment2",
+        "treatment_id": ids["tx2"],
+        "treatment_type": "Pharmaceutical Therapy, NOS",
+        "treatment_or_therapy": tmz,
+    }
     if tmz == "yes":
         pharma["therapeutic_agents"] = "Temozolomide"
     diagnosis["treatments"] = [
-        {"submitter_id": f"{bc}_treatment", "treatment_id": ids["tx"],
-         "treatment_type": "Radiation Therapy, NOS", "treatment_or_therapy": radiation},
+        {
+            "submitter_id": f"{bc}_treatment",
+            "treatment_id": ids["tx"],
+            "treatment_type": "Radiation Therapy, NOS",
+            "treatment_or_therapy": radiation,
+        },
         pharma,
     ]
     diagnoses = [diagnosis]
@@ -217,11 +278,18 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
         # A recurrence diagnosis (post-DR42 style `_diagnosis2`); sometimes listed first, the trap that made
         # clients pick the wrong diagnosis (TCGAbiolinks #644).
         recurrence_days = max(1, int(os_days * (0.3 + 0.5 * u["rec"])))
-        second = {"submitter_id": f"{bc}_diagnosis2", "diagnosis_id": ids["dx2"],
-                  "age_at_diagnosis": age_days + recurrence_days, "primary_diagnosis": diagnosis_name,
-                  "morphology": morphology, "icd_10_code": icd, "tumor_grade": tumor_grade,
-                  "classification_of_tumor": "recurrence", "diagnosis_is_primary_disease": False,
-                  "days_to_recurrence": recurrence_days}
+        second = {
+            "submitter_id": f"{bc}_diagnosis2",
+            "diagnosis_id": ids["dx2"],
+            "age_at_diagnosis": age_days + recurrence_days,
+            "primary_diagnosis": diagnosis_name,
+            "morphology": morphology,
+            "icd_10_code": icd,
+            "tumor_grade": tumor_grade,
+            "classification_of_tumor": "recurrence",
+            "diagnosis_is_primary_disease": False,
+            "days_to_recurrence": recurrence_days,
+        }
         diagnoses = [second, diagnosis] if u["order"] < 0.5 else [diagnosis, second]
     if force_children or u["nodx"] >= 0.005:  # ~0.5% without diagnoses (absent key, not [])
         doc["diagnoses"] = diagnoses
@@ -233,13 +301,17 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
             # earlier visits at fractions of the last follow-up; the last one is the follow-up end
             days = last_follow_up if k == n_follow_ups - 1 else int(last_follow_up * (k + 1) / n_follow_ups)
             suffix = "" if k == 0 else str(k + 1)
-            follow_up: dict = {"submitter_id": f"{bc}_follow_up{suffix}",
-                               "follow_up_id": ids[f"fu{k}"],
-                               "days_to_follow_up": days}
+            follow_up: dict = {
+                "submitter_id": f"{bc}_follow_up{suffix}",
+                "follow_up_id": ids[f"fu{k}"],
+                "days_to_follow_up": days,
+            }
             if k == 0:
                 if cohort.karnofsky[i] > 0:
                     follow_up["karnofsky_performance_status"] = str(int(cohort.karnofsky[i]))
-                follow_up["progression_or_recurrence"] = "Yes" if diagnosis["progression_or_recurrence"] == "yes" else "No"
+                follow_up["progression_or_recurrence"] = (
+                    "Yes" if diagnosis["progression_or_recurrence"] == "yes" else "No"
+                )
                 tests = _molecular_tests(cohort, i, u)
                 if tests:
                     follow_up["molecular_tests"] = tests
@@ -251,20 +323,29 @@ def case_document(cohort: cm.Cohort, view: CaseView, profile: ReleaseProfile, ra
     return doc
 
 
-
-
 def _molecular_tests(cohort: cm.Cohort, i: int, u: dict[str, float]) -> list[dict]:
     tests = []
     if u["mgmt-test"] < cm.MGMT_CLINICAL_TEST_SHARE:
         methylated = bool(cohort.mgmt_methylated[i]) != (u["mgmt-dis"] < cm.MGMT_CLINICAL_TEST_DISAGREE)
-        tests.append({"gene_symbol": "MGMT", "variant_type": "Methylation",
-                      "test_result": "Positive" if methylated else "Negative",
-                      "molecular_analysis_method": "Methylation Specific PCR"})
+        tests.append(
+            {
+                "gene_symbol": "MGMT",
+                "variant_type": "Methylation",
+                "test_result": "Positive" if methylated else "Negative",
+                "molecular_analysis_method": "Methylation Specific PCR",
+            }
+        )
     if u["idh-test"] < cm.IDH_CLINICAL_TEST_SHARE:
-        tests.append({"gene_symbol": "IDH1", "variant_type": "Mutation, NOS",
-                      "test_result": "Positive" if cohort.idh_hotspot[i] == "R132H" and cohort.idh_gene[i] == "IDH1"
-                      else "Negative",  # the R132H antibody misses other IDH1/IDH2 variants
-                      "molecular_analysis_method": "IHC"})
+        tests.append(
+            {
+                "gene_symbol": "IDH1",
+                "variant_type": "Mutation, NOS",
+                "test_result": "Positive"
+                if cohort.idh_hotspot[i] == "R132H" and cohort.idh_gene[i] == "IDH1"
+                else "Negative",  # the R132H antibody misses other IDH1/IDH2 variants
+                "molecular_analysis_method": "IHC",
+            }
+        )
     return tests
 
 
@@ -275,55 +356,76 @@ def case_ref_json(case_id: str, submitter_id: str, project_id: str) -> str:
 
 def _transcript(variant: Variant, canonical: bool) -> dict:
     non_coding = variant.other_is_non_coding and not canonical
-    return {"transcript": {
-        "transcript_id": variant.canonical_transcript if canonical else variant.other_transcript,
-        "is_canonical": canonical,
-        "aa_change": None if non_coding else variant.aa_change,
-        "consequence_type": "non_coding_transcript_exon_variant" if non_coding else variant.consequence_type,
-        "annotation": {"vep_impact": "MODIFIER" if non_coding else variant.vep_impact},
-        "gene": {"symbol": variant.gene, "gene_id": variant.gene_id},
-    }}
+    return {
+        "transcript": {
+            "transcript_id": variant.canonical_transcript if canonical else variant.other_transcript,
+            "is_canonical": canonical,
+            "aa_change": None if non_coding else variant.aa_change,
+            "consequence_type": "non_coding_transcript_exon_variant" if non_coding else variant.consequence_type,
+            "annotation": {"vep_impact": "MODIFIER" if non_coding else variant.vep_impact},
+            "gene": {"symbol": variant.gene, "gene_id": variant.gene_id},
+        }
+    }
 
 
 def ssm_json(variant: Variant) -> str:
     """The `ssm` object of an occurrence (shared by all cases with this variant)."""
-    return json.dumps({
-        "ssm_id": fast_uuid5(GDC_ENTITY_NAMESPACE, f"ssm:{variant.key}"),
-        "chromosome": variant.chromosome, "start_position": variant.start_position,
-        "end_position": variant.end_position, "reference_allele": variant.reference_allele,
-        "tumor_allele": variant.tumor_allele, "genomic_dna_change": variant.genomic_dna_change,
-        "mutation_type": "Simple Somatic Mutation", "mutation_subtype": variant.mutation_subtype,
-        "ncbi_build": "GRCh38",
-        "consequence": [_transcript(variant, True), _transcript(variant, False)],
-    })
+    return json.dumps(
+        {
+            "ssm_id": fast_uuid5(GDC_ENTITY_NAMESPACE, f"ssm:{variant.key}"),
+            "chromosome": variant.chromosome,
+            "start_position": variant.start_position,
+            "end_position": variant.end_position,
+            "reference_allele": variant.reference_allele,
+            "tumor_allele": variant.tumor_allele,
+            "genomic_dna_change": variant.genomic_dna_change,
+            "mutation_type": "Simple Somatic Mutation",
+            "mutation_subtype": variant.mutation_subtype,
+            "ncbi_build": "GRCh38",
+            "consequence": [_transcript(variant, True), _transcript(variant, False)],
+        }
+    )
 
 
 SSM_JSON: dict[str, tuple[str, ...]] = {gene: tuple(ssm_json(v) for v in VARIANTS[gene]) for gene in SSM_PANEL_GENES}
 _CNV_GENES = {g.symbol: g for g in CNV_MARKER_GENES}
-_CNV_CALLS = {"Gain": ("Gain", "Gain"), "Amplification": ("Gain", "Amplification"),
-              "Heterozygous Deletion": ("Loss", "Heterozygous Deletion"),
-              "Homozygous Deletion": ("Loss", "Homozygous Deletion")}
+_CNV_CALLS = {
+    "Gain": ("Gain", "Gain"),
+    "Amplification": ("Gain", "Amplification"),
+    "Heterozygous Deletion": ("Loss", "Heterozygous Deletion"),
+    "Homozygous Deletion": ("Loss", "Homozygous Deletion"),
+}
 
 
 def cnv_json(symbol: str, category: str) -> str:
     gene = _CNV_GENES[symbol]
     change, five = _CNV_CALLS[category]
-    return json.dumps({
-        "cnv_id": fast_uuid5(GDC_ENTITY_NAMESPACE, f"cnv:{symbol}:{five}"),
-        "chromosome": gene.chromosome, "start_position": gene.start_position, "end_position": gene.end_position,
-        "cnv_change": change, "cnv_change_5_category": five, "gene_level_cn": True, "ncbi_build": "GRCh38",
-        "consequence": [{"gene": {"symbol": symbol, "gene_id": gene.gene_id, "biotype": "protein_coding"}}],
-    })
+    return json.dumps(
+        {
+            "cnv_id": fast_uuid5(GDC_ENTITY_NAMESPACE, f"cnv:{symbol}:{five}"),
+            "chromosome": gene.chromosome,
+            "start_position": gene.start_position,
+            "end_position": gene.end_position,
+            "cnv_change": change,
+            "cnv_change_5_category": five,
+            "gene_level_cn": True,
+            "ncbi_build": "GRCh38",
+            "consequence": [{"gene": {"symbol": symbol, "gene_id": gene.gene_id, "biotype": "protein_coding"}}],
+        }
+    )
 
 
-CNV_JSON: dict[tuple[str, str], str] = {(g.symbol, c): cnv_json(g.symbol, c) for g in CNV_MARKER_GENES for c in _CNV_CALLS}
+CNV_JSON: dict[tuple[str, str], str] = {
+    (g.symbol, c): cnv_json(g.symbol, c) for g in CNV_MARKER_GENES for c in _CNV_CALLS
+}
 GENES_1P = cnv_genes_on("1", "p")
 GENES_19Q = cnv_genes_on("19", "q")
 GENES_CHR7 = cnv_genes_on("7")
 GENES_CHR10 = cnv_genes_on("10")
 # 1p genes ordered by position; the distal (1p36) ones are lost in partial 1p deletions.
-GENES_1P_DISTAL = tuple(g.symbol for g in sorted((g for g in CNV_MARKER_GENES if g.symbol in GENES_1P),
-                                                  key=lambda g: g.start_position))[: cm.PARTIAL_1P_LOSS_GENES]
+GENES_1P_DISTAL = tuple(
+    g.symbol for g in sorted((g for g in CNV_MARKER_GENES if g.symbol in GENES_1P), key=lambda g: g.start_position)
+)[: cm.PARTIAL_1P_LOSS_GENES]
 
 
 def mutated_matrix(cohort: cm.Cohort) -> np.ndarray:
@@ -332,7 +434,13 @@ def mutated_matrix(cohort: cm.Cohort) -> np.ndarray:
 
 
 # Call codes of the cnv call matrix (0 = unchanged, no occurrence).
-CNV_CATEGORY_CODES: tuple[str | None, ...] = (None, "Gain", "Amplification", "Heterozygous Deletion", "Homozygous Deletion")
+CNV_CATEGORY_CODES: tuple[str | None, ...] = (
+    None,
+    "Gain",
+    "Amplification",
+    "Heterozygous Deletion",
+    "Homozygous Deletion",
+)
 CNV_JSON_BY_CODE: list[list[str | None]] = [
     [None] + [CNV_JSON[(g.symbol, c)] for c in CNV_CATEGORY_CODES[1:]] for g in CNV_MARKER_GENES
 ]

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contracts.panels import MGMT_STP27_PROBES
 from sandbox.synthetic.cohort_model import STP27_CUTOFF, mgmt_probe_betas, stp27_probability
 from sandbox.synthetic.keyed import keyed_u64, keyed_uniform
-from transforms.panels import MGMT_STP27_PROBES
 
 HM450, HM27 = "Illumina Human Methylation 450", "Illumina Human Methylation 27"
 HM27_PROBE_COUNT = 27578  # Illumina HumanMethylation27: 27,578 CpG probes; a 27k file cannot hold more.
@@ -56,8 +56,11 @@ def probe_panel(seed: int, platform: str, n_other_probes: int) -> ProbePanel:
     ids[:, 2:] = (digits + ord("0")).astype(np.uint8)
     # Bimodal per-probe methylation: most CpGs are either unmethylated or methylated.
     mode = rng.random(numbers.shape[0])
-    base = np.where(mode < 0.45, rng.beta(1.2, 12.0, numbers.shape[0]),
-                    np.where(mode < 0.9, rng.beta(12.0, 1.8, numbers.shape[0]), rng.beta(2.0, 2.0, numbers.shape[0])))
+    base = np.where(
+        mode < 0.45,
+        rng.beta(1.2, 12.0, numbers.shape[0]),
+        np.where(mode < 0.9, rng.beta(12.0, 1.8, numbers.shape[0]), rng.beta(2.0, 2.0, numbers.shape[0])),
+    )
     m1_row = int(np.searchsorted(numbers, mgmt_numbers[0]))
     m2_row = int(np.searchsorted(numbers, mgmt_numbers[1]))
     return ProbePanel(platform, ids, base, rng.random(numbers.shape[0]) < GCIMP_PROBE_SHARE, (m1_row, m2_row))
@@ -87,13 +90,19 @@ def _format(panel: ProbePanel, betas: np.ndarray, na: np.ndarray) -> np.ndarray:
         cells = out[na]
         cells[:, _ID_WIDTH + 1] = ord("N")
         cells[:, _ID_WIDTH + 2] = ord("A")
-        cells[:, _ID_WIDTH + 3:-1] = 0
+        cells[:, _ID_WIDTH + 3 : -1] = 0
         out[na] = cells
     return out
 
 
-def beta_files(panel: ProbePanel, seed: int, file_keys: np.ndarray, methylated: np.ndarray, gcimp: np.ndarray,
-               chunk_bytes: int = 32 * 2**20) -> list[BetaFile]:
+def beta_files(
+    panel: ProbePanel,
+    seed: int,
+    file_keys: np.ndarray,
+    methylated: np.ndarray,
+    gcimp: np.ndarray,
+    chunk_bytes: int = 32 * 2**20,
+) -> list[BetaFile]:
     """Build the bytes of several files of one platform. A file's values depend only on (seed, its key,
     probe), drawn from a keyed hash, so an unchanged file is byte-identical in every release. The MGMT
     probes are checked with MGMT-STP27 on the rounded values written, so a file can never disagree with

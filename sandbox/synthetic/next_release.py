@@ -27,9 +27,15 @@ SPEC_FILE = "_synthetic_spec.json"  # beside CURRENT; outside the bundle contrac
 
 def write_spec(root: Path, spec: CohortSpec) -> None:
     """Record how the root was generated, so the next release continues the same cohort."""
-    fields = {"n_cases": spec.n_cases, "seed": spec.seed, "release_label": spec.release_label,
-              "profile": spec.profile, "bad_value_share": spec.bad_value_share,
-              "methylation_probes": spec.methylation_probes, "methylation_share": spec.methylation_share}
+    fields = {
+        "n_cases": spec.n_cases,
+        "seed": spec.seed,
+        "release_label": spec.release_label,
+        "profile": spec.profile,
+        "bad_value_share": spec.bad_value_share,
+        "methylation_probes": spec.methylation_probes,
+        "methylation_share": spec.methylation_share,
+    }
     (root / SPEC_FILE).write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
 
 
@@ -64,8 +70,12 @@ def append_release(root: Path, *, change_share: float = 0.1, label: str | None =
     staging = root.parent / f".{root.name}.next-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        write_multi_release(staging, CohortSpec(**{**spec.__dict__, "release_label": labels[0]}),
-                            releases=(*labels, new), change_share=change_share)
+        write_multi_release(
+            staging,
+            CohortSpec(**{**spec.__dict__, "release_label": labels[0]}),
+            releases=(*labels, new),
+            change_share=change_share,
+        )
         os.replace(staging / "releases" / new, root / "releases" / new)
         current_tmp = root / f".CURRENT.{os.getpid()}.tmp"
         current_tmp.write_text(new + "\n", encoding="utf-8")

@@ -41,10 +41,18 @@ RELEASE_PROFILES: dict[str, ReleaseProfile] = {
 
 # Published release dates (GDC_API_FACTS section 5); 46.0 only seen in fixtures.
 RELEASE_DATES: dict[str, date] = {
-    "8.0": date(2017, 8, 22), "16.0": date(2019, 3, 26), "17.0": date(2019, 6, 5),
-    "37.0": date(2023, 3, 29), "38.0": date(2023, 8, 31), "39.0": date(2023, 12, 4),
-    "40.0": date(2024, 3, 29), "41.0": date(2024, 8, 28), "42.0": date(2025, 1, 30),
-    "43.0": date(2025, 5, 7), "44.0": date(2025, 10, 29), "45.0": date(2025, 12, 4),
+    "8.0": date(2017, 8, 22),
+    "16.0": date(2019, 3, 26),
+    "17.0": date(2019, 6, 5),
+    "37.0": date(2023, 3, 29),
+    "38.0": date(2023, 8, 31),
+    "39.0": date(2023, 12, 4),
+    "40.0": date(2024, 3, 29),
+    "41.0": date(2024, 8, 28),
+    "42.0": date(2025, 1, 30),
+    "43.0": date(2025, 5, 7),
+    "44.0": date(2025, 10, 29),
+    "45.0": date(2025, 12, 4),
     "46.0": date(2026, 8, 10),
 }
 
@@ -80,6 +88,9 @@ def status_document(label: str, profile: ReleaseProfile) -> dict:
         "version": 1,
     }
     if profile.data_release_version_block:
-        document["data_release_version"] = {"major": int(match.group(1)), "minor": int(match.group(2)),
-                                             "release_date": when.isoformat()}
+        document["data_release_version"] = {
+            "major": int(match.group(1)),
+            "minor": int(match.group(2)),
+            "release_date": when.isoformat(),
+        }
     return document

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transforms.panels import SSM_PANEL_GENES
+from contracts.panels import SSM_PANEL_GENES
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,24 @@ _FRAMESHIFT = ("frameshift_variant", "HIGH")
 # hotspot shares index into it (IDH1: R132H, R132C, R132G, R132S; IDH2: R172K, R172M, R172W;
 # TP53: R273H, R273C, R175H, R248Q, R248W).
 _VARIANT_ROWS: dict[str, list[tuple]] = {
-    "IDH1": [(208248388, "C", "T", "R132H", _MISSENSE), (208248389, "G", "A", "R132C", _MISSENSE),
-             (208248389, "G", "C", "R132G", _MISSENSE), (208248389, "G", "T", "R132S", _MISSENSE)],
-    "IDH2": [(90088606, "C", "T", "R172K", _MISSENSE), (90088606, "C", "A", "R172M", _MISSENSE),
-             (90088607, "T", "A", "R172W", _MISSENSE)],
-    "TP53": [(7673802, "C", "T", "R273H", _MISSENSE), (7673803, "G", "A", "R273C", _MISSENSE),
-             (7675088, "C", "T", "R175H", _MISSENSE), (7674220, "C", "T", "R248Q", _MISSENSE),
-             (7674221, "G", "A", "R248W", _MISSENSE)],
+    "IDH1": [
+        (208248388, "C", "T", "R132H", _MISSENSE),
+        (208248389, "G", "A", "R132C", _MISSENSE),
+        (208248389, "G", "C", "R132G", _MISSENSE),
+        (208248389, "G", "T", "R132S", _MISSENSE),
+    ],
+    "IDH2": [
+        (90088606, "C", "T", "R172K", _MISSENSE),
+        (90088606, "C", "A", "R172M", _MISSENSE),
+        (90088607, "T", "A", "R172W", _MISSENSE),
+    ],
+    "TP53": [
+        (7673802, "C", "T", "R273H", _MISSENSE),
+        (7673803, "G", "A", "R273C", _MISSENSE),
+        (7675088, "C", "T", "R175H", _MISSENSE),
+        (7674220, "C", "T", "R248Q", _MISSENSE),
+        (7674221, "G", "A", "R248W", _MISSENSE),
+    ],
     "ATRX": [(77683012, "G", "A", "R1426*", _STOP), (77696642, "T", "-", "E1015Kfs*10", _FRAMESHIFT)],
     "PTEN": [(87933148, "G", "A", "R130Q", _MISSENSE), (87957915, "C", "T", "R233*", _STOP)],
     "EGFR": [(55152546, "C", "T", "A289V", _MISSENSE), (55154129, "G", "T", "G598V", _MISSENSE)],
@@ -111,8 +122,10 @@ _VARIANT_ROWS: dict[str, list[tuple]] = {
     "FAT4": [(125413870, "G", "A", "D3220N", _MISSENSE), (125321547, "C", "T", "R1487C", _MISSENSE)],
     "PDGFRA": [(54285926, "A", "T", "D842V", _MISSENSE), (54274888, "G", "A", "R481Q", _MISSENSE)],
     "CDKN2A": [(21971120, "G", "A", "R80*", _STOP), (21971000, "C", "T", "R58*", _STOP)],
-    "TERT": [(1295113, "G", "A", None, ("upstream_gene_variant", "MODIFIER")),
-             (1295135, "G", "A", None, ("upstream_gene_variant", "MODIFIER"))],
+    "TERT": [
+        (1295113, "G", "A", None, ("upstream_gene_variant", "MODIFIER")),
+        (1295135, "G", "A", None, ("upstream_gene_variant", "MODIFIER")),
+    ],
 }
 
 
@@ -121,10 +134,20 @@ def _build() -> dict[str, tuple[Variant, ...]]:
     for gene in SSM_PANEL_GENES:
         gene_id, chromosome, canonical, other = _GENES[gene]
         catalog[gene] = tuple(
-            Variant(gene=gene, gene_id=gene_id, chromosome=chromosome, start_position=start,
-                    reference_allele=ref, tumor_allele=alt, aa_change=aa, consequence_type=cons,
-                    vep_impact=impact, canonical_transcript=canonical, other_transcript=other,
-                    other_is_non_coding=(gene == "PTEN"))
+            Variant(
+                gene=gene,
+                gene_id=gene_id,
+                chromosome=chromosome,
+                start_position=start,
+                reference_allele=ref,
+                tumor_allele=alt,
+                aa_change=aa,
+                consequence_type=cons,
+                vep_impact=impact,
+                canonical_transcript=canonical,
+                other_transcript=other,
+                other_is_non_coding=(gene == "PTEN"),
+            )
             for start, ref, alt, aa, (cons, impact) in _VARIANT_ROWS[gene]
         )
     return catalog

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from contracts.panels import MGMT_STP27_PROBES, SSM_PANEL_GENES
 from sandbox.synthetic import cohort_model as cm
 from sandbox.synthetic import documents as docs
 from sandbox.synthetic.defects import Defect, apply_defect, choose_defects, defect_rng
@@ -29,7 +30,6 @@ from sandbox.synthetic.keyed import keyed_u64, keyed_uuids
 from sandbox.synthetic.methylation import HM27, HM450, beta_files, probe_panel
 from sandbox.synthetic.profiles import RELEASE_PROFILES, ReleaseProfile, release_date, status_document
 from sandbox.synthetic.ssm_catalog import VARIANTS
-from transforms.panels import MGMT_STP27_PROBES, SSM_PANEL_GENES
 
 MAX_CASES = 200_000
 # json.dumps with default separators (as the real bundle), without per-call option handling
@@ -118,7 +118,7 @@ def _updated_datetimes(seed: int, members: np.ndarray, labels: list[str]) -> lis
         base = np.datetime64(release_date(label).isoformat(), "s")
         stamps = base - days.astype("timedelta64[D]") + seconds.astype("timedelta64[s]")
         text = np.datetime_as_string(stamps, unit="s")
-        for pos, stamp, us in zip(positions, text.tolist(), micro.tolist()):
+        for pos, stamp, us in zip(positions, text.tolist(), micro.tolist(), strict=True):
             out[pos] = f"{stamp}.{us:06d}-06:00"
     return out
 
@@ -144,8 +144,9 @@ def _write_lines(path: Path, lines: Iterable[str]) -> int:
     return path.stat().st_size
 
 
-def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
-                   state: _State) -> BundleSummary:
+def _write_release(
+    root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort, state: _State
+) -> BundleSummary:
     """Write one release beside its final place, then publish it; on any failure the temporary
     directory is removed and the published release and CURRENT stay as they were."""
     try:
@@ -155,8 +156,9 @@ def _write_release(root: Path, spec: CohortSpec, label: str, profile: ReleasePro
         raise
 
 
-def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort,
-                       state: _State) -> BundleSummary:
+def _write_and_publish(
+    root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort, state: _State
+) -> BundleSummary:
     started = time.perf_counter()
     namespace = _namespace(spec.seed)
     releases = root / "releases"
@@ -171,7 +173,7 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
     project_ids = [cm.PROJECT_IDS[p] for p in cohort.project[members]]
     barcodes = [docs.barcode(int(cohort.project[i]), int(i)) for i in members]
     case_ids = [docs.fast_uuid5(namespace, f"case:{i}") for i in members]
-    case_refs = [docs.case_ref_json(c, b, p) for c, b, p in zip(case_ids, barcodes, project_ids)]
+    case_refs = [docs.case_ref_json(c, b, p) for c, b, p in zip(case_ids, barcodes, project_ids, strict=True)]
 
     # --- cases + recorded defects ---
     censor = state.censor_days[members]
@@ -200,11 +202,13 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
     # occurrence ids keyed by (case, gene): stable from release to release
     occurrence_ids = keyed_uuids(spec.seed, "ssm-occurrence", members[rows], gene_cols)
     ssm_lines = []
-    for pos, g, occurrence in zip(rows.tolist(), gene_cols.tolist(), occurrence_ids):
+    for pos, g, occurrence in zip(rows.tolist(), gene_cols.tolist(), occurrence_ids, strict=True):
         gene = SSM_PANEL_GENES[g]
         variant = int(cohort.variant_index[gene][members[pos]]) % len(VARIANTS[gene])
-        ssm_lines.append(f'{{"id": "{occurrence}", "ssm_occurrence_id": "{occurrence}", '
-                         f'"case": {case_refs[pos]}, "ssm": {docs.SSM_JSON[gene][variant]}}}\n')
+        ssm_lines.append(
+            f'{{"id": "{occurrence}", "ssm_occurrence_id": "{occurrence}", '
+            f'"case": {case_refs[pos]}, "ssm": {docs.SSM_JSON[gene][variant]}}}\n'
+        )
     total += _write_lines(tmp / "ssm_occurrences.jsonl", ssm_lines)
     n_ssm = len(ssm_lines)
     del ssm_lines
@@ -215,9 +219,11 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
     rows, gene_cols = np.nonzero(calls)
     codes = calls[rows, gene_cols].tolist()
     occurrence_ids = keyed_uuids(spec.seed, "cnv-occurrence", members[rows], gene_cols)
-    cnv_lines = (f'{{"id": "{occurrence}", "cnv_occurrence_id": "{occurrence}", '
-                 f'"case": {case_refs[pos]}, "cnv": {docs.CNV_JSON_BY_CODE[g][code]}}}\n'
-                 for pos, g, code, occurrence in zip(rows.tolist(), gene_cols.tolist(), codes, occurrence_ids))
+    cnv_lines = (
+        f'{{"id": "{occurrence}", "cnv_occurrence_id": "{occurrence}", '
+        f'"case": {case_refs[pos]}, "cnv": {docs.CNV_JSON_BY_CODE[g][code]}}}\n'
+        for pos, g, code, occurrence in zip(rows.tolist(), gene_cols.tolist(), codes, occurrence_ids, strict=True)
+    )
     total += _write_lines(tmp / "cnv_occurrences.jsonl", cnv_lines)
     n_cnv = len(codes)
     del occurrence_ids, codes
@@ -227,8 +233,12 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
     file_lines: list[tuple[int, int, str]] = []
     data_bytes = 0
     data_dir = str(tmp / "data") + os.sep
-    keys = [(pos, int(i), s) for pos, i in enumerate(members.tolist()) if cohort.methylation_profiled[i]
-            for s in ((1, 2) if cohort.recurrent_sample[i] else (1,))]
+    keys = [
+        (pos, int(i), s)
+        for pos, i in enumerate(members.tolist())
+        if cohort.methylation_profiled[i]
+        for s in ((1, 2) if cohort.recurrent_sample[i] else (1,))
+    ]
     for platform in (HM450, HM27):
         group = [k for k in keys if (HM27 if cohort.methylation_hm27[k[1]] else HM450) == platform]
         if not group:
@@ -236,14 +246,21 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
         panel = probe_panel(spec.seed, platform, spec.methylation_probes)
         versions = [state.file_version.get((i, s), 1) for _, i, s in group]
         # a file's key: (case, sample, version) -> its bytes never depend on other files
-        file_keys = np.array([(i << 16) | (s << 8) | v for (_, i, s), v in zip(group, versions)], dtype=np.uint64)
+        file_keys = np.array(
+            [(i << 16) | (s << 8) | v for (_, i, s), v in zip(group, versions, strict=True)], dtype=np.uint64
+        )
         methylated = np.array([cohort.mgmt_methylated[i] for _, i, _ in group], dtype=bool)
         gcimp = np.array([cohort.idh_mutant[i] for _, i, _ in group], dtype=bool)
         # generate in slices so memory stays flat for 485k-probe files
         step = 4096
         for start in range(0, len(group), step):
-            built = beta_files(panel, spec.seed, file_keys[start:start + step], methylated[start:start + step],
-                               gcimp[start:start + step])
+            built = beta_files(
+                panel,
+                spec.seed,
+                file_keys[start : start + step],
+                methylated[start : start + step],
+                gcimp[start : start + step],
+            )
             for offset, beta in enumerate(built):
                 pos, i, sample = group[start + offset]
                 version = versions[start + offset]
@@ -253,29 +270,54 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
                 data_bytes += len(beta.data)
                 sample_type, suffix = SAMPLE_TYPES[sample]
                 document = {
-                    "id": file_id, "file_id": file_id,
+                    "id": file_id,
+                    "file_id": file_id,
                     "file_name": f"{file_id}.methylation_array.sesame.level3betas.txt",
-                    "data_category": "DNA Methylation", "data_type": "Methylation Beta Value",
-                    "data_format": "TXT", "experimental_strategy": "Methylation Array", "platform": platform,
-                    "access": "open", "state": "released", "version": str(version),
-                    "md5sum": hashlib.md5(beta.data).hexdigest(), "file_size": len(beta.data),
+                    "data_category": "DNA Methylation",
+                    "data_type": "Methylation Beta Value",
+                    "data_format": "TXT",
+                    "experimental_strategy": "Methylation Array",
+                    "platform": platform,
+                    "access": "open",
+                    "state": "released",
+                    "version": str(version),
+                    "md5sum": hashlib.md5(beta.data).hexdigest(),
+                    "file_size": len(beta.data),
                     "analysis": {"workflow_type": "SeSAMe Methylation Beta Estimation"},
-                    "cases": [{"case_id": case_ids[pos], "submitter_id": barcodes[pos],
-                               "project": {"project_id": project_ids[pos]},
-                               "samples": [{"sample_id": docs.fast_uuid5(namespace, f"sample:{i}:{sample}"),
-                                            "sample_type": sample_type,
-                                            "submitter_id": f"{barcodes[pos]}-{suffix}"}]}],
+                    "cases": [
+                        {
+                            "case_id": case_ids[pos],
+                            "submitter_id": barcodes[pos],
+                            "project": {"project_id": project_ids[pos]},
+                            "samples": [
+                                {
+                                    "sample_id": docs.fast_uuid5(namespace, f"sample:{i}:{sample}"),
+                                    "sample_type": sample_type,
+                                    "submitter_id": f"{barcodes[pos]}-{suffix}",
+                                }
+                            ],
+                        }
+                    ],
                 }
                 file_lines.append((pos, sample, _ENCODE(document) + "\n"))
                 change, previous = state.file_change.get((i, sample), ("unchanged", None))
                 for name, value in {
-                    "release": label, "file_id": file_id, "case_id": case_ids[pos], "submitter_id": barcodes[pos],
-                    "sample_submitter_id": f"{barcodes[pos]}-{suffix}", "sample_type": sample_type,
-                    "platform": platform, "version": str(version), "md5sum": document["md5sum"],
-                    "file_size": len(beta.data), "mgmt_promoter_methylated": bool(cohort.mgmt_methylated[i]),
-                    f"beta_{MGMT_STP27_PROBES[0]}": beta.beta_m1, f"beta_{MGMT_STP27_PROBES[1]}": beta.beta_m2,
+                    "release": label,
+                    "file_id": file_id,
+                    "case_id": case_ids[pos],
+                    "submitter_id": barcodes[pos],
+                    "sample_submitter_id": f"{barcodes[pos]}-{suffix}",
+                    "sample_type": sample_type,
+                    "platform": platform,
+                    "version": str(version),
+                    "md5sum": document["md5sum"],
+                    "file_size": len(beta.data),
+                    "mgmt_promoter_methylated": bool(cohort.mgmt_methylated[i]),
+                    f"beta_{MGMT_STP27_PROBES[0]}": beta.beta_m1,
+                    f"beta_{MGMT_STP27_PROBES[1]}": beta.beta_m2,
                     "stp27_probability": beta.stp27_probability,
-                    "file_change": change, "previous_file_id": previous,
+                    "file_change": change,
+                    "previous_file_id": previous,
                 }.items():
                     file_rows[name].append(value)
     file_lines.sort(key=lambda t: (t[0], t[1]))  # case order, primary before recurrent
@@ -310,30 +352,63 @@ def _write_and_publish(root: Path, spec: CohortSpec, label: str, profile: Releas
 
     counts = Counter(project_ids)
     return BundleSummary(
-        root=root, release_dir=final, release_label=label, profile=profile.name, n_cases=len(members),
-        cases_per_project={p: counts.get(p, 0) for p in cm.PROJECT_IDS}, n_case_documents=n_case_documents,
-        n_ssm_occurrences=n_ssm, n_cnv_occurrences=n_cnv, n_files=len(file_lines), data_bytes=data_bytes,
-        total_bytes=total, seconds=time.perf_counter() - started,
-        changes=dict(Counter(state.case_change.get(int(i), "unchanged") for i in members)
-                     + Counter({"removed": len(state.removed)} if state.removed else {})),
+        root=root,
+        release_dir=final,
+        release_label=label,
+        profile=profile.name,
+        n_cases=len(members),
+        cases_per_project={p: counts.get(p, 0) for p in cm.PROJECT_IDS},
+        n_case_documents=n_case_documents,
+        n_ssm_occurrences=n_ssm,
+        n_cnv_occurrences=n_cnv,
+        n_files=len(file_lines),
+        data_bytes=data_bytes,
+        total_bytes=total,
+        seconds=time.perf_counter() - started,
+        changes=dict(
+            Counter(state.case_change.get(int(i), "unchanged") for i in members)
+            + Counter({"removed": len(state.removed)} if state.removed else {})
+        ),
     )
 
 
 _FILES_TRUTH_SCHEMA = {
-    "release": pl.String, "file_id": pl.String, "case_id": pl.String, "submitter_id": pl.String,
-    "sample_submitter_id": pl.String, "sample_type": pl.String, "platform": pl.String, "version": pl.String,
-    "md5sum": pl.String, "file_size": pl.Int64, "mgmt_promoter_methylated": pl.Boolean,
-    f"beta_{MGMT_STP27_PROBES[0]}": pl.Float64, f"beta_{MGMT_STP27_PROBES[1]}": pl.Float64,
-    "stp27_probability": pl.Float64, "file_change": pl.String, "previous_file_id": pl.String,
+    "release": pl.String,
+    "file_id": pl.String,
+    "case_id": pl.String,
+    "submitter_id": pl.String,
+    "sample_submitter_id": pl.String,
+    "sample_type": pl.String,
+    "platform": pl.String,
+    "version": pl.String,
+    "md5sum": pl.String,
+    "file_size": pl.Int64,
+    "mgmt_promoter_methylated": pl.Boolean,
+    f"beta_{MGMT_STP27_PROBES[0]}": pl.Float64,
+    f"beta_{MGMT_STP27_PROBES[1]}": pl.Float64,
+    "stp27_probability": pl.Float64,
+    "file_change": pl.String,
+    "previous_file_id": pl.String,
 }
 
-_WHO_CNS5_CLASS = {cm.IDHWT: "glioblastoma, IDH-wildtype", cm.IDHMUT_NONCODEL: "astrocytoma, IDH-mutant",
-                   cm.IDHMUT_CODEL: "oligodendroglioma, IDH-mutant and 1p/19q-codeleted"}
+_WHO_CNS5_CLASS = {
+    cm.IDHWT: "glioblastoma, IDH-wildtype",
+    cm.IDHMUT_NONCODEL: "astrocytoma, IDH-mutant",
+    cm.IDHMUT_CODEL: "oligodendroglioma, IDH-mutant and 1p/19q-codeleted",
+}
 
 
-def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarray, case_ids: list[str],
-                 barcodes: list[str], project_ids: list[str], defects: dict[int, Defect],
-                 namespace: uuid.UUID) -> pl.DataFrame:
+def _truth_frame(
+    cohort: cm.Cohort,
+    state: _State,
+    label: str,
+    members: np.ndarray,
+    case_ids: list[str],
+    barcodes: list[str],
+    project_ids: list[str],
+    defects: dict[int, Defect],
+    namespace: uuid.UUID,
+) -> pl.DataFrame:
     """Latent truth per case of the release, plus rows for cases removed since the previous release."""
     removed = np.asarray(sorted(state.removed), dtype=np.int64)
     idx = np.concatenate([members, removed])
@@ -348,62 +423,77 @@ def _truth_frame(cohort: cm.Cohort, state: _State, label: str, members: np.ndarr
     # without them -> not classifiable (NEC); IDH-mut astrocytoma grade 4 with CDKN2A homozygous deletion
     # (or grade 4 histology); oligodendroglioma grade 2/3.
     idh_wt_gbm = (subtype == cm.IDHWT) & (
-        cohort.egfr_amplified[idx] | cohort.chr7_gain_chr10_loss[idx] | cohort.mutated["TERT"][idx]
-        | (cohort.who_grade[idx] == 4))
-    cns5_class = np.where(subtype == cm.IDHWT, np.where(idh_wt_gbm, "glioblastoma, IDH-wildtype", "not classifiable"),
-                          np.where(subtype == cm.IDHMUT_CODEL, _WHO_CNS5_CLASS[cm.IDHMUT_CODEL],
-                                   _WHO_CNS5_CLASS[cm.IDHMUT_NONCODEL]))
-    cns5_grade = np.where(subtype == cm.IDHWT, np.where(idh_wt_gbm, 4, 0),
-                          np.where((subtype == cm.IDHMUT_NONCODEL) & cohort.cdkn2a_homozygous_deletion[idx], 4,
-                                   np.where(subtype == cm.IDHMUT_CODEL, np.minimum(cohort.who_grade[idx], 3),
-                                            cohort.who_grade[idx])))
+        cohort.egfr_amplified[idx]
+        | cohort.chr7_gain_chr10_loss[idx]
+        | cohort.mutated["TERT"][idx]
+        | (cohort.who_grade[idx] == 4)
+    )
+    cns5_class = np.where(
+        subtype == cm.IDHWT,
+        np.where(idh_wt_gbm, "glioblastoma, IDH-wildtype", "not classifiable"),
+        np.where(subtype == cm.IDHMUT_CODEL, _WHO_CNS5_CLASS[cm.IDHMUT_CODEL], _WHO_CNS5_CLASS[cm.IDHMUT_NONCODEL]),
+    )
+    cns5_grade = np.where(
+        subtype == cm.IDHWT,
+        np.where(idh_wt_gbm, 4, 0),
+        np.where(
+            (subtype == cm.IDHMUT_NONCODEL) & cohort.cdkn2a_homozygous_deletion[idx],
+            4,
+            np.where(subtype == cm.IDHMUT_CODEL, np.minimum(cohort.who_grade[idx], 3), cohort.who_grade[idx]),
+        ),
+    )
     n_files = cohort.methylation_profiled[idx].astype(int) * (1 + cohort.recurrent_sample[idx].astype(int))
     removed_ids = [docs.fast_uuid5(namespace, f"case:{i}") for i in removed]
     removed_barcodes = [docs.barcode(int(cohort.project[i]), int(i)) for i in removed]
     ordered_defects = [defects.get(pos) for pos in range(len(members))] + [None] * len(removed)
     kps = cohort.karnofsky[idx]
-    return pl.DataFrame({
-        "release": [label] * len(idx),
-        "case_id": case_ids + removed_ids,
-        "submitter_id": barcodes + removed_barcodes,
-        "project_id": project_ids + [cm.PROJECT_IDS[p] for p in cohort.project[removed]],
-        "in_release": in_release,
-        "release_change": [state.case_change.get(int(i), "unchanged") for i in members] + ["removed"] * len(removed),
-        "molecular_subtype": [cm.SUBTYPE_NAMES[s] for s in subtype],
-        "idh_status": np.where(cohort.idh_mutant[idx], "mutant", "wildtype"),
-        "idh_gene": [g or None for g in cohort.idh_gene[idx]],
-        "idh_hotspot": [f"{g} {h}" if g else None for g, h in zip(cohort.idh_gene[idx], cohort.idh_hotspot[idx])],
-        "codeletion_1p19q": cohort.codeletion_1p19q[idx],
-        "partial_1p_loss": cohort.partial_1p_loss[idx],
-        "egfr_amplified": cohort.egfr_amplified[idx],
-        "cdkn2a_homozygous_deletion": cohort.cdkn2a_homozygous_deletion[idx],
-        "chr7_gain_chr10_loss": cohort.chr7_gain_chr10_loss[idx],
-        "mgmt_promoter_methylated": cohort.mgmt_methylated[idx],
-        "who_grade": cohort.who_grade[idx].astype(np.int8),
-        "who_cns5_class": cns5_class.astype(str),
-        "who_cns5_grade": pl.Series([int(g) or None for g in cns5_grade], dtype=pl.Int8),
-        "histology": cohort.histology[idx].astype(str),
-        "mutated_genes": _gene_lists(mutated),
-        "ssm_profiled": cohort.ssm_profiled[idx],
-        "cnv_profiled": cohort.cnv_profiled[idx],
-        "methylation_profiled": cohort.methylation_profiled[idx],
-        "n_methylation_files": n_files.astype(np.int64),
-        "age_at_diagnosis_days": cohort.age_at_diagnosis_days[idx],
-        "age_at_diagnosis_years": cohort.age_at_diagnosis_days[idx] / 365.25,
-        "sex": np.where(cohort.male[idx], "male", "female"),
-        "karnofsky_score": pl.Series([int(k) if k > 0 else None for k in kps], dtype=pl.Int16),
-        "received_radiation": [None if r == "not reported" else r == "yes" for r in cohort.radiation[idx]],
-        "received_temozolomide": [None if r == "not reported" else r == "yes" for r in cohort.temozolomide[idx]],
-        "true_death_days": death,
-        "follow_up_end_days": censor,
-        "overall_survival_days": np.where(observed, death, censor).astype(np.float64),
-        "death_observed": observed,
-        "vital_status_reported": ~cohort.vital_status_not_reported[idx],
-        "died_since_previous_release": [int(i) in state.died_now for i in idx],
-        "defect_kind": [d.kind if d else None for d in ordered_defects],
-        "defect_field": [d.field if d else None for d in ordered_defects],
-        "defect_value": [None if d is None or d.value is None else str(d.value) for d in ordered_defects],
-    })
+    return pl.DataFrame(
+        {
+            "release": [label] * len(idx),
+            "case_id": case_ids + removed_ids,
+            "submitter_id": barcodes + removed_barcodes,
+            "project_id": project_ids + [cm.PROJECT_IDS[p] for p in cohort.project[removed]],
+            "in_release": in_release,
+            "release_change": [state.case_change.get(int(i), "unchanged") for i in members]
+            + ["removed"] * len(removed),
+            "molecular_subtype": [cm.SUBTYPE_NAMES[s] for s in subtype],
+            "idh_status": np.where(cohort.idh_mutant[idx], "mutant", "wildtype"),
+            "idh_gene": [g or None for g in cohort.idh_gene[idx]],
+            "idh_hotspot": [
+                f"{g} {h}" if g else None for g, h in zip(cohort.idh_gene[idx], cohort.idh_hotspot[idx], strict=True)
+            ],
+            "codeletion_1p19q": cohort.codeletion_1p19q[idx],
+            "partial_1p_loss": cohort.partial_1p_loss[idx],
+            "egfr_amplified": cohort.egfr_amplified[idx],
+            "cdkn2a_homozygous_deletion": cohort.cdkn2a_homozygous_deletion[idx],
+            "chr7_gain_chr10_loss": cohort.chr7_gain_chr10_loss[idx],
+            "mgmt_promoter_methylated": cohort.mgmt_methylated[idx],
+            "who_grade": cohort.who_grade[idx].astype(np.int8),
+            "who_cns5_class": cns5_class.astype(str),
+            "who_cns5_grade": pl.Series([int(g) or None for g in cns5_grade], dtype=pl.Int8),
+            "histology": cohort.histology[idx].astype(str),
+            "mutated_genes": _gene_lists(mutated),
+            "ssm_profiled": cohort.ssm_profiled[idx],
+            "cnv_profiled": cohort.cnv_profiled[idx],
+            "methylation_profiled": cohort.methylation_profiled[idx],
+            "n_methylation_files": n_files.astype(np.int64),
+            "age_at_diagnosis_days": cohort.age_at_diagnosis_days[idx],
+            "age_at_diagnosis_years": cohort.age_at_diagnosis_days[idx] / 365.25,
+            "sex": np.where(cohort.male[idx], "male", "female"),
+            "karnofsky_score": pl.Series([int(k) if k > 0 else None for k in kps], dtype=pl.Int16),
+            "received_radiation": [None if r == "not reported" else r == "yes" for r in cohort.radiation[idx]],
+            "received_temozolomide": [None if r == "not reported" else r == "yes" for r in cohort.temozolomide[idx]],
+            "true_death_days": death,
+            "follow_up_end_days": censor,
+            "overall_survival_days": np.where(observed, death, censor).astype(np.float64),
+            "death_observed": observed,
+            "vital_status_reported": ~cohort.vital_status_not_reported[idx],
+            "died_since_previous_release": [int(i) in state.died_now for i in idx],
+            "defect_kind": [d.kind if d else None for d in ordered_defects],
+            "defect_field": [d.field if d else None for d in ordered_defects],
+            "defect_value": [None if d is None or d.value is None else str(d.value) for d in ordered_defects],
+        }
+    )
 
 
 def _gene_lists(mutated: np.ndarray) -> list[list[str]]:
@@ -417,10 +507,16 @@ def _gene_lists(mutated: np.ndarray) -> list[list[str]]:
 
 
 def _initial_state(cohort: cm.Cohort, n_cases: int, label: str) -> _State:
-    return _State(members=list(range(n_cases)), censor_days=cohort.censor_days.copy(),
-                  touched_label={i: label for i in range(cohort.n)}, file_version={},
-                  case_change={i: "initial" for i in range(n_cases)}, removed=[], died_now=set(),
-                  file_change={})
+    return _State(
+        members=list(range(n_cases)),
+        censor_days=cohort.censor_days.copy(),
+        touched_label={i: label for i in range(cohort.n)},
+        file_version={},
+        case_change={i: "initial" for i in range(n_cases)},
+        removed=[],
+        died_now=set(),
+        file_change={},
+    )
 
 
 def write_bundle(root: Path, spec: CohortSpec) -> BundleSummary:
@@ -438,8 +534,13 @@ ADDED_SHARE_OF_CHANGES = 0.2  # new cases, as a share of the changed-case count
 FOLLOW_UP_EXTENSION_DAYS = (90, 730)
 
 
-def write_multi_release(root: Path, spec: CohortSpec, releases: Sequence[str] = ("45.0", "46.0"),
-                        change_share: float = 0.1, profiles: Sequence[str] | None = None) -> list[BundleSummary]:
+def write_multi_release(
+    root: Path,
+    spec: CohortSpec,
+    releases: Sequence[str] = ("45.0", "46.0"),
+    change_share: float = 0.1,
+    profiles: Sequence[str] | None = None,
+) -> list[BundleSummary]:
     """Write a history of releases; each later release changes `change_share` of the cases: new cases
     added, follow-up extended (some deaths appear), cases removed, new methylation file versions (new
     UUID, version+1, new bytes); everything else keeps its ids and bytes. The first release equals
@@ -463,8 +564,10 @@ def write_multi_release(root: Path, spec: CohortSpec, releases: Sequence[str] = 
         release_date(label)
 
     # Pool large enough for every case any release may add (members can only grow by the added ones).
-    added_bound = sum(math.ceil(ADDED_SHARE_OF_CHANGES * math.ceil(change_share * spec.n_cases * (1 + change_share) ** k)) + 1
-                      for k in range(len(releases)))
+    added_bound = sum(
+        math.ceil(ADDED_SHARE_OF_CHANGES * math.ceil(change_share * spec.n_cases * (1 + change_share) ** k)) + 1
+        for k in range(len(releases))
+    )
     pool_n = spec.n_cases + added_bound
     if pool_n > docs.MAX_POOL_CASES:
         raise ValueError(f"{pool_n} cases over all releases exceed the barcode space ({docs.MAX_POOL_CASES})")
@@ -474,15 +577,23 @@ def write_multi_release(root: Path, spec: CohortSpec, releases: Sequence[str] = 
     namespace = _namespace(spec.seed)
     next_new = spec.n_cases
     summaries = []
-    for ordinal, (label, profile_name) in enumerate(zip(releases, profile_names)):
+    for ordinal, (label, profile_name) in enumerate(zip(releases, profile_names, strict=True)):
         if ordinal > 0:
             next_new = _apply_changes(cohort, state, label, ordinal, spec.seed, change_share, next_new, namespace)
         summaries.append(_write_release(root, spec, label, RELEASE_PROFILES[profile_name], cohort, state))
     return summaries
 
 
-def _apply_changes(cohort: cm.Cohort, state: _State, label: str, ordinal: int, seed: int, change_share: float,
-                   next_new: int, namespace: uuid.UUID) -> int:
+def _apply_changes(
+    cohort: cm.Cohort,
+    state: _State,
+    label: str,
+    ordinal: int,
+    seed: int,
+    change_share: float,
+    next_new: int,
+    namespace: uuid.UUID,
+) -> int:
     rng = np.random.default_rng([seed, 0xC4A, ordinal])
     members = np.asarray(state.members, dtype=np.int64)
     n_change = int(round(change_share * len(members)))
@@ -493,7 +604,7 @@ def _apply_changes(cohort: cm.Cohort, state: _State, label: str, ordinal: int, s
     extension = rng.integers(*FOLLOW_UP_EXTENSION_DAYS, n_existing)
     state.case_change, state.removed, state.died_now, state.file_change = {}, [], set(), {}
     removed = set()
-    for i, kind, ext in zip(chosen.tolist(), kinds.tolist(), extension.tolist()):
+    for i, kind, ext in zip(chosen.tolist(), kinds.tolist(), extension.tolist(), strict=True):
         change = CHANGE_KINDS[kind]
         if change == "file_new_version" and not cohort.methylation_profiled[i]:
             change = "follow_up_updated"  # no file to re-version

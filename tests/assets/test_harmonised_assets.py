@@ -17,14 +17,8 @@ from assets.checks import raw_cases_reconcile
 from assets.harmonised import HARMONISED_ASSETS, QUARANTINE_PARTS
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
-from sandbox.bundle_tables import raw_tables_from_bundle
-from sandbox.synthetic import CohortSpec, write_multi_release
-from transforms.markers import call_molecular_markers
-from transforms.patients import harmonise_patients
-from transforms.quarantine import QUARANTINE_SCHEMA
-from transforms.who_cns5 import classify_who_cns5
-from warehouse.lake import Lake
-from warehouse.tables import (
+from contracts.schemas import QUARANTINE_SCHEMA
+from contracts.tables import (
     HARMONISED_MARKER_REJECTS,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENT_REJECTS,
@@ -36,6 +30,12 @@ from warehouse.tables import (
     RAW_MGMT_PROBE_BETAS,
     RAW_SSM_OCCURRENCES,
 )
+from lake.store import Lake
+from sandbox.bundle_tables import raw_tables_from_bundle
+from sandbox.synthetic import CohortSpec, write_multi_release
+from transforms.markers import call_molecular_markers
+from transforms.patients import harmonise_patients
+from transforms.who_cns5 import classify_who_cns5
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transforms"))
 from test_harmonise_memory_paths import _with_marker_defects  # noqa: E402
@@ -48,23 +48,32 @@ RAW_INPUTS = (RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_MGMT_PROB
 def materialised(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
     """A lake with committed raw tables of two releases, and every harmonised asset materialised on it."""
     root = tmp_path_factory.mktemp("harmonised_assets_bundle")
-    write_multi_release(root, CohortSpec(n_cases=120, seed=5, release_label="45.0", bad_value_share=0.3),
-                        releases=RELEASES, change_share=0.2)
+    write_multi_release(
+        root,
+        CohortSpec(n_cases=120, seed=5, release_label="45.0", bad_value_share=0.3),
+        releases=RELEASES,
+        change_share=0.2,
+    )
     data_dir = tmp_path_factory.mktemp("harmonised_assets_lake")
     lake = Lake(data_dir)
     raw: dict[str, dict] = {}
     committed: dict[str, dict] = {}
     for release in RELEASES:
-        raw[release] = dict(zip((t.path for t in RAW_INPUTS), _with_marker_defects(raw_tables_from_bundle(root, release))))
-        committed[release] = {table.path: lake.write_table(table, raw[release][table.path], release).path
-                              for table in RAW_INPUTS}
+        raw[release] = dict(
+            zip((t.path for t in RAW_INPUTS), _with_marker_defects(raw_tables_from_bundle(root, release)), strict=True)
+        )
+        committed[release] = {
+            table.path: lake.write_table(table, raw[release][table.path], release).path for table in RAW_INPUTS
+        }
     lake.commit(committed)
 
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(gdc_releases.name, list(RELEASES))
     for release in RELEASES:
         result = materialize(
-            [*HARMONISED_ASSETS, raw_cases_reconcile], partition_key=release, instance=instance,
+            [*HARMONISED_ASSETS, raw_cases_reconcile],
+            partition_key=release,
+            instance=instance,
             resources={"lake": LakeResource(data_dir=str(data_dir))},
         )
         assert result.success
@@ -103,7 +112,9 @@ def test_harmonised_assets_write_what_the_transforms_give_on_the_whole_raw_table
     assert_frame_equal(_quarantine_sorted(read(HARMONISED_MARKER_REJECTS)), _quarantine_sorted(markers.quarantine))
     assert_frame_equal(
         read(HARMONISED_WHO_CNS5_CLASS),
-        stored(HARMONISED_WHO_CNS5_CLASS, classify_who_cns5(read(HARMONISED_PATIENTS), read(HARMONISED_MOLECULAR_MARKERS))),
+        stored(
+            HARMONISED_WHO_CNS5_CLASS, classify_who_cns5(read(HARMONISED_PATIENTS), read(HARMONISED_MOLECULAR_MARKERS))
+        ),
     )
     assert_frame_equal(
         _quarantine_sorted(read(HARMONISED_QUARANTINE)),

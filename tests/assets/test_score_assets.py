@@ -18,12 +18,12 @@ import assets.scores  # noqa: E402
 from assets.partitions import gdc_releases  # noqa: E402
 from assets.resources import LakeResource  # noqa: E402
 from assets.scores import grading_scores, survival_risk_scores  # noqa: E402
+from contracts.tables import FEATURES_MODEL_MATRIX, SCORES_GRADING, SCORES_SURVIVAL_RISK  # noqa: E402
+from lake.store import Lake  # noqa: E402
 from models.pipeline import train_task  # noqa: E402
 from models.registry import register_model, write_model_artifacts, write_training_rows  # noqa: E402
+from models.registry_store import registry_connection  # noqa: E402
 from transforms.features import build_model_matrix  # noqa: E402
-from warehouse.lake import Lake  # noqa: E402
-from warehouse.registry_store import registry_connection  # noqa: E402
-from warehouse.tables import FEATURES_MODEL_MATRIX, SCORES_GRADING, SCORES_SURVIVAL_RISK  # noqa: E402
 
 TASKS = ("grading_gbm_vs_lgg", "grading_who_grade", "survival_risk")
 
@@ -34,11 +34,16 @@ def champions(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("champions")
     model_matrix = build_model_matrix(*synthetic_cohort(240, seed=4))
     for task in TASKS:
-        trained = train_task(model_matrix, task, release="45.0", code_version="test", n_splits=2, n_repeats=1,
-                             survival_baselines=False)
+        trained = train_task(
+            model_matrix, task, release="45.0", code_version="test", n_splits=2, n_repeats=1, survival_baselines=False
+        )
         write_training_rows(data_dir / "models", trained.model_version, trained.training_rows)
-        write_model_artifacts(data_dir / "models", trained.model_version, trained.model.booster.model_to_string(),
-                              trained.artifact_metadata())
+        write_model_artifacts(
+            data_dir / "models",
+            trained.model_version,
+            trained.model.booster.model_to_string(),
+            trained.artifact_metadata(),
+        )
         with registry_connection(data_dir / "model_registry.duckdb") as connection:
             register_model(connection, trained.entry)
     return data_dir, model_matrix.matrix
@@ -52,15 +57,23 @@ def _data_dir(champions, tmp_path: Path, name: str) -> Path:
 
 def _publish_matrices(data_dir: Path, matrices: dict[str, pl.DataFrame]) -> None:
     lake = Lake(data_dir)
-    lake.commit({release: {FEATURES_MODEL_MATRIX.path: lake.write_table(FEATURES_MODEL_MATRIX, frame, release).path}
-                 for release, frame in matrices.items()})
+    lake.commit(
+        {
+            release: {FEATURES_MODEL_MATRIX.path: lake.write_table(FEATURES_MODEL_MATRIX, frame, release).path}
+            for release, frame in matrices.items()
+        }
+    )
 
 
 def _score(data_dir: Path, release: str, instance: DagsterInstance) -> dict[str, dict]:
     if not instance.has_dynamic_partition(gdc_releases.name, release):
         instance.add_dynamic_partitions(gdc_releases.name, [release])
-    result = materialize([grading_scores, survival_risk_scores], partition_key=release, instance=instance,
-                         resources={"lake": LakeResource(data_dir=str(data_dir))})
+    result = materialize(
+        [grading_scores, survival_risk_scores],
+        partition_key=release,
+        instance=instance,
+        resources={"lake": LakeResource(data_dir=str(data_dir))},
+    )
     assert result.success
     names = {SCORES_GRADING.path: "grading_scores", SCORES_SURVIVAL_RISK.path: "survival_risk_scores"}
     return {
@@ -77,8 +90,10 @@ def _scores(data_dir: Path, release: str, instance: DagsterInstance) -> dict[str
         return run is not None and run.is_success
 
     lake = Lake(data_dir, finished=succeeded)
-    return {table.path: lake.read_table(table, release).drop("scored_at").sort("model_version", "case_id")
-            for table in (SCORES_GRADING, SCORES_SURVIVAL_RISK)}
+    return {
+        table.path: lake.read_table(table, release).drop("scored_at").sort("model_version", "case_id")
+        for table in (SCORES_GRADING, SCORES_SURVIVAL_RISK)
+    }
 
 
 def _next_release(matrix: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -86,10 +101,14 @@ def _next_release(matrix: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     changed, removed = ids[:12], ids[12:16]
     following = matrix.filter(~pl.col("case_id").is_in(removed)).with_columns(
         pl.lit("46.0").alias("release"),
-        pl.when(pl.col("case_id").is_in(changed)).then(pl.col("karnofsky_score").fill_null(70.0) - 10.0)
-        .otherwise(pl.col("karnofsky_score")).alias("karnofsky_score"),
-        pl.when(pl.col("case_id").is_in(ids[30:40])).then(pl.col("overall_survival_days") + 60)
-        .otherwise(pl.col("overall_survival_days")).alias("overall_survival_days"),  # outcome only: reused
+        pl.when(pl.col("case_id").is_in(changed))
+        .then(pl.col("karnofsky_score").fill_null(70.0) - 10.0)
+        .otherwise(pl.col("karnofsky_score"))
+        .alias("karnofsky_score"),
+        pl.when(pl.col("case_id").is_in(ids[30:40]))
+        .then(pl.col("overall_survival_days") + 60)
+        .otherwise(pl.col("overall_survival_days"))
+        .alias("overall_survival_days"),  # outcome only: reused
     )
     return following, matrix.height - len(changed) - len(removed)
 
@@ -132,8 +151,10 @@ def test_a_rerun_and_the_next_release_reuse_unchanged_patients_and_write_what_a_
     # patients unchanged since 45.0 are copied, and the rows are again what a fresh scoring writes.
     republished = following_matrix.with_columns(
         pl.when(pl.col("case_id").is_in(following_matrix["case_id"].slice(50, 5).implode()))
-        .then(pl.col("age_at_diagnosis_years") + 2.0).otherwise(pl.col("age_at_diagnosis_years"))
-        .alias("age_at_diagnosis_years"))
+        .then(pl.col("age_at_diagnosis_years") + 2.0)
+        .otherwise(pl.col("age_at_diagnosis_years"))
+        .alias("age_at_diagnosis_years")
+    )
     _publish_matrices(data_dir, {"45.0": first, "46.0": republished})
     again = _score(data_dir, "46.0", instance)
     assert again["grading_scores"]["reused_cases"] == unchanged - 5

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from transforms.panels import SSM_PANEL_GENES
+from contracts.panels import SSM_PANEL_GENES
 
 RELEASE = "45.0"
 
@@ -34,7 +34,7 @@ def synthetic_cohort(n_cases: int = 400, seed: int = 7) -> tuple[pl.DataFrame, p
 
     def with_missing(values: np.ndarray, share: float) -> list:
         missing = rng.random(n_cases) < share
-        return [None if m else v for v, m in zip(values.tolist(), missing)]
+        return [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
 
     status = lambda flags: np.where(flags, "mutant", "wildtype")  # noqa: E731
     patients = pl.DataFrame(

@@ -12,13 +12,13 @@ import pytest
 from _model_cohort import synthetic_cohort
 from scipy import stats
 
+from contracts.features import FEATURE_SETS
 from models.challenge import Recipe, compare_recipes, corrected_resampled_t_interval, naive_paired_t_interval
 from models.cv import repeated_stratified_case_folds
 from models.grading import GBM_VS_LGG, cross_validate_grading, fit_classifier, grading_data
 from models.registry import PROMOTION_RULES
 from models.survival import SURVIVAL_RISK, fit_survival_model, survival_data
 from models.training import PARAM_GRID
-from transforms.features import FEATURE_SETS
 
 CV = {"n_splits": 3, "n_repeats": 2, "seed": 11}
 # Uninformative in the synthetic cohort: sex and Karnofsky score are drawn independently of everything.
@@ -62,7 +62,9 @@ def test_a_challenger_built_to_be_worse_is_kept_as_challenger_with_the_interval_
     # the new patients, paired: same 60 patients, both recipes' pooled out-of-fold predictions
     assert worse.new_patients["n"] == 60 and worse.new_patients["challenger"] < worse.new_patients["champion"]
     predictions = worse.new_patient_predictions
-    assert predictions.height == 60 and {"champion_probability_gbm", "challenger_probability_gbm"} <= set(predictions.columns)
+    assert predictions.height == 60 and {"champion_probability_gbm", "challenger_probability_gbm"} <= set(
+        predictions.columns
+    )
     stored = json.loads(json.dumps(worse.to_json(), allow_nan=False))  # what the registry keeps
     assert stored["promote"] is False and stored["fold_differences"] == worse.fold_differences
 
@@ -119,7 +121,11 @@ def test_identical_recipes_run_one_cv_differ_by_exactly_zero_and_are_promoted(ma
     assert result.promote is True and "identical recipe" in result.reason
     assert result.champion_summary == result.challenger_summary
     # fewer than 10 new patients: the metric is not reported
-    assert result.new_patients["n"] == 5 and result.new_patients["champion"] is None and result.new_patients["challenger"] is None
+    assert (
+        result.new_patients["n"] == 5
+        and result.new_patients["champion"] is None
+        and result.new_patients["challenger"] is None
+    )
 
 
 def test_a_champion_whose_features_left_the_matrix_cannot_be_refit_and_the_challenger_is_promoted(matrix, new_cases):
@@ -128,7 +134,9 @@ def test_a_champion_whose_features_left_the_matrix_cannot_be_refit_and_the_chall
     result = compare_recipes(matrix, GBM_VS_LGG, champion, challenger, new_case_ids=new_cases, **CV)
     assert result.promote is True
     assert result.missing_champion_features == ["tumour_volume_ml", "mgmt_old_assay"]
-    assert "tumour_volume_ml" in result.reason and "mgmt_old_assay" in result.reason and "cannot be refit" in result.reason
+    assert (
+        "tumour_volume_ml" in result.reason and "mgmt_old_assay" in result.reason and "cannot be refit" in result.reason
+    )
     assert result.champion_summary is None and result.champion_cv is None
     assert result.fold_differences == [] and result.n_folds == 0 and math.isnan(result.difference_ci_low)
     assert result.challenger_summary["roc_auc"]["folds"] == 6
@@ -164,7 +172,10 @@ def test_a_recipe_grid_is_really_used_by_the_fit(matrix):
         survival.features, survival.overall_survival_days, survival.death_observed, survival.feature_names, grid=grid
     )
     assert cox.params["num_leaves"] == 2
-    assert Recipe(GBM_VS_LGG, FEATURE_SETS[GBM_VS_LGG], grid).fingerprint() != Recipe(GBM_VS_LGG, FEATURE_SETS[GBM_VS_LGG]).fingerprint()
+    assert (
+        Recipe(GBM_VS_LGG, FEATURE_SETS[GBM_VS_LGG], grid).fingerprint()
+        != Recipe(GBM_VS_LGG, FEATURE_SETS[GBM_VS_LGG]).fingerprint()
+    )
 
 
 def test_recipe_fingerprint_is_a_stable_content_hash():

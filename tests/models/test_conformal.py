@@ -93,7 +93,9 @@ def test_the_naive_top_mass_rule_undercovers_an_overconfident_classifier():
     rng = np.random.default_rng(7)
     probability, label = three_grade_patients(5000, rng, sharpness=3.0)
     order = np.argsort(-probability, axis=1)
-    mass_before = np.cumsum(np.take_along_axis(probability, order, axis=1), axis=1) - np.take_along_axis(probability, order, axis=1)
+    mass_before = np.cumsum(np.take_along_axis(probability, order, axis=1), axis=1) - np.take_along_axis(
+        probability, order, axis=1
+    )
     naive = np.zeros_like(probability, dtype=bool)
     np.put_along_axis(naive, order, mass_before < 0.9, axis=1)
     assert naive[np.arange(label.size), label].mean() < 0.86
@@ -126,7 +128,7 @@ def test_sets_are_nested_and_grow_as_coverage_rises():
         fit_conformal(calibration_probability, calibration_label, c).prediction_set_mask(test_probability)
         for c in (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
     ]
-    for smaller, larger in zip(masks, masks[1:]):
+    for smaller, larger in zip(masks, masks[1:], strict=True):
         assert not (smaller & ~larger).any()  # every set contains the set of the lower coverage
     sizes = [m.sum(axis=1).mean() for m in masks]
     assert sizes == sorted(sizes) and sizes[-1] > sizes[0]

@@ -37,7 +37,8 @@ def test_cox_gradient_matches_finite_differences_of_breslow_partial_likelihood_w
     identity = np.eye(log_hazard.size)
     numeric = np.array(
         [
-            (_total_loss(log_hazard + step * e, days, death) - _total_loss(log_hazard - step * e, days, death)) / (2 * step)
+            (_total_loss(log_hazard + step * e, days, death) - _total_loss(log_hazard - step * e, days, death))
+            / (2 * step)
             for e in identity
         ]
     )
@@ -50,7 +51,10 @@ def test_cox_hessian_diagonal_matches_finite_differences_of_the_gradient():
     step = 1e-6
     numeric = np.array(
         [
-            (cox_gradient_hessian(log_hazard + step * e, days, death)[0][k] - cox_gradient_hessian(log_hazard - step * e, days, death)[0][k])
+            (
+                cox_gradient_hessian(log_hazard + step * e, days, death)[0][k]
+                - cox_gradient_hessian(log_hazard - step * e, days, death)[0][k]
+            )
             / (2 * step)
             for k, e in enumerate(np.eye(log_hazard.size))
         ]
@@ -65,7 +69,9 @@ def test_partial_likelihood_equals_direct_breslow_formula():
     for i in np.flatnonzero(death):
         at_risk = days >= days[i]
         direct -= log_hazard[i] - np.log(np.exp(log_hazard[at_risk]).sum())
-    assert cox_negative_log_partial_likelihood(log_hazard, days, death) == pytest.approx(direct / death.sum(), rel=1e-12)
+    assert cox_negative_log_partial_likelihood(log_hazard, days, death) == pytest.approx(
+        direct / death.sum(), rel=1e-12
+    )
 
 
 def test_partial_likelihood_is_invariant_to_a_constant_shift_and_to_row_order():
@@ -73,7 +79,9 @@ def test_partial_likelihood_is_invariant_to_a_constant_shift_and_to_row_order():
     base = cox_negative_log_partial_likelihood(log_hazard, days, death)
     assert cox_negative_log_partial_likelihood(log_hazard + 500.0, days, death) == pytest.approx(base, rel=1e-10)
     order = np.random.default_rng(1).permutation(days.size)
-    assert cox_negative_log_partial_likelihood(log_hazard[order], days[order], death[order]) == pytest.approx(base, rel=1e-12)
+    assert cox_negative_log_partial_likelihood(log_hazard[order], days[order], death[order]) == pytest.approx(
+        base, rel=1e-12
+    )
 
 
 def test_breslow_baseline_with_zero_log_hazard_is_the_nelson_aalen_estimator():
@@ -101,7 +109,14 @@ def test_lightgbm_with_cox_objective_recovers_a_known_hazard_signal():
     test_set = survival_dataset(features[test], days[test], death[test], reference=train_set)
     history: dict = {}
     booster = lgb.train(
-        {"objective": cox_objective, "metric": "None", "verbosity": -1, "num_threads": 1, "learning_rate": 0.05, "num_leaves": 4},
+        {
+            "objective": cox_objective,
+            "metric": "None",
+            "verbosity": -1,
+            "num_threads": 1,
+            "learning_rate": 0.05,
+            "num_leaves": 4,
+        },
         train_set,
         num_boost_round=150,
         valid_sets=[test_set],

@@ -38,12 +38,20 @@ def test_folds_are_stratified_and_repeats_differ():
 
 def test_a_case_with_conflicting_labels_is_an_error_naming_it():
     with pytest.raises(ValueError, match="case c1"):
-        repeated_stratified_case_folds(np.array(["c0", "c1", "c1", "c2"] * 5), np.array([0, 1, 0, 1] * 5), n_splits=2, n_repeats=1)
+        repeated_stratified_case_folds(
+            np.array(["c0", "c1", "c1", "c2"] * 5), np.array([0, 1, 0, 1] * 5), n_splits=2, n_repeats=1
+        )
 
 
 def test_summary_gives_mean_and_spread_per_model_and_metric_ignoring_undefined_folds():
     fold_metrics = pl.DataFrame(
-        {"model": ["m"] * 3, "repeat": [0, 0, 0], "fold": [0, 1, 2], "auc": [0.8, 0.9, 1.0], "auc_60m": [0.7, float("nan"), 0.9]}
+        {
+            "model": ["m"] * 3,
+            "repeat": [0, 0, 0],
+            "fold": [0, 1, 2],
+            "auc": [0.8, 0.9, 1.0],
+            "auc_60m": [0.7, float("nan"), 0.9],
+        }
     )
     summary = summarise_fold_metrics(fold_metrics)
     auc = summary.filter(pl.col("metric") == "auc").row(0, named=True)

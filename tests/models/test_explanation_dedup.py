@@ -17,16 +17,31 @@ from models.explain import (
     split_points,
 )
 
-FEATURES = ["age_at_diagnosis_years", "karnofsky_score", "mgmt_stp27_probability", "idh_mutant",
-            "codeletion_1p19q", "who_grade", "sex_male", "mutation_egfr"]
+FEATURES = [
+    "age_at_diagnosis_years",
+    "karnofsky_score",
+    "mgmt_stp27_probability",
+    "idh_mutant",
+    "codeletion_1p19q",
+    "who_grade",
+    "sex_male",
+    "mutation_egfr",
+]
 
 
 def _training_matrix(rng: np.random.Generator, n: int) -> np.ndarray:
-    X = np.column_stack([
-        rng.normal(55, 15, n), rng.choice([40.0, 60.0, 80.0, 90.0, 100.0], n), rng.random(n),
-        rng.integers(0, 2, n).astype(float), rng.integers(0, 2, n).astype(float), rng.choice([2.0, 3.0, 4.0], n),
-        rng.integers(0, 2, n).astype(float), rng.integers(0, 2, n).astype(float),
-    ])
+    X = np.column_stack(
+        [
+            rng.normal(55, 15, n),
+            rng.choice([40.0, 60.0, 80.0, 90.0, 100.0], n),
+            rng.random(n),
+            rng.integers(0, 2, n).astype(float),
+            rng.integers(0, 2, n).astype(float),
+            rng.choice([2.0, 3.0, 4.0], n),
+            rng.integers(0, 2, n).astype(float),
+            rng.integers(0, 2, n).astype(float),
+        ]
+    )
     X[rng.random(X.shape) < 0.15] = np.nan
     return X
 
@@ -43,8 +58,17 @@ def _booster(objective: str, seed: int = 3, **params) -> tuple[lgb.Booster, np.n
     else:
         y = signal + rng.normal(0, 0.3, len(X))
     booster = lgb.train(
-        {"objective": objective, "num_leaves": 12, "min_data_in_leaf": 5, "learning_rate": 0.1, "verbosity": -1,
-         "seed": seed, "deterministic": True, "num_threads": 1, **params},
+        {
+            "objective": objective,
+            "num_leaves": 12,
+            "min_data_in_leaf": 5,
+            "learning_rate": 0.1,
+            "verbosity": -1,
+            "seed": seed,
+            "deterministic": True,
+            "num_threads": 1,
+            **params,
+        },
         lgb.Dataset(X, label=y, feature_name=FEATURES, free_raw_data=False, params={"max_bin": 31}),
         num_boost_round=40,
     )
@@ -73,14 +97,18 @@ def _scoring_matrix(booster: lgb.Booster, rng: np.random.Generator, n: int, n_te
                 if choice < len(thresholds):
                     candidates += [high, np.nextafter(high, -np.inf)]
                 X[row, j] = rng.choice(candidates)
-    X[: n // 8] = X[n // 8: n // 4]  # exact duplicate rows
+    X[: n // 8] = X[n // 8 : n // 4]  # exact duplicate rows
     # A few rows varied in one feature only, around each of its thresholds: a signature that merged two
     # sides of a split would put rows with different contributions in one group.
     varied = []
     for base in X[:3]:
         for j, thresholds in enumerate(splits.thresholds):
-            for value in [np.nan, 0.0, 1e-36, *[v for t in thresholds for v in
-                                                (t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf))]]:
+            for value in [
+                np.nan,
+                0.0,
+                1e-36,
+                *[v for t in thresholds for v in (t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf))],
+            ]:
                 row = base.copy()
                 row[j] = value
                 varied.append(row)
@@ -101,12 +129,15 @@ def _assert_bit_identical(a: np.ndarray, b: np.ndarray) -> None:
     assert np.array_equal(a.view(np.uint64), b.view(np.uint64))
 
 
-@pytest.mark.parametrize("objective, params", [
-    ("binary", {}),
-    ("multiclass", {}),
-    ("regression", {"zero_as_missing": True}),  # missing_type Zero splits
-    ("binary", {"use_missing": False}),  # missing_type None: NaN is read as 0.0
-])
+@pytest.mark.parametrize(
+    "objective, params",
+    [
+        ("binary", {}),
+        ("multiclass", {}),
+        ("regression", {"zero_as_missing": True}),  # missing_type Zero splits
+        ("binary", {"use_missing": False}),  # missing_type None: NaN is read as 0.0
+    ],
+)
 def test_deduplicated_contributions_are_bit_identical_to_plain_pred_contrib(objective, params):
     booster, _ = _booster(objective, **params)
     rng = np.random.default_rng(11)
@@ -139,9 +170,16 @@ def test_categorical_splits_fall_back_to_exactly_equal_rows():
     X = np.column_stack([rng.integers(0, 6, 1200).astype(float), rng.normal(size=1200)])
     y = (np.isin(X[:, 0], [1, 4]) ^ (X[:, 1] > 0)).astype(int)
     booster = lgb.train(
-        {"objective": "binary", "num_leaves": 8, "verbosity": -1, "min_data_per_group": 5, "cat_smooth": 1,
-         "num_threads": 1},
-        lgb.Dataset(X, label=y, categorical_feature=[0]), num_boost_round=20,
+        {
+            "objective": "binary",
+            "num_leaves": 8,
+            "verbosity": -1,
+            "min_data_per_group": 5,
+            "cat_smooth": 1,
+            "num_threads": 1,
+        },
+        lgb.Dataset(X, label=y, categorical_feature=[0]),
+        num_boost_round=20,
     )
     splits = split_points(booster)
     assert splits.exact_rows_only
@@ -179,15 +217,17 @@ def _sentences_row_by_row(contribution, features, feature_names, *, k, task, pre
                 up, down = _DIRECTION_WORDS[task]
                 word = up if contribution[row, j] > 0 else down
             else:
-                word = (f"favours grade {class_name}" if contribution[row, j] > 0
-                        else f"argues against grade {class_name}")
+                word = (
+                    f"favours grade {class_name}" if contribution[row, j] > 0 else f"argues against grade {class_name}"
+                )
             parts.append(f"{describe_feature_value(feature_names[j], features[row, j])} {word}")
         sentences.append("; ".join(parts) if parts else "no feature moved the prediction")
     return sentences
 
 
-@pytest.mark.parametrize("task, classes", [("survival_risk", None), ("grading_gbm_vs_lgg", None),
-                                           ("grading_who_grade", ["2", "3", "4"])])
+@pytest.mark.parametrize(
+    "task, classes", [("survival_risk", None), ("grading_gbm_vs_lgg", None), ("grading_who_grade", ["2", "3", "4"])]
+)
 def test_vectorised_sentences_equal_the_row_by_row_sentences(task, classes):
     rng = np.random.default_rng(8)
     n = 3000
@@ -198,7 +238,8 @@ def test_vectorised_sentences_equal_the_row_by_row_sentences(task, classes):
     predicted_class = rng.integers(0, 3, n) if classes else None
     kwargs = {"k": 3, "task": task, "predicted_class": predicted_class, "class_names": classes}
     assert contribution_sentences(contribution, features, FEATURES, **kwargs) == _sentences_row_by_row(
-        contribution, features, FEATURES, **kwargs)
+        contribution, features, FEATURES, **kwargs
+    )
     assert contribution_sentences(contribution[:0], features[:0], FEATURES, **kwargs) == []
 
 
@@ -206,5 +247,6 @@ def test_an_unknown_feature_still_fails_only_when_it_is_described():
     features = np.array([[1.0, 2.0]])
     with pytest.raises(KeyError, match="no phrase"):
         contribution_sentences(np.array([[0.0, 1.0]]), features, ["idh_mutant", "project_id"], task="survival_risk")
-    assert contribution_sentences(np.array([[1.0, 0.0]]), features, ["idh_mutant", "project_id"],
-                                  task="survival_risk") == ["IDH mutant raises risk"]
+    assert contribution_sentences(
+        np.array([[1.0, 0.0]]), features, ["idh_mutant", "project_id"], task="survival_risk"
+    ) == ["IDH mutant raises risk"]

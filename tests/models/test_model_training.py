@@ -17,8 +17,8 @@ from models.grading import (
     grading_data,
 )
 from models.metrics import expected_calibration_error
-from models.training import MAX_ROUNDS, PARAM_GRID
 from models.survival import SURVIVAL_RISK, cross_validate_survival, fit_survival_model, survival_data
+from models.training import MAX_ROUNDS, PARAM_GRID
 from transforms.features import build_model_matrix
 
 
@@ -51,7 +51,9 @@ def test_who_grade_model_reports_micro_and_per_class_auc(model_matrix):
     model = f"lightgbm_{WHO_GRADE}"
     assert _mean(result.summary, model, "roc_auc_micro") > 0.9
     assert _mean(result.summary, model, "roc_auc_grade_4") > 0.95
-    probability = result.out_of_fold.select("probability_grade_2", "probability_grade_3", "probability_grade_4").to_numpy()
+    probability = result.out_of_fold.select(
+        "probability_grade_2", "probability_grade_3", "probability_grade_4"
+    ).to_numpy()
     np.testing.assert_allclose(probability.sum(axis=1), 1.0, rtol=1e-9)
 
 
@@ -70,7 +72,9 @@ def test_platt_and_temperature_calibration_recover_known_miscalibration():
 def test_final_classifier_uses_a_grid_point_and_round_count_chosen_by_inner_cv(model_matrix):
     data = grading_data(model_matrix.matrix, model_matrix.features(GBM_VS_LGG), GBM_VS_LGG)
     model = fit_classifier(data.features, data.label_index, data.feature_names, GBM_VS_LGG)
-    assert {"num_leaves": model.params["num_leaves"], "min_data_in_leaf": model.params["min_data_in_leaf"]} in list(PARAM_GRID)
+    assert {"num_leaves": model.params["num_leaves"], "min_data_in_leaf": model.params["min_data_in_leaf"]} in list(
+        PARAM_GRID
+    )
     assert 1 <= model.num_rounds <= MAX_ROUNDS and model.booster.num_trees() == model.num_rounds
     assert model.calibration["method"] == "platt"
     assert expected_calibration_error(model.predict_proba(data.features), data.label_index) < 0.1
@@ -104,8 +108,14 @@ def test_risk_cut_points_are_tertiles_of_the_training_risk_scores(model_matrix):
 
 def test_cases_without_a_label_or_endpoint_are_reported_not_silently_dropped(model_matrix):
     matrix = model_matrix.matrix.with_columns(
-        pl.when(pl.col("case_id") == "case-00001").then(None).otherwise(pl.col("label_who_grade")).alias("label_who_grade"),
-        pl.when(pl.col("case_id") == "case-00002").then(None).otherwise(pl.col("overall_survival_days")).alias("overall_survival_days"),
+        pl.when(pl.col("case_id") == "case-00001")
+        .then(None)
+        .otherwise(pl.col("label_who_grade"))
+        .alias("label_who_grade"),
+        pl.when(pl.col("case_id") == "case-00002")
+        .then(None)
+        .otherwise(pl.col("overall_survival_days"))
+        .alias("overall_survival_days"),
     )
     assert grading_data(matrix, model_matrix.features(WHO_GRADE), WHO_GRADE).excluded_cases == ["case-00001"]
     assert survival_data(matrix, model_matrix.features(SURVIVAL_RISK)).excluded_cases == ["case-00002"]

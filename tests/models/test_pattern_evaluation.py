@@ -26,8 +26,14 @@ def _predicted_class(booster: lgb.Booster, raw: np.ndarray) -> np.ndarray | None
 
 def _exact_sentences(booster, X, predicted_class, task="grading_who_grade"):
     names = ["2", "3", "4"] if predicted_class is not None else None
-    return contribution_sentences(contributions(booster, X, predicted_class), X, FEATURES, task=task,
-                                  predicted_class=predicted_class, class_names=names)
+    return contribution_sentences(
+        contributions(booster, X, predicted_class),
+        X,
+        FEATURES,
+        task=task,
+        predicted_class=predicted_class,
+        class_names=names,
+    )
 
 
 def _pattern_sentences(evaluation, predicted_class, task="grading_who_grade"):
@@ -79,9 +85,16 @@ def test_models_the_pattern_pass_does_not_cover_are_predicted_and_explained_by_l
     X = np.column_stack([rng.integers(0, 6, 1200).astype(float), rng.normal(size=1200)])
     y = (np.isin(X[:, 0], [1, 4]) ^ (X[:, 1] > 0)).astype(int)
     categorical = lgb.train(
-        {"objective": "binary", "num_leaves": 8, "verbosity": -1, "min_data_per_group": 5, "cat_smooth": 1,
-         "num_threads": 1},
-        lgb.Dataset(X, label=y, categorical_feature=[0]), num_boost_round=20,
+        {
+            "objective": "binary",
+            "num_leaves": 8,
+            "verbosity": -1,
+            "min_data_per_group": 5,
+            "cat_smooth": 1,
+            "num_threads": 1,
+        },
+        lgb.Dataset(X, label=y, categorical_feature=[0]),
+        num_boost_round=20,
     )
     evaluation = Evaluation(categorical, X)
     assert evaluation._parts is None
@@ -93,8 +106,11 @@ def test_models_the_pattern_pass_does_not_cover_are_predicted_and_explained_by_l
 
 def test_a_model_of_single_leaf_trees_scores_its_constant():
     X = np.random.default_rng(0).normal(size=(800, 3))
-    booster = lgb.train({"objective": "regression", "verbosity": -1, "min_data_in_leaf": 10_000},
-                        lgb.Dataset(X, label=np.full(800, 2.5)), num_boost_round=3)
+    booster = lgb.train(
+        {"objective": "regression", "verbosity": -1, "min_data_in_leaf": 10_000},
+        lgb.Dataset(X, label=np.full(800, 2.5)),
+        num_boost_round=3,
+    )
     evaluation = Evaluation(booster, X)
     assert evaluation._parts is not None
     _assert_bit_identical(evaluation.raw_score, booster.predict(X, raw_score=True))
@@ -103,13 +119,15 @@ def test_a_model_of_single_leaf_trees_scores_its_constant():
 
 def test_rows_where_rounding_could_reorder_the_top_three_are_recomputed_exactly():
     bound = 1e-9
-    values = np.array([
-        [3.0, 2.0, 1.0, 0.5],  # clear
-        [3.0, 3.0 - 1e-12, 1.0, 0.5],  # a near tie in the top three
-        [3.0, 2.0, 1.0, 1.0 - 1e-12],  # third and fourth nearly tied
-        [3.0, 2.0, 0.0, 0.0],  # fewer than three nonzero: a said/zero question
-        [-3.0, 2.0, -1.0, 0.0],  # signs do not matter, magnitudes do
-    ])
+    values = np.array(
+        [
+            [3.0, 2.0, 1.0, 0.5],  # clear
+            [3.0, 3.0 - 1e-12, 1.0, 0.5],  # a near tie in the top three
+            [3.0, 2.0, 1.0, 1.0 - 1e-12],  # third and fourth nearly tied
+            [3.0, 2.0, 0.0, 0.0],  # fewer than three nonzero: a said/zero question
+            [-3.0, 2.0, -1.0, 0.0],  # signs do not matter, magnitudes do
+        ]
+    )
     assert _uncertain_rows(values, bound, 3).tolist() == [False, True, True, True, False]
     # End to end, with a bound a billion times looser: many rows go to the exact path, and the sentences are
     # still those of the exact contributions.
@@ -120,7 +138,8 @@ def test_rows_where_rounding_could_reorder_the_top_three_are_recomputed_exactly(
     uncertain = _uncertain_rows(found.values, found.bound * 1e9, 3)  # as if the bound were much looser
     assert uncertain.any()
     assert _pattern_sentences(evaluation, None, task="survival_risk") == _exact_sentences(
-        booster, X, None, task="survival_risk")
+        booster, X, None, task="survival_risk"
+    )
 
 
 def test_scoring_outputs_are_those_of_lightgbm_predict():
@@ -129,7 +148,14 @@ def test_scoring_outputs_are_those_of_lightgbm_predict():
 
     booster, _ = _booster("binary")
     X = _scoring_matrix(booster, np.random.default_rng(6), 2400)
-    model = FittedClassifier(task="grading_gbm_vs_lgg", booster=booster, feature_names=FEATURES,
-                             class_names=["LGG", "GBM"], params={}, num_rounds=40,
-                             calibration={"method": "platt", "slope": 0.9, "intercept": -0.1}, inner_loss=0.0)
+    model = FittedClassifier(
+        task="grading_gbm_vs_lgg",
+        booster=booster,
+        feature_names=FEATURES,
+        class_names=["LGG", "GBM"],
+        params={},
+        num_rounds=40,
+        calibration={"method": "platt", "slope": 0.9, "intercept": -0.1},
+        inner_loss=0.0,
+    )
     _assert_bit_identical(model.probability_from_raw(Evaluation(booster, X).raw_score), model.predict_proba(X))

@@ -23,7 +23,7 @@ from sksurv.metrics import (
 from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
-from models.metrics import DAYS_PER_MONTH
+from contracts.schemas import DAYS_PER_MONTH
 from models.validation import (
     GRADING_METRICS,
     MetricEstimate,
@@ -90,8 +90,12 @@ def test_grading_point_estimates_equal_sklearn_on_the_same_rows():
     assert estimates["accuracy"].value == pytest.approx(accuracy_score(label, probability >= 0.5), abs=1e-12)
     assert estimates["brier"].value == pytest.approx(brier_score_loss(label, probability), abs=1e-12)
     assert estimates["ece"].value == pytest.approx(hand_ece(probability, label), abs=1e-12)
-    assert estimates["calibration_slope"].value == pytest.approx(sklearn_calibration_slope(label, probability), abs=1e-6)
-    assert estimates["calibration_intercept"].value == pytest.approx(calibration_in_the_large(label, probability), abs=1e-8)
+    assert estimates["calibration_slope"].value == pytest.approx(
+        sklearn_calibration_slope(label, probability), abs=1e-6
+    )
+    assert estimates["calibration_intercept"].value == pytest.approx(
+        calibration_in_the_large(label, probability), abs=1e-8
+    )
     assert all(e.n == 400 and e.n_events is None for e in estimates.values())
 
 
@@ -286,11 +290,13 @@ def test_survival_point_estimates_equal_sksurv_on_the_same_rows():
     assert estimates["uno_c"].value == pytest.approx(
         concordance_index_ipcw(train, test, risk, tau=60 * DAYS_PER_MONTH)[0], abs=1e-12
     )
-    for months, days_at in zip((12, 24, 60), HORIZON_DAYS):
+    for months, days_at in zip((12, 24, 60), HORIZON_DAYS, strict=True):
         expected = cumulative_dynamic_auc(train, test, risk, [days_at])[0][0]
         assert estimates[f"td_auc_{months}m"].value == pytest.approx(expected, abs=1e-12)
         assert estimates[f"td_auc_{months}m"].n_events == int((death & (days <= days_at)).sum())
-    assert estimates["ibs"].value == pytest.approx(integrated_brier_score(train, test, survival, HORIZON_DAYS), abs=1e-12)
+    assert estimates["ibs"].value == pytest.approx(
+        integrated_brier_score(train, test, survival, HORIZON_DAYS), abs=1e-12
+    )
     assert "12-60 months" in estimates["ibs"].note
     for e in estimates.values():
         assert e.n == 300 and e.ci_low <= e.value <= e.ci_high, e
@@ -314,7 +320,9 @@ def test_survival_bootstrap_replicates_equal_sksurv_on_the_resampled_rows():
     for b, r in enumerate(rows):
         if days[r].max() <= HORIZON_DAYS[-1]:
             continue  # sksurv refuses a horizon past the resample's follow-up
-        resampled = _TestCohort(days[r], death[r], days[r], death[r], censoring.predict_proba(days[r]), risk[r], survival[r])
+        resampled = _TestCohort(
+            days[r], death[r], days[r], death[r], censoring.predict_proba(days[r]), risk[r], survival[r]
+        )
         for key, value in _sksurv_point(train, resampled, HORIZON_DAYS, plan).items():
             assert replicates[key][b] == pytest.approx(value, abs=1e-12), key
         compared += 1
@@ -344,9 +352,11 @@ def test_horizons_beyond_the_follow_up_are_skipped_with_a_reason():
     assert "60m outside the follow-up" in estimates["ibs"].note
     assert estimates["uno_c"].note == "truncated at 899 days"
 
-    only_12 = by_metric(survival_validation(
-        train_days, train_death, np.minimum(days, 500.0), death & (days <= 500), risk, survival, n_bootstrap=50
-    ))
+    only_12 = by_metric(
+        survival_validation(
+            train_days, train_death, np.minimum(days, 500.0), death & (days <= 500), risk, survival, n_bootstrap=50
+        )
+    )
     assert only_12["ibs"].value is None and "needs two horizons" in only_12["ibs"].note
 
 
@@ -362,7 +372,9 @@ def test_test_follow_up_longer_than_the_training_cohort_is_censored_at_its_end_n
 def test_survival_without_deaths_or_with_few_patients_gives_none_with_a_note():
     train_days, train_death, _, _ = exponential_cohort(400, seed=31, censor_max_days=4000)
     days, _, risk, survival = exponential_cohort(50, seed=32, censor_max_days=3000)
-    estimates = by_metric(survival_validation(train_days, train_death, days, np.zeros(50, bool), risk, survival, n_bootstrap=50))
+    estimates = by_metric(
+        survival_validation(train_days, train_death, days, np.zeros(50, bool), risk, survival, n_bootstrap=50)
+    )
     assert estimates["harrell_c"].value is None and "no comparable pair" in estimates["harrell_c"].note
     assert estimates["uno_c"].value is None
     assert estimates["td_auc_12m"].value is None and "no death" in estimates["td_auc_12m"].note
@@ -393,7 +405,9 @@ def test_validation_table_has_one_row_per_metric_with_the_context_columns():
     assert table.schema["value"] == pl.Float64 and table.schema["n_events"] == pl.Int64
     assert table.filter(pl.col("release") != "45.0").is_empty()
 
-    survival_rows = validation_table([MetricEstimate("harrell_c", None, None, None, 4, 1, "too few")], **{**context, "task": "survival"})
+    survival_rows = validation_table(
+        [MetricEstimate("harrell_c", None, None, None, 4, 1, "too few")], **{**context, "task": "survival"}
+    )
     stacked = pl.concat([table, survival_rows])
     assert stacked.height == len(GRADING_METRICS) + 1 and stacked["value"].null_count() == 1
     assert validation_table([], task="x").columns[0] == "task"

@@ -43,11 +43,20 @@ def test_real_dev_matrix_holds_every_harmonised_patient_and_no_grading_label_col
     matrix = real_inputs.model_matrix.matrix
     assert matrix.height == real_inputs.patients.height >= 770
     assert matrix["case_id"].n_unique() == matrix.height
-    assert sorted(real_inputs.model_matrix.markers_without_patient) == sorted(real_inputs.patients_quarantine["case_id"].unique().to_list())
+    assert sorted(real_inputs.model_matrix.markers_without_patient) == sorted(
+        real_inputs.patients_quarantine["case_id"].unique().to_list()
+    )
 
 
 def test_gbm_vs_lgg_grading_floor_on_real_data(real_inputs):
-    trained = train_task(real_inputs.model_matrix, "grading_gbm_vs_lgg", release=real_inputs.release, code_version="test", n_splits=5, n_repeats=1)
+    trained = train_task(
+        real_inputs.model_matrix,
+        "grading_gbm_vs_lgg",
+        release=real_inputs.release,
+        code_version="test",
+        n_splits=5,
+        n_repeats=1,
+    )
     model = "lightgbm_grading_gbm_vs_lgg"
     assert _mean(trained.cv.summary, model, "roc_auc") >= 0.92
     assert _mean(trained.cv.summary, model, "accuracy") >= 0.85
@@ -55,13 +64,25 @@ def test_gbm_vs_lgg_grading_floor_on_real_data(real_inputs):
 
 
 def test_who_grade_floor_on_real_data(real_inputs):
-    trained = train_task(real_inputs.model_matrix, "grading_who_grade", release=real_inputs.release, code_version="test", n_splits=5, n_repeats=1)
+    trained = train_task(
+        real_inputs.model_matrix,
+        "grading_who_grade",
+        release=real_inputs.release,
+        code_version="test",
+        n_splits=5,
+        n_repeats=1,
+    )
     assert _mean(trained.cv.summary, "lightgbm_grading_who_grade", "roc_auc_micro") >= 0.87
 
 
 def test_survival_floor_on_real_data(real_inputs):
     trained = train_task(
-        real_inputs.model_matrix, "survival_risk", release=real_inputs.release, code_version="test", n_splits=5, n_repeats=1,
+        real_inputs.model_matrix,
+        "survival_risk",
+        release=real_inputs.release,
+        code_version="test",
+        n_splits=5,
+        n_repeats=1,
         survival_baselines=False,
     )
     assert _mean(trained.cv.summary, "lightgbm_cox", "harrell_c") >= 0.78

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -49,7 +49,9 @@ def test_first_model_is_promoted_because_there_is_no_champion():
         (0.135, 0.120, False, False),  # lower is better, worse by 0.015
     ],
 )
-def test_candidate_is_promoted_only_if_not_worse_than_champion_by_more_than_the_margin(candidate, champion, higher_is_better, expected):
+def test_candidate_is_promoted_only_if_not_worse_than_champion_by_more_than_the_margin(
+    candidate, champion, higher_is_better, expected
+):
     promote, reason = decide_promotion(
         {"m": {"mean": candidate, "std": 0.0}}, {"m": {"mean": champion, "std": 0.0}}, "m", 0.01, higher_is_better
     )
@@ -64,7 +66,7 @@ def test_missing_metric_is_an_error_naming_it():
 
 def test_registry_keeps_one_champion_retires_the_old_and_records_challengers():
     connection = duckdb.connect()
-    start = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 22, tzinfo=UTC)
     first = register_model(connection, _entry("m1", 0.95), rule=RULE, now=start)
     assert first.status == "champion"
     worse = register_model(connection, _entry("m2", 0.93), rule=RULE, now=start + timedelta(hours=1))
@@ -80,7 +82,9 @@ def test_registry_keeps_one_champion_retires_the_old_and_records_challengers():
     # registering the same version again changes nothing
     again = register_model(connection, _entry("m2", 0.99), rule=RULE)
     assert again.status == "challenger" and again.cv_metrics["roc_auc"]["mean"] == 0.93
-    row = connection.execute("SELECT training_rows, code_version, feature_set_version FROM registry.models WHERE model_version='m3'").fetchone()
+    row = connection.execute(
+        "SELECT training_rows, code_version, feature_set_version FROM registry.models WHERE model_version='m3'"
+    ).fetchone()
     assert row == (777, "abc123", "fs1-test")
 
 

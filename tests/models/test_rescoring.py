@@ -3,7 +3,7 @@ what scoring from scratch gives (release, scored_at, in_training_set and conform
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -29,8 +29,8 @@ from models.scoring import (
 )
 from transforms.features import build_model_matrix
 
-FIRST_AT = datetime(2026, 11, 22, 23, 0, tzinfo=timezone.utc)
-LATER_AT = datetime(2026, 12, 1, 8, 30, tzinfo=timezone.utc)
+FIRST_AT = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+LATER_AT = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +50,19 @@ def _next_release(matrix: pl.DataFrame) -> tuple[pl.DataFrame, set[str]]:
     changed, outcome_only, removed = ids[:10], ids[10:20], ids[20:25]
     rows = matrix.filter(~pl.col("case_id").is_in(removed)).with_columns(
         pl.lit("46.0").alias("release"),
-        pl.when(pl.col("case_id").is_in(changed[:9])).then(pl.col("age_at_diagnosis_years") + 1.0)
-        .otherwise(pl.col("age_at_diagnosis_years")).alias("age_at_diagnosis_years"),
+        pl.when(pl.col("case_id").is_in(changed[:9]))
+        .then(pl.col("age_at_diagnosis_years") + 1.0)
+        .otherwise(pl.col("age_at_diagnosis_years"))
+        .alias("age_at_diagnosis_years"),
         pl.when(pl.col("case_id") == changed[9]).then(None).otherwise(pl.col("idh_mutant")).alias("idh_mutant"),
-        pl.when(pl.col("case_id").is_in(outcome_only)).then(pl.col("overall_survival_days") + 30)
-        .otherwise(pl.col("overall_survival_days")).alias("overall_survival_days"),
+        pl.when(pl.col("case_id").is_in(outcome_only))
+        .then(pl.col("overall_survival_days") + 30)
+        .otherwise(pl.col("overall_survival_days"))
+        .alias("overall_survival_days"),
     )
     new = matrix.slice(100, 5).with_columns(
-        pl.lit("46.0").alias("release"), pl.Series("case_id", [f"case-new-{i}" for i in range(5)]),
+        pl.lit("46.0").alias("release"),
+        pl.Series("case_id", [f"case-new-{i}" for i in range(5)]),
     )
     unchanged = set(ids) - set(changed) - set(removed)
     return pl.concat([rows, new.select(rows.columns)]), unchanged
@@ -74,10 +79,18 @@ def _assert_identical(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
 def _grading(models, matrix, release, scored_at, *, earlier=(), conformal=None, training=None, grade_version=None):
     gbm, grade = models["grading_gbm_vs_lgg"], models["grading_who_grade"]
     return rescore_grading(
-        matrix, gbm.model, gbm.model_version, release=release, scored_at=scored_at, grade_model=grade.model,
-        grade_model_version=grade_version or grade.model_version, training_case_ids=training,
-        grade_training_case_ids=training, conformal=conformal, grade_conformal=conformal and ConformalCalibrator(
-            coverage=0.8, threshold=0.6, n_calibration=50, class_names=["2", "3", "4"]),
+        matrix,
+        gbm.model,
+        gbm.model_version,
+        release=release,
+        scored_at=scored_at,
+        grade_model=grade.model,
+        grade_model_version=grade_version or grade.model_version,
+        training_case_ids=training,
+        grade_training_case_ids=training,
+        conformal=conformal,
+        grade_conformal=conformal
+        and ConformalCalibrator(coverage=0.8, threshold=0.6, n_calibration=50, class_names=["2", "3", "4"]),
         earlier=earlier,
     )
 
@@ -89,13 +102,22 @@ def test_grading_rescore_of_the_next_release_reuses_unchanged_patients_and_equal
     # The next scoring has calibrators and training rows the first did not: those columns are recomputed.
     conformal = ConformalCalibrator(coverage=0.9, threshold=0.55, n_calibration=100, class_names=["LGG", "GBM"])
     training = matrix["case_id"].head(150).to_list()
-    rescored = _grading(models, following, "46.0", LATER_AT, earlier=[EarlierScores(first, matrix)],
-                        conformal=conformal, training=training)
+    rescored = _grading(
+        models,
+        following,
+        "46.0",
+        LATER_AT,
+        earlier=[EarlierScores(first, matrix)],
+        conformal=conformal,
+        training=training,
+    )
     fresh = _grading(models, following, "46.0", LATER_AT, conformal=conformal, training=training)
     _assert_identical(rescored.scores, fresh.scores)
     assert rescored.reused == {"model_version": len(unchanged), "grade_model_version": len(unchanged)}
-    assert rescored.computed == {"model_version": following.height - len(unchanged),
-                                 "grade_model_version": following.height - len(unchanged)}
+    assert rescored.computed == {
+        "model_version": following.height - len(unchanged),
+        "grade_model_version": following.height - len(unchanged),
+    }
     assert fresh.reused == {"model_version": 0, "grade_model_version": 0}
     assert rescored.scores["release"].unique().to_list() == ["46.0"]
     assert rescored.scores["scored_at"].unique().to_list() == [LATER_AT]
@@ -140,8 +162,9 @@ def test_the_first_source_with_a_patient_wins_and_later_ones_fill_in(trained):
     first = _grading(models, matrix, "45.0", FIRST_AT).scores
     half = first.head(100).with_columns(pl.lit("from-this-release").alias("explanation"))
     rest = first.with_columns(pl.lit("from-previous").alias("explanation"))
-    rescored = _grading(models, matrix, "45.0", LATER_AT,
-                        earlier=[EarlierScores(half, matrix), EarlierScores(rest, matrix)]).scores
+    rescored = _grading(
+        models, matrix, "45.0", LATER_AT, earlier=[EarlierScores(half, matrix), EarlierScores(rest, matrix)]
+    ).scores
     counts = dict(rescored.group_by("explanation").len().iter_rows())
     assert counts == {"from-this-release": 100, "from-previous": matrix.height - 100}
 
@@ -152,11 +175,23 @@ def test_survival_rescore_equals_a_full_scoring(trained):
     first = score_survival(matrix, survival.model, survival.model_version, release="45.0", scored_at=FIRST_AT)
     following, unchanged = _next_release(matrix)
     training = matrix["case_id"].tail(100).to_list()
-    rescored = rescore_survival(following, survival.model, survival.model_version, release="46.0",
-                                scored_at=LATER_AT, training_case_ids=training,
-                                earlier=[EarlierScores(first, matrix)])
-    fresh = score_survival(following, survival.model, survival.model_version, release="46.0", scored_at=LATER_AT,
-                           training_case_ids=training)
+    rescored = rescore_survival(
+        following,
+        survival.model,
+        survival.model_version,
+        release="46.0",
+        scored_at=LATER_AT,
+        training_case_ids=training,
+        earlier=[EarlierScores(first, matrix)],
+    )
+    fresh = score_survival(
+        following,
+        survival.model,
+        survival.model_version,
+        release="46.0",
+        scored_at=LATER_AT,
+        training_case_ids=training,
+    )
     _assert_identical(rescored.scores, fresh)
     assert rescored.reused == {"model_version": len(unchanged)}
     assert set(SURVIVAL_OUTPUTS) <= set(fresh.columns)
@@ -165,8 +200,15 @@ def test_survival_rescore_equals_a_full_scoring(trained):
 def test_score_grading_is_rescore_without_earlier_rows(trained):
     matrix, models = trained
     gbm, grade = models["grading_gbm_vs_lgg"], models["grading_who_grade"]
-    plain = score_grading(matrix, gbm.model, gbm.model_version, release="45.0", scored_at=FIRST_AT,
-                          grade_model=grade.model, grade_model_version=grade.model_version)
+    plain = score_grading(
+        matrix,
+        gbm.model,
+        gbm.model_version,
+        release="45.0",
+        scored_at=FIRST_AT,
+        grade_model=grade.model,
+        grade_model_version=grade.model_version,
+    )
     _assert_identical(plain, _grading(models, matrix, "45.0", FIRST_AT).scores)
     assert set(GBM_OUTPUTS) | set(GRADE_OUTPUTS) <= set(plain.columns)
 
@@ -174,8 +216,9 @@ def test_score_grading_is_rescore_without_earlier_rows(trained):
 def test_records_say_which_rows_came_from_which_matrix_and_code(trained):
     matrix, models = trained
     first = _grading(models, matrix, "45.0", FIRST_AT).scores
-    older = first.with_columns(pl.lit("gbm-old").alias("model_version"),
-                               pl.lit(None, pl.String).alias("grade_model_version"))
+    older = first.with_columns(
+        pl.lit("gbm-old").alias("model_version"), pl.lit(None, pl.String).alias("grade_model_version")
+    )
     now = ScoringInputs("matrix-now", scoring_code_version())
     before = ScoringInputs("matrix-before", now.scoring_code)
     history = pl.concat([older, first])
@@ -189,8 +232,9 @@ def test_records_say_which_rows_came_from_which_matrix_and_code(trained):
     assert rows_scored_from(history, record, ScoringInputs("matrix-now", "other code")).is_empty()
     assert rows_scored_from(history, None, now).is_empty()
     assert scoring_record(history, first, now) == {group: now.to_json()}  # unknown history: no record
-    assert score_group(score_survival(matrix, models["survival_risk"].model, "surv-1", release="45.0",
-                                      scored_at=FIRST_AT)).unique().to_list() == ["surv-1"]
+    assert score_group(
+        score_survival(matrix, models["survival_risk"].model, "surv-1", release="45.0", scored_at=FIRST_AT)
+    ).unique().to_list() == ["surv-1"]
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.5, 0.8, float("inf")])

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
 import pytest
 from _model_cohort import synthetic_cohort
 
+from contracts.features import FEATURE_SETS
+from contracts.schemas import GRADING_SCORES_SCHEMA, SURVIVAL_SCORES_SCHEMA
 from models.explain import describe_feature_value, explain_top_contributions, global_importance
 from models.pipeline import load_model, train_task
 from models.registry import read_model_artifacts, write_model_artifacts
-from models.scoring import GRADING_SCORES_SCHEMA, SURVIVAL_SCORES_SCHEMA, score_grading, score_survival
-from transforms.features import FEATURE_SETS, build_model_matrix
+from models.scoring import score_grading, score_survival
+from transforms.features import build_model_matrix
 
-SCORED_AT = datetime(2026, 11, 22, 23, 0, tzinfo=timezone.utc)
+SCORED_AT = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,13 @@ def test_grading_scores_are_unique_per_case_release_model_and_follow_the_schema(
     model_matrix, models = trained
     gbm, grade = models["grading_gbm_vs_lgg"], models["grading_who_grade"]
     scores = score_grading(
-        model_matrix.matrix, gbm.model, gbm.model_version, release="45.0", scored_at=SCORED_AT,
-        grade_model=grade.model, grade_model_version=grade.model_version,
+        model_matrix.matrix,
+        gbm.model,
+        gbm.model_version,
+        release="45.0",
+        scored_at=SCORED_AT,
+        grade_model=grade.model,
+        grade_model_version=grade.model_version,
     )
     assert scores.schema == pl.Schema(GRADING_SCORES_SCHEMA)
     assert scores.height == model_matrix.matrix.height
@@ -51,7 +58,9 @@ def test_grading_scores_are_unique_per_case_release_model_and_follow_the_schema(
 def test_survival_scores_give_risk_group_and_decreasing_survival_probabilities(trained):
     model_matrix, models = trained
     survival = models["survival_risk"]
-    scores = score_survival(model_matrix.matrix, survival.model, survival.model_version, release="45.0", scored_at=SCORED_AT)
+    scores = score_survival(
+        model_matrix.matrix, survival.model, survival.model_version, release="45.0", scored_at=SCORED_AT
+    )
     assert scores.schema == pl.Schema(SURVIVAL_SCORES_SCHEMA)
     assert scores["case_id"].n_unique() == scores.height == model_matrix.matrix.height
     assert set(scores["risk_group"]) == {"low", "intermediate", "high"}
@@ -80,12 +89,20 @@ def test_scoring_refuses_mixed_releases_and_duplicate_cases(trained):
 def test_models_reloaded_from_artifacts_score_identically(trained, tmp_path):
     model_matrix, models = trained
     for task, trained_model in models.items():
-        write_model_artifacts(tmp_path, trained_model.model_version, trained_model.model.booster.model_to_string(), trained_model.artifact_metadata())
+        write_model_artifacts(
+            tmp_path,
+            trained_model.model_version,
+            trained_model.model.booster.model_to_string(),
+            trained_model.artifact_metadata(),
+        )
         text, metadata = read_model_artifacts(tmp_path, trained_model.model_version)
         reloaded = load_model(task, text, metadata)
         features = model_matrix.matrix.select(FEATURE_SETS[task]).to_numpy()
         if task == "survival_risk":
-            np.testing.assert_allclose(reloaded.survival_probability(features, [365.0]), trained_model.model.survival_probability(features, [365.0]))
+            np.testing.assert_allclose(
+                reloaded.survival_probability(features, [365.0]),
+                trained_model.model.survival_probability(features, [365.0]),
+            )
             assert reloaded.risk_cut_points == trained_model.model.risk_cut_points
         else:
             np.testing.assert_allclose(reloaded.predict_proba(features), trained_model.model.predict_proba(features))
@@ -119,7 +136,9 @@ def test_explanations_name_three_contributions_and_global_importance_ranks_the_s
     model_matrix, models = trained
     survival = models["survival_risk"]
     features = model_matrix.matrix.select(survival.model.feature_names).to_numpy()
-    sentences = explain_top_contributions(survival.model.booster, features[:20], survival.model.feature_names, task="survival_risk")
+    sentences = explain_top_contributions(
+        survival.model.booster, features[:20], survival.model.feature_names, task="survival_risk"
+    )
     assert all(1 <= s.count(";") + 1 <= 3 for s in sentences)
     assert all(("raises risk" in part or "lowers risk" in part) for s in sentences for part in s.split("; "))
     importance = global_importance(survival.model.booster, survival.model.feature_names)

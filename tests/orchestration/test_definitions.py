@@ -83,8 +83,14 @@ def definitions_snapshot() -> dict:
         name: {"class": type(resource).__name__, "fields": sorted(type(resource).model_fields)}
         for name, resource in sorted((defs.resources or {}).items())
     }
-    return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors,
-            "resources": resources}
+    return {
+        "assets": assets,
+        "checks": checks,
+        "jobs": jobs,
+        "schedules": schedules,
+        "sensors": sensors,
+        "resources": resources,
+    }
 
 
 def test_definitions_match_the_reviewed_snapshot():
@@ -109,7 +115,7 @@ def test_every_release_asset_is_partitioned_by_gdc_release_and_the_catalog_is_gl
 
 
 def test_every_lake_table_asset_carries_its_declared_column_schema():
-    from warehouse.tables import LAKE_TABLES
+    from contracts.tables import LAKE_TABLES
 
     graph = defs.resolve_asset_graph()
     for table in LAKE_TABLES:
@@ -141,7 +147,11 @@ def test_dagster_cli_validates_the_workspace():
     os.makedirs(env["DAGSTER_HOME"], exist_ok=True)
     completed = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "glioma_lakehouse" in completed.stdout + completed.stderr

@@ -29,19 +29,37 @@ def test_the_kubernetes_code_location_loads_with_the_k8s_executor_and_the_same_g
 
     def graph(defs):
         repository = defs.get_repository_def()
-        return (sorted(key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()),
-                sorted(s.name for s in repository.sensor_defs), sorted(s.name for s in repository.schedule_defs),
-                sorted(j.name for j in repository.get_all_jobs()))
+        return (
+            sorted(key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()),
+            sorted(s.name for s in repository.sensor_defs),
+            sorted(s.name for s in repository.schedule_defs),
+            sorted(j.name for j in repository.get_all_jobs()),
+        )
+
     assert graph(k8s.defs) == graph(local.defs)
 
 
 def test_dagster_definitions_validate_accepts_the_kubernetes_code_location(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "GDC_BASE_URL": "https://api.gdc.cancer.gov",
-           "GLIOMA_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "GDC_BASE_URL": "https://api.gdc.cancer.gov",
+        "GLIOMA_DATA_DIR": str(tmp_path / "data"),
+    }
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     completed = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m", "orchestration.deployment_k8s"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "definitions",
+            "validate",
+            "-m",
+            "orchestration.deployment_k8s",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "Validation successful" in completed.stdout + completed.stderr

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,11 +22,11 @@ from dagster import (
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
 from assets.warehouse import analytics_catalog
+from lake.ops_records import read_run_failures
+from lake.store import Lake
 from orchestration.definitions import build_definitions
 from orchestration.schedules import daily_release_backstop
 from orchestration.sensors import record_failed_runs, train_after_refresh
-from warehouse.lake import Lake
-from warehouse.ops import read_run_failures
 
 
 def _resources(base_url: str, data_dir: Path) -> dict:
@@ -78,13 +78,16 @@ def refreshed(standin, instance, tmp_path_factory):
     result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(partition_key=release, instance=instance)
     assert result.success
     # The first release has no champion to score it yet: train_challengers trains it and scores the release.
-    assert defs.resolve_job_def("train_challengers").execute_in_process(partition_key=release, instance=instance).success
+    assert (
+        defs.resolve_job_def("train_challengers").execute_in_process(partition_key=release, instance=instance).success
+    )
     return result, data_dir, defs
 
 
 def _schedule_context(instance: DagsterInstance, base_url: str):
     return build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2026, 12, 1, 6, tzinfo=timezone.utc),
+        instance=instance,
+        scheduled_execution_time=datetime(2026, 12, 1, 6, tzinfo=UTC),
         resources={"gdc": GdcApiResource(base_url=base_url, backoff_factor=0.01)},
     )
 
@@ -134,8 +137,11 @@ def _record_a_real_failure(server, served, tmp_path, instance):
     assert not result.success
     failure_event = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
     context = build_run_status_sensor_context(
-        sensor_name="record_failed_runs", dagster_event=failure_event, dagster_instance=instance,
-        dagster_run=result.dagster_run, resources={"lake": LakeResource(data_dir=str(tmp_path))},
+        sensor_name="record_failed_runs",
+        dagster_event=failure_event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"lake": LakeResource(data_dir=str(tmp_path))},
     ).for_run_failure()
     record_failed_runs(context)
     record_failed_runs(context)  # the same failure twice: still one row (one file per run id)
@@ -159,7 +165,9 @@ def test_a_successful_refresh_requests_one_challenger_training_run_for_its_relea
     result, _, _ = refreshed
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
-        sensor_name="train_after_refresh", dagster_event=success, dagster_instance=instance,
+        sensor_name="train_after_refresh",
+        dagster_event=success,
+        dagster_instance=instance,
         dagster_run=result.dagster_run,
     )
     request = train_after_refresh(context)

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from orchestration.definitions import RELEASE_ASSETS, RELEASE_CHECKS, analytics_catalog
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
-from warehouse.lake import Lake
+from lake.store import Lake
+from orchestration.definitions import RELEASE_ASSETS, RELEASE_CHECKS, analytics_catalog
 
 
 def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstance):
@@ -27,7 +27,10 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
         "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False),
     }
     result = materialize(
-        [*RELEASE_ASSETS, *RELEASE_CHECKS], partition_key=release, instance=instance, raise_on_error=False,
+        [*RELEASE_ASSETS, *RELEASE_CHECKS],
+        partition_key=release,
+        instance=instance,
+        raise_on_error=False,
         resources=resources,
     )
     if result.success:  # what the refresh job publishes at its end
@@ -37,8 +40,10 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
 
 def check_outcomes(result) -> dict[tuple[str, str], bool]:
     return {
-        (event.event_specific_data.asset_key.to_user_string(), event.event_specific_data.check_name):
-            event.event_specific_data.passed
+        (
+            event.event_specific_data.asset_key.to_user_string(),
+            event.event_specific_data.check_name,
+        ): event.event_specific_data.passed
         for event in result.all_events
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
     }
@@ -110,9 +115,7 @@ def test_new_release_is_rescored_and_history_is_kept(gdc_standin_factory, synthe
         per_task = dict(catalog.execute("select task, count(*) from registry.models group by task").fetchall())
         # One model per task and training release; exactly one champion per task.
         assert all(count == 2 for count in per_task.values()), per_task
-        assert catalog.execute(
-            "select count(*) from registry.models where status = 'champion'"
-        ).fetchone()[0] == 3
+        assert catalog.execute("select count(*) from registry.models where status = 'champion'").fetchone()[0] == 3
         assert catalog.execute("select count(distinct release) from scores.grading").fetchone()[0] == 2
 
     # Re-running a release is idempotent: same rows, no duplicates.

@@ -48,18 +48,26 @@ def postgres(tmp_path_factory):
         shutil.chown(directory, "postgres", "postgres")
     port = _free_port()
     data = directory / "data"
-    _as_postgres_user(["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
-                       "--no-sync"], directory)
+    _as_postgres_user(
+        ["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], directory
+    )
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-    _as_postgres_user(["pg_ctl", "-D", str(data), "-l", str(directory / "server.log"), "-w", "-t", "60",
-                       "-o", options, "start"], directory)
+    _as_postgres_user(
+        ["pg_ctl", "-D", str(data), "-l", str(directory / "server.log"), "-w", "-t", "60", "-o", options, "start"],
+        directory,
+    )
     try:
         connection = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
         connection.autocommit = True
         connection.cursor().execute("create database dagster")
         connection.close()
-        yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_USER": "postgres",
-               "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "dagster"}
+        yield {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(port),
+            "DAGSTER_PG_USER": "postgres",
+            "DAGSTER_PG_PASSWORD": "",
+            "DAGSTER_PG_DB": "dagster",
+        }
     finally:
         _as_postgres_user(["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"], directory)
         shutil.rmtree(directory, ignore_errors=True)
@@ -91,15 +99,20 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
         server.set_release(first)
         for job in ("refresh_gdc_release", "train_challengers"):
             result = job_with_resources(job, server.base_url, data_dir).execute_in_process(
-                partition_key=first, instance=instance)
+                partition_key=first, instance=instance
+            )
             assert result.success
         server.set_release(second)
 
         results = {}
 
         def launch(key, job, release, run_config):
-            with execute_job(reconstructable_job(job, server.base_url, data_dir), instance=instance,
-                             run_config=run_config, tags={"dagster/partition": release}) as result:
+            with execute_job(
+                reconstructable_job(job, server.base_url, data_dir),
+                instance=instance,
+                run_config=run_config,
+                tags={"dagster/partition": release},
+            ) as result:
                 results[key] = (result.success, result.run_id)
 
         threads = [
@@ -125,8 +138,10 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
             elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
                 windows[event.step_key][1] = record.timestamp
         assert len(pids) > 1  # a process per step
-        edges = sorted([(start, 1) for start, _ in windows.values()] + [(end, -1) for _, end in windows.values()],
-                       key=lambda edge: (edge[0], edge[1]))
+        edges = sorted(
+            [(start, 1) for start, _ in windows.values()] + [(end, -1) for _, end in windows.values()],
+            key=lambda edge: (edge[0], edge[1]),
+        )
         running, most = 0, 0
         for _, change in edges:
             running += change
@@ -134,13 +149,18 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
         assert 2 <= most <= 2, most
 
     # The runs are PostgreSQL rows, and the catalog both runs published holds both releases.
-    connection = psycopg2.connect(host="127.0.0.1", port=int(postgres["DAGSTER_PG_PORT"]), user="postgres",
-                                  dbname="dagster")
+    connection = psycopg2.connect(
+        host="127.0.0.1", port=int(postgres["DAGSTER_PG_PORT"]), user="postgres", dbname="dagster"
+    )
     with connection, connection.cursor() as cursor:
         cursor.execute("select run_id, status from runs where run_id in %s", (tuple(r[1] for r in results.values()),))
         assert sorted(status for _, status in cursor.fetchall()) == ["SUCCESS", "SUCCESS"]
     connection.close()
     with duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True) as catalog:
-        published = [r[0] for r in catalog.execute(
-            "select release from ops.catalog_releases where status = 'published' order by release").fetchall()]
+        published = [
+            r[0]
+            for r in catalog.execute(
+                "select release from ops.catalog_releases where status = 'published' order by release"
+            ).fetchall()
+        ]
     assert published == [first, second]

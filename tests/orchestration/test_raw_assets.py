@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from assets.raw import RAW_ASSETS
-from assets.warehouse import analytics_catalog
 from assets.partitions import gdc_releases
+from assets.raw import RAW_ASSETS
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource
-from warehouse.lake import Lake
+from assets.warehouse import analytics_catalog
+from lake.store import Lake
 
 
 def _materialize_raw(base_url: str, data_dir: Path, release: str, instance: DagsterInstance, **gdc_overrides):
@@ -74,9 +74,7 @@ def test_raw_assets_for_the_real_dev_bundle_hold_every_document_of_the_release(
     assert stored["available_variation_data"] == original["available_variation_data"]
 
     # Materialisation metadata carries counts, bytes, pages, retries, duration.
-    materialization = instance.get_latest_materialization_event(
-        AssetKey(["raw", "gdc_cases"])
-    ).asset_materialization
+    materialization = instance.get_latest_materialization_event(AssetKey(["raw", "gdc_cases"])).asset_materialization
     for key in ("rows", "bytes", "pages", "retries", "duration_seconds"):
         assert key in materialization.metadata
     assert materialization.metadata["pages"].value == 4  # 777 cases at 250 a page
@@ -90,9 +88,12 @@ def test_raw_assets_for_the_real_dev_bundle_hold_every_document_of_the_release(
     # The catalog answers SQL over the lake, read-only.
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         assert connection.execute("select count(*) from raw.gdc_cases_current").fetchone()[0] == 777
-        assert connection.execute(
-            "select count(distinct file_id) from raw.mgmt_probe_betas where release = '45.0'"
-        ).fetchone()[0] == 645
+        assert (
+            connection.execute(
+                "select count(distinct file_id) from raw.mgmt_probe_betas where release = '45.0'"
+            ).fetchone()[0]
+            == 645
+        )
 
 
 def test_a_file_fetched_by_an_earlier_release_is_not_downloaded_again(

@@ -11,11 +11,11 @@ from dagster import DagsterInstance
 
 from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
+from lake.store import Lake
 from models.grading import GBM_VS_LGG
 from models.registry import read_training_rows
 from orchestration.definitions import build_definitions
 from sandbox.synthetic import TRUTH_FILE
-from warehouse.lake import Lake
 
 pytestmark = pytest.mark.slow
 # Built to be worse: a grading recipe that sees only sex (GBM vs LGG is mostly IDH, age and markers).
@@ -23,13 +23,16 @@ DEGRADED = {GBM_VS_LGG: ["sex_male"]}
 
 
 def _defs(base_url, data_dir, challenger_feature_sets=None):
-    return build_definitions({
-        "gdc": GdcApiResource(base_url=base_url, backoff_factor=0.01),
-        "lake": LakeResource(data_dir=str(data_dir)),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False,
-                                                challenger_feature_sets=challenger_feature_sets or {}),
-    })
+    return build_definitions(
+        {
+            "gdc": GdcApiResource(base_url=base_url, backoff_factor=0.01),
+            "lake": LakeResource(data_dir=str(data_dir)),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(
+                n_splits=3, n_repeats=1, survival_baselines=False, challenger_feature_sets=challenger_feature_sets or {}
+            ),
+        }
+    )
 
 
 def _run(defs, job, release, instance):
@@ -42,9 +45,12 @@ def _run(defs, job, release, instance):
 
 def _registry(data_dir):
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as catalog:
-        return pl.from_arrow(catalog.execute(
-            "select model_version, task, training_release, status, decision_reason, comparison, created_at "
-            "from registry.models order by created_at").arrow())
+        return pl.from_arrow(
+            catalog.execute(
+                "select model_version, task, training_release, status, decision_reason, comparison, created_at "
+                "from registry.models order by created_at"
+            ).arrow()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +84,17 @@ def lifecycle(synthetic_two_release_root, tmp_path_factory):
     finally:
         server.stop()
     return {
-        "root": root, "first": first, "second": second, "data_dir": data_dir, "refresh": refresh,
-        "registry_after_first": registry_after_first, "scored_first": scored_first, "prospective": prospective,
-        "after_better": after_better, "after_worse": after_worse, "unchanged": unchanged,
+        "root": root,
+        "first": first,
+        "second": second,
+        "data_dir": data_dir,
+        "refresh": refresh,
+        "registry_after_first": registry_after_first,
+        "scored_first": scored_first,
+        "prospective": prospective,
+        "after_better": after_better,
+        "after_worse": after_worse,
+        "unchanged": unchanged,
     }
 
 
@@ -109,17 +123,22 @@ def test_scores_say_which_patients_the_model_trained_on(lifecycle):
 
 def test_prospective_validation_runs_on_exactly_the_new_patients(lifecycle):
     prospective = lifecycle["prospective"]
-    arrived = prospective.filter((pl.col("cohort") == "arrived_after_training") & (pl.col("task") == GBM_VS_LGG)
-                                 & (pl.col("metric") == "roc_auc"))
+    arrived = prospective.filter(
+        (pl.col("cohort") == "arrived_after_training")
+        & (pl.col("task") == GBM_VS_LGG)
+        & (pl.col("metric") == "roc_auc")
+    )
     assert arrived.height == 1
     scores = lifecycle["scored_first"]
     lake = Lake(lifecycle["data_dir"])
     matrix = lake.read("features", "model_matrix", lifecycle["second"])
     labelled_new = matrix.filter(pl.col("label_gbm").is_not_null()).join(
-        scores.filter(~pl.col("in_training_set")).select("case_id"), on="case_id")
+        scores.filter(~pl.col("in_training_set")).select("case_id"), on="case_id"
+    )
     assert arrived["n"][0] == labelled_new.height > 0
     assert {"harrell_c", "uno_c", "ibs", "roc_auc_micro", "conformal_coverage", "ece_noise_floor"} <= set(
-        prospective["metric"].to_list())
+        prospective["metric"].to_list()
+    )
 
 
 def test_a_better_challenger_is_promoted_and_a_worse_one_kept_on_the_same_folds(lifecycle):
@@ -131,19 +150,24 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_kept_on_the_same_folds(
 
     comparison = json.loads(comparison) if isinstance(comparison, str) else comparison
     assert comparison["promote"] is True and comparison["difference_ci_low"] > -comparison["margin"]
-    worse = lifecycle["after_worse"].filter((pl.col("task") == GBM_VS_LGG) & (pl.col("training_release") == second)
-                                            & (pl.col("status") == "challenger"))
+    worse = lifecycle["after_worse"].filter(
+        (pl.col("task") == GBM_VS_LGG) & (pl.col("training_release") == second) & (pl.col("status") == "challenger")
+    )
     assert worse.height == 1
     worse_comparison = json.loads(worse["comparison"][0])
     assert worse_comparison["promote"] is False and worse_comparison["difference_ci_high"] < 0
-    assert "kept" in worse["decision_reason"][0] or "not promoted" in worse["decision_reason"][0].lower() \
+    assert (
+        "kept" in worse["decision_reason"][0]
+        or "not promoted" in worse["decision_reason"][0].lower()
         or "worse" in worse["decision_reason"][0]
+    )
 
 
 def test_retraining_is_skipped_when_recipe_and_training_rows_are_unchanged(lifecycle):
     result = lifecycle["unchanged"]
-    metadata = [m for m in result.get_asset_materialization_events()
-                if m.asset_key.path == ["models", "grading_model"]][0].materialization.metadata
+    metadata = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.path == ["models", "grading_model"]
+    ][0].materialization.metadata
     assert metadata[f"{GBM_VS_LGG}/retrained"].value is False
     assert "not retrained" in metadata[f"{GBM_VS_LGG}/decision"].value
 

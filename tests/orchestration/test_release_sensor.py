@@ -14,7 +14,9 @@ from orchestration.sensors import LOCAL_POLL_SECONDS, TICK_BUDGET_SECONDS, gdc_r
 
 
 def _evaluate(instance: DagsterInstance, base_url: str, cursor: str | None = None):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"gdc": GdcApiResource(base_url=base_url)})
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"gdc": GdcApiResource(base_url=base_url)}
+    )
     return gdc_release_sensor(context), context
 
 

@@ -16,8 +16,9 @@ TOKEN = "tok-3b9f1c0e-SECRET-do-not-log-7d2a"
 
 
 @pytest.mark.parametrize("source", ["env", "file"])
-def test_the_token_is_sent_to_gdc_and_found_nowhere_else(source, gdc_standin_factory, synthetic_two_release_root,
-                                                         tmp_path, monkeypatch):
+def test_the_token_is_sent_to_gdc_and_found_nowhere_else(
+    source, gdc_standin_factory, synthetic_two_release_root, tmp_path, monkeypatch
+):
     root, first, _ = synthetic_two_release_root
     server = gdc_standin_factory(root)
     server.set_release(first)
@@ -32,10 +33,14 @@ def test_the_token_is_sent_to_gdc_and_found_nowhere_else(source, gdc_standin_fac
     data_dir = tmp_path / "data"
     gdc = GdcApiResource(base_url=server.base_url, backoff_factor=0.01)
     assert gdc.token() == TOKEN
-    defs = build_definitions({
-        "gdc": gdc, "lake": LakeResource(data_dir=str(data_dir)), "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
-    })
+    defs = build_definitions(
+        {
+            "gdc": gdc,
+            "lake": LakeResource(data_dir=str(data_dir)),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
+        }
+    )
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(gdc_releases.name, [first])
     result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(partition_key=first, instance=instance)

@@ -61,13 +61,19 @@ def _free_port() -> int:
 
 
 def _graphql(port: int, query: str, variables: dict) -> dict:
-    answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables}, timeout=30)
+    answer = requests.post(
+        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables}, timeout=30
+    )
     answer.raise_for_status()
     return answer.json()["data"]
 
 
 def _ticks(port: int) -> list[dict]:
-    selector = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION, "sensorName": "gdc_release_sensor"}
+    selector = {
+        "repositoryName": "__repository__",
+        "repositoryLocationName": LOCATION,
+        "sensorName": "gdc_release_sensor",
+    }
     data = _graphql(port, SENSOR_TICKS, {"selector": selector})["sensorOrError"]
     return data["sensorState"]["ticks"] if data["__typename"] == "Sensor" else []
 
@@ -107,15 +113,40 @@ def ui(bundle_root, tmp_path_factory):
     log = open(log_path, "w")
     env = {key: value for key, value in os.environ.items() if key not in ("GDC_BASE_URL", "GLIOMA_DATA_DIR")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.ui", "--bundle-root", str(bundle_root), "--data-dir", str(work / "data"),
-         "--dagster-home", str(work / "home"), "--port", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "orchestration.ui",
+            "--bundle-root",
+            str(bundle_root),
+            "--data-dir",
+            str(work / "data"),
+            "--dagster-home",
+            str(work / "home"),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         _wait(lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=5).ok, 180, "dagster dev to serve")
-        _wait(lambda: _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name "
-                               "locationOrLoadError { __typename } } } } }", {})["workspaceOrError"]["locationEntries"]
-              [0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", 180, "the code location to load")
+        _wait(
+            lambda: (
+                _graphql(
+                    port,
+                    "{ workspaceOrError { ... on Workspace { locationEntries { name "
+                    "locationOrLoadError { __typename } } } } }",
+                    {},
+                )["workspaceOrError"]["locationEntries"][0]["locationOrLoadError"]["__typename"]
+                == "RepositoryLocation"
+            ),
+            180,
+            "the code location to load",
+        )
         yield {"process": process, "port": port, "log": log_path}
     finally:
         if process.poll() is None:
@@ -130,9 +161,18 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1600,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -153,38 +193,61 @@ def _page(browser, url: str, must_show: list[str], screenshot: str, timeout: flo
     time.sleep(2)
     _dismiss_welcome(browser)
     try:
-        text = _wait(lambda: (lambda body: body if all(word in body for word in must_show) else None)(
-            browser.find_element("tag name", "body").text), timeout, f"{url} to show {must_show}")
+        text = _wait(
+            lambda: (lambda body: body if all(word in body for word in must_show) else None)(
+                browser.find_element("tag name", "body").text
+            ),
+            timeout,
+            f"{url} to show {must_show}",
+        )
     finally:
         browser.save_screenshot(str(ARTIFACTS / screenshot))  # also when it failed: shows what was there
     return text
 
 
 def test_make_ui_serves_the_stand_in_and_the_sensor_ticks_green_with_one_refresh_request(ui):
-    ticks = _wait(lambda: [t for t in _ticks(ui["port"]) if t["status"] != "STARTED"] or None, 180,
-                  "the release sensor's first tick")
+    ticks = _wait(
+        lambda: [t for t in _ticks(ui["port"]) if t["status"] != "STARTED"] or None,
+        180,
+        "the release sensor's first tick",
+    )
     assert not [t for t in ticks if t["status"] == "FAILURE"], ticks
     first = ticks[-1]
     assert first["status"] == "SUCCESS" and len(first["runIds"]) == 1, ticks
-    schedules = _graphql(ui["port"], SCHEDULES, {"selector": {"repositoryName": "__repository__",
-                                                              "repositoryLocationName": LOCATION}})
+    schedules = _graphql(
+        ui["port"], SCHEDULES, {"selector": {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}}
+    )
     names = {s["name"]: s["scheduleState"]["status"] for s in schedules["schedulesOrError"]["results"]}
     assert names == {"daily_release_backstop": "RUNNING", "daily_freshness_check": "RUNNING"}
 
 
 def test_asset_graph_checks_and_automation_pages_render_in_chromium(ui, browser):
     base = f"http://127.0.0.1:{ui['port']}"
-    _page(browser, f"{base}/asset-groups", ["raw", "harmonised", "features", "models", "scores", "warehouse", "ops"],
-          "asset_graph.png")
-    _page(browser, f"{base}/locations/__repository__@{LOCATION}/asset-groups/raw/lineage",
-          ["gdc_release", "gdc_methylation_files", "mgmt_probe_betas", "Asset checks"],
-          "asset_graph_raw.png")
-    checks = _page(browser, f"{base}/assets/raw/gdc_cases?view=checks",
-                   ["blocking_expectations", "warning_expectations"], "asset_checks.png")
+    _page(
+        browser,
+        f"{base}/asset-groups",
+        ["raw", "harmonised", "features", "models", "scores", "warehouse", "ops"],
+        "asset_graph.png",
+    )
+    _page(
+        browser,
+        f"{base}/locations/__repository__@{LOCATION}/asset-groups/raw/lineage",
+        ["gdc_release", "gdc_methylation_files", "mgmt_probe_betas", "Asset checks"],
+        "asset_graph_raw.png",
+    )
+    checks = _page(
+        browser,
+        f"{base}/assets/raw/gdc_cases?view=checks",
+        ["blocking_expectations", "warning_expectations"],
+        "asset_checks.png",
+    )
     assert "gdc_cases" in checks
-    automation = _page(browser, f"{base}/automation",
-                       ["gdc_release_sensor", "daily_release_backstop", "daily_freshness_check", "record_failed_runs"],
-                       "automation.png")
+    automation = _page(
+        browser,
+        f"{base}/automation",
+        ["gdc_release_sensor", "daily_release_backstop", "daily_freshness_check", "record_failed_runs"],
+        "automation.png",
+    )
     assert "train_after_refresh" in automation
 
 
@@ -193,11 +256,18 @@ def test_next_release_written_into_the_root_makes_the_running_sensor_request_its
 
     before = {run for tick in _ticks(ui["port"]) for run in tick["runIds"]}
     label = append_release(bundle_root, change_share=0.2)
-    new_runs = _wait(lambda: {run for tick in _ticks(ui["port"]) for run in tick["runIds"]} - before or None,
-                     200, f"a run request for release {label}", interval=5)
+    new_runs = _wait(
+        lambda: {run for tick in _ticks(ui["port"]) for run in tick["runIds"]} - before or None,
+        200,
+        f"a run request for release {label}",
+        interval=5,
+    )
     assert len(new_runs) == 1
-    run_tags = _graphql(ui["port"], "query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }",
-                        {"id": next(iter(new_runs))})["runOrError"]["tags"]
+    run_tags = _graphql(
+        ui["port"],
+        "query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }",
+        {"id": next(iter(new_runs))},
+    )["runOrError"]["tags"]
     assert {"key": "dagster/partition", "value": label} in run_tags
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
-from transforms.quarantine import quarantine_frame
+from contracts.panels import SSM_PANEL_GENES
 from sandbox.bundle_tables import raw_tables_from_bundle
-from transforms.panels import SSM_PANEL_GENES
+from transforms.quarantine import quarantine_frame
 from transforms.raw_tables import raw_cases_table
 
 RELEASE = "45.0"

@@ -9,7 +9,6 @@ from typing import Any
 
 import polars as pl
 import pytest
-
 from _quality_frames import (
     BARCODES,
     CASE_IDS,
@@ -21,6 +20,7 @@ from _quality_frames import (
     valid_quarantine,
     valid_who_cns5_class,
 )
+
 from quality.runner import QualityReport, validate_table
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
 from _quality_frames import RELEASE, set_value
+
 from quality.runner import validate_table
 from quality.suites import RAW_TABLES
 
@@ -34,9 +34,7 @@ def test_real_dev_bundle_raw_table_passes_its_suite(table_name: str, real_raw_fr
         "raw/mgmt_probe_betas": 1290,
     }[table_name]
     assert report.row_count == expected_rows
-    id_not_null = [
-        row for row in report.results if row["expectation_type"] == "expect_column_values_to_not_be_null"
-    ]
+    id_not_null = [row for row in report.results if row["expectation_type"] == "expect_column_values_to_not_be_null"]
     assert id_not_null and all(row["element_count"] == expected_rows for row in id_not_null)
 
 
@@ -88,7 +86,10 @@ def test_missing_occurrence_id_is_blocking(real_raw_frames: dict[str, pl.DataFra
 def test_chr_prefixed_chromosome_is_a_warning_only(real_raw_frames: dict[str, pl.DataFrame]) -> None:
     cnv = real_raw_frames["raw/gdc_cnv_occurrences"]
     broken = cnv.with_columns(
-        pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("chr") + pl.col("chromosome")).otherwise(pl.col("chromosome")).alias("chromosome")
+        pl.when(pl.int_range(pl.len()) < 3)
+        .then(pl.lit("chr") + pl.col("chromosome"))
+        .otherwise(pl.col("chromosome"))
+        .alias("chromosome")
     )
 
     report = validate_table("raw/gdc_cnv_occurrences", broken, release=RELEASE)
@@ -127,7 +128,9 @@ def test_methylation_file_defect_fails_its_expectation(
     assert row["unexpected_row_keys"] == [{"file_id": files["file_id"][7]}]
 
 
-def test_beta_outside_unit_interval_and_duplicate_probe_fail_as_warnings(real_raw_frames: dict[str, pl.DataFrame]) -> None:
+def test_beta_outside_unit_interval_and_duplicate_probe_fail_as_warnings(
+    real_raw_frames: dict[str, pl.DataFrame],
+) -> None:
     betas = real_raw_frames["raw/mgmt_probe_betas"]
     broken = pl.concat([set_value(betas, 0, "beta", 1.5), betas.slice(4, 1)])
     file_id, probe_id = betas["file_id"][4], betas["probe_id"][4]

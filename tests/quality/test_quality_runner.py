@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from _quality_frames import RELEASE, set_value, valid_patients, valid_quarantine, valid_who_cns5_class
+
 from quality import runner
 from quality.runner import MissingColumnError, results_markdown, validate_table
 from quality.suites import (
@@ -52,7 +52,9 @@ def test_unknown_table_is_named_in_the_error() -> None:
 
 def test_missing_column_names_table_and_column() -> None:
     frame = valid_patients().drop("overall_survival_days")
-    with pytest.raises(MissingColumnError, match=r"table harmonised/patients: column\(s\) 'overall_survival_days' missing"):
+    with pytest.raises(
+        MissingColumnError, match=r"table harmonised/patients: column\(s\) 'overall_survival_days' missing"
+    ):
         validate_table("harmonised/patients", frame, release=RELEASE)
 
 
@@ -132,7 +134,11 @@ def test_metadata_is_json_and_tabulates_every_expectation_with_examples() -> Non
     assert json.loads(json.dumps(metadata)) == metadata
     assert metadata["success"] is False
     assert metadata["blocking_failed"] == 1 and metadata["warnings_failed"] == 1
-    assert metadata["expectations_evaluated"] == len(report.results) == len(build_suite("harmonised/patients").expectations)
+    assert (
+        metadata["expectations_evaluated"]
+        == len(report.results)
+        == len(build_suite("harmonised/patients").expectations)
+    )
     markdown = metadata["results_markdown"]
     table_rows = [line for line in markdown.splitlines() if line.startswith("| ")][1:]
     assert len(table_rows) == len(report.results)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import polars as pl
-
 from _quality_frames import RELEASE, set_value, valid_patients
+
+from lake.store import content_hash
 from quality.cache import cached_report, store_report, write_check_results
 from quality.runner import validate_table
-from warehouse.lake import content_hash
 
 
 def test_identical_content_reuses_the_validation_and_says_so(tmp_path):

@@ -12,9 +12,9 @@ import dataclasses
 
 import polars as pl
 import pytest
+from _quality_frames import RELEASE, valid_quarantine
 
 import quality.runner
-from _quality_frames import RELEASE, valid_quarantine
 from quality.runner import validate_table
 from sandbox.bundle_tables import raw_tables_from_bundle
 from sandbox.synthetic import CohortSpec, write_multi_release
@@ -22,7 +22,8 @@ from sandbox.synthetic import CohortSpec, write_multi_release
 
 def _nulls_every(frame: pl.DataFrame, n: int, *columns: str) -> pl.DataFrame:
     return frame.with_columns(
-        pl.when(pl.int_range(pl.len()) % n == 1).then(None).otherwise(pl.col(column)).alias(column) for column in columns
+        pl.when(pl.int_range(pl.len()) % n == 1).then(None).otherwise(pl.col(column)).alias(column)
+        for column in columns
     )
 
 
@@ -56,23 +57,30 @@ def test_null_checked_text_columns_are_the_documents_and_never_a_row_key() -> No
 
 @pytest.mark.parametrize(
     "table_name",
-    ["raw/gdc_cases", "raw/gdc_ssm_occurrences", "raw/gdc_cnv_occurrences", "raw/gdc_methylation_files",
-     "harmonised/quarantine"],
+    [
+        "raw/gdc_cases",
+        "raw/gdc_ssm_occurrences",
+        "raw/gdc_cnv_occurrences",
+        "raw/gdc_methylation_files",
+        "harmonised/quarantine",
+    ],
 )
-def test_lazy_scan_and_null_masks_give_the_report_of_the_whole_frame(
-    frames, table_name, tmp_path, monkeypatch
-) -> None:
+def test_lazy_scan_and_null_masks_give_the_report_of_the_whole_frame(frames, table_name, tmp_path, monkeypatch) -> None:
     frame = frames[table_name]
     masked = validate_table(table_name, frame, release=RELEASE, previous_row_count=frame.height)
     frame.write_parquet(tmp_path / "partition.parquet")
-    lazy = validate_table(table_name, pl.scan_parquet(tmp_path / "partition.parquet"), release=RELEASE,
-                          previous_row_count=frame.height)
+    lazy = validate_table(
+        table_name, pl.scan_parquet(tmp_path / "partition.parquet"), release=RELEASE, previous_row_count=frame.height
+    )
     with monkeypatch.context() as patched:
         patched.setattr(quality.runner, "_null_checked_only", lambda table: frozenset())
         whole = validate_table(table_name, frame, release=RELEASE, previous_row_count=frame.height)
 
-    failed_not_null = [row for row in whole.results
-                       if row["expectation_type"] == "expect_column_values_to_not_be_null" and not row["success"]]
+    failed_not_null = [
+        row
+        for row in whole.results
+        if row["expectation_type"] == "expect_column_values_to_not_be_null" and not row["success"]
+    ]
     assert failed_not_null and all(row["unexpected_row_keys"] for row in failed_not_null)
     assert _comparable(masked) == _comparable(whole)
     assert _comparable(lazy) == _comparable(whole)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from reliability_state import FULL, REFRESH, REFRESH_AND_TRAIN, PublishedState, copy_world, published_state, run_refresh
 
 
@@ -25,8 +24,8 @@ class World:
     baseline_data: Path
     baseline_home: Path
     baseline: PublishedState
-    reference: PublishedState            # after a clean refresh of 46.0
-    reference_trained: PublishedState    # after a clean refresh and training of 46.0
+    reference: PublishedState  # after a clean refresh of 46.0
+    reference_trained: PublishedState  # after a clean refresh and training of 46.0
     refresh_seconds: float
     first: str
     second: str
@@ -49,8 +48,9 @@ def world(tmp_path_factory) -> World:
     from sandbox.synthetic import CohortSpec, write_multi_release
 
     root = tmp_path_factory.mktemp("reliability_root")
-    write_multi_release(root, CohortSpec(n_cases=160, seed=23, release_label="45.0"), releases=("45.0", "46.0"),
-                        change_share=0.2)
+    write_multi_release(
+        root, CohortSpec(n_cases=160, seed=23, release_label="45.0"), releases=("45.0", "46.0"), change_share=0.2
+    )
     server = GdcStandIn(root, port=0).start()
     base = tmp_path_factory.mktemp("reliability_baseline")
     data, home = base / "data", base / "dagster_home"
@@ -69,8 +69,9 @@ def world(tmp_path_factory) -> World:
     reference = published_state(ref_data)
     _refresh_ok(server.base_url, ref_data, ref_home, "46.0", ["train_challengers"])
     reference_trained = published_state(ref_data)
-    yield World(server, server.base_url, data, home, baseline, reference, reference_trained, refresh_seconds,
-                "45.0", "46.0")
+    yield World(
+        server, server.base_url, data, home, baseline, reference, reference_trained, refresh_seconds, "45.0", "46.0"
+    )
     server.stop()
 
 

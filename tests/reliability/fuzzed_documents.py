@@ -11,8 +11,22 @@ import random
 from pathlib import Path
 from typing import Any
 
-GARBAGE: tuple[Any, ...] = ("", "garbage", -5, 3.7, True, None, [], {}, ["x"], "NOT REPORTED", "  Unknown ", "'--",
-                            1e308, "12abc")
+GARBAGE: tuple[Any, ...] = (
+    "",
+    "garbage",
+    -5,
+    3.7,
+    True,
+    None,
+    [],
+    {},
+    ["x"],
+    "NOT REPORTED",
+    "  Unknown ",
+    "'--",
+    1e308,
+    "12abc",
+)
 MEGABYTE = 1_000_000
 FUZZED_ID_PREFIX = "f0220000-0000-4000-8000-"
 
@@ -45,8 +59,9 @@ def _random_edit(document: dict, rng: random.Random) -> None:
 DEFECTS = ("negative_death_day", "dead_without_death_day", "alive_with_death_day", "non_numeric_death_day")
 
 
-def write_fuzzed_release(source_release: Path, target_root: Path, label: str, *, count: int = 1000,
-                         seed: int = 20261201) -> list[str]:
+def write_fuzzed_release(
+    source_release: Path, target_root: Path, label: str, *, count: int = 1000, seed: int = 20261201
+) -> list[str]:
     """A bundle root serving `label`: the source release plus `count` fuzzed cases. Returns their case ids."""
     import shutil
 

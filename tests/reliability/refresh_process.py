@@ -30,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions({
-        "gdc": GdcApiResource(base_url=args.base_url, backoff_factor=0.01, max_retries=2, page_size=50),
-        "lake": LakeResource(data_dir=str(args.data_dir)),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
-    })
+    defs = build_definitions(
+        {
+            "gdc": GdcApiResource(base_url=args.base_url, backoff_factor=0.01, max_retries=2, page_size=50),
+            "lake": LakeResource(data_dir=str(args.data_dir)),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
+        }
+    )
     instance = DagsterInstance.get()
     if not instance.has_dynamic_partition(gdc_releases.name, args.release):
         instance.add_dynamic_partitions(gdc_releases.name, [args.release])
@@ -43,11 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     for job in args.job or ["refresh_gdc_release"]:
         started = time.monotonic()
         result = defs.resolve_job_def(job).execute_in_process(
-            partition_key=args.release, instance=instance, raise_on_error=False,
+            partition_key=args.release,
+            instance=instance,
+            raise_on_error=False,
             tags={"glioma/release": args.release, "glioma/trigger": "reliability"},
         )
-        print(json.dumps({"job": job, "success": result.success, "run_id": result.run_id,
-                          "seconds": round(time.monotonic() - started, 2)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "job": job,
+                    "success": result.success,
+                    "run_id": result.run_id,
+                    "seconds": round(time.monotonic() - started, 2),
+                }
+            ),
+            flush=True,
+        )
         ok = ok and result.success
         if not result.success:
             break

@@ -34,11 +34,11 @@ VOLATILE_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIME")
 @dataclass(frozen=True)
 class PublishedState:
     relations: dict[str, tuple[int, str]]  # schema.name -> (rows, content hash)
-    releases: tuple[str, ...]               # ops.catalog_releases, status published
-    current_releases: tuple[str, ...]       # distinct releases over every `_current` view
+    releases: tuple[str, ...]  # ops.catalog_releases, status published
+    current_releases: tuple[str, ...]  # distinct releases over every `_current` view
     rows: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)  # normalised rows
 
-    def differences(self, other: "PublishedState") -> list[str]:
+    def differences(self, other: PublishedState) -> list[str]:
         names = sorted(set(self.relations) | set(other.relations))
         lines = []
         for name in names:
@@ -46,7 +46,7 @@ class PublishedState:
                 continue
             lines.append(f"{name}: {self.relations.get(name)} vs {other.relations.get(name)}")
             mine, theirs = set(self.rows.get(name, [])), set(other.rows.get(name, []))
-            for here, there in list(zip(sorted(mine - theirs), sorted(theirs - mine)))[:3]:
+            for here, there in list(zip(sorted(mine - theirs), sorted(theirs - mine), strict=True))[:3]:
                 a, b = json.loads(here), json.loads(there)
                 changed = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
                 lines.append(f"  {str(next(iter(a.values()), ''))[:60]}: {str(changed)[:600]}")
@@ -79,17 +79,24 @@ def connection_state(connection: duckdb.DuckDBPyConnection, prefix: str) -> Publ
         select = ", ".join(f'"{c}"' for c in kept) or "1"
         rows = connection.execute(f"select {select} from {qualified}").fetchall()
         digest = hashlib.sha256()
-        lines = sorted(_TIMESTAMP.sub("<time>", json.dumps(dict(zip(kept, row)), default=str).replace(prefix, "<data>"))
-                       for row in rows)
+        lines = sorted(
+            _TIMESTAMP.sub(
+                "<time>", json.dumps(dict(zip(kept, row, strict=True)), default=str).replace(prefix, "<data>")
+            )
+            for row in rows
+        )
         for line in lines:
             digest.update(line.encode())
         normalised[qualified] = lines
         state[qualified] = (len(rows), digest.hexdigest()[:16])
         if name.endswith("_current") and "release" in [c[0] for c in columns]:
             current |= {r[0] for r in connection.execute(f"select distinct release from {qualified}").fetchall()}
-    releases = tuple(r[0] for r in connection.execute(
-        "select release from ops.catalog_releases where status = 'published' order by release"
-    ).fetchall())
+    releases = tuple(
+        r[0]
+        for r in connection.execute(
+            "select release from ops.catalog_releases where status = 'published' order by release"
+        ).fetchall()
+    )
     return PublishedState(state, releases, tuple(sorted(current)), normalised)
 
 
@@ -116,9 +123,17 @@ def copy_world(source_data: Path, source_home: Path, target: Path) -> tuple[Path
     return data, home
 
 
-def run_refresh(base_url: str, data_dir: Path, dagster_home: Path, release: str, jobs: list[str], *,
-                crash_at: str | None = None, kill_after: float | None = None,
-                timeout: float = 600) -> tuple[int, str]:
+def run_refresh(
+    base_url: str,
+    data_dir: Path,
+    dagster_home: Path,
+    release: str,
+    jobs: list[str],
+    *,
+    crash_at: str | None = None,
+    kill_after: float | None = None,
+    timeout: float = 600,
+) -> tuple[int, str]:
     """Run jobs in a new process (its own session, as a run worker is); SIGKILL its whole process group after
     `kill_after` seconds, or let a crash point kill it. Returns (exit code, output)."""
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
@@ -128,8 +143,9 @@ def run_refresh(base_url: str, data_dir: Path, dagster_home: Path, release: str,
     command = [sys.executable, str(RUNNER), "--base-url", base_url, "--data-dir", str(data_dir), "--release", release]
     for job in jobs:
         command += ["--job", job]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         if kill_after is not None:
             try:

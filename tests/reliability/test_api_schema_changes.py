@@ -21,8 +21,13 @@ from transforms.survival import DEAD_WITHOUT_DEATH_DAY
 
 pytestmark = pytest.mark.slow
 
-UNCHANGED = ("harmonised.patients", "harmonised.molecular_markers", "features.model_matrix",
-             "scores.grading", "scores.survival_risk")
+UNCHANGED = (
+    "harmonised.patients",
+    "harmonised.molecular_markers",
+    "features.model_matrix",
+    "scores.grading",
+    "scores.survival_risk",
+)
 
 
 def _add_fields(case: dict) -> None:
@@ -44,7 +49,9 @@ def _numbers_as_text(case: dict) -> None:
 
 
 CHANGES: dict[str, Callable[[dict], None]] = {
-    "new_fields": _add_fields, "removed_field": _remove_gender, "numbers_as_text": _numbers_as_text,
+    "new_fields": _add_fields,
+    "removed_field": _remove_gender,
+    "numbers_as_text": _numbers_as_text,
 }
 
 
@@ -70,7 +77,8 @@ def test_a_changed_gdc_answer_publishes_what_the_unchanged_one_does(world, tmp_p
     state = published_state(data)
     for relation in UNCHANGED:
         assert state.rows[relation] == world.reference.rows[relation], "\n".join(
-            line for line in state.differences(world.reference))
+            line for line in state.differences(world.reference)
+        )
 
 
 def test_a_death_day_that_became_an_object_is_missing_from_the_answer_and_its_cases_quarantined(world, tmp_path):
@@ -81,8 +89,11 @@ def test_a_death_day_that_became_an_object_is_missing_from_the_answer_and_its_ca
 
     source = world.server.bundle_root / "releases" / world.second
     root = _changed_root(source, tmp_path / "root", world.second, death_day_as_object)
-    changed = sum(1 for line in (root / "releases" / world.second / "cases.jsonl").read_text().splitlines()
-                  if '"unit": "days"' in line)
+    changed = sum(
+        1
+        for line in (root / "releases" / world.second / "cases.jsonl").read_text().splitlines()
+        if '"unit": "days"' in line
+    )
     data, home = world.copy(tmp_path / "world")
     with GdcStandIn(root, port=0) as server:
         code, output = run_refresh(server.base_url, data, home, world.second, REFRESH)

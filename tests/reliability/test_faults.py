@@ -38,8 +38,11 @@ def test_every_fault_kind_is_exercised():
     assert {s[0] for s in SCENARIOS} == set(FAULT_KINDS)
 
 
-@pytest.mark.parametrize("kind, endpoint, times, after, params, expected", SCENARIOS,
-                         ids=[f"{s[0]}-{s[1].strip('/')}-{'always' if s[2] is None else s[2]}" for s in SCENARIOS])
+@pytest.mark.parametrize(
+    "kind, endpoint, times, after, params, expected",
+    SCENARIOS,
+    ids=[f"{s[0]}-{s[1].strip('/')}-{'always' if s[2] is None else s[2]}" for s in SCENARIOS],
+)
 def test_a_fault_during_a_refresh_ends_identical_or_changes_nothing(
     world, tmp_path, kind, endpoint, times, after, params, expected
 ):

@@ -15,8 +15,15 @@ from transforms.quarantine import MAX_VALUE_CHARS
 
 pytestmark = pytest.mark.slow
 
-UNCHANGED = ("harmonised.patients", "harmonised.molecular_markers", "features.model_matrix",
-             "scores.grading", "scores.survival_risk", "scores.grading_current", "scores.survival_risk_current")
+UNCHANGED = (
+    "harmonised.patients",
+    "harmonised.molecular_markers",
+    "features.model_matrix",
+    "scores.grading",
+    "scores.survival_risk",
+    "scores.grading_current",
+    "scores.survival_risk_current",
+)
 
 
 def test_one_thousand_fuzzed_documents_end_in_quarantine_and_nothing_else_changes(world, tmp_path):

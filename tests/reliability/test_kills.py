@@ -8,7 +8,15 @@ from __future__ import annotations
 import random
 
 import pytest
-from reliability_state import FULL, REFRESH, REFRESH_AND_TRAIN, leftovers, most_versions_per_partition, published_state, run_refresh
+from reliability_state import (
+    FULL,
+    REFRESH,
+    REFRESH_AND_TRAIN,
+    leftovers,
+    most_versions_per_partition,
+    published_state,
+    run_refresh,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -25,15 +33,15 @@ def _random_moments(count: int, span: float) -> list[float]:
 def _assert_whole_and_from_one_release(world, data, allowed):
     state = published_state(data)  # every view opens and reads: no file it lists is missing
     assert state in allowed, "published state is neither the baseline nor the reference:\n" + "\n".join(
-        min((state.differences(a) for a in allowed), key=len))
+        min((state.differences(a) for a in allowed), key=len)
+    )
     assert len(state.current_releases) == 1, state.current_releases
     return state
 
 
 def _kill_then_recover(world, tmp_path, jobs, reference, *, kill_after=None, crash_at=None):
     data, home = world.copy(tmp_path)
-    code, output = run_refresh(world.base_url, data, home, world.second, jobs, kill_after=kill_after,
-                               crash_at=crash_at)
+    code, output = run_refresh(world.base_url, data, home, world.second, jobs, kill_after=kill_after, crash_at=crash_at)
     killed = code == -9
     if crash_at is not None:
         assert killed, f"crash point {crash_at} was not reached:\n{output[-3000:]}"
@@ -72,8 +80,7 @@ def test_kill_9_during_the_catalog_publish(world, tmp_path, point):
 
 
 def test_kill_9_between_a_model_registration_and_its_scores(world, tmp_path):
-    _kill_then_recover(world, tmp_path, REFRESH_AND_TRAIN, world.reference_trained,
-                       crash_at="after_model_registration")
+    _kill_then_recover(world, tmp_path, REFRESH_AND_TRAIN, world.reference_trained, crash_at="after_model_registration")
 
 
 def test_a_killed_run_is_marked_failed_once_its_worker_is_gone_and_a_live_one_is_left_alone(world, tmp_path):
@@ -83,19 +90,23 @@ def test_a_killed_run_is_marked_failed_once_its_worker_is_gone_and_a_live_one_is
     import sys
 
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_sensor_context
+    from reliability_state import RUNNER, wait_for
 
     from orchestration.sensors import mark_dead_runs_failed
-    from reliability_state import RUNNER, wait_for
 
     data, home = world.copy(tmp_path)
     process = subprocess.Popen(
         [sys.executable, str(RUNNER), "--base-url", world.base_url, "--data-dir", str(data), "--release", world.second],
-        env={**os.environ, "DAGSTER_HOME": str(home)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     with DagsterInstance.from_config(str(home)) as instance:
+
         def started():
             return instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+
         try:
             assert wait_for(lambda: bool(started()), timeout=120), "the refresh never started"
             live = mark_dead_runs_failed(build_sensor_context(instance=instance))

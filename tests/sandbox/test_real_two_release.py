@@ -62,8 +62,9 @@ def test_first_release_lines_are_the_source_lines_of_its_cases_byte_for_byte(two
     first = set(two_releases.first_case_ids)
     release = two_releases.root / "releases" / two_releases.first_release
     for name in DOCUMENT_FILES:
-        expected = [line for line in _lines(source / name)
-                    if all(c in first for c in _case_ids_of(name, json.loads(line)))]
+        expected = [
+            line for line in _lines(source / name) if all(c in first for c in _case_ids_of(name, json.loads(line)))
+        ]
         assert _lines(release / name) == expected, name
         assert 0 < len(expected) < len(_lines(source / name)), name
     file_docs = [json.loads(line) for line in _lines(release / "files.jsonl")]
@@ -81,8 +82,9 @@ def test_second_release_is_the_source_release_with_a_new_status_label(two_releas
     assert sorted(os.listdir(release / "data")) == sorted(os.listdir(source / "data"))
     status, original = (json.loads((d / "status.json").read_text()) for d in (release, source))
     assert status["data_release"] == "Data Release 46.0 - August 10, 2026"
-    assert {k: v for k, v in status.items() if k != "data_release"} == \
-        {k: v for k, v in original.items() if k != "data_release"}
+    assert {k: v for k, v in status.items() if k != "data_release"} == {
+        k: v for k, v in original.items() if k != "data_release"
+    }
     first_status = two_releases.root / "releases" / two_releases.first_release / "status.json"
     assert first_status.read_bytes() == (source / "status.json").read_bytes()  # same label: verbatim
 
@@ -115,8 +117,11 @@ def test_standin_serves_both_releases_with_their_cases_and_files(two_releases, g
     for endpoint in ("ssm_occurrences", "cnv_occurrences", "files"):
         assert total(endpoint) == len(_lines(release / f"{endpoint}.jsonl")), endpoint
     kept = json.loads(_lines(release / "files.jsonl")[0])["file_id"]
-    dropped = next(json.loads(line)["file_id"] for line in _lines(root / "releases/46.0/files.jsonl")
-                   if json.loads(line)["cases"][0]["case_id"] in set(two_releases.new_case_ids))
+    dropped = next(
+        json.loads(line)["file_id"]
+        for line in _lines(root / "releases/46.0/files.jsonl")
+        if json.loads(line)["cases"][0]["case_id"] in set(two_releases.new_case_ids)
+    )
     assert session.get(f"{server.base_url}/data/{kept}", timeout=30).content == (release / "data" / kept).read_bytes()
     assert session.get(f"{server.base_url}/data/{dropped}", timeout=30).status_code == 404
 
@@ -126,13 +131,13 @@ def test_standin_serves_both_releases_with_their_cases_and_files(two_releases, g
     assert session.get(f"{server.base_url}/data/{dropped}", timeout=30).status_code == 200
 
 
-def test_the_seed_decides_the_split_and_a_larger_share_contains_a_smaller_one(two_releases, real_dev_bundle,
-                                                                              tmp_path):
+def test_the_seed_decides_the_split_and_a_larger_share_contains_a_smaller_one(two_releases, real_dev_bundle, tmp_path):
     again = write_real_two_release_root(real_dev_bundle, tmp_path / "again", link_data=False)
     assert again.first_case_ids == two_releases.first_case_ids
     for name in DOCUMENT_FILES:
-        assert (tmp_path / "again/releases/45.0" / name).read_bytes() == \
-            (two_releases.root / "releases/45.0" / name).read_bytes()
+        assert (tmp_path / "again/releases/45.0" / name).read_bytes() == (
+            two_releases.root / "releases/45.0" / name
+        ).read_bytes()
     other = write_real_two_release_root(real_dev_bundle, tmp_path / "other", seed=1)
     assert len(other.first_case_ids) == FIRST_CASES
     assert set(other.first_case_ids) != set(two_releases.first_case_ids)
@@ -147,8 +152,11 @@ def test_data_files_are_copied_by_default_and_hard_linked_only_on_request(two_re
     copied = two_releases.root / "releases/45.0/data" / file_id
     assert copied.stat().st_ino != original.st_ino  # a test corrupting a served file cannot touch shared data
     assert copied.read_bytes() == (source / file_id).read_bytes()
-    linked = (write_real_two_release_root(real_dev_bundle, tmp_path / "linked", link_data=True).root
-              / "releases/45.0/data" / file_id).stat()
+    linked = (
+        write_real_two_release_root(real_dev_bundle, tmp_path / "linked", link_data=True).root
+        / "releases/45.0/data"
+        / file_id
+    ).stat()
     if linked.st_dev == original.st_dev:
         assert linked.st_ino == original.st_ino
 
@@ -160,9 +168,15 @@ def test_rewriting_an_existing_root_replaces_its_releases(real_dev_bundle, tmp_p
     assert sorted(p.name for p in (tmp_path / "root/releases").iterdir()) == ["45.0", "46.0"]
 
 
-@pytest.mark.parametrize("kwargs", [{"first_share": 0.0}, {"first_share": 1.5},
-                                    {"first_release": "46.0", "second_release": "46.0"},
-                                    {"second_release": "latest"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"first_share": 0.0},
+        {"first_share": 1.5},
+        {"first_release": "46.0", "second_release": "46.0"},
+        {"second_release": "latest"},
+    ],
+)
 def test_bad_arguments_are_refused_before_anything_is_written(real_dev_bundle, tmp_path, kwargs):
     with pytest.raises(ValueError):
         write_real_two_release_root(real_dev_bundle, tmp_path / "root", **kwargs)

@@ -39,7 +39,9 @@ TREATMENTS = ["Radiation Therapy, NOS", "Pharmaceutical Therapy, NOS", "Surgery,
 def _case(index: int, rng: random.Random) -> dict[str, Any]:
     case_id = f"{rng.getrandbits(128):032x}"
     doc: dict[str, Any] = {
-        "id": case_id, "case_id": case_id, "submitter_id": f"TCGA-{index % 97:02d}-{index:04d}",
+        "id": case_id,
+        "case_id": case_id,
+        "submitter_id": f"TCGA-{index % 97:02d}-{index:04d}",
         "project": {"project_id": rng.choice(PROJECTS), "program": {"name": "TCGA"}},
         "primary_site": rng.choice(["Brain", ["Brain", "Spine"], None]),
         "available_variation_data": rng.sample(["ssm", "cnv", "methylation"], rng.randint(0, 3)),
@@ -49,17 +51,22 @@ def _case(index: int, rng: random.Random) -> dict[str, Any]:
         doc["demographic"] = {
             "gender": rng.choice(["male", "female", "not reported", None]),
             "vital_status": rng.choice(["Alive", "Dead", "Not Reported"]),
-            "age_at_index": rng.choice([rng.randint(18, 90), float(rng.randint(18, 90)), str(rng.randint(18, 90)),
-                                        None, True, "unknown"]),
+            "age_at_index": rng.choice(
+                [rng.randint(18, 90), float(rng.randint(18, 90)), str(rng.randint(18, 90)), None, True, "unknown"]
+            ),
         }
         if rng.random() < 0.5:
             doc["demographic"]["days_to_death"] = rng.choice([rng.randint(1, 4000), 0, -0.0, 1.5])
     if rng.random() < 0.9:
         doc["diagnoses"] = [
-            {"age_at_diagnosis": rng.choice([rng.randint(5000, 30000), None]),
-             "tumor_grade": rng.choice(["G2", "G3", "G4", "Not Reported"]),
-             "treatments": [{"treatment_type": rng.choice(TREATMENTS), "days_to_treatment": rng.randint(0, 50)}
-                            for _ in range(rng.randint(0, 3))]}
+            {
+                "age_at_diagnosis": rng.choice([rng.randint(5000, 30000), None]),
+                "tumor_grade": rng.choice(["G2", "G3", "G4", "Not Reported"]),
+                "treatments": [
+                    {"treatment_type": rng.choice(TREATMENTS), "days_to_treatment": rng.randint(0, 50)}
+                    for _ in range(rng.randint(0, 3))
+                ],
+            }
             for _ in range(rng.randint(1, 3))
         ]
     if rng.random() < 0.3:
@@ -113,7 +120,7 @@ def reference_body(docs: list[dict], body: dict[str, Any]) -> bytes:
     expand = [f for f in body.get("expand", "").split(",") if f]
     projector = compile_projection(build_projection("cases", fields, expand))
     size, offset = body.get("size", 10), body.get("from", 0)
-    page = docs[offset:offset + size] if size else []
+    page = docs[offset : offset + size] if size else []
     hits = []
     for doc in page:
         hit = projector(doc)
@@ -183,8 +190,15 @@ def test_uncached_hits_and_odd_offsets_match_the_reference(root, cases, gdc_stan
     cached = gdc_standin_factory(root)
     uncached = gdc_standin_factory(root, cache_hits=False)
     body = {"sort": "demographic.age_at_index,case_id:desc", "fields": "submitter_id,demographic"}
-    for offset, size in ((0, 10), (CHUNK_HITS - 3, 7), (CHUNK_HITS, CHUNK_HITS), (N_CASES - 5, 50), (N_CASES, 5),
-                         (3, 0), (1, N_CASES)):
+    for offset, size in (
+        (0, 10),
+        (CHUNK_HITS - 3, 7),
+        (CHUNK_HITS, CHUNK_HITS),
+        (N_CASES - 5, 50),
+        (N_CASES, 5),
+        (3, 0),
+        (1, N_CASES),
+    ):
         want = reference_body(cases, {**body, "size": size, "from": offset})
         for server in (cached, uncached, cached):
             got = requests.post(f"{server.base_url}/cases", json={**body, "size": size, "from": offset}, timeout=30)
@@ -227,20 +241,24 @@ def test_facets_and_projects_from_streaming_passes(root, cases, gdc_standin_fact
     for _ in range(2):  # computed, then cached
         aggregations = requests.post(f"{server.base_url}/cases", json=body, timeout=10).json()["data"]["aggregations"]
         kept = compile_filter(alive, "cases")
-        assert aggregations["project.project_id"] == facet_buckets([d for d in cases if kept(d)], ("project", "project_id"))
+        assert aggregations["project.project_id"] == facet_buckets(
+            [d for d in cases if kept(d)], ("project", "project_id")
+        )
         # a facet ignores the filter on its own field
         assert aggregations["demographic.vital_status"] == facet_buckets(cases, ("demographic", "vital_status"))
     counts: dict[str, int] = {}
     for doc in cases:
         counts[doc["project"]["project_id"]] = counts.get(doc["project"]["project_id"], 0) + 1
-    projects = requests.get(f"{server.base_url}/projects", params={"size": 10, "fields": "project_id,summary.case_count"},
-                            timeout=10).json()["data"]["hits"]
+    projects = requests.get(
+        f"{server.base_url}/projects", params={"size": 10, "fields": "project_id,summary.case_count"}, timeout=10
+    ).json()["data"]["hits"]
     assert {p["project_id"]: p["summary"]["case_count"] for p in projects} == counts
 
 
 def test_evicted_releases_leave_no_cached_results(tmp_path, cases):
-    root = write_bundle(tmp_path / "b", {label: {"cases": cases[:CHUNK_HITS]} for label in ("44.0", "45.0", "46.0")},
-                        current="44.0")
+    root = write_bundle(
+        tmp_path / "b", {label: {"cases": cases[:CHUNK_HITS]} for label in ("44.0", "45.0", "46.0")}, current="44.0"
+    )
     store = ReleaseStore(root, releases_kept=2)
     first = store.release("44.0")
     rows = store.matching(first, "cases", None, parse_sort("case_id", "cases"))
@@ -312,17 +330,30 @@ def test_a_release_rewritten_while_served_is_reported(tmp_path, gdc_standin_fact
     assert "changed on disk" in response.json()["message"]
 
 
-@pytest.mark.parametrize("line", [
-    b'{"id": "a", "n": [1, 2.5, null, true]}\n', b'{"id": "a"}\r\n', b'  {"id": "a"}\n', b'{"id": "a"}  \t\n',
-    '\ufeff{"id": "a"}\n'.encode(), '{"id": "a"}\n'.encode("utf-16"), b'{"id": "\\ud800 \\u00e9"}\n',
-    '{"id": "é"}\n'.encode(), b'{"id": "\xed\xa0\x80"}\n', b'{"n": NaN, "m": 123456789012345678901234567890}\n',
-    b"[1, 2]\n", b'"text"\n',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id": "a", "n": [1, 2.5, null, true]}\n',
+        b'{"id": "a"}\r\n',
+        b'  {"id": "a"}\n',
+        b'{"id": "a"}  \t\n',
+        '\ufeff{"id": "a"}\n'.encode(),
+        '{"id": "a"}\n'.encode("utf-16"),
+        b'{"id": "\\ud800 \\u00e9"}\n',
+        '{"id": "é"}\n'.encode(),
+        b'{"id": "\xed\xa0\x80"}\n',
+        b'{"n": NaN, "m": 123456789012345678901234567890}\n',
+        b"[1, 2]\n",
+        b'"text"\n',
+    ],
+)
 def test_parse_line_is_json_loads(line):
     assert parse_line(line) == json.loads(line) or repr(parse_line(line)) == repr(json.loads(line))
 
 
-@pytest.mark.parametrize("line", [b'{"id": "a"} {"id": "b"}\n', b"{not json\n", b'{"id": "a"\n', b"\xff\xfe\x00\n", b""])
+@pytest.mark.parametrize(
+    "line", [b'{"id": "a"} {"id": "b"}\n', b"{not json\n", b'{"id": "a"\n', b"\xff\xfe\x00\n", b""]
+)
 def test_parse_line_fails_as_json_loads_does(line):
     with pytest.raises(ValueError) as expected:
         json.loads(line)

@@ -28,7 +28,10 @@ def test_cli_serves_status_and_stops_cleanly_on_signal(tmp_path, stop_signal):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox.gdc_standin", "--bundle-root", str(bundle), "--port", str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         first_line = process.stdout.readline()
@@ -49,7 +52,10 @@ def test_cli_serves_status_and_stops_cleanly_on_signal(tmp_path, stop_signal):
 def test_cli_refuses_a_path_that_is_no_bundle(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sandbox.gdc_standin", "--bundle-root", str(tmp_path), "--port", "0"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "not a GDC bundle" in result.stderr

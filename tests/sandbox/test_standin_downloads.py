@@ -52,8 +52,11 @@ def test_comma_separated_ids_give_tar_gz_with_uuid_members_and_manifest(server, 
     assert response.headers["Content-Disposition"].endswith(".tar.gz")
     assert response.content[:2] == b"\x1f\x8b"  # gzip magic
     members = _members(response.content, "r:gz")
-    assert set(members) == {f"{FILE_A}/{docs[FILE_A]['file_name']}", f"{FILE_B}/{docs[FILE_B]['file_name']}",
-                            "MANIFEST.txt"}
+    assert set(members) == {
+        f"{FILE_A}/{docs[FILE_A]['file_name']}",
+        f"{FILE_B}/{docs[FILE_B]['file_name']}",
+        "MANIFEST.txt",
+    }
     for file_id in (FILE_A, FILE_B):
         content = members[f"{file_id}/{docs[file_id]['file_name']}"]
         assert hashlib.md5(content).hexdigest() == docs[file_id]["md5sum"]
@@ -86,12 +89,20 @@ def test_manifest_by_path_post_and_files_return_type(server, bundle):
     assert by_path == by_post
     rows = [line.split("\t") for line in by_path.splitlines()]
     assert rows[0] == ["id", "filename", "md5", "size", "state"]
-    assert rows[1] == [FILE_A, docs[FILE_A]["file_name"], docs[FILE_A]["md5sum"], str(docs[FILE_A]["file_size"]),
-                       "released"]
+    assert rows[1] == [
+        FILE_A,
+        docs[FILE_A]["file_name"],
+        docs[FILE_A]["md5sum"],
+        str(docs[FILE_A]["file_size"]),
+        "released",
+    ]
     # size is ignored for manifests: the whole filtered set comes back
     filters = {"op": "=", "content": {"field": "files.data_format", "value": "txt"}}
-    search = requests.get(f"{server.base_url}/files", params={
-        "return_type": "manifest", "size": 1, "filters": json.dumps(filters)}, timeout=10).text
+    search = requests.get(
+        f"{server.base_url}/files",
+        params={"return_type": "manifest", "size": 1, "filters": json.dumps(filters)},
+        timeout=10,
+    ).text
     assert [line.split("\t")[0] for line in search.splitlines()[1:]] == [FILE_A, FILE_B]
 
 
@@ -99,8 +110,11 @@ def test_manifest_by_path_post_and_files_return_type(server, bundle):
 def test_real_dev_bundle_downloads_match_files_md5(real_dev_bundle, gdc_standin_factory):
     server = gdc_standin_factory(real_dev_bundle)
     session = requests.Session()
-    body = session.post(f"{server.base_url}/files", json={
-        "size": 3, "sort": "file_id", "fields": "file_id,file_name,md5sum,file_size"}, timeout=30).json()
+    body = session.post(
+        f"{server.base_url}/files",
+        json={"size": 3, "sort": "file_id", "fields": "file_id,file_name,md5sum,file_size"},
+        timeout=30,
+    ).json()
     hits = body["data"]["hits"]
     for hit in hits:
         with session.get(f"{server.base_url}/data/{hit['file_id']}", stream=True, timeout=30) as response:

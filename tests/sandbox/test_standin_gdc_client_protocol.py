@@ -42,12 +42,26 @@ LARGE = "f11e0000-0000-4000-8000-000000000104"  # > 0.01 GiB: gdc-client splits 
 EMPTY = "f11e0000-0000-4000-8000-000000000105"  # 0 bytes
 CONTROLLED = "f11e0000-0000-4000-8000-000000000106"
 UNKNOWN = "f11e0000-0000-4000-8000-0000000001ff"
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 LARGE_SIZE = 11 * MIB + 12345  # gdc-client uses one process below 0.01 GiB (10.24 MiB); odd size: uneven blocks
 
-VERSION_KEYS = {"id", "filename", "version", "md5", "size", "state", "release", "latest_id", "latest_filename",
-                "latest_version", "latest_md5", "latest_size", "latest_state", "latest_release"}
+VERSION_KEYS = {
+    "id",
+    "filename",
+    "version",
+    "md5",
+    "size",
+    "state",
+    "release",
+    "latest_id",
+    "latest_filename",
+    "latest_version",
+    "latest_md5",
+    "latest_size",
+    "latest_state",
+    "latest_release",
+}
 
 
 def _contents() -> dict[str, bytes]:
@@ -70,16 +84,23 @@ def contents() -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, contents) -> Path:
     def docs(ids: list[str]) -> list[dict]:
-        extra = {NEW_2: {"version": "2"}, CONTROLLED: {"access": "controlled", "data_format": "BAM"},
-                 LARGE: {"file_name": f"{LARGE}.wgs.large.bin"}}
+        extra = {
+            NEW_2: {"version": "2"},
+            CONTROLLED: {"access": "controlled", "data_format": "BAM"},
+            LARGE: {"file_name": f"{LARGE}.wgs.large.bin"},
+        }
         return [file_document(i, contents[i], **{"data_format": "TXT", **extra.get(i, {})}) for i in ids]
 
     ids_45 = [SMALL_1, SMALL_2, LARGE, EMPTY, CONTROLLED]
     ids_46 = [SMALL_1, NEW_2, LARGE, EMPTY, CONTROLLED]
-    return write_bundle(tmp_path_factory.mktemp("gdc_client_bundle"), {
-        "45.0": {"files": docs(ids_45), "data": {i: contents[i] for i in ids_45}},
-        "46.0": {"files": docs(ids_46), "data": {i: contents[i] for i in ids_46}},
-    }, current="46.0")
+    return write_bundle(
+        tmp_path_factory.mktemp("gdc_client_bundle"),
+        {
+            "45.0": {"files": docs(ids_45), "data": {i: contents[i] for i in ids_45}},
+            "46.0": {"files": docs(ids_46), "data": {i: contents[i] for i in ids_46}},
+        },
+        current="46.0",
+    )
 
 
 @pytest.fixture
@@ -106,6 +127,7 @@ def tar_members(data: bytes) -> dict[str, bytes]:
 
 # -- POST /files/versions -------------------------------------------------------------------------------------
 
+
 def test_files_versions_answers_a_bare_list_with_the_documented_keys(server, bundle, contents):
     response = requests.post(f"{server.base_url}/files/versions", json={"ids": [SMALL_1, LARGE, NEW_2]}, timeout=10)
     assert response.status_code == 200
@@ -130,8 +152,9 @@ def test_files_versions_answers_a_bare_list_with_the_documented_keys(server, bun
 
 
 def test_files_versions_leaves_out_unknown_ids_and_older_release_ids(server):
-    response = requests.post(f"{server.base_url}/files/versions",
-                             json={"ids": [UNKNOWN, SMALL_1, SMALL_2, SMALL_1]}, timeout=10)
+    response = requests.post(
+        f"{server.base_url}/files/versions", json={"ids": [UNKNOWN, SMALL_1, SMALL_2, SMALL_1]}, timeout=10
+    )
     assert response.status_code == 200
     assert [e["id"] for e in response.json()] == [SMALL_1]  # one entry per known id, duplicates once
     nothing = requests.post(f"{server.base_url}/files/versions", json={"ids": [UNKNOWN]}, timeout=10)
@@ -148,8 +171,9 @@ def test_files_versions_get_manifest_v0_tsv_and_bad_requests(server):
     assert requests.get(f"{base}/files/versions/{SMALL_1},{LARGE}", timeout=10).json() == posted
     assert requests.post(f"{base}/v0/files/versions", json={"ids": [SMALL_1, LARGE]}, timeout=10).json() == posted
     manifest = requests.get(f"{base}/manifest/{SMALL_1},{LARGE}", timeout=10).text
-    by_manifest = requests.post(f"{base}/files/versions/manifest", data=manifest.encode(),
-                                headers={"Content-Type": "text/tsv"}, timeout=10)
+    by_manifest = requests.post(
+        f"{base}/files/versions/manifest", data=manifest.encode(), headers={"Content-Type": "text/tsv"}, timeout=10
+    )
     assert by_manifest.status_code == 200 and by_manifest.json() == posted
     tsv = requests.get(f"{base}/files/versions/{SMALL_1}", params={"format": "tsv"}, timeout=10)
     header = tsv.text.splitlines()[0].split("\t")
@@ -161,6 +185,7 @@ def test_files_versions_get_manifest_v0_tsv_and_bad_requests(server):
 
 # -- GET /data/<id>: Content-MD5, Range, HEAD ------------------------------------------------------------------
 
+
 def test_full_get_sends_hex_content_md5_and_accept_ranges(server, bundle, contents):
     response = requests.get(f"{server.base_url}/data/{LARGE}", timeout=30)
     assert response.status_code == 200
@@ -171,14 +196,17 @@ def test_full_get_sends_hex_content_md5_and_accept_ranges(server, bundle, conten
     assert md5(response.content) == response.headers["Content-MD5"]
 
 
-@pytest.mark.parametrize("header, start, end", [
-    ("bytes=0-0", 0, 0),                              # gdcfetch's size probe
-    ("bytes=10-19", 10, 19),
-    ("bytes=1048576-", 1048576, LARGE_SIZE - 1),      # open-ended: a resumed download
-    ("bytes=-50", LARGE_SIZE - 50, LARGE_SIZE - 1),   # suffix: the last 50 bytes
-    (f"bytes=100-{LARGE_SIZE + 10**6}", 100, LARGE_SIZE - 1),  # end past the file: clamped
-    ("BYTES = 5-9", 5, 9),                            # unit case-insensitive, spaces tolerated
-])
+@pytest.mark.parametrize(
+    "header, start, end",
+    [
+        ("bytes=0-0", 0, 0),  # gdcfetch's size probe
+        ("bytes=10-19", 10, 19),
+        ("bytes=1048576-", 1048576, LARGE_SIZE - 1),  # open-ended: a resumed download
+        ("bytes=-50", LARGE_SIZE - 50, LARGE_SIZE - 1),  # suffix: the last 50 bytes
+        (f"bytes=100-{LARGE_SIZE + 10**6}", 100, LARGE_SIZE - 1),  # end past the file: clamped
+        ("BYTES = 5-9", 5, 9),  # unit case-insensitive, spaces tolerated
+    ],
+)
 def test_range_forms_get_206_with_content_range(server, contents, header, start, end):
     response = requests.get(f"{server.base_url}/data/{LARGE}", headers={"Range": header}, timeout=30)
     assert response.status_code == 206
@@ -186,14 +214,14 @@ def test_range_forms_get_206_with_content_range(server, contents, header, start,
     assert int(response.headers["Content-Length"]) == end - start + 1
     assert response.headers["Accept-Ranges"] == "bytes"
     assert "Content-MD5" not in response.headers  # it would not be the md5 of this body
-    assert response.content == contents[LARGE][start:end + 1]
+    assert response.content == contents[LARGE][start : end + 1]
 
 
 def test_ranged_segments_reassemble_byte_identical_with_matching_md5(server, contents):
     url = f"{server.base_url}/data/{LARGE}"
     expected_md5 = requests.get(url, stream=True, timeout=30).headers["Content-MD5"]
     bounds = sorted({0, LARGE_SIZE, *random.Random(3).sample(range(1, LARGE_SIZE), 6)})
-    segments = list(zip(bounds, bounds[1:]))  # 7 uneven [begin, end) segments
+    segments = list(zip(bounds, bounds[1:], strict=True))  # 7 uneven [begin, end) segments
 
     def fetch(segment: tuple[int, int]) -> tuple[int, bytes]:
         begin, end = segment
@@ -212,19 +240,23 @@ def test_ranged_reads_keep_the_connection_alive(server, contents):
     session = requests.Session()
     before = server.connections_accepted
     for start in range(0, 4096, 1024):
-        response = session.get(f"{server.base_url}/data/{LARGE}", headers={"Range": f"bytes={start}-{start + 1023}"},
-                               timeout=10)
-        assert response.content == contents[LARGE][start:start + 1024]
+        response = session.get(
+            f"{server.base_url}/data/{LARGE}", headers={"Range": f"bytes={start}-{start + 1023}"}, timeout=10
+        )
+        assert response.content == contents[LARGE][start : start + 1024]
     assert server.connections_accepted - before == 1
 
 
-@pytest.mark.parametrize("file_id, header, total", [
-    (LARGE, f"bytes={LARGE_SIZE}-", LARGE_SIZE),           # first byte past the end
-    (LARGE, f"bytes={LARGE_SIZE + 5}-{LARGE_SIZE + 9}", LARGE_SIZE),
-    (LARGE, "bytes=-0", LARGE_SIZE),                      # empty suffix
-    (EMPTY, "bytes=0-0", 0),                              # nothing to select in an empty file
-    (EMPTY, "bytes=-5", 0),
-])
+@pytest.mark.parametrize(
+    "file_id, header, total",
+    [
+        (LARGE, f"bytes={LARGE_SIZE}-", LARGE_SIZE),  # first byte past the end
+        (LARGE, f"bytes={LARGE_SIZE + 5}-{LARGE_SIZE + 9}", LARGE_SIZE),
+        (LARGE, "bytes=-0", LARGE_SIZE),  # empty suffix
+        (EMPTY, "bytes=0-0", 0),  # nothing to select in an empty file
+        (EMPTY, "bytes=-5", 0),
+    ],
+)
 def test_unsatisfiable_range_is_416_with_content_range_star(server, file_id, header, total):
     response = requests.get(f"{server.base_url}/data/{file_id}", headers={"Range": header}, timeout=10)
     assert response.status_code == 416
@@ -232,13 +264,16 @@ def test_unsatisfiable_range_is_416_with_content_range_star(server, file_id, hea
     assert "not satisfiable" in response.json()["message"]
 
 
-@pytest.mark.parametrize("headers", [
-    {"Range": "bytes=0-1,5-9"},          # several ranges: the whole file (documented choice)
-    {"Range": "bytes=9-5"},              # invalid: ignored (RFC 9110 14.2)
-    {"Range": "bytes=abc"},
-    {"Range": "items=0-5"},              # unknown unit
-    {"Range": "bytes=0-9", "If-Range": '"some-etag"'},  # no validator of ours can match
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Range": "bytes=0-1,5-9"},  # several ranges: the whole file (documented choice)
+        {"Range": "bytes=9-5"},  # invalid: ignored (RFC 9110 14.2)
+        {"Range": "bytes=abc"},
+        {"Range": "items=0-5"},  # unknown unit
+        {"Range": "bytes=0-9", "If-Range": '"some-etag"'},  # no validator of ours can match
+    ],
+)
 def test_ranges_the_stand_in_ignores_get_the_whole_file(server, contents, headers):
     response = requests.get(f"{server.base_url}/data/{SMALL_1}", headers=headers, timeout=10)
     assert response.status_code == 200
@@ -247,8 +282,9 @@ def test_ranges_the_stand_in_ignores_get_the_whole_file(server, contents, header
 
 
 def test_range_is_ignored_on_post(server, contents):
-    response = requests.post(f"{server.base_url}/data", json={"ids": [SMALL_1]}, headers={"Range": "bytes=0-3"},
-                             timeout=10)
+    response = requests.post(
+        f"{server.base_url}/data", json={"ids": [SMALL_1]}, headers={"Range": "bytes=0-3"}, timeout=10
+    )
     assert response.status_code == 200 and response.content == contents[SMALL_1]
 
 
@@ -284,6 +320,7 @@ def test_head_data_headers_mode_sends_get_headers_without_body(bundle, gdc_stand
 
 
 # -- archives even for one id ---------------------------------------------------------------------------------
+
 
 def test_one_id_with_tarfile_is_a_plain_tar_archive(server, bundle, contents):
     name = file_doc(bundle, SMALL_1)["file_name"]
@@ -322,6 +359,7 @@ def test_parse_range_unit():
 
 
 # -- gdc-client's request sequence, re-enacted ----------------------------------------------------------------
+
 
 class Interrupted(Exception):
     """The replay stopped on purpose mid-download (as a user's Ctrl-C or a lost machine would)."""
@@ -365,7 +403,7 @@ class GdcClientReplay:
     def latest_versions(self, ids: list[str]) -> dict[str, str]:
         mapping: dict[str, str] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             response = requests.post(self.server + "/files/versions", json={"ids": chunk}, timeout=60)
             if not response.ok:
                 raise requests.HTTPError(f"/files/versions answered {response.status_code}", response=response)
@@ -375,9 +413,13 @@ class GdcClientReplay:
 
     def index(self, ids: list[str]) -> dict[str, dict]:
         filters = {"op": "and", "content": [{"op": "in", "content": {"field": "files.file_id", "value": list(ids)}}]}
-        query = {"fields": "file_id,file_size,md5sum,annotations.annotation_id,metadata_files.file_id,"
-                           "index_files.file_id,access",
-                 "filters": json.dumps(filters), "from": "0", "size": str(len(ids))}
+        query = {
+            "fields": "file_id,file_size,md5sum,annotations.annotation_id,metadata_files.file_id,"
+            "index_files.file_id,access",
+            "filters": json.dumps(filters),
+            "from": "0",
+            "size": str(len(ids)),
+        }
         hits: list[dict] = []
         for endpoint in ("/v0/files", "/v0/legacy/files"):
             response = requests.post(urljoin(self.server, endpoint), json=query, timeout=60)
@@ -387,8 +429,16 @@ class GdcClientReplay:
         for hit in hits:
             related = [r["file_id"] for r in hit.get("index_files", []) + hit.get("metadata_files", [])]
             annotations = [a["annotation_id"] for a in hit.get("annotations", [])]
-            metadata.setdefault(hit["id"], {"access": hit["access"], "file_size": hit["file_size"],
-                                            "md5sum": hit["md5sum"], "related": related, "annotations": annotations})
+            metadata.setdefault(
+                hit["id"],
+                {
+                    "access": hit["access"],
+                    "file_size": hit["file_size"],
+                    "md5sum": hit["md5sum"],
+                    "related": related,
+                    "annotations": annotations,
+                },
+            )
         return metadata
 
     def separate(self, ids: list[str], metadata: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
@@ -417,8 +467,13 @@ class GdcClientReplay:
     def download_group(self, group: list[str], metadata: dict[str, dict]) -> None:
         response = None
         for path in ("data?tarfile", "legacy/data?tarfile"):
-            response = requests.post(urljoin(self.server + "/", path), json={"ids": group}, stream=True,
-                                     headers={"X-Auth-Token": None}, timeout=60)
+            response = requests.post(
+                urljoin(self.server + "/", path),
+                json={"ids": group},
+                stream=True,
+                headers={"X-Auth-Token": None},
+                timeout=60,
+            )
             if response.status_code in (200, 203):
                 break
         assert response is not None
@@ -509,8 +564,12 @@ class GdcClientReplay:
         try:
             with self._lock:
                 self.ranges_requested.append((begin, end - 1))
-            with self._session().get(url, headers={"X-Auth-Token": None, "Range": f"bytes={begin}-{end - 1}",
-                                                   "host": host}, stream=True, timeout=60) as response:
+            with self._session().get(
+                url,
+                headers={"X-Auth-Token": None, "Range": f"bytes={begin}-{end - 1}", "host": host},
+                stream=True,
+                timeout=60,
+            ) as response:
                 response.raise_for_status()
                 with open(partial, "r+b") as handle:
                     for chunk in response.iter_content(chunk_size=min(self.http_chunk_size, MIB)):
@@ -552,7 +611,7 @@ class GdcClientReplay:
         if not partial.is_file():
             return []
         data = partial.read_bytes()
-        return [c for c in completed if md5(data[c[0]:c[1]]) == c[2]]  # corrupt segments are fetched again
+        return [c for c in completed if md5(data[c[0] : c[1]]) == c[2]]  # corrupt segments are fetched again
 
     # -- the subcommand --------------------------------------------------------------------------------------
 
@@ -580,15 +639,18 @@ def test_replay_single_small_file_goes_through_a_one_id_tarfile(server, tmp_path
     assert replay.errors == [] and replay.downloaded == [SMALL_1]
     assert (tmp_path / SMALL_1 / file_doc(bundle, SMALL_1)["file_name"]).read_bytes() == contents[SMALL_1]
     assert server.request_log == [
-        ("POST", "/files/versions", 200), ("POST", "/v0/files", 200), ("POST", "/v0/legacy/files", 404),
+        ("POST", "/files/versions", 200),
+        ("POST", "/v0/files", 200),
+        ("POST", "/v0/legacy/files", 404),
         ("POST", "/data", 200),
     ]
     assert not list(tmp_path.glob("*.tar"))  # the archive was removed after untarring
 
 
 def test_replay_manifest_downloads_groups_and_skips_controlled_and_unknown(server, tmp_path, bundle, contents):
-    manifest = requests.get(f"{server.base_url}/manifest/{SMALL_1},{NEW_2},{EMPTY},{LARGE},{CONTROLLED}",
-                            timeout=10).text
+    manifest = requests.get(
+        f"{server.base_url}/manifest/{SMALL_1},{NEW_2},{EMPTY},{LARGE},{CONTROLLED}", timeout=10
+    ).text
     replay = GdcClientReplay(server.base_url, tmp_path).download(_manifest_ids(manifest) + [UNKNOWN])
     assert sorted(replay.downloaded) == sorted([SMALL_1, NEW_2, EMPTY, LARGE])  # LARGE < 1 GiB: grouped too
     # gdc-client retries any non-200/203 against legacy/data, so the controlled group's 403 becomes the
@@ -650,14 +712,19 @@ def test_replay_stops_when_files_versions_fails(server, tmp_path):
 
 # -- the real gdc-client CLI, when one is installed -----------------------------------------------------------
 
+
 def _gdc_client() -> str | None:
     return os.environ.get("GDC_CLIENT") or shutil.which("gdc-client")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_gdc_client() is None, reason=(
-    "gdc-client is not installed: it is not on PyPI (NCI ships a frozen binary); set GDC_CLIENT=/path/to/gdc-client "
-    "to run it against the stand-in. The GdcClientReplay tests above re-enact its requests meanwhile."))
+@pytest.mark.skipif(
+    _gdc_client() is None,
+    reason=(
+        "gdc-client is not installed: it is not on PyPI (NCI ships a frozen binary); set GDC_CLIENT=/path/to/gdc-client "
+        "to run it against the stand-in. The GdcClientReplay tests above re-enact its requests meanwhile."
+    ),
+)
 def test_real_gdc_client_downloads_through_the_stand_in(server, tmp_path, bundle, contents):
     """Never run where this test was written (no gdc-client there): single file, manifest, ranged, resumed."""
     client = _gdc_client()
@@ -665,9 +732,27 @@ def test_real_gdc_client_downloads_through_the_stand_in(server, tmp_path, bundle
 
     def run(directory: Path, *args: str) -> subprocess.CompletedProcess:
         directory.mkdir(parents=True, exist_ok=True)
-        return subprocess.run([client, "download", "-s", server.base_url, "-d", str(directory), "--no-annotations",
-                               "--no-related-files", "--wait-time", "0.1", "-n", "4", *args],
-                              capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [
+                client,
+                "download",
+                "-s",
+                server.base_url,
+                "-d",
+                str(directory),
+                "--no-annotations",
+                "--no-related-files",
+                "--wait-time",
+                "0.1",
+                "-n",
+                "4",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     def downloaded(directory: Path, file_id: str) -> bytes:
         return (directory / file_id / file_doc(bundle, file_id)["file_name"]).read_bytes()

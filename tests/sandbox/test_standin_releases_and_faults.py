@@ -136,8 +136,10 @@ def test_504_is_an_nginx_html_page_that_breaks_json_parsing(server):
 
 def test_fault_hits_only_after_the_given_number_of_requests(server):
     server.faults.inject("http_500", endpoint="/cases", after=2, times=1)
-    statuses = [requests.get(f"{server.base_url}/cases", params={"size": 1, "from": i}, timeout=10).status_code
-                for i in range(4)]
+    statuses = [
+        requests.get(f"{server.base_url}/cases", params={"size": 1, "from": i}, timeout=10).status_code
+        for i in range(4)
+    ]
     assert statuses == [200, 200, 500, 200]
     assert [entry[2] for entry in server.request_log if entry[1] == "/cases"] == statuses
 
@@ -160,7 +162,9 @@ def test_truncated_json_sends_half_the_promised_body_and_closes(server):
             received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
-    promised = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    promised = int(
+        next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    )
     assert 0 < len(body) == promised // 2
     server.faults.inject("truncated_json", endpoint="/cases")
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -208,8 +212,11 @@ def test_release_switch_between_two_pages(server):
 
 def test_admin_endpoints_are_off_unless_asked_for(bundle, gdc_standin_factory):
     closed = gdc_standin_factory(bundle)
-    for method, path, body in (("post", "/_admin/faults", {"kind": "http_500"}), ("post", "/_admin/release",
-                               {"release": "45.0"}), ("delete", "/_admin/faults", None)):
+    for method, path, body in (
+        ("post", "/_admin/faults", {"kind": "http_500"}),
+        ("post", "/_admin/release", {"release": "45.0"}),
+        ("delete", "/_admin/faults", None),
+    ):
         response = requests.request(method, f"{closed.base_url}{path}", json=body, timeout=10)
         assert response.status_code == 404, (path, response.text)
     assert closed.faults.list() == []  # nothing was injected through the closed door
@@ -217,8 +224,11 @@ def test_admin_endpoints_are_off_unless_asked_for(bundle, gdc_standin_factory):
 
 
 def test_faults_over_the_admin_http_api(server):
-    response = requests.post(f"{server.base_url}/_admin/faults", json={
-        "kind": "http_429", "endpoint": "/v0/cases", "times": 1, "params": {"retry_after": 1}}, timeout=10)
+    response = requests.post(
+        f"{server.base_url}/_admin/faults",
+        json={"kind": "http_429", "endpoint": "/v0/cases", "times": 1, "params": {"retry_after": 1}},
+        timeout=10,
+    )
     assert response.status_code == 200
     limited = requests.get(f"{server.base_url}/cases", timeout=10)
     assert (limited.status_code, limited.headers["Retry-After"]) == (429, "1")
@@ -241,4 +251,7 @@ def test_bundle_with_three_releases_steps_through_them(tmp_path, gdc_standin_fac
     server.faults.inject("release_switch", endpoint="/status", to_release="45.0")
     server.faults.inject("release_switch", endpoint="/status", after=1, to_release="46.0")
     assert [release_of(server)[:17] for _ in range(3)] == [
-        "Data Release 44.0", "Data Release 45.0", "Data Release 46.0"]
+        "Data Release 44.0",
+        "Data Release 45.0",
+        "Data Release 46.0",
+    ]

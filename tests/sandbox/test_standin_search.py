@@ -47,7 +47,13 @@ def test_search_envelope_has_hits_pagination_and_empty_warnings(server):
     assert body["warnings"] == {}
     assert set(body["data"]) == {"hits", "pagination"}
     assert body["data"]["pagination"] == {
-        "count": 4, "total": 4, "size": 10, "from": 0, "sort": "", "page": 1, "pages": 1,
+        "count": 4,
+        "total": 4,
+        "size": 10,
+        "from": 0,
+        "sort": "",
+        "page": 1,
+        "pages": 1,
     }
 
 
@@ -91,8 +97,9 @@ def test_no_match_gives_page_zero_of_zero(server):
 def test_paging_with_sort_visits_every_case_once_even_when_sort_given(server):
     seen = []
     for offset in range(0, 4, 3):
-        body = requests.post(f"{server.base_url}/cases", json={"size": 3, "from": offset, "sort": "submitter_id:desc"},
-                             timeout=10).json()
+        body = requests.post(
+            f"{server.base_url}/cases", json={"size": 3, "from": offset, "sort": "submitter_id:desc"}, timeout=10
+        ).json()
         assert body["data"]["pagination"]["sort"] == ""  # echoed as "", not the sort given
         seen += [hit["submitter_id"] for hit in body["data"]["hits"]]
     assert seen == ["TCGA-DU-0003", "TCGA-DU-0002", "TCGA-06-0001", "TCGA-02-0004"]
@@ -106,7 +113,11 @@ def test_sort_bare_field_multiple_keys_and_missing_values_last(server):
     assert order("demographic.age_at_index") == ["TCGA-DU-0002", "TCGA-DU-0003", "TCGA-06-0001", "TCGA-02-0004"]
     assert order("demographic.age_at_index:desc") == ["TCGA-06-0001", "TCGA-DU-0003", "TCGA-DU-0002", "TCGA-02-0004"]
     assert order("project.project_id:desc,submitter_id:asc") == [
-        "TCGA-DU-0002", "TCGA-DU-0003", "TCGA-02-0004", "TCGA-06-0001"]
+        "TCGA-DU-0002",
+        "TCGA-DU-0003",
+        "TCGA-02-0004",
+        "TCGA-06-0001",
+    ]
 
 
 def test_size_above_one_hundred_thousand_is_accepted(server):
@@ -135,7 +146,9 @@ def test_not_equal_keeps_documents_without_the_field(server):
 
 def test_range_operators_on_numbers_and_on_any_diagnosis(server):
     assert case_ids(server, leaf(">=", "diagnoses.age_at_diagnosis", 23000)) == {
-        CASE_GBM_RT_TMZ, CASE_GBM_NO_DEMOGRAPHIC}  # case 1 via its second diagnosis only
+        CASE_GBM_RT_TMZ,
+        CASE_GBM_NO_DEMOGRAPHIC,
+    }  # case 1 via its second diagnosis only
     assert case_ids(server, leaf(">", "diagnoses.age_at_diagnosis", "23100")) == {CASE_GBM_NO_DEMOGRAPHIC}
     assert case_ids(server, leaf("<", "demographic.age_at_index", 45)) == {CASE_LGG_RT}
     assert case_ids(server, leaf("<=", "demographic.age_at_index", 45)) == {CASE_LGG_RT, CASE_LGG_NO_DIAGNOSES}
@@ -145,21 +158,31 @@ def test_range_operators_on_numbers_and_on_any_diagnosis(server):
 
 def test_in_on_nested_treatments_matches_any_child_and_returns_all_children(server):
     filters = leaf("in", "diagnoses.treatments.therapeutic_agents", ["temozolomide"])
-    body = requests.post(f"{server.base_url}/cases", json={
-        "filters": filters, "fields": "diagnoses.treatments.treatment_type"}, timeout=10).json()
+    body = requests.post(
+        f"{server.base_url}/cases",
+        json={"filters": filters, "fields": "diagnoses.treatments.treatment_type"},
+        timeout=10,
+    ).json()
     (hit,) = body["data"]["hits"]
     assert hit["id"] == CASE_GBM_RT_TMZ
     # the whole parent comes back: both treatments, not just the matching one
     assert [t["treatment_type"] for t in hit["diagnoses"][0]["treatments"]] == [
-        "Radiation Therapy, NOS", "Pharmaceutical Therapy, NOS"]
+        "Radiation Therapy, NOS",
+        "Pharmaceutical Therapy, NOS",
+    ]
 
 
 def test_exclude_drops_only_when_all_children_match_excludeifany_when_any(server):
     radiation = ["Radiation Therapy, NOS"]
     assert case_ids(server, leaf("exclude", "diagnoses.treatments.treatment_type", radiation)) == {
-        CASE_GBM_RT_TMZ, CASE_LGG_NO_DIAGNOSES, CASE_GBM_NO_DEMOGRAPHIC}
+        CASE_GBM_RT_TMZ,
+        CASE_LGG_NO_DIAGNOSES,
+        CASE_GBM_NO_DEMOGRAPHIC,
+    }
     assert case_ids(server, leaf("excludeifany", "diagnoses.treatments.treatment_type", radiation)) == {
-        CASE_LGG_NO_DIAGNOSES, CASE_GBM_NO_DEMOGRAPHIC}
+        CASE_LGG_NO_DIAGNOSES,
+        CASE_GBM_NO_DEMOGRAPHIC,
+    }
 
 
 def test_is_and_not_test_missing_values_with_parent_quirk(server):
@@ -167,13 +190,17 @@ def test_is_and_not_test_missing_values_with_parent_quirk(server):
     assert case_ids(server, leaf("is", "demographic.days_to_death")) == {CASE_LGG_RT, CASE_LGG_NO_DIAGNOSES}
     assert case_ids(server, leaf("not", "demographic.days_to_death")) == {CASE_GBM_RT_TMZ}
     assert case_ids(server, {"op": "is", "content": {"field": "diagnoses", "value": "MISSING"}}) == {
-        CASE_LGG_NO_DIAGNOSES}
+        CASE_LGG_NO_DIAGNOSES
+    }
 
 
 def test_missing_parent_quirk_can_be_switched_off(tmp_path, gdc_standin_factory):
     server = gdc_standin_factory(small_bundle(tmp_path / "b"), missing_parent_quirk=False)
     assert case_ids(server, leaf("is", "demographic.days_to_death")) == {
-        CASE_LGG_RT, CASE_LGG_NO_DIAGNOSES, CASE_GBM_NO_DEMOGRAPHIC}
+        CASE_LGG_RT,
+        CASE_LGG_NO_DIAGNOSES,
+        CASE_GBM_NO_DEMOGRAPHIC,
+    }
 
 
 def test_wildcard_and_boolean_values(server):
@@ -181,7 +208,9 @@ def test_wildcard_and_boolean_values(server):
     assert case_ids(server, leaf("=", "diagnoses.primary_diagnosis", "*NOS")) == {CASE_LGG_RT}
     assert case_ids(server, leaf("=", "diagnoses.diagnosis_is_primary_disease", False)) == {CASE_GBM_RT_TMZ}
     assert case_ids(server, leaf("=", "diagnoses.diagnosis_is_primary_disease", "true")) == {
-        CASE_GBM_RT_TMZ, CASE_LGG_RT}
+        CASE_GBM_RT_TMZ,
+        CASE_LGG_RT,
+    }
 
 
 def test_and_or_combinations(server):
@@ -194,21 +223,27 @@ def test_and_or_combinations(server):
 
 def test_occurrence_filters_use_case_and_ssm_paths(server):
     by_gene = leaf("in", "ssm.consequence.transcript.gene.symbol", ["IDH1", "IDH2"])
-    body = requests.post(f"{server.base_url}/ssm_occurrences", json={
-        "filters": by_gene, "fields": "case.submitter_id,ssm.consequence.transcript.gene.symbol"}, timeout=10).json()
+    body = requests.post(
+        f"{server.base_url}/ssm_occurrences",
+        json={"filters": by_gene, "fields": "case.submitter_id,ssm.consequence.transcript.gene.symbol"},
+        timeout=10,
+    ).json()
     (hit,) = body["data"]["hits"]
     assert hit["case"] == {"submitter_id": "TCGA-DU-0002"}
     # all transcripts come back, also the overlapping gene's
     assert [c["transcript"]["gene"]["symbol"] for c in hit["ssm"]["consequence"]] == ["IDH1", "OVERLAP1"]
     assert case_ids(server, leaf("=", "ssm_occurrences.case.project.project_id", "TCGA-GBM"), "ssm_occurrences") == {
-        "55000000-0000-4000-8000-000000000001"}
+        "55000000-0000-4000-8000-000000000001"
+    }
     assert case_ids(server, leaf("=", "cnv.cnv_change_5_category", "amplification"), "cnv_occurrences") == {
-        "c7000000-0000-4000-8000-000000000001"}
+        "c7000000-0000-4000-8000-000000000001"
+    }
 
 
 def test_get_with_pretty_printed_url_encoded_filters(server):
-    filters = json.dumps({"op": "and", "content": [leaf("in", "cases.project.project_id", ["TCGA-GBM"])]},
-                         indent=2).replace("\n", "\r\n")
+    filters = json.dumps(
+        {"op": "and", "content": [leaf("in", "cases.project.project_id", ["TCGA-GBM"])]}, indent=2
+    ).replace("\n", "\r\n")
     url = f"{server.base_url}/cases?filters={quote_plus(filters)}&size=10"
     assert "%0D%0A" in url and "+" in url
     body = requests.get(url, timeout=10).json()
@@ -217,22 +252,27 @@ def test_get_with_pretty_printed_url_encoded_filters(server):
 
 def test_post_accepts_filters_as_json_string_and_form_encoding(server):
     filters = leaf("=", "project.project_id", "TCGA-LGG")
-    as_string = requests.post(f"{server.base_url}/cases", json={"filters": json.dumps(filters), "size": "5"},
-                              timeout=10).json()
-    as_form = requests.post(f"{server.base_url}/cases", data={"filters": json.dumps(filters), "size": "5"},
-                            timeout=10).json()
+    as_string = requests.post(
+        f"{server.base_url}/cases", json={"filters": json.dumps(filters), "size": "5"}, timeout=10
+    ).json()
+    as_form = requests.post(
+        f"{server.base_url}/cases", data={"filters": json.dumps(filters), "size": "5"}, timeout=10
+    ).json()
     assert as_string == as_form
     assert as_form["data"]["pagination"]["total"] == 2
 
 
-@pytest.mark.parametrize("filters, problem", [
-    ("{not json", "not valid JSON"),
-    ({"op": "like", "content": {"field": "submitter_id", "value": "x"}}, "unknown filter op 'like'"),
-    ({"op": "and", "content": {"field": "x"}}, "must be a list"),
-    ({"op": "=", "content": {"value": "x"}}, "without a string 'field'"),
-    ({"op": "in", "content": {"field": "submitter_id"}}, "has no 'value'"),
-    ({"content": []}, "without 'op'"),
-])
+@pytest.mark.parametrize(
+    "filters, problem",
+    [
+        ("{not json", "not valid JSON"),
+        ({"op": "like", "content": {"field": "submitter_id", "value": "x"}}, "unknown filter op 'like'"),
+        ({"op": "and", "content": {"field": "x"}}, "must be a list"),
+        ({"op": "=", "content": {"value": "x"}}, "without a string 'field'"),
+        ({"op": "in", "content": {"field": "submitter_id"}}, "has no 'value'"),
+        ({"content": []}, "without 'op'"),
+    ],
+)
 def test_malformed_filters_get_400_naming_the_problem(server, filters, problem):
     payload = filters if isinstance(filters, str) else json.dumps(filters)
     response = requests.get(f"{server.base_url}/cases", params={"filters": payload}, timeout=10)
@@ -257,11 +297,15 @@ def test_default_hit_has_only_top_level_scalars_and_id(server):
 
 
 def test_fields_are_projected_into_nested_objects_and_unknown_fields_are_absent(server):
-    fields = "submitter_id,project.project_id,demographic.vital_status,diagnoses.vital_status,diagnoses.age_at_diagnosis"
+    fields = (
+        "submitter_id,project.project_id,demographic.vital_status,diagnoses.vital_status,diagnoses.age_at_diagnosis"
+    )
     body = requests.get(f"{server.base_url}/cases", params={"fields": fields, "sort": "submitter_id"}, timeout=10)
     hits = {hit["id"]: hit for hit in body.json()["data"]["hits"]}
     assert hits[CASE_GBM_RT_TMZ] == {
-        "id": CASE_GBM_RT_TMZ, "submitter_id": "TCGA-06-0001", "project": {"project_id": "TCGA-GBM"},
+        "id": CASE_GBM_RT_TMZ,
+        "submitter_id": "TCGA-06-0001",
+        "project": {"project_id": "TCGA-GBM"},
         "demographic": {"vital_status": "Dead"},
         "diagnoses": [{"age_at_diagnosis": 22894}, {"age_at_diagnosis": 23100}],
     }
@@ -271,28 +315,37 @@ def test_fields_are_projected_into_nested_objects_and_unknown_fields_are_absent(
 
 
 def test_explicit_null_is_kept_as_null(server):
-    hit = requests.get(f"{server.base_url}/cases/{CASE_LGG_RT}", params={"fields": "demographic.days_to_death"},
-                       timeout=10).json()["data"]
+    hit = requests.get(
+        f"{server.base_url}/cases/{CASE_LGG_RT}", params={"fields": "demographic.days_to_death"}, timeout=10
+    ).json()["data"]
     assert hit == {"id": CASE_LGG_RT, "demographic": {"days_to_death": None}}
 
 
 def test_expand_gives_group_scalars_and_needs_its_own_expand_for_children(server):
-    hit = requests.get(f"{server.base_url}/cases/{CASE_GBM_RT_TMZ}", params={"expand": "diagnoses"},
-                       timeout=10).json()["data"]
+    hit = requests.get(f"{server.base_url}/cases/{CASE_GBM_RT_TMZ}", params={"expand": "diagnoses"}, timeout=10).json()[
+        "data"
+    ]
     assert hit["submitter_id"] == "TCGA-06-0001"  # expand alone keeps the default fields
     assert hit["diagnoses"][0]["tumor_grade"] == "G4"
     assert "treatments" not in hit["diagnoses"][0]
-    hit = requests.get(f"{server.base_url}/cases/{CASE_GBM_RT_TMZ}",
-                       params={"expand": "diagnoses,diagnoses.treatments", "fields": "submitter_id"},
-                       timeout=10).json()["data"]
+    hit = requests.get(
+        f"{server.base_url}/cases/{CASE_GBM_RT_TMZ}",
+        params={"expand": "diagnoses,diagnoses.treatments", "fields": "submitter_id"},
+        timeout=10,
+    ).json()["data"]
     assert hit["diagnoses"][0]["treatments"][1]["therapeutic_agents"] == "Temozolomide"
     assert "case_id" not in hit  # fields given: no default set
 
 
 def test_single_entity_404_for_unknown_id_and_unknown_paths(server):
     # (/files/versions is served since the gdc-client protocol work: tests/sandbox/test_standin_gdc_client_protocol.py)
-    for path in ("/cases/c0ffee00-0000-4000-8000-00000000dead", "/no_such_endpoint", "/legacy/files",
-                 "/history/x", "/files/_mapping"):
+    for path in (
+        "/cases/c0ffee00-0000-4000-8000-00000000dead",
+        "/no_such_endpoint",
+        "/legacy/files",
+        "/history/x",
+        "/files/_mapping",
+    ):
         response = requests.get(server.base_url + path, timeout=10)
         assert response.status_code == 404, path
         assert "message" in response.json()
@@ -311,8 +364,9 @@ def test_pretty_output_is_indented_and_identical_in_content(server):
 def test_projects_are_derived_from_cases_and_addressed_by_project_id(server):
     body = requests.get(f"{server.base_url}/projects", timeout=10).json()
     assert [hit["id"] for hit in body["data"]["hits"]] == ["TCGA-GBM", "TCGA-LGG"]
-    lgg = requests.get(f"{server.base_url}/projects/TCGA-LGG", params={"expand": "summary,program"},
-                       timeout=10).json()["data"]
+    lgg = requests.get(f"{server.base_url}/projects/TCGA-LGG", params={"expand": "summary,program"}, timeout=10).json()[
+        "data"
+    ]
     assert lgg["name"] == "Brain Lower Grade Glioma"
     assert lgg["primary_site"] == ["Brain"] and lgg["disease_type"] == ["Gliomas"]
     assert lgg["program"] == {"name": "TCGA"}
@@ -325,19 +379,29 @@ def test_projects_are_derived_from_cases_and_addressed_by_project_id(server):
 
 def test_facets_give_buckets_with_missing_and_ignore_a_filter_on_their_own_field(server):
     filters = {"op": "and", "content": [leaf("in", "project.project_id", ["TCGA-GBM"])]}
-    body = requests.post(f"{server.base_url}/cases", json={
-        "filters": filters, "size": 0, "facets": "project.project_id,demographic.vital_status"}, timeout=10).json()
+    body = requests.post(
+        f"{server.base_url}/cases",
+        json={"filters": filters, "size": 0, "facets": "project.project_id,demographic.vital_status"},
+        timeout=10,
+    ).json()
     aggregations = body["data"]["aggregations"]
     assert aggregations["project.project_id"]["buckets"] == [
-        {"key": "TCGA-GBM", "doc_count": 2}, {"key": "TCGA-LGG", "doc_count": 2}]
+        {"key": "TCGA-GBM", "doc_count": 2},
+        {"key": "TCGA-LGG", "doc_count": 2},
+    ]
     assert aggregations["demographic.vital_status"]["buckets"] == [
-        {"key": "Dead", "doc_count": 1}, {"key": "_missing", "doc_count": 1}]
+        {"key": "Dead", "doc_count": 1},
+        {"key": "_missing", "doc_count": 1},
+    ]
     assert body["data"]["pagination"]["total"] == 2
 
 
 def test_facets_with_a_range_filter_are_rejected(server):
-    response = requests.post(f"{server.base_url}/cases", json={
-        "filters": leaf(">", "demographic.age_at_index", 1), "facets": "project.project_id"}, timeout=10)
+    response = requests.post(
+        f"{server.base_url}/cases",
+        json={"filters": leaf(">", "demographic.age_at_index", 1), "facets": "project.project_id"},
+        timeout=10,
+    )
     assert response.status_code == 400
     assert "facets" in response.json()["message"]
 
@@ -352,15 +416,25 @@ def _tsv_rows(text: str) -> list[dict[str, str]]:
 
 
 def test_tsv_flattens_with_dots_and_indices_sorted_columns_id_booleans_and_nulls(server):
-    response = requests.get(f"{server.base_url}/cases", params={
-        "format": "tsv", "sort": "submitter_id",
-        "fields": "submitter_id,demographic.days_to_death,diagnoses.diagnosis_is_primary_disease,"
-                  "diagnoses.treatments.treatment_type"}, timeout=10)
+    response = requests.get(
+        f"{server.base_url}/cases",
+        params={
+            "format": "tsv",
+            "sort": "submitter_id",
+            "fields": "submitter_id,demographic.days_to_death,diagnoses.diagnosis_is_primary_disease,"
+            "diagnoses.treatments.treatment_type",
+        },
+        timeout=10,
+    )
     assert response.headers["Content-Type"].startswith("text/tab-separated-values")
     header = response.text.split("\n")[0].split("\t")
     assert header == sorted(header)
-    assert {"id", "demographic.days_to_death", "diagnoses.0.treatments.1.treatment_type",
-            "diagnoses.1.diagnosis_is_primary_disease"} <= set(header)
+    assert {
+        "id",
+        "demographic.days_to_death",
+        "diagnoses.0.treatments.1.treatment_type",
+        "diagnoses.1.diagnosis_is_primary_disease",
+    } <= set(header)
     rows = {row["submitter_id"]: row for row in _tsv_rows(response.text)}
     assert rows["TCGA-06-0001"]["diagnoses.0.diagnosis_is_primary_disease"] == "True"
     assert rows["TCGA-06-0001"]["diagnoses.1.diagnosis_is_primary_disease"] == "False"
@@ -377,8 +451,11 @@ def test_tsv_scalar_lists_get_indices_and_format_is_case_insensitive(server):
 
 def test_tsv_underscore_style_of_2016(tmp_path, gdc_standin_factory):
     server = gdc_standin_factory(small_bundle(tmp_path / "b"), tsv_style="underscores")
-    text = requests.get(f"{server.base_url}/files", params={
-        "format": "tsv", "fields": "cases.submitter_id,cases.samples.sample_type"}, timeout=10).text
+    text = requests.get(
+        f"{server.base_url}/files",
+        params={"format": "tsv", "fields": "cases.submitter_id,cases.samples.sample_type"},
+        timeout=10,
+    ).text
     header = text.split("\n")[0].split("\t")
     assert "cases_0_samples_0_sample_type" in header
     assert not any("." in column for column in header)
@@ -393,7 +470,9 @@ def test_real_dev_bundle_counts(real_dev_bundle, gdc_standin_factory):
 
     def total(endpoint: str, filters: dict | None = None) -> int:
         body = {"size": 0, **({"filters": filters} if filters else {})}
-        return requests.post(f"{server.base_url}/{endpoint}", json=body, timeout=30).json()["data"]["pagination"]["total"]
+        return requests.post(f"{server.base_url}/{endpoint}", json=body, timeout=30).json()["data"]["pagination"][
+            "total"
+        ]
 
     assert total("cases") == 777
     assert total("cases", leaf("in", "cases.project.project_id", ["TCGA-GBM"])) == 417
@@ -411,10 +490,16 @@ def test_real_dev_bundle_pages_sorted_cover_every_case_exactly_once(real_dev_bun
     seen: list[str] = []
     offset = 0
     while True:
-        body = session.post(f"{server.base_url}/v0/cases", json={
-            "size": 200, "from": offset, "sort": "case_id:asc",
-            "fields": "case_id,project.project_id,demographic.vital_status,diagnoses.treatments.treatment_type"},
-            timeout=30).json()
+        body = session.post(
+            f"{server.base_url}/v0/cases",
+            json={
+                "size": 200,
+                "from": offset,
+                "sort": "case_id:asc",
+                "fields": "case_id,project.project_id,demographic.vital_status,diagnoses.treatments.treatment_type",
+            },
+            timeout=30,
+        ).json()
         seen += [hit["id"] for hit in body["data"]["hits"]]
         pagination = body["data"]["pagination"]
         if pagination["page"] >= pagination["pages"]:
@@ -428,10 +513,17 @@ def test_answers_are_the_same_with_and_without_the_hit_cache(tmp_path, gdc_stand
     bundle = small_bundle(tmp_path / "b")
     cached = gdc_standin_factory(bundle)
     uncached = gdc_standin_factory(bundle, cache_hits=False)
-    request = {"size": 2, "from": 1, "sort": "submitter_id", "fields": "submitter_id,diagnoses.treatments",
-               "facets": "project.project_id"}
-    answers = [requests.post(f"{server.base_url}/cases", json=request, timeout=10).json()
-               for server in (cached, cached, uncached)]
+    request = {
+        "size": 2,
+        "from": 1,
+        "sort": "submitter_id",
+        "fields": "submitter_id,diagnoses.treatments",
+        "facets": "project.project_id",
+    }
+    answers = [
+        requests.post(f"{server.base_url}/cases", json=request, timeout=10).json()
+        for server in (cached, cached, uncached)
+    ]
     assert answers[0] == answers[1] == answers[2]
     assert [hit["submitter_id"] for hit in answers[0]["data"]["hits"]] == ["TCGA-06-0001", "TCGA-DU-0002"]
 
@@ -443,8 +535,11 @@ def test_concurrent_first_requests_load_the_release_once_and_agree(real_dev_bund
     server = gdc_standin_factory(real_dev_bundle)
 
     def page(offset: int) -> list[str]:
-        body = requests.post(f"{server.base_url}/cases", json={
-            "size": 100, "from": offset, "sort": "submitter_id", "fields": "submitter_id"}, timeout=30).json()
+        body = requests.post(
+            f"{server.base_url}/cases",
+            json={"size": 100, "from": offset, "sort": "submitter_id", "fields": "submitter_id"},
+            timeout=30,
+        ).json()
         assert body["data"]["pagination"]["total"] == 777
         return [hit["submitter_id"] for hit in body["data"]["hits"]]
 

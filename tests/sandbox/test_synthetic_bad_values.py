@@ -36,8 +36,9 @@ def _values_at(document: dict, dotted: str) -> list:
 @pytest.fixture(scope="module", params=["dr45", "pre_dr17", "dr42"])
 def defective(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"bad_{request.param}")
-    summary = write_bundle(root, CohortSpec(n_cases=N_CASES, seed=21, profile=request.param, bad_value_share=0.1,
-                                            methylation_share=0.0))
+    summary = write_bundle(
+        root, CohortSpec(n_cases=N_CASES, seed=21, profile=request.param, bad_value_share=0.1, methylation_share=0.0)
+    )
     truth = pl.read_parquet(summary.release_dir / TRUTH_FILE)
     cases = _jsonl(summary.release_dir / "cases.jsonl")
     return summary, truth, cases

@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from contracts.panels import CNV_MARKER_GENES, MGMT_STP27_PROBES, cnv_genes_on
 from sandbox.synthetic import TRUTH_FILE, TRUTH_FILES_FILE, CohortSpec, write_bundle
-from transforms.panels import CNV_MARKER_GENES, MGMT_STP27_PROBES, cnv_genes_on
 
 N_CASES = 2000
 
@@ -57,9 +57,22 @@ def bundle(tmp_path_factory) -> dict:
         gene = occurrence["cnv"]["consequence"][0]["gene"]["symbol"]
         calls[occurrence["case"]["case_id"]][gene] = occurrence["cnv"]["cnv_change_5_category"]
     truth = pl.read_parquet(release / TRUTH_FILE)
-    return dict(summary=summary, release=release, cases=cases, ssm=ssm, cnv=cnv, files=files, project=project,
-                ssm_profiled=ssm_profiled, cnv_profiled=cnv_profiled, mutated=mutated, hotspots=hotspots,
-                calls=calls, truth=truth, truth_by_case={r["case_id"]: r for r in truth.iter_rows(named=True)})
+    return dict(
+        summary=summary,
+        release=release,
+        cases=cases,
+        ssm=ssm,
+        cnv=cnv,
+        files=files,
+        project=project,
+        ssm_profiled=ssm_profiled,
+        cnv_profiled=cnv_profiled,
+        mutated=mutated,
+        hotspots=hotspots,
+        calls=calls,
+        truth=truth,
+        truth_by_case={r["case_id"]: r for r in truth.iter_rows(named=True)},
+    )
 
 
 def _idh_mutant(b: dict, case_id: str) -> bool:
@@ -74,8 +87,9 @@ def _codeleted(b: dict, case_id: str) -> bool:
 
 def _chr7_gain_chr10_loss(b: dict, case_id: str) -> bool:
     genes = b["calls"].get(case_id, {})
-    return (all(genes.get(g) in ("Gain", "Amplification") for g in cnv_genes_on("7"))
-            and all(genes.get(g) == "Heterozygous Deletion" for g in cnv_genes_on("10")))
+    return all(genes.get(g) in ("Gain", "Amplification") for g in cnv_genes_on("7")) and all(
+        genes.get(g) == "Heterozygous Deletion" for g in cnv_genes_on("10")
+    )
 
 
 def test_projects_come_in_gdc_proportions(bundle):
@@ -101,7 +115,7 @@ def test_idh1_r132h_is_the_dominant_hotspot_with_some_other_r132_changes(bundle)
 
 
 def test_every_ssm_lists_a_canonical_and_a_non_canonical_transcript_of_a_panel_gene(bundle):
-    from transforms.panels import SSM_PANEL_GENES
+    from contracts.panels import SSM_PANEL_GENES
 
     for occurrence in bundle["ssm"][:500]:
         transcripts = [c["transcript"] for c in occurrence["ssm"]["consequence"]]
@@ -118,16 +132,21 @@ def test_codeletion_only_occurs_with_idh_mutation_and_in_about_a_third_of_idh_mu
         assert bundle["truth_by_case"][case_id]["idh_status"] == "mutant"
         if case_id in bundle["ssm_profiled"]:
             assert _idh_mutant(bundle, case_id), case_id
-    idh_mut_lgg = [c for c in bundle["cnv_profiled"] & bundle["ssm_profiled"]
-                   if bundle["project"][c] == "TCGA-LGG" and _idh_mutant(bundle, c)]
+    idh_mut_lgg = [
+        c
+        for c in bundle["cnv_profiled"] & bundle["ssm_profiled"]
+        if bundle["project"][c] == "TCGA-LGG" and _idh_mutant(bundle, c)
+    ]
     share = np.mean([_codeleted(bundle, c) for c in idh_mut_lgg])
     assert 0.28 <= share <= 0.46
 
 
 def test_partial_1p_loss_exists_without_being_a_codeletion(bundle):
-    partial = [c for c, genes in bundle["calls"].items()
-               if any(genes.get(g) == "Heterozygous Deletion" for g in cnv_genes_on("1", "p"))
-               and not _codeleted(bundle, c)]
+    partial = [
+        c
+        for c, genes in bundle["calls"].items()
+        if any(genes.get(g) == "Heterozygous Deletion" for g in cnv_genes_on("1", "p")) and not _codeleted(bundle, c)
+    ]
     assert partial
     assert not any(bundle["truth_by_case"][c]["codeletion_1p19q"] for c in partial)
 
@@ -163,11 +182,17 @@ def test_cnv_occurrences_use_panel_positions_and_gdc_vocabulary(bundle):
         cnv = occurrence["cnv"]
         gene = panel[cnv["consequence"][0]["gene"]["symbol"]]
         assert (cnv["chromosome"], cnv["start_position"], cnv["end_position"]) == (
-            gene.chromosome, gene.start_position, gene.end_position)
+            gene.chromosome,
+            gene.start_position,
+            gene.end_position,
+        )
         assert cnv["consequence"][0]["gene"]["gene_id"] == gene.gene_id
         assert (cnv["cnv_change"], cnv["cnv_change_5_category"]) in {
-            ("Gain", "Gain"), ("Gain", "Amplification"), ("Loss", "Heterozygous Deletion"),
-            ("Loss", "Homozygous Deletion")}
+            ("Gain", "Gain"),
+            ("Gain", "Amplification"),
+            ("Loss", "Heterozygous Deletion"),
+            ("Loss", "Homozygous Deletion"),
+        }
         assert occurrence["case"]["case_id"] in bundle["cnv_profiled"]
 
 
@@ -187,7 +212,7 @@ def test_age_at_diagnosis_depends_on_tumour_type(bundle):
 
 def test_mgmt_methylation_by_stp27_matches_truth_for_every_file_and_has_realistic_shares(bundle):
     truth_files = pl.read_parquet(bundle["release"] / TRUTH_FILES_FILE)
-    intended = dict(zip(truth_files["file_id"], truth_files["mgmt_promoter_methylated"]))
+    intended = dict(zip(truth_files["file_id"], truth_files["mgmt_promoter_methylated"], strict=True))
     called_by_case = {}
     for document in bundle["files"]:
         betas = {}
@@ -226,8 +251,10 @@ def test_methylation_files_match_md5_size_and_format(bundle):
 def test_methylation_share_platforms_and_recurrent_samples_are_realistic(bundle):
     files_per_case = Counter(d["cases"][0]["case_id"] for d in bundle["files"])
     assert 0.72 <= len(files_per_case) / N_CASES <= 0.90
-    assert {d["platform"] for d in bundle["files"]} == {"Illumina Human Methylation 450",
-                                                          "Illumina Human Methylation 27"}
+    assert {d["platform"] for d in bundle["files"]} == {
+        "Illumina Human Methylation 450",
+        "Illumina Human Methylation 27",
+    }
     multi = [c for c, n in files_per_case.items() if n > 1]
     assert multi and all(bundle["project"][c] == "TCGA-GBM" for c in multi)
     recurrent = [d for d in bundle["files"] if d["cases"][0]["samples"][0]["sample_type"] == "Recurrent Tumor"]
@@ -251,8 +278,10 @@ def test_survival_is_shorter_for_gbm_and_documents_match_the_truth(bundle):
             assert demographic["days_to_death"] == row["overall_survival_days"] and row["death_observed"]
         elif demographic["vital_status"] == "Alive":
             assert not row["death_observed"]
-            assert case.get("diagnoses") is None or max(
-                d.get("days_to_last_follow_up") or 0 for d in case["diagnoses"]) == row["overall_survival_days"]
+            assert (
+                case.get("diagnoses") is None
+                or max(d.get("days_to_last_follow_up") or 0 for d in case["diagnoses"]) == row["overall_survival_days"]
+            )
 
 
 def test_treatments_and_karnofsky_are_recorded_as_gdc_strings(bundle):
@@ -276,15 +305,21 @@ def test_truth_sidecar_is_internally_consistent_with_who_cns5(bundle):
     truth = bundle["truth"]
     assert truth.height == N_CASES and truth["in_release"].all()
     assert truth.filter(pl.col("codeletion_1p19q") & (pl.col("idh_status") != "mutant")).height == 0
-    classes = dict(zip(*truth.group_by("who_cns5_class").len().to_dict(as_series=False).values()))
-    assert set(classes) == {"glioblastoma, IDH-wildtype", "astrocytoma, IDH-mutant",
-                            "oligodendroglioma, IDH-mutant and 1p/19q-codeleted", "not classifiable"}
+    classes = dict(zip(*truth.group_by("who_cns5_class").len().to_dict(as_series=False).values(), strict=True))
+    assert set(classes) == {
+        "glioblastoma, IDH-wildtype",
+        "astrocytoma, IDH-mutant",
+        "oligodendroglioma, IDH-mutant and 1p/19q-codeleted",
+        "not classifiable",
+    }
     oligo = truth.filter(pl.col("who_cns5_class").str.starts_with("oligodendroglioma"))
     assert oligo["codeletion_1p19q"].all() and oligo["who_cns5_grade"].is_in([2, 3]).all()
     gbm = truth.filter(pl.col("who_cns5_class") == "glioblastoma, IDH-wildtype")
     assert (gbm["idh_status"] == "wildtype").all() and (gbm["who_cns5_grade"] == 4).all()
-    assert truth.filter(pl.col("who_cns5_class") == "not classifiable")["who_cns5_grade"].null_count() == \
-        classes["not classifiable"]
+    assert (
+        truth.filter(pl.col("who_cns5_class") == "not classifiable")["who_cns5_grade"].null_count()
+        == classes["not classifiable"]
+    )
     # the IDH hotspot in the truth is the one in the ssm documents
     for case_id in list(bundle["mutated"]["IDH1"])[:100]:
         assert bundle["truth_by_case"][case_id]["idh_hotspot"].startswith("IDH1 R132")

@@ -57,7 +57,9 @@ def test_the_first_release_equals_a_single_release_bundle(history, tmp_path):
 def test_changes_cover_the_chosen_share_and_are_recorded(history):
     root, _, summaries = history
     old, new = _release(root, "45.0"), _release(root, "46.0")
-    changes = dict(zip(*new["truth"]["release_change"].value_counts(sort=True).to_dict(as_series=False).values()))
+    changes = dict(
+        zip(*new["truth"]["release_change"].value_counts(sort=True).to_dict(as_series=False).values(), strict=True)
+    )
     changed = sum(v for k, v in changes.items() if k != "unchanged")
     assert changed == round(CHANGE_SHARE * N_CASES)
     assert {"added", "removed", "follow_up_updated", "file_new_version"} <= set(changes)
@@ -115,9 +117,15 @@ def test_unchanged_cases_keep_identical_documents(history):
     for case_id in unchanged:
         assert new["cases"][case_id] == old["cases"][case_id]
     # recorded bad values stay with their case
-    old_defects = dict(old["truth"].filter(pl.col("defect_kind").is_not_null()).select("case_id", "defect_kind").iter_rows())
-    new_defects = dict(new["truth"].filter(pl.col("defect_kind").is_not_null() & pl.col("in_release"))
-                       .select("case_id", "defect_kind").iter_rows())
+    old_defects = dict(
+        old["truth"].filter(pl.col("defect_kind").is_not_null()).select("case_id", "defect_kind").iter_rows()
+    )
+    new_defects = dict(
+        new["truth"]
+        .filter(pl.col("defect_kind").is_not_null() & pl.col("in_release"))
+        .select("case_id", "defect_kind")
+        .iter_rows()
+    )
     assert old_defects
     for case_id in unchanged:
         assert old_defects.get(case_id) == new_defects.get(case_id)
@@ -140,13 +148,20 @@ def test_new_file_versions_get_new_ids_and_bytes_while_unchanged_files_keep_id_a
     assert unchanged.height > 0.7 * len(old["files"])
     for row in unchanged.iter_rows(named=True):
         assert old["files"][row["file_id"]]["md5sum"] == new["files"][row["file_id"]]["md5sum"] == row["md5sum"]
-        assert (old["dir"] / "data" / row["file_id"]).read_bytes() == (new["dir"] / "data" / row["file_id"]).read_bytes()
+        assert (old["dir"] / "data" / row["file_id"]).read_bytes() == (
+            new["dir"] / "data" / row["file_id"]
+        ).read_bytes()
     assert set(new["files_truth"]["file_change"]) <= {"unchanged", "new_version", "added"}
 
 
 def test_a_history_can_cross_a_profile_change(tmp_path):
-    summaries = write_multi_release(tmp_path, CohortSpec(n_cases=60, seed=2, methylation_share=0.0),
-                                    releases=("42.0", "43.0"), change_share=0.1, profiles=("dr42", "dr43"))
+    summaries = write_multi_release(
+        tmp_path,
+        CohortSpec(n_cases=60, seed=2, methylation_share=0.0),
+        releases=("42.0", "43.0"),
+        change_share=0.1,
+        profiles=("dr42", "dr43"),
+    )
     assert [s.profile for s in summaries] == ["dr42", "dr43"]
     dr42 = [json.loads(x) for x in (tmp_path / "releases/42.0/cases.jsonl").read_text().splitlines()]
     dr43 = [json.loads(x) for x in (tmp_path / "releases/43.0/cases.jsonl").read_text().splitlines()]

@@ -23,8 +23,9 @@ def profile_bundles(tmp_path_factory) -> dict[str, tuple[Path, list[dict]]]:
     out = {}
     for profile, label in PROFILE_LABELS.items():
         root = tmp_path_factory.mktemp(f"profile_{profile}")
-        summary = write_bundle(root, CohortSpec(n_cases=150, seed=5, release_label=label, profile=profile,
-                                                methylation_share=0.0))
+        summary = write_bundle(
+            root, CohortSpec(n_cases=150, seed=5, release_label=label, profile=profile, methylation_share=0.0)
+        )
         out[profile] = (summary.release_dir, _jsonl(summary.release_dir / "cases.jsonl"))
     return out
 
@@ -64,7 +65,9 @@ def test_dr42_populates_grade_adds_second_diagnoses_and_keeps_follow_up_only_in_
     assert len(second) >= 15  # ~25 % of 150
     assert all(d["classification_of_tumor"] == "recurrence" and not d["diagnosis_is_primary_disease"] for d in second)
     # the recurrence is sometimes listed first (the trap that made clients pick the wrong diagnosis)
-    assert any(c["diagnoses"][0]["submitter_id"].endswith("_diagnosis2") for c in cases if len(c.get("diagnoses", [])) > 1)
+    assert any(
+        c["diagnoses"][0]["submitter_id"].endswith("_diagnosis2") for c in cases if len(c.get("diagnoses", [])) > 1
+    )
     assert all("days_to_last_follow_up" not in d for d in _diagnoses(cases))
     assert any("days_to_follow_up" in f for c in cases for f in c.get("follow_ups", []))
 
@@ -81,8 +84,10 @@ def test_dr45_has_gender_and_sex_at_birth_and_api85_only_sex_at_birth(profile_bu
     _, dr45 = profile_bundles["dr45"]
     assert all({"gender", "sex_at_birth"} <= set(c["demographic"]) for c in dr45)
     _, api85 = profile_bundles["api85"]
-    assert all("gender" not in c["demographic"] and c["demographic"]["sex_at_birth"] in {"male", "female", "unknown"}
-               for c in api85)
+    assert all(
+        "gender" not in c["demographic"] and c["demographic"]["sex_at_birth"] in {"male", "female", "unknown"}
+        for c in api85
+    )
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILE_LABELS))
@@ -119,7 +124,9 @@ def test_realism_traps_are_present(dr45_cases):
     assert {f["progression_or_recurrence"] for f in follow_ups if "progression_or_recurrence" in f} <= {"Yes", "No"}
     # float last follow-up, Karnofsky as a string
     assert all(isinstance(d["days_to_last_follow_up"], float) for d in primaries if "days_to_last_follow_up" in d)
-    assert all(isinstance(f["karnofsky_performance_status"], str) for f in follow_ups if "karnofsky_performance_status" in f)
+    assert all(
+        isinstance(f["karnofsky_performance_status"], str) for f in follow_ups if "karnofsky_performance_status" in f
+    )
     # missing children are absent keys, never []
     without_follow_ups = [c for c in cases if "follow_ups" not in c]
     without_diagnoses = [c for c in cases if "diagnoses" not in c]

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from contracts.panels import MGMT_STP27_PROBES
 from sandbox.synthetic import TRUTH_FILE, CohortSpec, write_bundle
 from sandbox.synthetic.cli import main
-from transforms.panels import MGMT_STP27_PROBES
 
 
 def _digests(release_dir: Path) -> dict[str, str]:
-    return {str(p.relative_to(release_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(release_dir.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(release_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(release_dir.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_spec_gives_byte_identical_bundles_and_another_seed_differs(tmp_path):
@@ -47,8 +50,10 @@ def test_bundle_layout_follows_the_contract_and_summary_counts_match(tmp_path):
     assert summary.release_dir == release
     for name in ("status.json", "cases.jsonl", "ssm_occurrences.jsonl", "cnv_occurrences.jsonl", "files.jsonl"):
         assert (release / name).is_file()
-    lines = {name: (release / name).read_text().splitlines()
-             for name in ("cases.jsonl", "ssm_occurrences.jsonl", "cnv_occurrences.jsonl", "files.jsonl")}
+    lines = {
+        name: (release / name).read_text().splitlines()
+        for name in ("cases.jsonl", "ssm_occurrences.jsonl", "cnv_occurrences.jsonl", "files.jsonl")
+    }
     assert summary.n_case_documents == len(lines["cases.jsonl"]) == summary.n_cases == 120
     assert summary.n_ssm_occurrences == len(lines["ssm_occurrences.jsonl"])
     assert summary.n_cnv_occurrences == len(lines["cnv_occurrences.jsonl"])
@@ -95,8 +100,25 @@ def test_485k_probe_files_have_the_real_size_and_keep_the_mgmt_probes(tmp_path):
 
 
 def test_cli_writes_a_bundle_and_reports_it(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--cases", "30", "--seed", "3", "--profile", "dr17",
-                 "--bad-value-share", "0.1", "--methylation-probes", "50"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path),
+                "--cases",
+                "30",
+                "--seed",
+                "3",
+                "--profile",
+                "dr17",
+                "--bad-value-share",
+                "0.1",
+                "--methylation-probes",
+                "50",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "30 cases" in out and "release 45.0 (dr17)" in out
     assert (tmp_path / "releases/45.0" / TRUTH_FILE).is_file()
@@ -114,12 +136,15 @@ def test_cli_rejects_bad_arguments_with_a_clear_message(tmp_path, capsys):
     assert not (tmp_path / "CURRENT").exists()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_cases=200_001), "n_cases"),
-    (dict(n_cases=10, profile="dr99"), "profile 'dr99' is unknown"),
-    (dict(n_cases=10, methylation_share=2.0), "methylation_share"),
-    (dict(n_cases=10, release_label="latest"), "release label 'latest'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_cases=200_001), "n_cases"),
+        (dict(n_cases=10, profile="dr99"), "profile 'dr99' is unknown"),
+        (dict(n_cases=10, methylation_share=2.0), "methylation_share"),
+        (dict(n_cases=10, release_label="latest"), "release label 'latest'"),
+    ],
+)
 def test_invalid_specs_are_rejected_naming_the_field(kwargs, message):
     with pytest.raises(ValueError, match=message):
         CohortSpec(**kwargs)
@@ -129,9 +154,14 @@ def test_the_package_runs_as_a_module(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "sandbox.synthetic", "--out", str(tmp_path), "--cases", "5",
-                             "--release", "44.0"], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[2], env={**os.environ})
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox.synthetic", "--out", str(tmp_path), "--cases", "5", "--release", "44.0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ},
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "CURRENT").read_text().strip() == "44.0"
 

@@ -12,16 +12,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from _model_cohort import synthetic_cohort  # noqa: E402
 
-from transforms.features import (  # noqa: E402
+from contracts.features import (
     FEATURE_SET_VERSION,
     FEATURE_SETS,
     GRADING_FEATURES,
     GRADING_LABEL_DERIVED_COLUMNS,
     SURVIVAL_FEATURES,
-    FeatureInputError,
-    build_model_matrix,
-    feature_list_table,
 )
+from transforms.features import FeatureInputError, build_model_matrix, feature_list_table
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +46,10 @@ def test_mutant_wildtype_and_booleans_become_one_zero_and_missing_stays_missing(
     idh = {"case-00000": None, "case-00001": "mutant", "case-00002": "wildtype"}
     markers = markers.with_columns(
         pl.col("case_id").replace_strict(idh, default=pl.col("idh_status"), return_dtype=pl.String).alias("idh_status"),
-        pl.when(pl.col("case_id") == "case-00000").then(None).otherwise(pl.col("mgmt_stp27_probability")).alias("mgmt_stp27_probability"),
+        pl.when(pl.col("case_id") == "case-00000")
+        .then(None)
+        .otherwise(pl.col("mgmt_stp27_probability"))
+        .alias("mgmt_stp27_probability"),
     )
     matrix = build_model_matrix(patients, markers).matrix.sort("case_id")
     assert matrix["idh_mutant"][:3].to_list() == [None, 1.0, 0.0]
@@ -90,7 +91,10 @@ def test_grading_features_do_not_change_when_the_grading_labels_are_scrambled(co
 def test_unknown_marker_vocabulary_is_an_error_naming_case_field_and_value(cohort):
     patients, markers = cohort
     bad = markers.with_columns(
-        pl.when(pl.col("case_id") == "case-00007").then(pl.lit("Mutated")).otherwise(pl.col("idh_status")).alias("idh_status")
+        pl.when(pl.col("case_id") == "case-00007")
+        .then(pl.lit("Mutated"))
+        .otherwise(pl.col("idh_status"))
+        .alias("idh_status")
     )
     with pytest.raises(FeatureInputError, match=r"case-00007.*idh_status.*'Mutated'"):
         build_model_matrix(patients, bad)

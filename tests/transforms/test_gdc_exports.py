@@ -24,8 +24,11 @@ from transforms.gdc_exports import (
 from transforms.patients import harmonise_patients, reconcile_case_counts
 from transforms.raw_tables import raw_cases_table
 
-CLINICAL_EXPORTS = ("gdc_clinical_TCGA-GBM_2020-07-31", "gdc_clinical_TCGA-LGG_2020-07-31",
-                    "gdc_clinical_cart_GBMLGG_2020-11-12")
+CLINICAL_EXPORTS = (
+    "gdc_clinical_TCGA-GBM_2020-07-31",
+    "gdc_clinical_TCGA-LGG_2020-07-31",
+    "gdc_clinical_cart_GBMLGG_2020-11-12",
+)
 CART_METADATA = "metadata.cart.TCGA.GBM-LGG.WGS.bam.2020-07-17.json"
 
 
@@ -64,7 +67,7 @@ def test_clinical_tsv_is_converted_without_loss(realdata_dir: Path, export: str)
     for cells in rows:
         case_id = cells[case_at]
         treatment = []
-        for column, cell in zip(header, cells):
+        for column, cell in zip(header, cells, strict=True):
             if cell == PORTAL_MISSING:
                 continue
             if entities[column] == "treatments":
@@ -94,9 +97,11 @@ def test_clinical_tsv_is_converted_without_loss(realdata_dir: Path, export: str)
         return {(case, column, _cell_text(value)) for case, column, value in cells}
 
     assert as_text(found_case_cells) == {(c, col, _cell_text(v)) for c, col, v in expected_case_cells}
-    assert Counter({(case, tuple((k, _cell_text(v)) for k, v in items)): n
-                    for (case, items), n in found_treatments.items()}) == Counter(
-        {(case, tuple((k, _cell_text(v)) for k, v in items)): n for (case, items), n in expected_treatments.items()})
+    assert Counter(
+        {(case, tuple((k, _cell_text(v)) for k, v in items)): n for (case, items), n in found_treatments.items()}
+    ) == Counter(
+        {(case, tuple((k, _cell_text(v)) for k, v in items)): n for (case, items), n in expected_treatments.items()}
+    )
     assert len(documents) == len({cells[case_at] for cells in rows})
 
 
@@ -135,8 +140,10 @@ def test_clinical_tsv_documents_harmonise_and_reconcile(realdata_dir: Path, expo
     assert counts["reconciles"], counts
     # The export's own traps: `not reported` tumor grade, Not Reported vital status, -1 follow-up.
     patients = result.patients
-    assert patients.filter(pl.col("project_id") == "TCGA-LGG").get_column("who_grade").null_count() == \
-        patients.filter(pl.col("project_id") == "TCGA-LGG").height
+    assert (
+        patients.filter(pl.col("project_id") == "TCGA-LGG").get_column("who_grade").null_count()
+        == patients.filter(pl.col("project_id") == "TCGA-LGG").height
+    )
     assert set(patients.filter(pl.col("project_id") == "TCGA-GBM").get_column("who_grade_source")) <= {"project_gbm"}
     reasons = set(result.quarantine.get_column("reason"))
     assert reasons <= {surv.NEGATIVE_SURVIVAL_TIME, surv.DEAD_WITHOUT_DEATH_DAY}
@@ -154,22 +161,52 @@ def test_clinical_tsv_and_the_real_bundle_give_the_same_survival(realdata_dir: P
     from_export = harmonise_patients(raw_cases_table(clinical_tsv_case_documents(text), "45.0")).patients
     bundle_lines = (real_dev_bundle / "releases" / "45.0" / "cases.jsonl").read_text(encoding="utf-8").splitlines()
     from_bundle = harmonise_patients(raw_cases_table([json.loads(x) for x in bundle_lines], "45.0")).patients
-    columns = ["case_id", "overall_survival_days", "death_observed", "survival_rule", "sex", "race",
-               "received_radiation", "received_chemotherapy", "histology_family"]
+    columns = [
+        "case_id",
+        "overall_survival_days",
+        "death_observed",
+        "survival_rule",
+        "sex",
+        "race",
+        "received_radiation",
+        "received_chemotherapy",
+        "histology_family",
+    ]
     assert from_export.select(columns).sort("case_id").equals(from_bundle.select(columns).sort("case_id"))
 
 
 def test_clinical_tsv_with_columns_out_of_dictionary_order_is_refused() -> None:
     with pytest.raises(ExportFormatError, match="vital_status"):
-        clinical_tsv_column_entities(["case_id", "case_submitter_id", "project_id", "age_at_diagnosis",
-                                      "primary_diagnosis", "vital_status", "age_at_index", "treatment_type"])
+        clinical_tsv_column_entities(
+            [
+                "case_id",
+                "case_submitter_id",
+                "project_id",
+                "age_at_diagnosis",
+                "primary_diagnosis",
+                "vital_status",
+                "age_at_index",
+                "treatment_type",
+            ]
+        )
 
 
 def test_clinical_tsv_case_whose_demographic_differs_between_rows_is_refused() -> None:
-    header = ["case_id", "case_submitter_id", "project_id", "gender", "vital_status",
-              "age_at_diagnosis", "primary_diagnosis", "treatment_or_therapy", "treatment_type"]
-    rows = [["c1", "TCGA-01", "TCGA-GBM", "male", "Dead", "100", "Glioblastoma", "yes", "Radiation Therapy, NOS"],
-            ["c1", "TCGA-01", "TCGA-GBM", "male", "Alive", "100", "Glioblastoma", "no", "Pharmaceutical Therapy, NOS"]]
+    header = [
+        "case_id",
+        "case_submitter_id",
+        "project_id",
+        "gender",
+        "vital_status",
+        "age_at_diagnosis",
+        "primary_diagnosis",
+        "treatment_or_therapy",
+        "treatment_type",
+    ]
+    rows = [
+        ["c1", "TCGA-01", "TCGA-GBM", "male", "Dead", "100", "Glioblastoma", "yes", "Radiation Therapy, NOS"],
+        ["c1", "TCGA-01", "TCGA-GBM", "male", "Alive", "100", "Glioblastoma", "no", "Pharmaceutical Therapy, NOS"],
+    ]
     text = "\n".join("\t".join(r) for r in [header, *rows])
     with pytest.raises(ExportFormatError, match="c1.*vital_status"):
         clinical_tsv_case_documents(text)
@@ -208,10 +245,15 @@ def test_dotted_tsv_row_unflattens_to_nested_lists_and_objects() -> None:
 
 
 def test_underscore_style_of_2016_gives_the_same_document() -> None:
-    dotted = {"submitter_id": "TCGA-06-0000", "project.project_id": "TCGA-GBM", "demographic.gender": "female",
-              "diagnoses.0.vital_status": "dead", "diagnoses.0.days_to_death": "225.0",
-              "diagnoses.0.treatments.1.treatment_type": "Radiation Therapy, NOS",
-              "follow_ups.0.days_to_follow_up": "12"}
+    dotted = {
+        "submitter_id": "TCGA-06-0000",
+        "project.project_id": "TCGA-GBM",
+        "demographic.gender": "female",
+        "diagnoses.0.vital_status": "dead",
+        "diagnoses.0.days_to_death": "225.0",
+        "diagnoses.0.treatments.1.treatment_type": "Radiation Therapy, NOS",
+        "follow_ups.0.days_to_follow_up": "12",
+    }
     underscore = {column.replace(".", "_"): value for column, value in dotted.items()}
     assert unflatten_tsv_row(underscore, style="underscore") == unflatten_tsv_row(dotted)
 
@@ -278,8 +320,12 @@ def test_cart_metadata_cases_merge_per_case_and_harmonise_with_histology_from_mo
 
 
 def test_cart_case_copies_that_disagree_are_kept_apart_and_quarantined() -> None:
-    case = {"case_id": "c1", "submitter_id": "TCGA-01", "project": {"project_id": "TCGA-GBM"},
-            "samples": [{"sample_id": "s1"}]}
+    case = {
+        "case_id": "c1",
+        "submitter_id": "TCGA-01",
+        "project": {"project_id": "TCGA-GBM"},
+        "samples": [{"sample_id": "s1"}],
+    }
     other = {**case, "demographic": {"gender": "male"}, "samples": [{"sample_id": "s2"}]}
     documents = cart_metadata_case_documents([{"cases": [case]}, {"cases": [other]}, {"cases": [case]}])
     assert len(documents) == 2

@@ -11,13 +11,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from contracts.panels import CNV_MARKER_GENES, CNV_PANEL_GENES, SSM_PANEL_GENES
+from contracts.schemas import MOLECULAR_MARKERS_SCHEMA, QUARANTINE_SCHEMA, RAW_MGMT_PROBE_BETAS_SCHEMA
 from transforms.markers import (
     ARM_CALL_MIN_FRACTION,
     GENES_1P,
     GENES_19Q,
     GENES_CHR7,
     GENES_CHR10,
-    MOLECULAR_MARKERS_SCHEMA,
     STP27_COEFFICIENT_M1,
     STP27_COEFFICIENT_M2,
     STP27_INTERCEPT,
@@ -25,15 +26,7 @@ from transforms.markers import (
     MolecularMarkers,
     call_molecular_markers,
 )
-from transforms.panels import CNV_MARKER_GENES, CNV_PANEL_GENES, SSM_PANEL_GENES
-from transforms.quarantine import QUARANTINE_SCHEMA
-from transforms.raw_tables import (
-    RAW_MGMT_PROBE_BETAS_SCHEMA,
-    mgmt_probe_rows,
-    raw_cases_table,
-    raw_cnv_occurrences_table,
-    raw_ssm_occurrences_table,
-)
+from transforms.raw_tables import mgmt_probe_rows, raw_cases_table, raw_cnv_occurrences_table, raw_ssm_occurrences_table
 
 RELEASE = "45.0"
 M1_PROBE, M2_PROBE = "cg12434587", "cg12981137"
@@ -84,7 +77,12 @@ def ssm_doc(
         "id": occurrence_id,
         "ssm_occurrence_id": occurrence_id,
         "case": {"case_id": case_id, "submitter_id": f"TCGA-{case_id}", "project": {"project_id": "TCGA-LGG"}},
-        "ssm": {"ssm_id": f"ssm-{occurrence_id}", "chromosome": chromosome, "start_position": start, "consequence": list(consequences)},
+        "ssm": {
+            "ssm_id": f"ssm-{occurrence_id}",
+            "chromosome": chromosome,
+            "start_position": start,
+            "consequence": list(consequences),
+        },
     }
 
 
@@ -111,7 +109,12 @@ def cnv_docs(case_id: str, genes: Iterable[str], category: str) -> list[dict]:
 
 
 def beta_rows(
-    case_id: str, file_id: str, betas: dict[str, float | None], *, sample_type: str = "Primary Tumor", platform: str = "Illumina Human Methylation 450"
+    case_id: str,
+    file_id: str,
+    betas: dict[str, float | None],
+    *,
+    sample_type: str = "Primary Tumor",
+    platform: str = "Illumina Human Methylation 450",
 ) -> list[dict]:
     file_row = {
         "file_id": file_id,
@@ -180,7 +183,9 @@ def beta_from_m(m_value: float) -> float:
 def test_markers_table_has_exactly_the_contract_columns_and_one_row_per_raw_case() -> None:
     result = call([case_doc("A"), case_doc("B", None), case_doc("C", ["cnv"])])
     assert result.markers.schema == pl.Schema(MOLECULAR_MARKERS_SCHEMA)
-    assert [c for c in result.markers.columns if c.startswith("mutation_")] == [f"mutation_{g.lower()}" for g in SSM_PANEL_GENES]
+    assert [c for c in result.markers.columns if c.startswith("mutation_")] == [
+        f"mutation_{g.lower()}" for g in SSM_PANEL_GENES
+    ]
     assert result.markers["case_id"].to_list() == ["A", "B", "C"]
     assert result.markers["release"].unique().to_list() == [RELEASE]
     assert result.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)
@@ -211,13 +216,20 @@ def test_consequences_on_other_genes_or_silent_or_noncoding_transcripts_do_not_m
         [case_doc("OVERLAP"), case_doc("SILENT"), case_doc("NONCODING"), case_doc("PTEN_CODING")],
         ssm=[
             # An ssm selected for EGFR whose only coding consequence is on an overlapping gene's transcript.
-            ssm_doc("o1", "OVERLAP", [transcript("EGFR", "intron_variant", None), transcript("EGFR-AS1", "missense_variant")]),
+            ssm_doc(
+                "o1",
+                "OVERLAP",
+                [transcript("EGFR", "intron_variant", None), transcript("EGFR-AS1", "missense_variant")],
+            ),
             ssm_doc("o2", "SILENT", [transcript("ATRX", "synonymous_variant", "L100L")]),
             ssm_doc("o3", "NONCODING", [transcript("PTEN", "non_coding_transcript_exon_variant", None)]),
             ssm_doc(
                 "o4",
                 "PTEN_CODING",
-                [transcript("PTEN", "missense_variant", "R130Q"), transcript("PTEN", "non_coding_transcript_exon_variant", None)],
+                [
+                    transcript("PTEN", "missense_variant", "R130Q"),
+                    transcript("PTEN", "non_coding_transcript_exon_variant", None),
+                ],
             ),
         ],
     )
@@ -230,7 +242,16 @@ def test_consequences_on_other_genes_or_silent_or_noncoding_transcripts_do_not_m
 def test_truncating_consequences_joined_by_vep_count_as_non_silent() -> None:
     result = call(
         [case_doc("A")],
-        ssm=[ssm_doc("o1", "A", [transcript("ATRX", "stop_gained&splice_region_variant", "Q10*"), transcript("NF1", "frameshift_variant", "K5fs")])],
+        ssm=[
+            ssm_doc(
+                "o1",
+                "A",
+                [
+                    transcript("ATRX", "stop_gained&splice_region_variant", "Q10*"),
+                    transcript("NF1", "frameshift_variant", "K5fs"),
+                ],
+            )
+        ],
     )
     assert row(result, "A")["atrx_status"] == "mutant"
     assert row(result, "A")["mutation_nf1"] == "mutant"
@@ -264,8 +285,12 @@ def test_tert_promoter_is_mutant_only_inside_the_promoter_window_and_never_calle
     result = call(
         [case_doc("C228T"), case_doc("CODING"), case_doc("NONE")],
         ssm=[
-            ssm_doc("o1", "C228T", [transcript("TERT", "upstream_gene_variant", None)], chromosome="chr5", start=1_295_113),
-            ssm_doc("o2", "CODING", [transcript("TERT", "missense_variant", "A279T")], chromosome="chr5", start=1_280_000),
+            ssm_doc(
+                "o1", "C228T", [transcript("TERT", "upstream_gene_variant", None)], chromosome="chr5", start=1_295_113
+            ),
+            ssm_doc(
+                "o2", "CODING", [transcript("TERT", "missense_variant", "A279T")], chromosome="chr5", start=1_280_000
+            ),
         ],
     )
     assert row(result, "C228T")["tert_status"] == "mutant"
@@ -287,7 +312,8 @@ def test_codeletion_needs_the_threshold_fraction_of_both_1p_and_19q_marker_genes
     enough_19q = _n_genes_for(ARM_CALL_MIN_FRACTION, GENES_19Q)
     assert enough_1p < len(GENES_1P)  # the edge case below really is a partial arm
     result = call(
-        [case_doc(c) for c in ("AT_EDGE", "BELOW_EDGE", "ONLY_1P", "MIXED_CATEGORIES", "NO_EVENTS")] + [case_doc("NO_CNV", ["ssm"])],
+        [case_doc(c) for c in ("AT_EDGE", "BELOW_EDGE", "ONLY_1P", "MIXED_CATEGORIES", "NO_EVENTS")]
+        + [case_doc("NO_CNV", ["ssm"])],
         cnv=cnv_docs("AT_EDGE", GENES_1P[:enough_1p], "Heterozygous Deletion")
         + cnv_docs("AT_EDGE", GENES_19Q[:enough_19q], "Loss")
         + cnv_docs("BELOW_EDGE", GENES_1P[: enough_1p - 1], "Heterozygous Deletion")
@@ -308,10 +334,15 @@ def test_codeletion_needs_the_threshold_fraction_of_both_1p_and_19q_marker_genes
 
 def test_gains_do_not_count_towards_codeletion_and_a_gene_counts_once() -> None:
     # Twice the same lost gene must not make up for a missing one.
-    doubled = cnv_docs("DOUBLED", GENES_1P[:9], "Loss") + [cnv_doc("dup", "DOUBLED", GENES_1P[0], "Heterozygous Deletion")]
+    doubled = cnv_docs("DOUBLED", GENES_1P[:9], "Loss") + [
+        cnv_doc("dup", "DOUBLED", GENES_1P[0], "Heterozygous Deletion")
+    ]
     result = call(
         [case_doc("GAINED_19Q"), case_doc("DOUBLED")],
-        cnv=cnv_docs("GAINED_19Q", GENES_1P, "Loss") + cnv_docs("GAINED_19Q", GENES_19Q, "Gain") + doubled + cnv_docs("DOUBLED", GENES_19Q, "Loss"),
+        cnv=cnv_docs("GAINED_19Q", GENES_1P, "Loss")
+        + cnv_docs("GAINED_19Q", GENES_19Q, "Gain")
+        + doubled
+        + cnv_docs("DOUBLED", GENES_19Q, "Loss"),
     )
     assert row(result, "GAINED_19Q")["codeletion_1p19q"] is False
     assert row(result, "DOUBLED")["codeletion_1p19q"] is False  # 9/12 distinct genes < 0.8
@@ -345,13 +376,21 @@ def test_chr7_gain_with_chr10_loss_is_called_by_majority_of_each_chromosome() ->
 def test_cdkn2a_homozygous_deletion_needs_the_homozygous_category() -> None:
     result = call(
         [case_doc("HOMDEL"), case_doc("HETDEL"), case_doc("NONE"), case_doc("NO_CNV", ["ssm"])],
-        cnv=[cnv_doc("c1", "HOMDEL", "CDKN2A", "Homozygous Deletion"), cnv_doc("c2", "HETDEL", "CDKN2A", "Heterozygous Deletion")],
+        cnv=[
+            cnv_doc("c1", "HOMDEL", "CDKN2A", "Homozygous Deletion"),
+            cnv_doc("c2", "HETDEL", "CDKN2A", "Heterozygous Deletion"),
+        ],
     )
     assert row(result, "HOMDEL")["cdkn2a_homozygous_deletion"] is True
     assert row(result, "HETDEL")["cdkn2a_homozygous_deletion"] is False
     assert row(result, "NONE")["cdkn2a_homozygous_deletion"] is False
     none = row(result, "NO_CNV")
-    assert (none["cnv_profiled"], none["cdkn2a_homozygous_deletion"], none["egfr_amplified"], none["chr7_gain_chr10_loss"]) == (
+    assert (
+        none["cnv_profiled"],
+        none["cdkn2a_homozygous_deletion"],
+        none["egfr_amplified"],
+        none["chr7_gain_chr10_loss"],
+    ) == (
         False,
         None,
         None,
@@ -375,7 +414,12 @@ def test_stp27_probability_matches_the_published_formula() -> None:
         [case_doc(c) for c in cases],
         betas=[r for c, (b1, b2) in cases.items() for r in beta_rows(c, f"f-{c}", {M1_PROBE: b1, M2_PROBE: b2})],
     )
-    assert (STP27_INTERCEPT, STP27_COEFFICIENT_M1, STP27_COEFFICIENT_M2, STP27_METHYLATED_ABOVE) == (4.3215, 0.5271, 0.9265, 0.358)
+    assert (STP27_INTERCEPT, STP27_COEFFICIENT_M1, STP27_COEFFICIENT_M2, STP27_METHYLATED_ABOVE) == (
+        4.3215,
+        0.5271,
+        0.9265,
+        0.358,
+    )
     for case, (b1, b2) in cases.items():
         got = row(result, case)
         assert got["mgmt_stp27_probability"] == pytest.approx(stp27_reference(b1, b2), rel=1e-12)
@@ -393,7 +437,8 @@ def test_stp27_threshold_edge_is_strictly_greater_than_0_358() -> None:
     above, below = beta_from_m(m2_at_threshold + 1e-4), beta_from_m(m2_at_threshold - 1e-4)
     result = call(
         [case_doc("ABOVE"), case_doc("BELOW")],
-        betas=beta_rows("ABOVE", "fa", {M1_PROBE: 0.5, M2_PROBE: above}) + beta_rows("BELOW", "fb", {M1_PROBE: 0.5, M2_PROBE: below}),
+        betas=beta_rows("ABOVE", "fa", {M1_PROBE: 0.5, M2_PROBE: above})
+        + beta_rows("BELOW", "fb", {M1_PROBE: 0.5, M2_PROBE: below}),
     )
     assert row(result, "ABOVE")["mgmt_stp27_probability"] == pytest.approx(0.358, abs=1e-4)
     assert row(result, "ABOVE")["mgmt_stp27_probability"] > 0.358
@@ -413,21 +458,34 @@ def test_an_na_or_absent_probe_gives_a_null_probability_and_no_call() -> None:
     no_row = [r for r in beta_rows("NO_ROW", "f3", {M1_PROBE: 0.6, M2_PROBE: 0.6}) if r["probe_id"] == M1_PROBE]
     result = call(
         [case_doc("NA"), case_doc("ABSENT"), case_doc("NO_ROW")],
-        betas=beta_rows("NA", "f1", {M1_PROBE: 0.6, M2_PROBE: None}) + beta_rows("ABSENT", "f2", {M1_PROBE: 0.6}) + no_row,
+        betas=beta_rows("NA", "f1", {M1_PROBE: 0.6, M2_PROBE: None})
+        + beta_rows("ABSENT", "f2", {M1_PROBE: 0.6})
+        + no_row,
     )
     for case in ("NA", "ABSENT", "NO_ROW"):
         got = row(result, case)
-        assert (got["mgmt_stp27_probability"], got["mgmt_promoter_methylated"], got["mgmt_source"]) == (None, None, None)
+        assert (got["mgmt_stp27_probability"], got["mgmt_promoter_methylated"], got["mgmt_source"]) == (
+            None,
+            None,
+            None,
+        )
 
 
 def test_primary_tumour_file_is_preferred_over_recurrence_and_normal_tissue_is_never_used() -> None:
     primary, recurrent = (0.05, 0.05), (0.9, 0.9)
     result = call(
         [case_doc("TWO_FILES"), case_doc("PRIMARY_NA"), case_doc("NORMAL_ONLY")],
-        betas=beta_rows("TWO_FILES", "f-rec", dict(zip((M1_PROBE, M2_PROBE), recurrent)), sample_type="Recurrent Tumor")
-        + beta_rows("TWO_FILES", "f-pri", dict(zip((M1_PROBE, M2_PROBE), primary)))
+        betas=beta_rows(
+            "TWO_FILES", "f-rec", dict(zip((M1_PROBE, M2_PROBE), recurrent, strict=True)), sample_type="Recurrent Tumor"
+        )
+        + beta_rows("TWO_FILES", "f-pri", dict(zip((M1_PROBE, M2_PROBE), primary, strict=True)))
         + beta_rows("PRIMARY_NA", "g-pri", {M1_PROBE: None, M2_PROBE: 0.1})
-        + beta_rows("PRIMARY_NA", "g-rec", dict(zip((M1_PROBE, M2_PROBE), recurrent)), sample_type="Recurrent Tumor")
+        + beta_rows(
+            "PRIMARY_NA",
+            "g-rec",
+            dict(zip((M1_PROBE, M2_PROBE), recurrent, strict=True)),
+            sample_type="Recurrent Tumor",
+        )
         + beta_rows("NORMAL_ONLY", "h-nor", {M1_PROBE: 0.9, M2_PROBE: 0.9}, sample_type="Solid Tissue Normal"),
     )
     assert row(result, "TWO_FILES")["mgmt_stp27_probability"] == pytest.approx(stp27_reference(*primary))
@@ -450,17 +508,28 @@ def test_clinical_mgmt_test_is_used_when_there_is_no_array_and_the_array_wins_wh
             case_doc("AGREE", molecular_tests=[mgmt_test("Methylated")]),
             case_doc("DISAGREE", molecular_tests=[mgmt_test("Negative")]),
             case_doc("UNKNOWN_RESULT", molecular_tests=[mgmt_test("Unknown")]),
-            case_doc("OTHER_GENE", molecular_tests=[{"gene_symbol": "IDH1", "variant_type": "Mutation, NOS", "test_result": "Positive"}]),
+            case_doc(
+                "OTHER_GENE",
+                molecular_tests=[{"gene_symbol": "IDH1", "variant_type": "Mutation, NOS", "test_result": "Positive"}],
+            ),
         ],
         betas=beta_rows("AGREE", "fa", methylated) + beta_rows("DISAGREE", "fd", methylated),
     )
     only = row(result, "CLINICAL_ONLY")
-    assert (only["mgmt_promoter_methylated"], only["mgmt_source"], only["mgmt_sources_disagree"]) == (True, "clinical_molecular_test", None)
+    assert (only["mgmt_promoter_methylated"], only["mgmt_source"], only["mgmt_sources_disagree"]) == (
+        True,
+        "clinical_molecular_test",
+        None,
+    )
     assert only["mgmt_stp27_probability"] is None
     negative = row(result, "CLINICAL_NEGATIVE")
     assert (negative["mgmt_promoter_methylated"], negative["mgmt_source"]) == (False, "clinical_molecular_test")
     agree = row(result, "AGREE")
-    assert (agree["mgmt_promoter_methylated"], agree["mgmt_source"], agree["mgmt_sources_disagree"]) == (True, "methylation_stp27", False)
+    assert (agree["mgmt_promoter_methylated"], agree["mgmt_source"], agree["mgmt_sources_disagree"]) == (
+        True,
+        "methylation_stp27",
+        False,
+    )
     disagree = row(result, "DISAGREE")
     assert (disagree["mgmt_promoter_methylated"], disagree["mgmt_source"], disagree["mgmt_sources_disagree"]) == (
         True,
@@ -545,12 +614,20 @@ def test_unknown_or_contradictory_cnv_categories_are_quarantined_and_ignored() -
         ],
     )
     by_reason = {r["reason"]: r for r in result.quarantine.to_dicts()}
-    assert set(by_reason) == {"unknown_cnv_category", "contradictory_cnv_change", "missing_cnv_change", "unknown_cnv_change"}
+    assert set(by_reason) == {
+        "unknown_cnv_category",
+        "contradictory_cnv_change",
+        "missing_cnv_change",
+        "unknown_cnv_change",
+    }
     assert (by_reason["unknown_cnv_category"]["field"], by_reason["unknown_cnv_category"]["value"]) == (
         "cnv.cnv_change_5_category",
         "Big Gain",
     )
-    assert "c1" in by_reason["unknown_cnv_category"]["detail"] and "Big Gain" in by_reason["unknown_cnv_category"]["detail"]
+    assert (
+        "c1" in by_reason["unknown_cnv_category"]["detail"]
+        and "Big Gain" in by_reason["unknown_cnv_category"]["detail"]
+    )
     assert by_reason["unknown_cnv_change"]["value"] == "Sideways"
     got = row(result, "A")
     assert (got["egfr_amplified"], got["cdkn2a_homozygous_deletion"]) == (False, False)
@@ -563,7 +640,12 @@ def test_betas_outside_0_1_are_quarantined_and_the_file_gets_no_probability() ->
     assert row(result, "A")["mgmt_stp27_probability"] is None
     records = result.quarantine.to_dicts()
     assert len(records) == 1
-    assert (records[0]["reason"], records[0]["field"], records[0]["value"], records[0]["case_id"]) == ("beta_out_of_range", "beta", "1.5", "A")
+    assert (records[0]["reason"], records[0]["field"], records[0]["value"], records[0]["case_id"]) == (
+        "beta_out_of_range",
+        "beta",
+        "1.5",
+        "A",
+    )
     assert json.loads(records[0]["record"])["file_id"] == "f1"
 
 
@@ -575,7 +657,9 @@ def test_an_undecodable_case_document_is_quarantined_and_gets_no_markers_row() -
     )
     empty_ssm = raw_ssm_occurrences_table([], RELEASE)
     empty_cnv = raw_cnv_occurrences_table([], RELEASE)
-    result = call_molecular_markers(cases, empty_ssm, empty_cnv, pl.DataFrame(schema=RAW_MGMT_PROBE_BETAS_SCHEMA), release=RELEASE)
+    result = call_molecular_markers(
+        cases, empty_ssm, empty_cnv, pl.DataFrame(schema=RAW_MGMT_PROBE_BETAS_SCHEMA), release=RELEASE
+    )
     assert result.markers["case_id"].to_list() == ["GOOD"]
     assert row(result, "GOOD")["ssm_profiled"] is True
     assert result.quarantine.select("case_id", "table", "reason").to_dicts() == [
@@ -619,5 +703,8 @@ def test_a_probe_listed_twice_with_different_betas_is_quarantined_and_gives_no_p
     result = call([case_doc("A")], betas=rows)
     assert row(result, "A")["mgmt_stp27_probability"] is None
     records = result.quarantine.sort("value").to_dicts()
-    assert [(r["reason"], r["value"]) for r in records] == [("conflicting_probe_beta", "0.5"), ("conflicting_probe_beta", "0.9")]
+    assert [(r["reason"], r["value"]) for r in records] == [
+        ("conflicting_probe_beta", "0.5"),
+        ("conflicting_probe_beta", "0.9"),
+    ]
     assert all(M1_PROBE in r["detail"] and "f1" in r["detail"] for r in records)

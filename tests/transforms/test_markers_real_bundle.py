@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.markers import call_molecular_markers
 from sandbox.bundle_tables import BundleRawTables, raw_tables_from_bundle
+from transforms.markers import call_molecular_markers
 from transforms.who_cns5 import CLASS_NOT_CLASSIFIABLE, classify_who_cns5
 
 pytestmark = pytest.mark.realdata
@@ -28,7 +28,10 @@ def raw_inputs(real_dev_bundle: Path) -> BundleRawTables:
 @pytest.fixture(scope="module")
 def real_markers(raw_inputs: BundleRawTables):
     return call_molecular_markers(
-        raw_inputs.cases, raw_inputs.ssm_occurrences, raw_inputs.cnv_occurrences, raw_inputs.mgmt_probe_betas,
+        raw_inputs.cases,
+        raw_inputs.ssm_occurrences,
+        raw_inputs.cnv_occurrences,
+        raw_inputs.mgmt_probe_betas,
         release=RELEASE,
     )
 
@@ -107,15 +110,18 @@ def test_mgmt_stp27_agrees_with_ceccarelli(real_markers, published) -> None:
     print(f"MGMT agreement {agree}/{compared}")
     assert compared == 645
     assert agree / compared >= MIN_AGREEMENT
-    assert real_markers.markers.filter(pl.col("mgmt_promoter_methylated").is_not_null())["mgmt_source"].unique().to_list() == [
-        "methylation_stp27"
-    ]
+    assert real_markers.markers.filter(pl.col("mgmt_promoter_methylated").is_not_null())[
+        "mgmt_source"
+    ].unique().to_list() == ["methylation_stp27"]
 
 
 def test_real_bundle_marker_calls_take_under_two_seconds(raw_inputs) -> None:
     started = time.perf_counter()
     call_molecular_markers(
-        raw_inputs.cases, raw_inputs.ssm_occurrences, raw_inputs.cnv_occurrences, raw_inputs.mgmt_probe_betas,
+        raw_inputs.cases,
+        raw_inputs.ssm_occurrences,
+        raw_inputs.cnv_occurrences,
+        raw_inputs.mgmt_probe_betas,
         release=RELEASE,
     )
     elapsed = time.perf_counter() - started
@@ -150,25 +156,45 @@ def _patients_like(raw_cases: pl.DataFrame) -> pl.DataFrame:
                 "who_grade": grade,
             }
         )
-    return pl.DataFrame(rows, schema={"case_id": pl.String, "project_id": pl.String, "histology_family": pl.String, "who_grade": pl.Int8})
+    return pl.DataFrame(
+        rows,
+        schema={"case_id": pl.String, "project_id": pl.String, "histology_family": pl.String, "who_grade": pl.Int8},
+    )
 
 
-def test_who_cns5_classes_on_real_bundle_follow_the_published_idh_codel_subtypes(raw_inputs, real_markers, published) -> None:
+def test_who_cns5_classes_on_real_bundle_follow_the_published_idh_codel_subtypes(
+    raw_inputs, real_markers, published
+) -> None:
     classes = classify_who_cns5(_patients_like(raw_inputs.cases), real_markers.markers)
     assert classes.height == 777
     distribution = classes.group_by("who_cns5_class", "who_cns5_grade").len().sort("who_cns5_class", "who_cns5_grade")
     print(distribution)
     print(classes.filter(pl.col("who_cns5_class") == CLASS_NOT_CLASSIFIABLE).group_by("not_classifiable_reason").len())
     # Every classified case has a basis, every unclassified case a reason.
-    assert classes.filter((pl.col("who_cns5_class") != CLASS_NOT_CLASSIFIABLE) & pl.col("who_cns5_basis").is_null()).height == 0
-    assert classes.filter((pl.col("who_cns5_class") == CLASS_NOT_CLASSIFIABLE) & pl.col("not_classifiable_reason").is_null()).height == 0
+    assert (
+        classes.filter((pl.col("who_cns5_class") != CLASS_NOT_CLASSIFIABLE) & pl.col("who_cns5_basis").is_null()).height
+        == 0
+    )
+    assert (
+        classes.filter(
+            (pl.col("who_cns5_class") == CLASS_NOT_CLASSIFIABLE) & pl.col("not_classifiable_reason").is_null()
+        ).height
+        == 0
+    )
     # The published IDH/codel subtype must map onto our classes where both are called.
     subtype = classes.join(real_markers.markers.select("case_id", "submitter_id"), on="case_id", suffix="_m").join(
         published.select("submitter_id", "IDH.codel.subtype"), on="submitter_id"
     )
-    expected = {"IDHmut-codel": "oligodendroglioma, IDH-mutant and 1p/19q-codeleted", "IDHmut-non-codel": "astrocytoma, IDH-mutant"}
-    called = subtype.filter(pl.col("IDH.codel.subtype").is_in(list(expected)) & (pl.col("who_cns5_class") != CLASS_NOT_CLASSIFIABLE))
-    agree = called.filter(pl.col("who_cns5_class") == pl.col("IDH.codel.subtype").replace_strict(expected, default=None)).height
+    expected = {
+        "IDHmut-codel": "oligodendroglioma, IDH-mutant and 1p/19q-codeleted",
+        "IDHmut-non-codel": "astrocytoma, IDH-mutant",
+    }
+    called = subtype.filter(
+        pl.col("IDH.codel.subtype").is_in(list(expected)) & (pl.col("who_cns5_class") != CLASS_NOT_CLASSIFIABLE)
+    )
+    agree = called.filter(
+        pl.col("who_cns5_class") == pl.col("IDH.codel.subtype").replace_strict(expected, default=None)
+    ).height
     print(f"IDH-mutant subtype agreement {agree}/{called.height}")
     assert called.height >= 300
     assert agree / called.height >= MIN_AGREEMENT

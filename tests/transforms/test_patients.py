@@ -10,58 +10,83 @@ from typing import Any
 import polars as pl
 import pytest
 
+from contracts.schemas import PATIENTS_SCHEMA, QUARANTINE_SCHEMA
 from transforms import patients as P
 from transforms import vocabularies as vocab
-from transforms.patients import PATIENTS_SCHEMA, harmonise_patients, reconcile_case_counts
-from transforms.quarantine import QUARANTINE_SCHEMA
+from transforms.patients import harmonise_patients, reconcile_case_counts
 from transforms.raw_tables import raw_cases_table
 
 PROFILES = ("pre_dr17", "dr17", "dr42", "dr43", "dr45", "api85")
 
 
-def case_document(profile: str, *, barcode: str = "TCGA-06-0001", project: str = "TCGA-GBM", dead: bool = True,
-                  grade: str = "G4") -> dict[str, Any]:
+def case_document(
+    profile: str, *, barcode: str = "TCGA-06-0001", project: str = "TCGA-GBM", dead: bool = True, grade: str = "G4"
+) -> dict[str, Any]:
     """A /cases hit shaped as the given release returned it (GDC_API_FACTS 2.4, 2.5)."""
     case_id = f"c0ffee00-0000-4000-8000-{zlib.crc32(barcode.encode()):012d}"
     tumor_grade = grade if profile in ("dr42", "dr43", "dr45", "api85") else "Not Reported"
-    demographic: dict[str, Any] = {"submitter_id": f"{barcode}_demographic", "race": "white",
-                                   "ethnicity": "not hispanic or latino", "year_of_birth": 1943}
+    demographic: dict[str, Any] = {
+        "submitter_id": f"{barcode}_demographic",
+        "race": "white",
+        "ethnicity": "not hispanic or latino",
+        "year_of_birth": 1943,
+    }
     if profile in ("pre_dr17", "dr17", "dr42", "dr43", "dr45"):
         demographic["gender"] = "male"
     if profile in ("dr45", "api85"):
         demographic["sex_at_birth"] = "male"
     diagnosis: dict[str, Any] = {
-        "submitter_id": f"{barcode}_diagnosis", "primary_diagnosis": "Glioblastoma", "morphology": "9440/3",
-        "age_at_diagnosis": 22894, "tumor_grade": tumor_grade, "classification_of_tumor": "not reported",
+        "submitter_id": f"{barcode}_diagnosis",
+        "primary_diagnosis": "Glioblastoma",
+        "morphology": "9440/3",
+        "age_at_diagnosis": 22894,
+        "tumor_grade": tumor_grade,
+        "classification_of_tumor": "not reported",
         "treatments": [
             {"treatment_type": "Radiation Therapy, NOS", "treatment_or_therapy": "yes"},
-            {"treatment_type": "Pharmaceutical Therapy, NOS", "treatment_or_therapy": "yes",
-             "therapeutic_agents": "Temozolomide"},
+            {
+                "treatment_type": "Pharmaceutical Therapy, NOS",
+                "treatment_or_therapy": "yes",
+                "therapeutic_agents": "Temozolomide",
+            },
         ],
     }
     if profile != "dr42":  # DR42 moved it to follow_ups only; DR43 moved it back
         diagnosis["days_to_last_follow_up"] = 320.0
     survival_holder = diagnosis if profile == "pre_dr17" else demographic
-    survival_holder["vital_status"] = ("dead" if profile == "pre_dr17" else "Dead") if dead else (
-        "alive" if profile == "pre_dr17" else "Alive")
+    survival_holder["vital_status"] = (
+        ("dead" if profile == "pre_dr17" else "Dead") if dead else ("alive" if profile == "pre_dr17" else "Alive")
+    )
     survival_holder["days_to_death"] = 345 if dead else None
     if profile != "pre_dr17":
         demographic["age_at_index"] = 62
     document: dict[str, Any] = {
-        "id": case_id, "case_id": case_id, "submitter_id": barcode,
-        "project": {"project_id": project}, "disease_type": "Gliomas", "primary_site": "Brain",
-        "demographic": demographic, "diagnoses": [diagnosis],
+        "id": case_id,
+        "case_id": case_id,
+        "submitter_id": barcode,
+        "project": {"project_id": project},
+        "disease_type": "Gliomas",
+        "primary_site": "Brain",
+        "demographic": demographic,
+        "diagnoses": [diagnosis],
     }
     if profile != "pre_dr17":  # follow_up entity exists since API v1.10 / 2017; TCGA used it after DR17
-        document["follow_ups"] = [{"submitter_id": f"{barcode}_follow_up", "days_to_follow_up": 320,
-                                   "karnofsky_performance_status": "80"}]
+        document["follow_ups"] = [
+            {"submitter_id": f"{barcode}_follow_up", "days_to_follow_up": 320, "karnofsky_performance_status": "80"}
+        ]
     if profile in ("dr42", "api85"):
-        document["diagnoses"].append({
-            "submitter_id": f"{barcode}_diagnosis2", "primary_diagnosis": "Glioblastoma",
-            "classification_of_tumor": "recurrence", "diagnosis_is_primary_disease": False,
-            "age_at_diagnosis": 23100, "tumor_grade": "G4", "days_to_last_follow_up": 330.0,
-            "treatments": [{"treatment_type": "Surgery, NOS", "treatment_or_therapy": "yes"}],
-        })
+        document["diagnoses"].append(
+            {
+                "submitter_id": f"{barcode}_diagnosis2",
+                "primary_diagnosis": "Glioblastoma",
+                "classification_of_tumor": "recurrence",
+                "diagnosis_is_primary_disease": False,
+                "age_at_diagnosis": 23100,
+                "tumor_grade": "G4",
+                "days_to_last_follow_up": 330.0,
+                "treatments": [{"treatment_type": "Surgery, NOS", "treatment_or_therapy": "yes"}],
+            }
+        )
         document["diagnoses"][0]["diagnosis_is_primary_disease"] = True
         document["diagnoses"].reverse()  # list order is not a signal
     return document
@@ -103,7 +128,10 @@ def test_every_release_profile_gives_the_same_patient(profile: str) -> None:
     assert patient["histology_family"] == "glioblastoma"
     assert patient["who_grade"] == 4
     assert (patient["received_radiation"], patient["received_chemotherapy"], patient["received_temozolomide"]) == (
-        True, True, True)
+        True,
+        True,
+        True,
+    )
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -173,8 +201,20 @@ def test_primary_diagnosis_without_flag_falls_back_to_plain_diagnosis_submitter_
 # --- vocabulary and values -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spelling", ["not reported", "Not Reported", "NOT REPORTED", "Unknown", "unknown",
-                                      "not allowed to collect", "Not Applicable", "'--", "[Not Available]"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "not reported",
+        "Not Reported",
+        "NOT REPORTED",
+        "Unknown",
+        "unknown",
+        "not allowed to collect",
+        "Not Applicable",
+        "'--",
+        "[Not Available]",
+    ],
+)
 def test_sentinels_in_any_casing_become_null(spelling: str) -> None:
     document = case_document("dr45")
     document["demographic"]["race"] = spelling
@@ -217,7 +257,10 @@ def test_karnofsky_string_becomes_an_integer_and_garbage_is_quarantined() -> Non
     document["follow_ups"][0]["karnofsky_performance_status"] = "eighty"
     row = rejection(document)
     assert (row["field"], row["value"], row["reason"]) == (
-        "follow_ups.karnofsky_performance_status", "eighty", P.INVALID_KARNOFSKY_SCORE)
+        "follow_ups.karnofsky_performance_status",
+        "eighty",
+        P.INVALID_KARNOFSKY_SCORE,
+    )
 
 
 def test_float_days_and_numeric_strings_are_read_as_days() -> None:
@@ -245,14 +288,20 @@ def test_treatment_flags_are_null_when_nothing_is_recorded_and_false_when_record
     del document["diagnoses"][0]["treatments"]
     patient = one_patient(document)
     assert (patient["received_radiation"], patient["received_chemotherapy"], patient["received_temozolomide"]) == (
-        None, None, None)
+        None,
+        None,
+        None,
+    )
     document["diagnoses"][0]["treatments"] = [
         {"treatment_type": "Radiation Therapy, NOS", "treatment_or_therapy": "no"},
         {"treatment_type": "Pharmaceutical Therapy, NOS", "treatment_or_therapy": "no"},
     ]
     patient = one_patient(document)
     assert (patient["received_radiation"], patient["received_chemotherapy"], patient["received_temozolomide"]) == (
-        False, False, False)
+        False,
+        False,
+        False,
+    )
 
 
 def test_chemotherapy_with_another_named_agent_means_no_temozolomide_and_unnamed_means_unknown() -> None:
@@ -342,10 +391,18 @@ def test_reconciliation_fails_when_a_case_is_dropped_or_in_both() -> None:
     dropped = reconcile_case_counts(raw, result.patients.head(2), result.quarantine)
     assert not dropped["reconciles"] and dropped["cases_in_neither"] == 1
     both = reconcile_case_counts(
-        raw, result.patients,
-        pl.concat([result.quarantine, result.quarantine.clear(1).with_columns(
-            pl.lit(result.patients["case_id"][0]).alias("case_id"), pl.lit("45.0").alias("release"),
-            pl.lit("raw/gdc_cases").alias("table"))]),
+        raw,
+        result.patients,
+        pl.concat(
+            [
+                result.quarantine,
+                result.quarantine.clear(1).with_columns(
+                    pl.lit(result.patients["case_id"][0]).alias("case_id"),
+                    pl.lit("45.0").alias("release"),
+                    pl.lit("raw/gdc_cases").alias("table"),
+                ),
+            ]
+        ),
     )
     assert not both["reconciles"] and both["cases_in_both"] == 1
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from contracts.schemas import PATIENTS_SCHEMA
 from transforms import survival as surv
-from transforms.patients import PATIENTS_SCHEMA, harmonise_patients, reconcile_case_counts
+from transforms.patients import harmonise_patients, reconcile_case_counts
 from transforms.raw_tables import raw_cases_table
 
 pytestmark = pytest.mark.realdata
@@ -42,8 +43,7 @@ def test_real_dev_bundle_777_cases_reconcile_exactly(real_raw: pl.DataFrame, rea
 
 def test_real_quarantine_holds_exactly_the_known_bad_survival_records(real_harmonised) -> None:
     quarantined = {
-        (row["submitter_id"], row["field"], row["reason"])
-        for row in real_harmonised.quarantine.iter_rows(named=True)
+        (row["submitter_id"], row["field"], row["reason"]) for row in real_harmonised.quarantine.iter_rows(named=True)
     }
     assert quarantined == {
         # vital_status Dead with no days_to_death anywhere

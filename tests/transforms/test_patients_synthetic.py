@@ -41,8 +41,9 @@ EXPECTED_REASON = {
 def synthetic_release(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     profile = request.param
     root = tmp_path_factory.mktemp(f"synthetic_{profile}")
-    summary = synthetic.write_bundle(root, synthetic.CohortSpec(n_cases=300, seed=11, profile=profile,
-                                                                 bad_value_share=0.2))
+    summary = synthetic.write_bundle(
+        root, synthetic.CohortSpec(n_cases=300, seed=11, profile=profile, bad_value_share=0.2)
+    )
     lines = (summary.release_dir / "cases.jsonl").read_text(encoding="utf-8").splitlines()
     raw = raw_cases_table([json.loads(line) for line in lines], summary.release_label)
     truth = pl.read_parquet(summary.release_dir / synthetic.TRUTH_FILE).filter(pl.col("in_release"))
@@ -64,7 +65,7 @@ def test_every_planted_defect_is_quarantined_with_its_field_and_no_clean_case_is
     assert defects.height >= 40
     for defect in defects.iter_rows(named=True):
         rows = quarantined.filter(pl.col("case_id") == defect["case_id"])
-        found = set(zip(rows.get_column("field"), rows.get_column("reason")))
+        found = set(zip(rows.get_column("field"), rows.get_column("reason"), strict=True))
         assert (defect["defect_field"], EXPECTED_REASON[defect["defect_kind"]]) in found, (defect, found)
     clean = truth.filter(pl.col("defect_kind").is_null() | (pl.col("defect_kind") == "duplicate_case_document"))
     assert clean.join(quarantined, on="case_id", how="semi").height == 0
@@ -86,8 +87,11 @@ def test_clean_cases_match_the_generator_truth(synthetic_release) -> None:
     # The endpoint must be the true one wherever the record carries it: vital status reported (and
     # present: pre-DR17 cases without a diagnosis lack it) and some follow-up day (DR42 cases without
     # follow_ups lack it).
-    reported = joined.filter(pl.col("vital_status_reported") & pl.col("vital_status").is_not_null()
-                             & pl.col("overall_survival_days").is_not_null())
+    reported = joined.filter(
+        pl.col("vital_status_reported")
+        & pl.col("vital_status").is_not_null()
+        & pl.col("overall_survival_days").is_not_null()
+    )
     assert reported.height >= 0.8 * joined.height
     for column in ("overall_survival_days", "death_observed"):
         agree = reported.select(pl.col(column).eq_missing(pl.col(f"{column}_truth")).all()).item()
@@ -99,8 +103,9 @@ def test_clean_cases_match_the_generator_truth(synthetic_release) -> None:
         assert values.filter(pl.col(column).is_not_null() & (pl.col(column) != pl.col(f"{column}_truth"))).height == 0
         assert values.get_column(column).null_count() < 0.6 * joined.height, (profile, column)
     # ages: days / 365.25, or integer age_at_index (and obfuscation at 90) when the diagnosis lacks it
-    assert (joined.get_column("age_at_diagnosis_years") - joined.get_column("age_at_diagnosis_years_truth")
-            ).abs().max() < 1.0
+    assert (
+        joined.get_column("age_at_diagnosis_years") - joined.get_column("age_at_diagnosis_years_truth")
+    ).abs().max() < 1.0
     with_grade = joined.filter(pl.col("who_grade").is_not_null())
     assert (with_grade.get_column("who_grade") == with_grade.get_column("who_grade_truth")).all()
     if profile in GRADE_POPULATED:  # null only for LGG without a usable tumor_grade, with the reason
@@ -112,14 +117,36 @@ def test_clean_cases_match_the_generator_truth(synthetic_release) -> None:
         assert set(with_grade.get_column("project_id")) == {"TCGA-GBM"}
         assert joined.filter(pl.col("who_grade").is_null()).get_column("who_grade_missing_reason").null_count() == 0
     unreported = joined.filter(~pl.col("vital_status_reported"))
-    assert set(unreported.get_column("survival_rule")) <= {surv.LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED,
-                                                           surv.DEATH_DAY_VITAL_STATUS_UNREPORTED, surv.NO_FOLLOW_UP}
+    assert set(unreported.get_column("survival_rule")) <= {
+        surv.LAST_FOLLOW_UP_VITAL_STATUS_UNREPORTED,
+        surv.DEATH_DAY_VITAL_STATUS_UNREPORTED,
+        surv.NO_FOLLOW_UP,
+    }
 
 
 # --- fuzzing real documents -------------------------------------------------------------------------
 
-GARBAGE: tuple[Any, ...] = ("", "garbage", "  ", -5, 3.7, True, False, None, [], {}, ["x"], {"a": 1},
-                            "NOT REPORTED", "  Unknown ", "[Not Available]", "'--", 1e308, "-1", "12abc")
+GARBAGE: tuple[Any, ...] = (
+    "",
+    "garbage",
+    "  ",
+    -5,
+    3.7,
+    True,
+    False,
+    None,
+    [],
+    {},
+    ["x"],
+    {"a": 1},
+    "NOT REPORTED",
+    "  Unknown ",
+    "[Not Available]",
+    "'--",
+    1e308,
+    "-1",
+    "12abc",
+)
 
 
 RAW_KEY_PATHS = {("submitter_id",), ("project",), ("project", "project_id"), ("updated_datetime",)}
@@ -164,13 +191,17 @@ def mutate(document: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         elif operation < 0.6:
             parent[key] = copy.deepcopy(rng.choice(GARBAGE))
         elif operation < 0.8:
-            strings = [p for p in paths if isinstance(_parent(document, p), (dict, list))
-                       and isinstance(_get(document, p), str)]
+            strings = [
+                p
+                for p in paths
+                if isinstance(_parent(document, p), (dict, list)) and isinstance(_get(document, p), str)
+            ]
             if strings:
                 target = rng.choice(strings)
                 text = _get(document, target)
-                _parent(document, target)[target[-1]] = rng.choice([text.upper(), text.lower(), text.title(),
-                                                                    f" {text} "])
+                _parent(document, target)[target[-1]] = rng.choice(
+                    [text.upper(), text.lower(), text.title(), f" {text} "]
+                )
         else:
             days = [p for p in paths if isinstance(p[-1], str) and p[-1].startswith(("days_to", "age_at"))]
             if days:
@@ -203,8 +234,10 @@ def test_one_thousand_fuzzed_real_cases_never_raise_and_reconcile_exactly(real_d
     raw = raw_cases_table(documents, "45.0")
     # a few documents that are not even JSON, and one without any id
     raw = raw.with_columns(
-        pl.when(pl.int_range(pl.len()) % 97 == 5).then(pl.col("document").str.slice(0, 40))
-        .otherwise(pl.col("document")).alias("document"),
+        pl.when(pl.int_range(pl.len()) % 97 == 5)
+        .then(pl.col("document").str.slice(0, 40))
+        .otherwise(pl.col("document"))
+        .alias("document"),
         pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("case_id")).alias("case_id"),
     )
 
@@ -227,4 +260,9 @@ def test_one_thousand_fuzzed_real_cases_never_raise_and_reconcile_exactly(real_d
     assert (patients.get_column("overall_survival_days").drop_nulls() >= 0).all()
     assert set(patients.get_column("survival_rule")) <= set(surv.SURVIVAL_RULES)
     assert set(patients.get_column("histology_family").drop_nulls()) <= {
-        "glioblastoma", "astrocytoma", "oligodendroglioma", "oligoastrocytoma", "other"}
+        "glioblastoma",
+        "astrocytoma",
+        "oligodendroglioma",
+        "oligoastrocytoma",
+        "other",
+    }

@@ -18,12 +18,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from contracts.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
+from contracts.schemas import RAW_CASES_SCHEMA, RAW_CNV_OCCURRENCES_SCHEMA, RAW_SSM_OCCURRENCES_SCHEMA
 from sandbox.synthetic import CohortSpec, write_multi_release
-from transforms.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
 from transforms.raw_tables import (
-    RAW_CASES_SCHEMA,
-    RAW_CNV_OCCURRENCES_SCHEMA,
-    RAW_SSM_OCCURRENCES_SCHEMA,
     _dump,
     _get,
     _key,
@@ -46,22 +44,40 @@ def _genes(consequences: Any, path: tuple[str, ...], panel: frozenset[str] | Non
 def _case(doc: Mapping[str, Any]) -> dict[str, Any]:
     case = doc.get("case")
     case = case if isinstance(case, Mapping) else {}
-    return {"case_id": _key(case.get("case_id")), "submitter_id": _key(case.get("submitter_id")),
-            "project_id": _key(_get(case, "project", "project_id"))}
+    return {
+        "case_id": _key(case.get("case_id")),
+        "submitter_id": _key(case.get("submitter_id")),
+        "project_id": _key(_get(case, "project", "project_id")),
+    }
 
 
 def reference_cases(documents: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
-    rows = [{"release": RELEASE, "case_id": _key(d.get("case_id") or d.get("id")), "submitter_id": _key(d.get("submitter_id")),
-             "project_id": _key(_get(d, "project", "project_id")), "updated_datetime": _key(d.get("updated_datetime")),
-             "document": _dump(d)} for d in documents]
+    rows = [
+        {
+            "release": RELEASE,
+            "case_id": _key(d.get("case_id") or d.get("id")),
+            "submitter_id": _key(d.get("submitter_id")),
+            "project_id": _key(_get(d, "project", "project_id")),
+            "updated_datetime": _key(d.get("updated_datetime")),
+            "document": _dump(d),
+        }
+        for d in documents
+    ]
     return pl.DataFrame(rows, schema=RAW_CASES_SCHEMA)
 
 
 def reference_ssm(documents: Iterable[Mapping[str, Any]], panel: frozenset[str] | None) -> pl.DataFrame:
-    rows = [{"release": RELEASE, "ssm_occurrence_id": _key(d.get("ssm_occurrence_id") or d.get("id")), **_case(d),
-             "ssm_id": _key(_get(d, "ssm", "ssm_id")),
-             "gene_symbols": _genes(_get(d, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel),
-             "document": _dump(d)} for d in documents]
+    rows = [
+        {
+            "release": RELEASE,
+            "ssm_occurrence_id": _key(d.get("ssm_occurrence_id") or d.get("id")),
+            **_case(d),
+            "ssm_id": _key(_get(d, "ssm", "ssm_id")),
+            "gene_symbols": _genes(_get(d, "ssm", "consequence"), ("transcript", "gene", "symbol"), panel),
+            "document": _dump(d),
+        }
+        for d in documents
+    ]
     return pl.DataFrame(rows, schema=RAW_SSM_OCCURRENCES_SCHEMA)
 
 
@@ -70,11 +86,19 @@ def reference_cnv(documents: Iterable[Mapping[str, Any]], panel: frozenset[str] 
     for d in documents:
         cnv = d.get("cnv")
         cnv = cnv if isinstance(cnv, Mapping) else {}
-        rows.append({"release": RELEASE, "cnv_occurrence_id": _key(d.get("cnv_occurrence_id") or d.get("id")), **_case(d),
-                     "cnv_id": _key(cnv.get("cnv_id")), "chromosome": _key(cnv.get("chromosome")),
-                     "gene_symbols": _genes(cnv.get("consequence"), ("gene", "symbol"), panel),
-                     "cnv_change": _key(cnv.get("cnv_change")), "cnv_change_5_category": _key(cnv.get("cnv_change_5_category")),
-                     "document": _dump(d)})
+        rows.append(
+            {
+                "release": RELEASE,
+                "cnv_occurrence_id": _key(d.get("cnv_occurrence_id") or d.get("id")),
+                **_case(d),
+                "cnv_id": _key(cnv.get("cnv_id")),
+                "chromosome": _key(cnv.get("chromosome")),
+                "gene_symbols": _genes(cnv.get("consequence"), ("gene", "symbol"), panel),
+                "cnv_change": _key(cnv.get("cnv_change")),
+                "cnv_change_5_category": _key(cnv.get("cnv_change_5_category")),
+                "document": _dump(d),
+            }
+        )
     return pl.DataFrame(rows, schema=RAW_CNV_OCCURRENCES_SCHEMA)
 
 
@@ -90,8 +114,9 @@ def _odd_node(rng: random.Random, node: Any, key: str) -> Any:
     choice = rng.random()
     if choice < 0.4:
         # Consequences must be iterable or falsy (a number there fails every builder alike).
-        return rng.choice([o for o in ODD if o in (0, False) or not isinstance(o, (int, float))]
-                          if key == "consequence" else ODD)
+        return rng.choice(
+            [o for o in ODD if o in (0, False) or not isinstance(o, (int, float))] if key == "consequence" else ODD
+        )
     if choice < 0.55 and isinstance(node, dict):
         return OrderedDict(node)  # an object that is not exactly a dict (the documents stay JSON-encodable)
     return node
@@ -112,11 +137,32 @@ def _fuzz(document: dict, rng: random.Random, paths: list[tuple[str, ...]]) -> d
 
 
 CASE_PATHS = [("case_id",), ("id",), ("submitter_id",), ("project",), ("project", "project_id"), ("updated_datetime",)]
-OCCURRENCE_CASE_PATHS = [("case",), ("case", "case_id"), ("case", "submitter_id"), ("case", "project"),
-                         ("case", "project", "project_id")]
-SSM_PATHS = [("ssm_occurrence_id",), ("id",), *OCCURRENCE_CASE_PATHS, ("ssm",), ("ssm", "ssm_id"), ("ssm", "consequence")]
-CNV_PATHS = [("cnv_occurrence_id",), ("id",), *OCCURRENCE_CASE_PATHS, ("cnv",), ("cnv", "cnv_id"), ("cnv", "chromosome"),
-             ("cnv", "consequence"), ("cnv", "cnv_change"), ("cnv", "cnv_change_5_category")]
+OCCURRENCE_CASE_PATHS = [
+    ("case",),
+    ("case", "case_id"),
+    ("case", "submitter_id"),
+    ("case", "project"),
+    ("case", "project", "project_id"),
+]
+SSM_PATHS = [
+    ("ssm_occurrence_id",),
+    ("id",),
+    *OCCURRENCE_CASE_PATHS,
+    ("ssm",),
+    ("ssm", "ssm_id"),
+    ("ssm", "consequence"),
+]
+CNV_PATHS = [
+    ("cnv_occurrence_id",),
+    ("id",),
+    *OCCURRENCE_CASE_PATHS,
+    ("cnv",),
+    ("cnv", "cnv_id"),
+    ("cnv", "chromosome"),
+    ("cnv", "consequence"),
+    ("cnv", "cnv_change"),
+    ("cnv", "cnv_change_5_category"),
+]
 
 
 def _load(path: Path) -> list[dict]:
@@ -139,9 +185,13 @@ def hits(tmp_path_factory) -> dict[str, list]:
             for document in fuzzed[:60]:
                 holder = document.get("ssm" if name == "ssm_occurrences" else "cnv")
                 if isinstance(holder, dict) and isinstance(holder.get("consequence"), list):
-                    holder["consequence"] = [*holder["consequence"], rng.choice(ODD), {"gene": rng.choice(ODD)},
-                                             {"transcript": {"gene": {"symbol": rng.choice(SYMBOLS)}}},
-                                             {"gene": {"symbol": rng.choice(SYMBOLS)}}]
+                    holder["consequence"] = [
+                        *holder["consequence"],
+                        rng.choice(ODD),
+                        {"gene": rng.choice(ODD)},
+                        {"transcript": {"gene": {"symbol": rng.choice(SYMBOLS)}}},
+                        {"gene": {"symbol": rng.choice(SYMBOLS)}},
+                    ]
         mixed = clean + fuzzed
         rng.shuffle(mixed)
         out[name] = mixed
@@ -165,16 +215,22 @@ def test_cases_builder_equals_the_plain_definition(hits) -> None:
 @pytest.mark.parametrize("panel", [SSM_PANEL_GENES, None])
 def test_ssm_builder_equals_the_plain_definition(hits, panel) -> None:
     panel_set = frozenset(panel) if panel is not None else None
-    built, expected = _comparable(lambda d: raw_ssm_occurrences_table(d, RELEASE, panel),
-                                  lambda d: reference_ssm(d, panel_set), hits["ssm_occurrences"])
+    built, expected = _comparable(
+        lambda d: raw_ssm_occurrences_table(d, RELEASE, panel),
+        lambda d: reference_ssm(d, panel_set),
+        hits["ssm_occurrences"],
+    )
     assert_frame_equal(built, expected)
 
 
 @pytest.mark.parametrize("panel", [CNV_PANEL_GENES, None])
 def test_cnv_builder_equals_the_plain_definition(hits, panel) -> None:
     panel_set = frozenset(panel) if panel is not None else None
-    built, expected = _comparable(lambda d: raw_cnv_occurrences_table(d, RELEASE, panel),
-                                  lambda d: reference_cnv(d, panel_set), hits["cnv_occurrences"])
+    built, expected = _comparable(
+        lambda d: raw_cnv_occurrences_table(d, RELEASE, panel),
+        lambda d: reference_cnv(d, panel_set),
+        hits["cnv_occurrences"],
+    )
     assert_frame_equal(built, expected)
 
 

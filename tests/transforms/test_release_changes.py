@@ -11,19 +11,26 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from contracts.schemas import RELEASE_CHANGES_SCHEMA
 from sandbox.bundle_tables import BundleRawTables, raw_tables_from_bundle
 from sandbox.synthetic import TRUTH_FILE
 from transforms.markers import call_molecular_markers
 from transforms.patients import harmonise_patients
-from transforms.release_changes import RELEASE_CHANGES_SCHEMA, release_changes, summarise_release_changes
+from transforms.release_changes import release_changes, summarise_release_changes
 
 PATIENTS = "harmonised/patients"
 MARKERS = "harmonised/molecular_markers"
 
 
 def diff(previous: pl.DataFrame | None, current: pl.DataFrame, **kwargs) -> pl.DataFrame:
-    return release_changes(previous, current, previous_release="45.0", current_release="46.0",
-                           table=kwargs.pop("table", PATIENTS), **kwargs)
+    return release_changes(
+        previous,
+        current,
+        previous_release="45.0",
+        current_release="46.0",
+        table=kwargs.pop("table", PATIENTS),
+        **kwargs,
+    )
 
 
 def rows(changes: pl.DataFrame) -> list[tuple]:
@@ -34,18 +41,22 @@ def rows(changes: pl.DataFrame) -> list[tuple]:
 
 
 def test_added_removed_and_changed_cases_give_one_row_each_and_unchanged_cases_none() -> None:
-    previous = pl.DataFrame({
-        "release": ["45.0"] * 4,
-        "case_id": ["gone", "same", "older", "newer"],
-        "sex": ["female", "male", "male", None],
-        "overall_survival_days": [100.0, 200.0, 300.0, 400.0],
-    })
-    current = pl.DataFrame({
-        "release": ["46.0"] * 4,
-        "case_id": ["same", "older", "newer", "new"],
-        "sex": ["male", "male", "female", "female"],
-        "overall_survival_days": [200.0 + 1e-12, 365.5, 400.0, 12.0],
-    })
+    previous = pl.DataFrame(
+        {
+            "release": ["45.0"] * 4,
+            "case_id": ["gone", "same", "older", "newer"],
+            "sex": ["female", "male", "male", None],
+            "overall_survival_days": [100.0, 200.0, 300.0, 400.0],
+        }
+    )
+    current = pl.DataFrame(
+        {
+            "release": ["46.0"] * 4,
+            "case_id": ["same", "older", "newer", "new"],
+            "sex": ["male", "male", "female", "female"],
+            "overall_survival_days": [200.0 + 1e-12, 365.5, 400.0, 12.0],
+        }
+    )
     changes = diff(previous, current)
     assert changes.schema == pl.Schema(RELEASE_CHANGES_SCHEMA)
     assert rows(changes) == [
@@ -59,10 +70,10 @@ def test_added_removed_and_changed_cases_give_one_row_each_and_unchanged_cases_n
 
 
 def test_float_noise_within_tolerance_is_no_change_but_a_real_difference_is() -> None:
-    previous = pl.DataFrame({"case_id": list("abcdefg"),
-                             "x": [1.0, 0.1 + 0.2, math.nan, math.inf, None, 5.0, 1e6]})
-    current = pl.DataFrame({"case_id": list("abcdefg"),
-                            "x": [1.0 + 5e-10, 0.3, math.nan, math.inf, None, 5.000001, 1e6 + 1e-3]})
+    previous = pl.DataFrame({"case_id": list("abcdefg"), "x": [1.0, 0.1 + 0.2, math.nan, math.inf, None, 5.0, 1e6]})
+    current = pl.DataFrame(
+        {"case_id": list("abcdefg"), "x": [1.0 + 5e-10, 0.3, math.nan, math.inf, None, 5.000001, 1e6 + 1e-3]}
+    )
     assert rows(diff(previous, current)) == [
         ("f", "changed", "x", "5.0", "5.000001"),
         ("g", "changed", "x", "1000000.0", "1000000.001"),
@@ -80,10 +91,22 @@ def _roundtrip(frame: pl.DataFrame) -> io.BytesIO:
 
 
 def test_null_equals_null_and_a_null_to_value_change_is_reported_both_ways() -> None:
-    previous = pl.DataFrame({"case_id": ["a", "b", "c"], "grade": pl.Series([None, 2, 3], dtype=pl.Int8),
-                             "flag": [None, True, None], "text": [None, None, "x"]})
-    current = pl.DataFrame({"case_id": ["a", "b", "c"], "grade": pl.Series([None, None, 3], dtype=pl.Int8),
-                            "flag": [None, True, False], "text": [None, "y", "x"]})
+    previous = pl.DataFrame(
+        {
+            "case_id": ["a", "b", "c"],
+            "grade": pl.Series([None, 2, 3], dtype=pl.Int8),
+            "flag": [None, True, None],
+            "text": [None, None, "x"],
+        }
+    )
+    current = pl.DataFrame(
+        {
+            "case_id": ["a", "b", "c"],
+            "grade": pl.Series([None, None, 3], dtype=pl.Int8),
+            "flag": [None, True, False],
+            "text": [None, "y", "x"],
+        }
+    )
     assert rows(diff(previous, current)) == [
         ("b", "changed", "grade", "2", None),
         ("b", "changed", "text", None, "y"),
@@ -92,16 +115,20 @@ def test_null_equals_null_and_a_null_to_value_change_is_reported_both_ways() -> 
 
 
 def test_list_and_struct_columns_compare_by_value_and_render_as_json() -> None:
-    previous = pl.DataFrame({
-        "case_id": ["same", "order", "empty", "struct"],
-        "genes": [["IDH1", "TP53"], ["IDH1", "TP53"], [], ["ATRX"]],
-        "call": [{"gene": "EGFR", "n": 1}, {"gene": "EGFR", "n": 1}, None, {"gene": "EGFR", "n": 1}],
-    })
-    current = pl.DataFrame({
-        "case_id": ["same", "order", "empty", "struct"],
-        "genes": [["IDH1", "TP53"], ["TP53", "IDH1"], None, ["ATRX"]],
-        "call": [{"gene": "EGFR", "n": 1}, {"gene": "EGFR", "n": 1}, None, {"gene": "EGFR", "n": 2}],
-    })
+    previous = pl.DataFrame(
+        {
+            "case_id": ["same", "order", "empty", "struct"],
+            "genes": [["IDH1", "TP53"], ["IDH1", "TP53"], [], ["ATRX"]],
+            "call": [{"gene": "EGFR", "n": 1}, {"gene": "EGFR", "n": 1}, None, {"gene": "EGFR", "n": 1}],
+        }
+    )
+    current = pl.DataFrame(
+        {
+            "case_id": ["same", "order", "empty", "struct"],
+            "genes": [["IDH1", "TP53"], ["TP53", "IDH1"], None, ["ATRX"]],
+            "call": [{"gene": "EGFR", "n": 1}, {"gene": "EGFR", "n": 1}, None, {"gene": "EGFR", "n": 2}],
+        }
+    )
     assert rows(diff(previous, current)) == [
         ("empty", "changed", "genes", "[]", None),  # an empty list is a value, not a null
         ("order", "changed", "genes", '["IDH1","TP53"]', '["TP53","IDH1"]'),
@@ -110,10 +137,26 @@ def test_list_and_struct_columns_compare_by_value_and_render_as_json() -> None:
 
 
 def test_release_and_bookkeeping_columns_are_ignored_and_one_sided_columns_too() -> None:
-    previous = pl.DataFrame({"release": ["45.0"], "case_id": ["a"], "_loaded_at": ["t0"], "content_hash": ["h0"],
-                             "sex": ["male"], "dropped_column": [1]})
-    current = pl.DataFrame({"release": ["46.0"], "case_id": ["a"], "_loaded_at": ["t1"], "content_hash": ["h1"],
-                            "sex": ["male"], "new_column": [2]})
+    previous = pl.DataFrame(
+        {
+            "release": ["45.0"],
+            "case_id": ["a"],
+            "_loaded_at": ["t0"],
+            "content_hash": ["h0"],
+            "sex": ["male"],
+            "dropped_column": [1],
+        }
+    )
+    current = pl.DataFrame(
+        {
+            "release": ["46.0"],
+            "case_id": ["a"],
+            "_loaded_at": ["t1"],
+            "content_hash": ["h1"],
+            "sex": ["male"],
+            "new_column": [2],
+        }
+    )
     assert diff(previous, current).height == 0
     # compare_columns picks the fields explicitly (even a bookkeeping one, when asked for)
     assert rows(diff(previous, current, compare_columns=["content_hash"])) == [
@@ -124,10 +167,10 @@ def test_release_and_bookkeeping_columns_are_ignored_and_one_sided_columns_too()
 
 
 def test_a_dtype_widened_between_releases_compares_by_value() -> None:
-    previous = pl.DataFrame({"case_id": ["a", "b"], "score": pl.Series([80, 90], dtype=pl.Int16),
-                             "grade": pl.Series([2, 3], dtype=pl.Int8)})
-    current = pl.DataFrame({"case_id": ["a", "b"], "score": [80.0, 70.0],
-                            "grade": pl.Series([2, 4], dtype=pl.Int32)})
+    previous = pl.DataFrame(
+        {"case_id": ["a", "b"], "score": pl.Series([80, 90], dtype=pl.Int16), "grade": pl.Series([2, 3], dtype=pl.Int8)}
+    )
+    current = pl.DataFrame({"case_id": ["a", "b"], "score": [80.0, 70.0], "grade": pl.Series([2, 4], dtype=pl.Int32)})
     assert rows(diff(previous, current)) == [
         ("b", "changed", "score", "90", "70.0"),
         ("b", "changed", "grade", "3", "4"),
@@ -151,9 +194,7 @@ def test_identical_releases_give_an_empty_frame_with_the_declared_schema() -> No
 def test_another_key_column_fills_case_id_with_its_values() -> None:
     previous = pl.DataFrame({"submitter_id": ["TCGA-02-0001"], "sex": ["male"]})
     current = pl.DataFrame({"submitter_id": ["TCGA-02-0001"], "sex": ["female"]})
-    assert rows(diff(previous, current, key="submitter_id")) == [
-        ("TCGA-02-0001", "changed", "sex", "male", "female")
-    ]
+    assert rows(diff(previous, current, key="submitter_id")) == [("TCGA-02-0001", "changed", "sex", "male", "female")]
 
 
 @pytest.mark.parametrize("case_ids, message", [(["a", "a"], "duplicated"), (["a", None], "null")])
@@ -170,8 +211,14 @@ def test_summary_counts_cases_by_change_and_ranks_fields_by_changed_cases() -> N
     previous = pl.DataFrame({"case_id": ["a", "b", "c", "gone"], "x": [1, 2, 3, 4], "y": ["p", "q", "r", "s"]})
     current = pl.DataFrame({"case_id": ["a", "b", "c", "new"], "x": [9, 9, 3, 4], "y": ["z", "q", "r", "s"]})
     summary = summarise_release_changes(diff(previous, current))
-    assert summary == {"cases_added": 1, "cases_removed": 1, "cases_changed": 2, "field_changes": 3,
-                       "fields_changed": 2, "top_changed_fields": {"x": 2, "y": 1}}
+    assert summary == {
+        "cases_added": 1,
+        "cases_removed": 1,
+        "cases_changed": 2,
+        "field_changes": 3,
+        "fields_changed": 2,
+        "top_changed_fields": {"x": 2, "y": 1},
+    }
     assert summarise_release_changes(diff(previous, current), top=1)["top_changed_fields"] == {"x": 2}
     empty = summarise_release_changes(pl.DataFrame(schema=RELEASE_CHANGES_SCHEMA))
     assert empty["cases_changed"] == 0 and empty["top_changed_fields"] == {}
@@ -193,8 +240,9 @@ def history(synthetic_two_release_root: tuple[Path, str, str]):
         raw = raw_tables_from_bundle(root, label)
         patients = harmonise_patients(raw.cases)
         assert patients.quarantine.height == 0  # every case is a patient: the diff sees the same cases as raw
-        markers = call_molecular_markers(raw.cases, raw.ssm_occurrences, raw.cnv_occurrences, raw.mgmt_probe_betas,
-                                         release=label)
+        markers = call_molecular_markers(
+            raw.cases, raw.ssm_occurrences, raw.cnv_occurrences, raw.mgmt_probe_betas, release=label
+        )
         harmonised[label] = (patients.patients, markers.markers, raw)
     truth = {label: pl.read_parquet(root / "releases" / label / TRUTH_FILE) for label in (first, second)}
     return first, second, harmonised, truth
@@ -213,16 +261,18 @@ def _changed(changes: pl.DataFrame, kind: str, field: str | None = None) -> set[
 
 def test_patients_diff_finds_exactly_the_generators_added_removed_and_follow_up_changes(history) -> None:
     first, second, harmonised, truth = history
-    changes = release_changes(harmonised[first][0], harmonised[second][0], previous_release=first,
-                              current_release=second, table=PATIENTS)
+    changes = release_changes(
+        harmonised[first][0], harmonised[second][0], previous_release=first, current_release=second, table=PATIENTS
+    )
     new = truth[second]
     assert _changed(changes, "added") == _ids(new, "added") and len(_ids(new, "added")) > 0
     assert _changed(changes, "removed") == _ids(new, "removed") and len(_ids(new, "removed")) > 0
     # only cases whose follow-up the generator extended change, and exactly those whose survival changed
     assert _changed(changes, "changed") <= _ids(new, "follow_up_updated")
     both = new.filter(pl.col("in_release")).join(truth[first], on="case_id", suffix="_before")
-    survival_moved = set(both.filter(pl.col("overall_survival_days") != pl.col("overall_survival_days_before"))
-                         ["case_id"])
+    survival_moved = set(
+        both.filter(pl.col("overall_survival_days") != pl.col("overall_survival_days_before"))["case_id"]
+    )
     assert survival_moved and _changed(changes, "changed", "overall_survival_days") == survival_moved
     died = set(new.filter(pl.col("died_since_previous_release") & pl.col("vital_status_reported"))["case_id"])
     assert died and _changed(changes, "changed", "death_observed") == died
@@ -242,27 +292,36 @@ def test_cases_with_identical_documents_in_both_releases_produce_no_rows(history
     )
     assert same.height >= 0.7 * raw_after.height
     for table, position in ((PATIENTS, 0), (MARKERS, 1)):
-        changes = release_changes(harmonised[first][position], harmonised[second][position],
-                                  previous_release=first, current_release=second, table=table)
+        changes = release_changes(
+            harmonised[first][position],
+            harmonised[second][position],
+            previous_release=first,
+            current_release=second,
+            table=table,
+        )
         assert not _changed(changes, "changed") & set(same["case_id"]), table
 
 
 def test_markers_diff_sees_the_new_methylation_file_versions_and_nothing_else(history) -> None:
     first, second, harmonised, truth = history
-    changes = release_changes(harmonised[first][1], harmonised[second][1], previous_release=first,
-                              current_release=second, table=MARKERS)
+    changes = release_changes(
+        harmonised[first][1], harmonised[second][1], previous_release=first, current_release=second, table=MARKERS
+    )
     new = truth[second]
     assert _changed(changes, "added") == _ids(new, "added")
     assert _changed(changes, "removed") == _ids(new, "removed")
     assert _changed(changes, "changed") and _changed(changes, "changed") <= _ids(new, "file_new_version")
     assert set(changes.filter(pl.col("change") == "changed")["field"]) <= {
-        "mgmt_stp27_probability", "mgmt_promoter_methylated", "mgmt_source", "mgmt_sources_disagree"}
+        "mgmt_stp27_probability",
+        "mgmt_promoter_methylated",
+        "mgmt_source",
+        "mgmt_sources_disagree",
+    }
     assert set(changes["table"]) == {MARKERS}
 
 
 def test_first_release_of_the_history_is_all_added(history) -> None:
     first, _, harmonised, truth = history
-    changes = release_changes(None, harmonised[first][0], previous_release=None, current_release=first,
-                              table=PATIENTS)
+    changes = release_changes(None, harmonised[first][0], previous_release=None, current_release=first, table=PATIENTS)
     assert _changed(changes, "added") == set(truth[first]["case_id"]) and changes.height == truth[first].height
     assert_frame_equal(changes.select("case_id"), changes.select("case_id").sort("case_id"))

@@ -117,7 +117,8 @@ def test_table_version_gives_one_rule_per_row_from_the_same_code() -> None:
     )
     long = pl.DataFrame(
         [(0, FOLLOW_UP_FU, 5.0), (1, FOLLOW_UP_FU, 7.0), (1, DIAGNOSIS_FU, 9.0)],
-        schema=surv.FOLLOW_UP_LONG_SCHEMA, orient="row",
+        schema=surv.FOLLOW_UP_LONG_SCHEMA,
+        orient="row",
     )
     out = surv.overall_survival(frame.join(surv.follow_up_summary(long, 3), on="row", how="left"))
     assert out.get_column("survival_rule").to_list() == [surv.DEATH_DAY, surv.LAST_FOLLOW_UP, surv.NO_FOLLOW_UP]

@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from transforms.markers import MOLECULAR_MARKERS_SCHEMA
+from contracts.schemas import MOLECULAR_MARKERS_SCHEMA, WHO_CNS5_CLASS_SCHEMA
 from transforms.who_cns5 import (
     CLASS_ASTROCYTOMA,
     CLASS_GLIOBLASTOMA,
@@ -17,7 +17,6 @@ from transforms.who_cns5 import (
     REASON_IDH_UNKNOWN_NO_MARKERS,
     REASON_IDH_UNKNOWN_NO_SSM,
     REASON_IDH_WILDTYPE_NEC,
-    WHO_CNS5_CLASS_SCHEMA,
     classify_who_cns5,
 )
 
@@ -53,12 +52,21 @@ def test_output_has_the_contract_schema_and_takes_release_and_barcode_from_marke
         {"case_id": ["C1"], "project_id": ["TCGA-GBM"], "histology_family": ["glioblastoma"], "who_grade": [4]}
     )
     markers = pl.DataFrame(
-        [{name: None for name in MOLECULAR_MARKERS_SCHEMA} | BASELINE | {"release": "45.0", "case_id": "C1", "submitter_id": "TCGA-XX-0001"}],
+        [
+            {name: None for name in MOLECULAR_MARKERS_SCHEMA}
+            | BASELINE
+            | {"release": "45.0", "case_id": "C1", "submitter_id": "TCGA-XX-0001"}
+        ],
         schema=MOLECULAR_MARKERS_SCHEMA,
     )
     result = classify_who_cns5(patients, markers)
     assert result.schema == pl.Schema(WHO_CNS5_CLASS_SCHEMA)
-    assert result.select("release", "case_id", "submitter_id", "project_id").row(0) == ("45.0", "C1", "TCGA-XX-0001", "TCGA-GBM")
+    assert result.select("release", "case_id", "submitter_id", "project_id").row(0) == (
+        "45.0",
+        "C1",
+        "TCGA-XX-0001",
+        "TCGA-GBM",
+    )
 
 
 def test_idh_wildtype_histological_glioblastoma_is_glioblastoma_grade_4() -> None:
@@ -125,7 +133,12 @@ def test_idh_mutant_non_codeleted_is_astrocytoma_grade_4_with_cdkn2a_deletion_or
     histology, grade, cdkn2a, expected_grade, basis_part
 ) -> None:
     got = classify_one(
-        histology, grade, idh_status="mutant", idh_hotspot="IDH2 R172K", codeletion_1p19q=False, cdkn2a_homozygous_deletion=cdkn2a
+        histology,
+        grade,
+        idh_status="mutant",
+        idh_hotspot="IDH2 R172K",
+        codeletion_1p19q=False,
+        cdkn2a_homozygous_deletion=cdkn2a,
     )
     assert (got["who_cns5_class"], got["who_cns5_grade"]) == (CLASS_ASTROCYTOMA, expected_grade)
     assert got["who_cns5_basis"].startswith("IDH-mutant (IDH2 R172K), 1p/19q not codeleted")
@@ -155,7 +168,9 @@ def test_idh_wildtype_lower_grade_glioma_names_the_unknown_glioblastoma_features
     tert_unknown = classify_one("oligoastrocytoma", 3)
     assert tert_unknown["who_cns5_class"] == CLASS_NOT_CLASSIFIABLE
     assert tert_unknown["not_classifiable_reason"].endswith("not assessable: TERT promoter status unknown")
-    no_cnv = classify_one("astrocytoma", 2, cnv_profiled=False, egfr_amplified=None, chr7_gain_chr10_loss=None, tert_status="wildtype")
+    no_cnv = classify_one(
+        "astrocytoma", 2, cnv_profiled=False, egfr_amplified=None, chr7_gain_chr10_loss=None, tert_status="wildtype"
+    )
     assert no_cnv["not_classifiable_reason"].endswith("EGFR amplification, 7+/10- unknown (no cnv profiling)")
 
 
@@ -172,10 +187,19 @@ def test_tmz_relevant_is_the_mgmt_promoter_methylation_call(methylated) -> None:
 
 def test_a_patient_without_a_marker_row_is_not_classifiable_for_missing_markers() -> None:
     patients = pl.DataFrame(
-        {"case_id": ["C1", "C2"], "project_id": ["TCGA-GBM"] * 2, "histology_family": ["glioblastoma"] * 2, "who_grade": [4, 4]}
+        {
+            "case_id": ["C1", "C2"],
+            "project_id": ["TCGA-GBM"] * 2,
+            "histology_family": ["glioblastoma"] * 2,
+            "who_grade": [4, 4],
+        }
     )
     markers = pl.DataFrame(
-        [{name: None for name in MOLECULAR_MARKERS_SCHEMA} | BASELINE | {"release": "45.0", "case_id": "C1", "submitter_id": "S1"}],
+        [
+            {name: None for name in MOLECULAR_MARKERS_SCHEMA}
+            | BASELINE
+            | {"release": "45.0", "case_id": "C1", "submitter_id": "S1"}
+        ],
         schema=MOLECULAR_MARKERS_SCHEMA,
     )
     result = classify_who_cns5(patients, markers).sort("case_id")

@@ -60,12 +60,14 @@ def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release
     server = GdcStandIn(root, port=0)
     server.start()
     instance = DagsterInstance.ephemeral()
-    defs = build_definitions({
-        "gdc": GdcApiResource(base_url=server.base_url, backoff_factor=0.01),
-        "lake": LakeResource(data_dir=str(tmp_path)),
-        "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
-    })
+    defs = build_definitions(
+        {
+            "gdc": GdcApiResource(base_url=server.base_url, backoff_factor=0.01),
+            "lake": LakeResource(data_dir=str(tmp_path)),
+            "gene_panels": GenePanelResource(),
+            "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
+        }
+    )
 
     def run(job: str, release: str) -> None:
         if not instance.has_dynamic_partition(gdc_releases.name, release):
@@ -77,8 +79,10 @@ def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release
         server.set_release(first)
         run("refresh_gdc_release", first)
         run("train_challengers", first)
-        readers = [subprocess.Popen([sys.executable, "-c", READER, str(catalog), str(stop), str(log) + kind, kind])
-                   for kind in ("fresh", "long")]
+        readers = [
+            subprocess.Popen([sys.executable, "-c", READER, str(catalog), str(stop), str(log) + kind, kind])
+            for kind in ("fresh", "long")
+        ]
         time.sleep(1.0)
         server.set_release(second)
         run("refresh_gdc_release", second)  # publishes the catalog at its end
@@ -90,8 +94,7 @@ def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release
     finally:
         server.stop()
 
-    reads = [json.loads(line) for kind in ("fresh", "long")
-             for line in Path(str(log) + kind).read_text().splitlines()]
+    reads = [json.loads(line) for kind in ("fresh", "long") for line in Path(str(log) + kind).read_text().splitlines()]
     assert len(reads) > 50, len(reads)
     assert [r for r in reads if "error" in r] == []
     for r in reads:
@@ -103,4 +106,6 @@ def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release
     long_lived = [r for r in reads if r["kind"] == "long"]
     assert all(r["current"] == [first] for r in long_lived)  # it reads the catalog it opened
     with duckdb.connect(str(catalog), read_only=True) as connection:
-        assert connection.execute("select count(*) from ops.catalog_releases where status='published'").fetchone()[0] == 2
+        assert (
+            connection.execute("select count(*) from ops.catalog_releases where status='published'").fetchone()[0] == 2
+        )

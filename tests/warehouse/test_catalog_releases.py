@@ -7,9 +7,9 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from contracts.tables import HARMONISED_PATIENTS, MODELS_SURVIVAL_BASELINES, SCORES_GRADING
+from lake.store import Lake
 from warehouse.catalog import committed_releases, publish_catalog
-from warehouse.lake import Lake
-from warehouse.tables import HARMONISED_PATIENTS, MODELS_SURVIVAL_BASELINES, SCORES_GRADING
 
 
 def _write(lake: Lake, table, release: str) -> None:
@@ -31,8 +31,9 @@ def test_a_release_missing_a_gating_table_is_withheld_from_every_view(tmp_path):
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as catalog:
         assert catalog.execute("select distinct release from harmonised.patients").fetchall() == [("45.0",)]
         assert catalog.execute("select distinct release from harmonised.patients_current").fetchall() == [("45.0",)]
-        assert catalog.execute("select release, status, missing_tables from ops.catalog_releases order by 1").fetchall() \
-            == [("45.0", "published", None), ("46.0", "withheld", "scores/grading")]
+        assert catalog.execute(
+            "select release, status, missing_tables from ops.catalog_releases order by 1"
+        ).fetchall() == [("45.0", "published", None), ("46.0", "withheld", "scores/grading")]
 
 
 def test_tables_written_after_scoring_do_not_hold_a_release_back(tmp_path):

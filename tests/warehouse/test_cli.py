@@ -20,11 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import instance_for_test
 
-from assets.partitions import gdc_releases
-from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
-from orchestration.definitions import build_definitions
 from warehouse.cli import format_table, main
 
 pytestmark = pytest.mark.slow
@@ -80,14 +76,16 @@ def test_sql_prints_an_aligned_table_with_the_row_count(catalog_path, db):
 
 
 def test_sql_csv_and_json_parse_back_to_the_query_result(catalog_path, db):
-    sql = "select case_id, grade_probability_gbm, prediction_set, in_training_set, scored_at " \
-          "from scores.grading_current order by case_id"
+    sql = (
+        "select case_id, grade_probability_gbm, prediction_set, in_training_set, scored_at "
+        "from scores.grading_current order by case_id"
+    )
     expected = db.execute(sql).fetchall()
     code, out, _ = on(catalog_path, "sql", "--csv", sql)
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == len(expected) > 100  # no default limit for --csv
-    for row, (case_id, p, prediction_set, in_training, scored_at) in zip(rows, expected):
+    for row, (case_id, p, prediction_set, in_training, scored_at) in zip(rows, expected, strict=True):
         assert row["case_id"] == case_id
         assert float(row["grade_probability_gbm"]) == p and row["prediction_set"] == prediction_set
         assert row["in_training_set"] == ("true" if in_training else "false")
@@ -156,9 +154,21 @@ def test_glioma_sql_runs_from_another_working_directory(catalog_path, tmp_path):
     env.pop("GLIOMA_DATA_DIR", None)
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "--catalog", str(catalog_path), "sql", "--csv",
-         "select count(*) as patients from analytics.patient_scores_current"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "warehouse.cli",
+            "--catalog",
+            str(catalog_path),
+            "sql",
+            "--csv",
+            "select count(*) as patients from analytics.patient_scores_current",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     with duckdb.connect(str(catalog_path), read_only=True) as connection:
@@ -171,8 +181,13 @@ def test_the_glioma_console_script_is_installed_and_works(catalog_path, tmp_path
     script = shutil.which("glioma", path=str(Path(sys.executable).parent)) or shutil.which("glioma")
     if script is None:
         pytest.skip("the glioma console script is not installed (pip install -e . --no-deps)")
-    result = subprocess.run([script, "--catalog", str(catalog_path), "tables", "--no-counts", "analytics"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [script, "--catalog", str(catalog_path), "tables", "--no-counts", "analytics"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "patient_scores_current" in result.stdout and "model_leaderboard" in result.stdout
 
@@ -193,7 +208,9 @@ def test_tables_lists_every_view_and_table_with_kind_rows_and_comment(catalog_pa
     for name, kind, comment in objects:
         assert listed[name]["kind"] == kind and listed[name]["comment"] == comment and comment, name
         assert listed[name]["rows"] == db.execute(f"select count(*) from {name}").fetchone()[0], name
-    assert listed["analytics.survival_by_group"]["kind"] == "table" and listed["analytics.survival_by_group"]["rows"] > 0
+    assert (
+        listed["analytics.survival_by_group"]["kind"] == "table" and listed["analytics.survival_by_group"]["rows"] > 0
+    )
 
     code, out, _ = on(catalog_path, "tables", "analytics")
     lines = out.splitlines()
@@ -210,17 +227,24 @@ def test_tables_lists_every_view_and_table_with_kind_rows_and_comment(catalog_pa
 def patient(db) -> dict:
     result = db.execute(
         "select * from analytics.patient_scores_current where grading_model_version is not null "
-        "and survival_model_version is not null order by submitter_id limit 1")
+        "and survival_model_version is not null order by submitter_id limit 1"
+    )
     columns = [d[0] for d in result.description]
-    return dict(zip(columns, result.fetchone()))
+    return dict(zip(columns, result.fetchone(), strict=True))
 
 
 def test_patient_card_shows_clinical_markers_who_class_both_scores_and_history(catalog_path, db, patient):
     code, out, err = on(catalog_path, "patient", patient["submitter_id"])
     assert code == 0 and err == ""
     assert out.startswith(f"Patient {patient['submitter_id']}  (GDC case {patient['case_id']})")
-    for heading in ("Clinical", "Molecular markers", "WHO CNS5 2021", "Grading (champion models, newest release)",
-                    "Survival risk (champion model, newest release)", "Score history (analytics.score_history)"):
+    for heading in (
+        "Clinical",
+        "Molecular markers",
+        "WHO CNS5 2021",
+        "Grading (champion models, newest release)",
+        "Survival risk (champion model, newest release)",
+        "Score history (analytics.score_history)",
+    ):
         assert f"\n{heading}\n" in out, heading
     expected_bits = [
         patient["who_cns5_class"],
@@ -228,15 +252,20 @@ def test_patient_card_shows_clinical_markers_who_class_both_scores_and_history(c
         "{" + ", ".join(patient["prediction_set"].split("|")) + "}",
         f"{patient['survival_risk_score']:.3f}",
         patient["risk_group"],
-        patient["grading_explanation"], patient["grade_explanation"], patient["survival_explanation"],
-        patient["grading_model_version"], patient["grade_model_version"], patient["survival_model_version"],
+        patient["grading_explanation"],
+        patient["grade_explanation"],
+        patient["survival_explanation"],
+        patient["grading_model_version"],
+        patient["grade_model_version"],
+        patient["survival_model_version"],
         "in-sample score, not a prediction" if patient["survival_in_training_set"] else "a genuine prediction",
         "MGMT / TMZ",
     ]
     for bit in expected_bits:
         assert bit in out, bit
-    history = db.execute("select release, model_version from analytics.score_history where case_id = ?",
-                         [patient["case_id"]]).fetchall()
+    history = db.execute(
+        "select release, model_version from analytics.score_history where case_id = ?", [patient["case_id"]]
+    ).fetchall()
     assert len(history) >= 4  # both releases, both tasks (and the retired models' rows of the newest release)
     history_block = out.split("Score history (analytics.score_history)\n", 1)[1].splitlines()[2:]
     assert len(history_block) == len(history)
@@ -266,7 +295,9 @@ def test_a_patient_removed_in_the_newest_release_is_named_with_the_release_it_wa
     _, first, newest = built
     removed = db.execute(
         "select submitter_id from harmonised.patients where release = ? except "
-        "select submitter_id from harmonised.patients where release = ?", [first, newest]).fetchall()
+        "select submitter_id from harmonised.patients where release = ?",
+        [first, newest],
+    ).fetchall()
     if not removed:
         pytest.skip("the synthetic newest release removed no patient")
     code, _, err = on(catalog_path, "patient", removed[0][0])

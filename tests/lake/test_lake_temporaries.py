@@ -9,8 +9,8 @@ import sys
 
 import polars as pl
 
+from lake.store import Lake
 from warehouse.catalog import publish_catalog
-from warehouse.lake import Lake
 
 
 def _dead_pid() -> int:

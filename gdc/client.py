@@ -32,9 +32,30 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
 import urllib3
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from gdc.errors import (
+    GdcConsistencyError,
+    GdcEnvelopeError,
+    GdcError,
+    GdcHttpError,
+    GdcIntegrityError,
+    GdcReleaseChangedError,
+)
+from gdc.responses import (
+    ArchiveFile,
+    ClientStats,
+    DownloadResult,
+    GdcStatus,
+    HitSink,
+    SearchPage,
+    SearchResult,
+    excerpt,
+    parse_status,
+    validate_search_envelope,
+)
 
 __all__ = [
     "LIVE_GDC_BASE_URL",
@@ -60,8 +81,6 @@ RETRY_STATUS_CODES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 # GDC searches are idempotent reads sent as POST (big filters do not fit a URL); urllib3 excludes POST by default.
 RETRY_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 
-_RELEASE_RE = re.compile(r"Data Release (\d+)\.(\d+)")
-_BODY_EXCERPT_CHARS = 200
 _DOWNLOAD_CHUNK_BYTES = 1 << 16
 _LOG_EVERY_PAGES = 10
 _LOG_EVERY_SECONDS = 5.0
@@ -69,123 +88,13 @@ _LARGE_DOWNLOAD_BYTES = 1 << 20  # log rate only for downloads big enough for a 
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Errors
-
-
-class GdcError(RuntimeError):
-    """Any failure talking to the GDC API (after retries)."""
-
-
-class GdcEnvelopeError(GdcError):
-    """A response body was not the documented envelope (non-JSON, truncated, wrong shape or types)."""
-
-
-class GdcHttpError(GdcEnvelopeError):
-    """The server answered with a non-success status after all retries; `status_code` holds it.
-
-    `application_error`: the body is the API application's own JSON error (`{"message": ...}`), not a gateway's
-    HTML page or an empty body. GDC answers such a 5xx the same way each time (an internal error on that
-    request), so once the client's own retries are spent it is not worth retrying the whole step; a gateway
-    5xx, 429 or timeout is an outage that does clear (GDC_API_FACTS.md section 6)."""
-
-    def __init__(self, message: str, status_code: int, application_error: bool = False) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.application_error = application_error
-
-
-class GdcConsistencyError(GdcError):
-    """Paging gave duplicates/skips or a moving total, and the single-page re-fetch did not fix it."""
-
-
-class GdcReleaseChangedError(GdcError):
-    """The data release changed while reading, more often than can be recovered from."""
-
-    def __init__(self, message: str, release_before: str, release_after: str) -> None:
-        super().__init__(message)
-        self.release_before = release_before
-        self.release_after = release_after
-
-
-class GdcIntegrityError(GdcError):
-    """A downloaded file's size or md5 differs from what the file's metadata says."""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Value types
+# Per-call bookkeeping
 
 
 class _Logger(Protocol):
     def info(self, msg: str, *args: Any) -> Any: ...
 
     def warning(self, msg: str, *args: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class GdcStatus:
-    data_release_label: str  # "45.0"
-    major: int
-    minor: int
-    raw: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    hits: list[dict[str, Any]]
-    page: int
-    pages: int
-    total: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    hits: list[dict[str, Any]]
-    total: int
-    pages: int  # pages actually fetched (including a single-page re-fetch)
-    release: str  # the data release the hits belong to
-    retries: int  # urllib3 retries + body re-requests + recoveries during this search
-    elapsed_seconds: float
-
-
-class HitSink(Protocol):
-    """Where search hits go page by page instead of into memory (e.g. a Parquet writer).
-
-    `reset()` is called before the first page and whenever the search starts over (a release switch,
-    or the single-page re-fetch that repairs inconsistent paging): the sink drops what it holds."""
-
-    def reset(self) -> None: ...
-
-    def add(self, hits: list[dict[str, Any]]) -> None: ...
-
-
-@dataclass(frozen=True)
-class ArchiveFile:
-    """One file to fetch inside a /data archive, with what it must match."""
-
-    file_id: str
-    md5: str
-    size: int | None
-
-
-@dataclass(frozen=True)
-class DownloadResult:
-    path: Path
-    bytes: int
-    md5: str
-    retries: int
-    elapsed_seconds: float
-
-
-@dataclass
-class ClientStats:
-    """Cumulative counters. `requests` counts logical requests (one per call to the session); `retries`
-    counts every extra attempt (urllib3 status/connection/read retries and body re-requests)."""
-
-    requests: int = 0
-    retries: int = 0
-    pages: int = 0
-    bytes_received: int = 0
 
 
 @dataclass
@@ -202,41 +111,6 @@ class _PagingOutcome:
     total: int
     pages: int
     problems: list[str] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Status parsing (pure)
-
-
-def parse_status(raw: Any) -> GdcStatus:
-    """Parse a GET /status body; raise GdcError unless status is "OK" and a release can be read.
-
-    `data_release` ("Data Release 45.0 - December 04, 2025") is authoritative; the newer structured
-    `data_release_version` ({"major": 45, "minor": 0}) is the fallback when the string is absent or odd.
-    """
-    if not isinstance(raw, dict):
-        raise GdcError(f"GDC /status: expected a JSON object, got {type(raw).__name__}: {_excerpt(raw)}")
-    if raw.get("status") != "OK":
-        raise GdcError(f"GDC /status: server not OK: status={raw.get('status')!r} (body {_excerpt(raw)})")
-    data_release = raw.get("data_release")
-    match = _RELEASE_RE.search(data_release) if isinstance(data_release, str) else None
-    if match is not None:
-        major, minor = int(match.group(1)), int(match.group(2))
-    else:
-        version = raw.get("data_release_version")
-        ok = (
-            isinstance(version, dict)
-            and _is_int(version.get("major"))
-            and _is_int(version.get("minor"))
-        )
-        if not ok:
-            raise GdcError(
-                "GDC /status: cannot read the data release: data_release="
-                f"{data_release!r} does not match 'Data Release <major>.<minor>' and "
-                f"data_release_version={version!r} has no integer major/minor"
-            )
-        major, minor = int(version["major"]), int(version["minor"])
-    return GdcStatus(data_release_label=f"{major}.{minor}", major=major, minor=minor, raw=raw)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -282,8 +156,9 @@ class GdcClient:
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
         if max_retries < 0 or max_body_retries < 0:
-            raise ValueError(f"retry counts must be >= 0, got max_retries={max_retries}, "
-                             f"max_body_retries={max_body_retries}")
+            raise ValueError(
+                f"retry counts must be >= 0, got max_retries={max_retries}, max_body_retries={max_body_retries}"
+            )
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.timeout = (connect_timeout, read_timeout)
@@ -389,8 +264,7 @@ class GdcClient:
             release_before = self.status().data_release_label
             if expected_release is not None and release_before != expected_release:
                 raise GdcReleaseChangedError(
-                    f"{name}: expected data release {expected_release} but the server serves "
-                    f"{release_before}",
+                    f"{name}: expected data release {expected_release} but the server serves {release_before}",
                     expected_release,
                     release_before,
                 )
@@ -417,11 +291,15 @@ class GdcClient:
                     previous_release = release_before
                     continue
                 if expected_release is not None:
-                    message = (f"{name}: data release changed from {release_before} to {release_after} "
-                               f"while paging (expected {expected_release})")
+                    message = (
+                        f"{name}: data release changed from {release_before} to {release_after} "
+                        f"while paging (expected {expected_release})"
+                    )
                 else:
-                    message = (f"{name}: data release changed again while paging, from {release_before} to "
-                               f"{release_after}, after a restart caused by {previous_release} -> {release_before}")
+                    message = (
+                        f"{name}: data release changed again while paging, from {release_before} to "
+                        f"{release_after}, after a restart caused by {previous_release} -> {release_before}"
+                    )
                 raise GdcReleaseChangedError(message, release_before, release_after)
             if outcome.problems:
                 raise GdcConsistencyError(
@@ -534,9 +412,7 @@ class GdcClient:
             sink.reset()
             sink.add(page.hits)
             return _PagingOutcome(hits=[], count=len(page.hits), total=page.total, pages=pages, problems=problems)
-        return _PagingOutcome(
-            hits=page.hits, count=len(page.hits), total=page.total, pages=pages, problems=problems
-        )
+        return _PagingOutcome(hits=page.hits, count=len(page.hits), total=page.total, pages=pages, problems=problems)
 
     def _iter_pages(
         self,
@@ -565,7 +441,14 @@ class GdcClient:
                 last = page.total == 0 or not page.hits or page.page >= page.pages or offset >= page.total
                 if not last:
                     pending = prefetch.submit(
-                        self._fetch_page, name, filters, fields, expand, sort, size=size, offset=offset,
+                        self._fetch_page,
+                        name,
+                        filters,
+                        fields,
+                        expand,
+                        sort,
+                        size=size,
+                        offset=offset,
                         tally=tally,
                     )
                 yield page
@@ -697,12 +580,21 @@ class GdcClient:
                             content = extracted.read() if extracted is not None else b""
                             self._bump(bytes_received=len(content))
                             _verify_file(
-                                file_id, len(content), hashlib.md5(content).hexdigest(), md5=wanted.md5,
+                                file_id,
+                                len(content),
+                                hashlib.md5(content).hexdigest(),
+                                md5=wanted.md5,
                                 size=wanted.size,
                             )
                             del remaining[file_id]
                             yield file_id, content
-                except (tarfile.TarError, EOFError, OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as exc:
+                except (
+                    tarfile.TarError,
+                    EOFError,
+                    OSError,
+                    urllib3.exceptions.HTTPError,
+                    requests.exceptions.RequestException,
+                ) as exc:
                     retry = self._body_retry(retry, what, f"archive stream broken: {type(exc).__name__}: {exc}", tally)
                     continue
             finally:
@@ -754,9 +646,7 @@ class GdcClient:
 
     # -- HTTP plumbing --------------------------------------------------------------------------------
 
-    def _fetch_json(
-        self, method: str, path: str, body: dict[str, Any] | None, *, what: str, tally: _Tally
-    ) -> Any:
+    def _fetch_json(self, method: str, path: str, body: dict[str, Any] | None, *, what: str, tally: _Tally) -> Any:
         """One JSON request; a 200 whose body is truncated/undecodable is re-requested (bounded)."""
         retry = self._retry.new()
         while True:
@@ -772,7 +662,7 @@ class GdcClient:
                 try:
                     return json.loads(content)
                 except ValueError as exc:
-                    problem = f"body is not valid JSON ({exc}); body starts {_excerpt(content)}"
+                    problem = f"body is not valid JSON ({exc}); body starts {excerpt(content)}"
                     retry = self._body_retry(retry, what, problem, tally)
             finally:
                 response.close()
@@ -802,9 +692,7 @@ class GdcClient:
         url = f"{self.base_url}/{path}"
         self._bump(requests=1)
         try:
-            response = self._session.request(
-                method, url, json=body, headers=headers, timeout=self.timeout, stream=True
-            )
+            response = self._session.request(method, url, json=body, headers=headers, timeout=self.timeout, stream=True)
         except requests.exceptions.RequestException as exc:
             # Exhausted urllib3 retries on connection/read errors land here; all attempts were retries.
             self._bump(retries=self.max_retries)
@@ -834,37 +722,6 @@ class GdcClient:
 # Helpers (pure)
 
 
-def validate_search_envelope(envelope: Any, *, what: str) -> SearchPage:
-    """Check one search response is `{"data": {"hits": [...], "pagination": {...}}}` with integer
-    total/page/pages, a matching count and a string `id` on every hit; raise GdcEnvelopeError naming
-    `what` (endpoint, page, offset), the problem and the start of the body. `offset` is left 0."""
-    def fail(problem: str) -> GdcEnvelopeError:
-        return GdcEnvelopeError(f"{what}: {problem}; body starts {_excerpt(envelope)}")
-
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
-        raise fail("expected an object with a 'data' object")
-    data = envelope["data"]
-    hits = data.get("hits")
-    pagination = data.get("pagination")
-    if not isinstance(hits, list):
-        raise fail(f"data.hits is {type(hits).__name__}, expected a list")
-    if not isinstance(pagination, dict):
-        raise fail(f"data.pagination is {type(pagination).__name__}, expected an object")
-    numbers: dict[str, int] = {}
-    for key in ("total", "page", "pages"):
-        value = pagination.get(key)
-        if not _is_int(value) or value < 0:
-            raise fail(f"data.pagination.{key}={value!r} is not a non-negative integer")
-        numbers[key] = value
-    count = pagination.get("count")
-    if count is not None and (not _is_int(count) or count != len(hits)):
-        raise fail(f"data.pagination.count={count!r} but {len(hits)} hits")
-    for index, hit in enumerate(hits):
-        if not isinstance(hit, dict) or not isinstance(hit.get("id"), str) or not hit["id"]:
-            raise fail(f"hit {index} has no string 'id' ({_excerpt(hit)})")
-    return SearchPage(hits=hits, page=numbers["page"], pages=numbers["pages"], total=numbers["total"], offset=0)
-
-
 def _raise_for_status(response: requests.Response, what: str) -> None:
     if response.status_code in (200, 203, 206):
         return
@@ -876,7 +733,7 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
     raise GdcHttpError(
         f"{what}: HTTP {response.status_code} {response.reason or ''}".rstrip()
         + (f" after {retries} retries" if retries else "")
-        + f"; body starts {_excerpt(body)}",
+        + f"; body starts {excerpt(body)}",
         response.status_code,
         application_error=_is_application_error(body),
     )
@@ -909,25 +766,9 @@ def _clean_endpoint(endpoint: str) -> str:
     return name
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _rate(count: int, seconds: float) -> int:
     return round(count / seconds) if seconds > 0 else 0
 
 
 def _short(text: str) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
-
-
-def _excerpt(body: Any) -> str:
-    if isinstance(body, bytes):
-        text = body[:_BODY_EXCERPT_CHARS].decode("utf-8", errors="replace")
-        more = len(body) > _BODY_EXCERPT_CHARS
-    else:
-        text = body if isinstance(body, str) else json.dumps(body, default=str)[: _BODY_EXCERPT_CHARS + 1]
-        more = len(text) > _BODY_EXCERPT_CHARS
-        text = text[:_BODY_EXCERPT_CHARS]
-    return repr(" ".join(text.split()) + ("..." if more else ""))
-

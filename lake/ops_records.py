@@ -7,14 +7,14 @@ rewrites the same file) and never needs a writer lock; the catalog lists the fil
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
 import polars as pl
 
-from warehouse.lake import Lake, write_parquet_atomic
-from warehouse.tables import OPS_RUN_FAILURES
+from contracts.tables import OPS_RUN_FAILURES
+from lake.store import Lake, write_parquet_atomic
 
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_ERROR_CHARS = 4000
@@ -27,7 +27,13 @@ def run_failure_path(lake: Lake, run_id: str) -> PurePath:
 
 
 def record_run_failure(
-    lake: Lake, *, run_id: str, job_name: str, release: str | None, failed_steps: list[str], error: str,
+    lake: Lake,
+    *,
+    run_id: str,
+    job_name: str,
+    release: str | None,
+    failed_steps: list[str],
+    error: str,
     failed_at: datetime,
 ) -> PurePath:
     row: dict[str, Any] = {
@@ -36,8 +42,8 @@ def record_run_failure(
         "release": release,
         "failed_steps": ", ".join(failed_steps),
         "error": error[:MAX_ERROR_CHARS],
-        "failed_at": failed_at.astimezone(timezone.utc),
-        "recorded_at": datetime.now(timezone.utc),
+        "failed_at": failed_at.astimezone(UTC),
+        "recorded_at": datetime.now(UTC),
     }
     frame = pl.DataFrame([row], schema=dict(OPS_RUN_FAILURES.schema))
     return write_parquet_atomic(frame, run_failure_path(lake, run_id), lake.storage).path

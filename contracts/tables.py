@@ -2,8 +2,8 @@
 meanings. Asset keys and deps, Dagster column schemas, the catalog's views and comments and the data
 dictionary (docs/data_dictionary.md) are all derived from these declarations.
 
-Column types come from the schema constants of the code that builds each table (transforms/, models/),
-so a declaration cannot drift from what is written; the descriptions live here.
+Column types come from `contracts.schemas`, the constants the code that builds each table (transforms/,
+models/) writes to, so a declaration cannot drift from what is written; the descriptions live here.
 """
 
 from __future__ import annotations
@@ -13,23 +13,25 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from models.grading import GRADE_CLASSES
-from models.metrics import SURVIVAL_HORIZONS_MONTHS
-from models.prospective import PROSPECTIVE_VALIDATION_SCHEMA
-from models.scoring import GRADING_SCORES_SCHEMA, SURVIVAL_SCORES_SCHEMA
-from transforms.features import FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
-from transforms.markers import MOLECULAR_MARKERS_SCHEMA, MUTATION_COLUMNS
-from transforms.patients import PATIENTS_SCHEMA
-from transforms.quarantine import QUARANTINE_SCHEMA
-from transforms.release_changes import RELEASE_CHANGES_SCHEMA
-from transforms.raw_tables import (
+from contracts.features import FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
+from contracts.schemas import (
+    GRADE_CLASSES,
+    GRADING_SCORES_SCHEMA,
+    MOLECULAR_MARKERS_SCHEMA,
+    MUTATION_COLUMNS,
+    PATIENTS_SCHEMA,
+    PROSPECTIVE_VALIDATION_SCHEMA,
+    QUARANTINE_SCHEMA,
     RAW_CASES_SCHEMA,
     RAW_CNV_OCCURRENCES_SCHEMA,
     RAW_METHYLATION_FILES_SCHEMA,
     RAW_MGMT_PROBE_BETAS_SCHEMA,
     RAW_SSM_OCCURRENCES_SCHEMA,
+    RELEASE_CHANGES_SCHEMA,
+    SURVIVAL_HORIZONS_MONTHS,
+    SURVIVAL_SCORES_SCHEMA,
+    WHO_CNS5_CLASS_SCHEMA,
 )
-from transforms.who_cns5 import WHO_CNS5_CLASS_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class TableSpec:
             return self.column_descriptions[column]
         if column in SHARED_COLUMNS:
             return SHARED_COLUMNS[column]
-        raise KeyError(f"{self.path}: column {column!r} has no description (declare it in warehouse/tables.py)")
+        raise KeyError(f"{self.path}: column {column!r} has no description (declare it in contracts/tables.py)")
 
     def columns(self) -> list[tuple[str, pl.DataType, str]]:
         return [(name, dtype, self.describe(name)) for name, dtype in self.schema.items()]
@@ -101,20 +103,23 @@ _MARKER_GENES = {column: gene for gene, column in MUTATION_COLUMNS.items()}
 RAW_STATUS = "status.json"  # the gdc_release asset writes the /status document, not a table
 
 RAW_CASES = TableSpec(
-    "raw", "gdc_cases",
+    "raw",
+    "gdc_cases",
     "Case documents (demographic, diagnoses, treatments, follow-ups, molecular tests) of the glioma projects, "
     "one row per GDC case hit.",
     RAW_CASES_SCHEMA,
     {"updated_datetime": "GDC updated_datetime of the case (null when the API omits it)"},
 )
 RAW_SSM_OCCURRENCES = TableSpec(
-    "raw", "gdc_ssm_occurrences",
+    "raw",
+    "gdc_ssm_occurrences",
     "Somatic mutation occurrences (open, masked) in the gene panel, one row per GDC ssm_occurrence hit.",
     RAW_SSM_OCCURRENCES_SCHEMA,
     {"ssm_occurrence_id": "GDC ssm occurrence UUID", "ssm_id": "GDC simple somatic mutation UUID"},
 )
 RAW_CNV_OCCURRENCES = TableSpec(
-    "raw", "gdc_cnv_occurrences",
+    "raw",
+    "gdc_cnv_occurrences",
     "Gene-level copy-number change occurrences for the marker-gene panel (1p, 19q, 7, 10, EGFR, CDKN2A).",
     RAW_CNV_OCCURRENCES_SCHEMA,
     {
@@ -126,13 +131,15 @@ RAW_CNV_OCCURRENCES = TableSpec(
     },
 )
 RAW_METHYLATION_FILES = TableSpec(
-    "raw", "gdc_methylation_files",
+    "raw",
+    "gdc_methylation_files",
     "File documents of the open SeSAMe methylation beta-value files (450k/27k/EPIC arrays).",
     RAW_METHYLATION_FILES_SCHEMA,
     {"file_name": "GDC file name", "file_size": "file size in bytes"},
 )
 RAW_MGMT_PROBE_BETAS = TableSpec(
-    "raw", "mgmt_probe_betas",
+    "raw",
+    "mgmt_probe_betas",
     "Betas of the MGMT-STP27 promoter probes (cg12434587, cg12981137), one row per methylation file and probe. "
     "A file already fetched by an earlier release (same file id and md5) is not downloaded again.",
     RAW_MGMT_PROBE_BETAS_SCHEMA,
@@ -163,10 +170,13 @@ _PATIENT_COLUMNS = {
     "survival_rule": "which branch of the survival rule produced the endpoint",
 }
 HARMONISED_PATIENTS = TableSpec(
-    "harmonised", "patients",
+    "harmonised",
+    "patients",
     "One row per patient: demographics, diagnosis, WHO grade, Karnofsky, treatments and the overall-survival "
     "endpoint, read correctly from every GDC release profile.",
-    PATIENTS_SCHEMA, _PATIENT_COLUMNS, lookup_order=("submitter_id", "case_id"),
+    PATIENTS_SCHEMA,
+    _PATIENT_COLUMNS,
+    lookup_order=("submitter_id", "case_id"),
 )
 _QUARANTINE_COLUMNS = {
     "table": "raw table (and part) the rejected record came from, e.g. raw/gdc_cases",
@@ -177,14 +187,20 @@ _QUARANTINE_COLUMNS = {
     "record": "the whole raw record (JSON), so nothing is lost",
 }
 HARMONISED_PATIENT_REJECTS = TableSpec(
-    "harmonised", "patient_rejects",
+    "harmonised",
+    "patient_rejects",
     "Case documents (or parts) rejected while harmonising patients, with the reason; part of harmonised/quarantine.",
-    QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS, in_catalog=False,
+    QUARANTINE_SCHEMA,
+    _QUARANTINE_COLUMNS,
+    in_catalog=False,
 )
 _MARKER_COLUMNS = {
     "ssm_profiled": "the case has somatic mutation data (available_variation_data contains ssm)",
     "cnv_profiled": "the case has copy-number data (available_variation_data contains cnv)",
-    **{column: f"{gene} mutation status: mutant / wildtype / null (not profiled)" for column, gene in _MARKER_GENES.items()},
+    **{
+        column: f"{gene} mutation status: mutant / wildtype / null (not profiled)"
+        for column, gene in _MARKER_GENES.items()
+    },
     "idh_status": "IDH1/IDH2 hotspot status: mutant / wildtype / null (not profiled)",
     "idh_hotspot": "the IDH hotspot found, e.g. IDH1 R132H",
     "atrx_status": "ATRX status: mutant / wildtype / null",
@@ -200,24 +216,31 @@ _MARKER_COLUMNS = {
     "mgmt_sources_disagree": "both sources exist and disagree (null unless both exist)",
 }
 HARMONISED_MOLECULAR_MARKERS = TableSpec(
-    "harmonised", "molecular_markers",
+    "harmonised",
+    "molecular_markers",
     "Per patient: panel gene mutation status, IDH, ATRX, TP53, TERT, 1p/19q codeletion, 7+/10-, EGFR amplification, "
     "CDKN2A homozygous deletion, MGMT promoter methylation (MGMT-STP27) with its source.",
-    MOLECULAR_MARKERS_SCHEMA, _MARKER_COLUMNS, lookup_order=("case_id",),
+    MOLECULAR_MARKERS_SCHEMA,
+    _MARKER_COLUMNS,
+    lookup_order=("case_id",),
 )
 HARMONISED_MARKER_REJECTS = TableSpec(
-    "harmonised", "marker_rejects",
+    "harmonised",
+    "marker_rejects",
     "Occurrences, betas and molecular tests rejected while calling markers, with the reason; part of "
     "harmonised/quarantine.",
-    QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS, in_catalog=False,
+    QUARANTINE_SCHEMA,
+    _QUARANTINE_COLUMNS,
+    in_catalog=False,
 )
 HARMONISED_WHO_CNS5_CLASS = TableSpec(
-    "harmonised", "who_cns5_class",
+    "harmonised",
+    "who_cns5_class",
     "WHO CNS5 (2021) integrated diagnosis from the markers, with the rule that applied or the missing marker.",
     WHO_CNS5_CLASS_SCHEMA,
     {
         "who_cns5_class": "glioblastoma, IDH-wildtype / astrocytoma, IDH-mutant / oligodendroglioma, IDH-mutant and "
-                          "1p/19q-codeleted / not classifiable",
+        "1p/19q-codeleted / not classifiable",
         "who_cns5_grade": "CNS WHO grade 2/3/4 of the integrated class",
         "who_cns5_basis": "the rule and markers that gave the class",
         "not_classifiable_reason": "the missing marker when the class is not classifiable",
@@ -226,14 +249,17 @@ HARMONISED_WHO_CNS5_CLASS = TableSpec(
     lookup_order=("case_id",),
 )
 HARMONISED_QUARANTINE = TableSpec(
-    "harmonised", "quarantine",
+    "harmonised",
+    "quarantine",
     "Every rejected raw record with table, case, field, value and reason. For every release: raw cases = "
     "patients + quarantined cases (checked).",
-    QUARANTINE_SCHEMA, _QUARANTINE_COLUMNS,
+    QUARANTINE_SCHEMA,
+    _QUARANTINE_COLUMNS,
 )
 
 HARMONISED_RELEASE_CHANGES = TableSpec(
-    "harmonised", "release_changes",
+    "harmonised",
+    "release_changes",
     "Per patient, what changed since the previous release: added, removed, or changed with each harmonised "
     "field's old and new value (patients and molecular markers). Explains why a score moved.",
     RELEASE_CHANGES_SCHEMA,
@@ -271,7 +297,8 @@ def _feature_description(feature: str) -> str:
 
 
 FEATURES_MODEL_MATRIX = TableSpec(
-    "features", "model_matrix",
+    "features",
+    "model_matrix",
     "One row per patient: model features (Float64, missing stays missing) and label columns; the per-task feature "
     "lists and the feature-set version are recorded in features/feature_list.",
     _MATRIX_SCHEMA,
@@ -284,15 +311,22 @@ FEATURES_MODEL_MATRIX = TableSpec(
     },
 )
 FEATURES_FEATURE_LIST = TableSpec(
-    "features", "feature_list",
+    "features",
+    "feature_list",
     "The recorded feature list of each task: exactly the columns a model of that task may read, in order.",
-    {"feature_set_version": pl.String(), "task": pl.String(), "position": pl.Int32(), "feature": pl.String(),
-     "release": pl.String()},
+    {
+        "feature_set_version": pl.String(),
+        "task": pl.String(),
+        "position": pl.Int32(),
+        "feature": pl.String(),
+        "release": pl.String(),
+    },
     {"position": "0-based position of the feature in the model's input", "feature": "model matrix column"},
 )
 
 SCORES_GRADING = TableSpec(
-    "scores", "grading",
+    "scores",
+    "grading",
     "Per patient, release and model version: GBM probability, WHO grade probabilities, predicted class and the top "
     "three feature contributions in words. History kept; scores.grading_current picks the champion.",
     GRADING_SCORES_SCHEMA,
@@ -313,21 +347,26 @@ SCORES_GRADING = TableSpec(
     current_by_champion=True,
 )
 SCORES_SURVIVAL_RISK = TableSpec(
-    "scores", "survival_risk",
+    "scores",
+    "survival_risk",
     "Per patient, release and model version: Cox risk score, risk group (cut points fixed on training data), "
     "S(12/24/60 months) and the top three contributions in words. History kept.",
     SURVIVAL_SCORES_SCHEMA,
     {
         "survival_risk_score": "log relative hazard from the LightGBM Cox model (higher = worse prognosis)",
         "risk_group": "low / intermediate / high (tertile cut points fixed on the training folds)",
-        **{f"survival_probability_{m}m": f"predicted probability of surviving {m} months" for m in SURVIVAL_HORIZONS_MONTHS},
+        **{
+            f"survival_probability_{m}m": f"predicted probability of surviving {m} months"
+            for m in SURVIVAL_HORIZONS_MONTHS
+        },
         "in_training_set": "the scoring model was trained on this patient: the score is in-sample, not a prediction",
     },
     current_by_champion=True,
 )
 
 MODELS_PROSPECTIVE_VALIDATION = TableSpec(
-    "models", "prospective_validation",
+    "models",
+    "prospective_validation",
     "The champion's metrics on patients it never saw (arrived after its training release) and on training patients "
     "whose outcome changed, with n, bootstrap 95% intervals and the champion's own CV interval. History kept: one set "
     "of rows per release and model version that was champion when the release was scored.",
@@ -336,7 +375,7 @@ MODELS_PROSPECTIVE_VALIDATION = TableSpec(
         "training_release": "release the champion was trained on",
         "cohort": "arrived_after_training or outcome_changed",
         "metric": "roc_auc, accuracy, brier, calibration_slope/intercept, ece, ece_noise_floor, roc_auc_micro, "
-                  "conformal_coverage, harrell_c, uno_c, td_auc_<h>m, ibs",
+        "conformal_coverage, harrell_c, uno_c, td_auc_<h>m, ibs",
         "value": "point estimate on the cohort (null when undefined; see note)",
         "ci_low": "bootstrap 95% interval, lower (for ece_noise_floor: the null range of a calibrated model)",
         "ci_high": "bootstrap 95% interval, upper",
@@ -351,11 +390,18 @@ MODELS_PROSPECTIVE_VALIDATION = TableSpec(
 )
 
 MODELS_SURVIVAL_BASELINES = TableSpec(
-    "models", "survival_baselines",
+    "models",
+    "survival_baselines",
     "Leaderboard of survival models cross-validated in the same folds of a release: the LightGBM Cox recipe next to "
     "scikit-survival CoxPH (ridge), RandomSurvivalForest and GradientBoostingSurvivalAnalysis.",
-    {"release": pl.String(), "model": pl.String(), "metric": pl.String(), "mean": pl.Float64(), "std": pl.Float64(),
-     "folds": pl.Int64()},
+    {
+        "release": pl.String(),
+        "model": pl.String(),
+        "metric": pl.String(),
+        "mean": pl.Float64(),
+        "std": pl.Float64(),
+        "folds": pl.Int64(),
+    },
     {
         "model": "lightgbm_cox, sksurv_coxph, sksurv_rsf (random survival forest) or sksurv_gbsa (gradient boosting)",
         "metric": "harrell_c, uno_c, td_auc_<h>m, ibs",
@@ -367,11 +413,17 @@ MODELS_SURVIVAL_BASELINES = TableSpec(
 )
 
 OPS_RUN_FAILURES = TableSpec(
-    "ops", "run_failures",
+    "ops",
+    "run_failures",
     "One row per failed Dagster run (written by the run-failure sensor): which release, which step, the error.",
     {
-        "run_id": pl.String(), "job_name": pl.String(), "release": pl.String(), "failed_steps": pl.String(),
-        "error": pl.String(), "failed_at": pl.Datetime("us", "UTC"), "recorded_at": pl.Datetime("us", "UTC"),
+        "run_id": pl.String(),
+        "job_name": pl.String(),
+        "release": pl.String(),
+        "failed_steps": pl.String(),
+        "error": pl.String(),
+        "failed_at": pl.Datetime("us", "UTC"),
+        "recorded_at": pl.Datetime("us", "UTC"),
     },
     {
         "run_id": "Dagster run id",
@@ -386,11 +438,24 @@ OPS_RUN_FAILURES = TableSpec(
 )
 
 LAKE_TABLES: tuple[TableSpec, ...] = (
-    RAW_CASES, RAW_SSM_OCCURRENCES, RAW_CNV_OCCURRENCES, RAW_METHYLATION_FILES, RAW_MGMT_PROBE_BETAS,
-    HARMONISED_PATIENTS, HARMONISED_PATIENT_REJECTS, HARMONISED_MOLECULAR_MARKERS, HARMONISED_MARKER_REJECTS,
-    HARMONISED_WHO_CNS5_CLASS, HARMONISED_QUARANTINE, HARMONISED_RELEASE_CHANGES,
-    FEATURES_MODEL_MATRIX, FEATURES_FEATURE_LIST,
-    SCORES_GRADING, SCORES_SURVIVAL_RISK, MODELS_PROSPECTIVE_VALIDATION, MODELS_SURVIVAL_BASELINES,
+    RAW_CASES,
+    RAW_SSM_OCCURRENCES,
+    RAW_CNV_OCCURRENCES,
+    RAW_METHYLATION_FILES,
+    RAW_MGMT_PROBE_BETAS,
+    HARMONISED_PATIENTS,
+    HARMONISED_PATIENT_REJECTS,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_MARKER_REJECTS,
+    HARMONISED_WHO_CNS5_CLASS,
+    HARMONISED_QUARANTINE,
+    HARMONISED_RELEASE_CHANGES,
+    FEATURES_MODEL_MATRIX,
+    FEATURES_FEATURE_LIST,
+    SCORES_GRADING,
+    SCORES_SURVIVAL_RISK,
+    MODELS_PROSPECTIVE_VALIDATION,
+    MODELS_SURVIVAL_BASELINES,
     OPS_RUN_FAILURES,
 )
 TABLES_BY_PATH: dict[str, TableSpec] = {table.path: table for table in LAKE_TABLES}

@@ -9,18 +9,18 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 import requests
 
-from warehouse.lake import Lake
-from warehouse.object_store import ObjectStoreConfig, S3Path, configure_duckdb, httpfs_extension_file
+from lake.object_store import ObjectStoreConfig, S3Path, configure_duckdb, httpfs_extension_file
+from lake.store import Lake
 
-pytestmark = pytest.mark.skipif(httpfs_extension_file() is None,
-                                reason=f"duckdb-extension-httpfs=={duckdb.__version__} is not installed")
+pytestmark = pytest.mark.skipif(
+    httpfs_extension_file() is None, reason=f"duckdb-extension-httpfs=={duckdb.__version__} is not installed"
+)
 
 BUCKET = "glioma-lake"
 
@@ -37,8 +37,11 @@ def s3_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("moto") / "server.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -46,9 +49,9 @@ def s3_server(tmp_path_factory):
             try:
                 requests.get(endpoint, timeout=2)
                 break
-            except requests.ConnectionError:
+            except requests.ConnectionError as error:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start: {log.read_text()[-2000:]}")
+                    raise RuntimeError(f"moto server did not start: {log.read_text()[-2000:]}") from error
                 time.sleep(0.2)
         yield endpoint
     finally:
@@ -75,8 +78,11 @@ def s3_env(s3_server, monkeypatch):
 def _objects(filesystem, prefix: str) -> list[str]:
     from pyarrow import fs
 
-    return sorted(i.path for i in filesystem.get_file_info(fs.FileSelector(prefix, recursive=True, allow_not_found=True))
-                  if i.type == fs.FileType.File)
+    return sorted(
+        i.path
+        for i in filesystem.get_file_info(fs.FileSelector(prefix, recursive=True, allow_not_found=True))
+        if i.type == fs.FileType.File
+    )
 
 
 def test_s3_path_prints_as_a_url_and_keeps_its_key():
@@ -97,7 +103,9 @@ def test_lake_versions_commit_and_cleanup_on_the_object_store(s3_env, tmp_path):
     assert writer.read("harmonised", "patients", "45.0").equals(frame)
     assert writer.row_count("harmonised", "patients", "45.0") == 3
     assert writer.content_hash("harmonised", "patients", "45.0") is not None
-    assert writer.scan("harmonised", "patients", "45.0").filter(pl.col("age") > 60).collect()["case_id"].to_list() == ["c"]
+    assert writer.scan("harmonised", "patients", "45.0").filter(pl.col("age") > 60).collect()["case_id"].to_list() == [
+        "c"
+    ]
     assert not (tmp_path / "lake").exists(), "an object-store lake writes nothing under <data_dir>/lake"
     assert not list((tmp_path / ".lake-staging").glob("*")), "staged files are gone once uploaded"
 
@@ -109,13 +117,23 @@ def test_lake_versions_commit_and_cleanup_on_the_object_store(s3_env, tmp_path):
     assert reader.table_path("harmonised", "patients", "45.0") == written.path
 
     # A streamed partition that is aborted leaves no object; a committed one appears whole.
-    sink = writer.sink("raw", "gdc_cases", "45.0", {"case_id": pl.String, "release": pl.String},
-                       lambda hits: pl.DataFrame({"case_id": hits, "release": ["45.0"] * len(hits)}))
+    sink = writer.sink(
+        "raw",
+        "gdc_cases",
+        "45.0",
+        {"case_id": pl.String, "release": pl.String},
+        lambda hits: pl.DataFrame({"case_id": hits, "release": ["45.0"] * len(hits)}),
+    )
     sink.add(["x", "y"])
     sink.abort()
     assert _objects(filesystem, f"{BUCKET}/glioma/lake/raw") == []
-    sink = writer.sink("raw", "gdc_cases", "45.0", {"case_id": pl.String, "release": pl.String},
-                       lambda hits: pl.DataFrame({"case_id": hits, "release": ["45.0"] * len(hits)}))
+    sink = writer.sink(
+        "raw",
+        "gdc_cases",
+        "45.0",
+        {"case_id": pl.String, "release": pl.String},
+        lambda hits: pl.DataFrame({"case_id": hits, "release": ["45.0"] * len(hits)}),
+    )
     sink.add(["x", "y"])
     sink.add(["z"])
     assert not writer.exists("raw", "gdc_cases", "45.0"), "nothing is visible before the sink commits"
@@ -135,19 +153,25 @@ def test_lake_versions_commit_and_cleanup_on_the_object_store(s3_env, tmp_path):
     manifest = reader.manifest()
     assert manifest["generation"] == 4 and manifest["releases"]["45.0"]["harmonised/patients"] == paths[-1].name
 
-    status = writer.write_object(b'{"data_release": "45.0"}', writer.partition_dir("raw", "gdc_release", "45.0") / "status.json")
+    status = writer.write_object(
+        b'{"data_release": "45.0"}', writer.partition_dir("raw", "gdc_release", "45.0") / "status.json"
+    )
     assert filesystem.open_input_stream(status.key).read() == b'{"data_release": "45.0"}'
 
 
 def test_duckdb_reads_the_lake_through_httpfs(s3_env, tmp_path):
     lake_url, _ = s3_env
     lake = Lake(tmp_path, lake_url=lake_url)
-    written = lake.write(pl.DataFrame({"case_id": ["a", "b"], "release": ["45.0", "45.0"]}), "harmonised", "patients", "45.0")
+    written = lake.write(
+        pl.DataFrame({"case_id": ["a", "b"], "release": ["45.0", "45.0"]}), "harmonised", "patients", "45.0"
+    )
     with duckdb.connect() as connection:
         configure_duckdb(connection)
         assert connection.execute(f"select count(*) from read_parquet('{written.path}')").fetchone()[0] == 2
         # The secret is temporary: nothing of it would be written into a catalog file.
-        assert connection.execute("select persistent from duckdb_secrets() where name = 'glioma_lake'").fetchone() == (False,)
+        assert connection.execute("select persistent from duckdb_secrets() where name = 'glioma_lake'").fetchone() == (
+            False,
+        )
 
 
 def test_missing_keys_give_a_clear_error(s3_env, monkeypatch):
@@ -163,7 +187,7 @@ def test_two_release_pipeline_on_the_object_store_publishes_what_a_local_lake_do
     """The real refresh and training jobs for two releases with the lake on S3: the catalog published locally
     and the copy analysts attach from S3 show exactly what the same jobs publish from a local lake."""
     from tests.reliability.reliability_state import connection_state, published_state
-    from tests.warehouse.conftest import run_pipeline
+    from tests.worlds import run_pipeline
 
     lake_url, filesystem = s3_env
     root, first, second = synthetic_two_release_root
@@ -186,11 +210,20 @@ def test_two_release_pipeline_on_the_object_store_publishes_what_a_local_lake_do
     from warehouse.cli import main as glioma
 
     out, err = io.StringIO(), io.StringIO()
-    code = glioma(["--catalog", f"{lake_url}/warehouse.duckdb", "sql", "--csv",
-                   "select release, count(*) as patients from harmonised.patients group by release order by release"],
-                  stdout=out, stderr=err)
+    code = glioma(
+        [
+            "--catalog",
+            f"{lake_url}/warehouse.duckdb",
+            "sql",
+            "--csv",
+            "select release, count(*) as patients from harmonised.patients group by release order by release",
+        ],
+        stdout=out,
+        stderr=err,
+    )
     assert code == 0, err.getvalue()
     with duckdb.connect(str(local_dir / "warehouse.duckdb"), read_only=True) as connection:
         local_counts = connection.execute(
-            "select release, count(*) from harmonised.patients group by release order by release").fetchall()
+            "select release, count(*) from harmonised.patients group by release order by release"
+        ).fetchall()
     assert out.getvalue().strip().splitlines()[1:] == [f"{r},{n}" for r, n in local_counts]

@@ -10,7 +10,7 @@ as MinIO or Ceph; unset for AWS), `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` 
 `AWS_REGION` or `AWS_DEFAULT_REGION`. They are read when a lake is opened (in a run), never at import, and the
 keys go into a temporary DuckDB secret, never into the catalog file.
 
-Why the same commit protocol holds on an object store (warehouse.lake): a PUT makes an object visible whole
+Why the same commit protocol holds on an object store (lake.store): a PUT makes an object visible whole
 or not at all, so a version is uploaded from a finished local temporary straight to its own name (no rename
 needed), and the manifest PUT is the commit. What an object store lacks is a lock: the commit lock is a local
 flock, so concurrent publishes must come from one host, or be serialised by the Dagster instance (the
@@ -29,6 +29,8 @@ from urllib.parse import urlparse
 
 import duckdb
 
+from lake.files import temporary_file
+
 S3_SCHEME = "s3://"
 
 
@@ -37,10 +39,10 @@ class S3Path(PurePosixPath):
     lake's path arithmetic (`/`, `.name`, `.parent`) is the same for both storages."""
 
     @classmethod
-    def from_url(cls, url: str) -> "S3Path":
+    def from_url(cls, url: str) -> S3Path:
         if not url.startswith(S3_SCHEME) or len(url) <= len(S3_SCHEME):
             raise ValueError(f"not an s3:// URL: {url!r}")
-        return cls(url[len(S3_SCHEME):].strip("/"))
+        return cls(url[len(S3_SCHEME) :].strip("/"))
 
     def __str__(self) -> str:
         return S3_SCHEME + super().__str__()
@@ -70,7 +72,7 @@ class ObjectStoreConfig:
     region: str
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "ObjectStoreConfig":
+    def from_env(cls, environ: dict[str, str] | None = None) -> ObjectStoreConfig:
         env = os.environ if environ is None else environ
         return cls(
             endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
@@ -107,13 +109,18 @@ def httpfs_extension_file() -> Path | None:
         import duckdb_extension_httpfs
     except ImportError:
         return None
-    candidate = (Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-                 / "httpfs.duckdb_extension")
+    candidate = (
+        Path(duckdb_extension_httpfs.__file__).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / "httpfs.duckdb_extension"
+    )
     return candidate if candidate.exists() else None
 
 
-def configure_duckdb(connection: duckdb.DuckDBPyConnection, config: ObjectStoreConfig | None = None,
-                     scope: str | None = None) -> None:
+def configure_duckdb(
+    connection: duckdb.DuckDBPyConnection, config: ObjectStoreConfig | None = None, scope: str | None = None
+) -> None:
     """Let `connection` read `s3://` objects: load httpfs and create a temporary (never persisted) secret."""
     config = config or ObjectStoreConfig.from_env()
     extension = httpfs_extension_file()
@@ -135,14 +142,16 @@ def configure_duckdb(connection: duckdb.DuckDBPyConnection, config: ObjectStoreC
     if scope:
         options.append(("SCOPE", scope))
     rendered = ", ".join(
-        f"{name} {value}" if name == "TYPE" or isinstance(value, bool) else f"{name} '{str(value).replace(chr(39), chr(39) * 2)}'"
+        f"{name} {value}"
+        if name == "TYPE" or isinstance(value, bool)
+        else f"{name} '{str(value).replace(chr(39), chr(39) * 2)}'"
         for name, value in options
     )
     connection.execute(f"create or replace temporary secret glioma_lake ({rendered})")
 
 
 class LakeStorage(Protocol):
-    """What warehouse.lake needs of a filesystem. Paths are `Path` (local) or `S3Path`."""
+    """What lake.store needs of a filesystem. Paths are `Path` (local) or `S3Path`."""
 
     root: PurePath
     is_local: bool
@@ -196,7 +205,6 @@ class LocalStorage:
         return source.stat().st_size
 
     def staging_file(self, target: PurePath) -> Path:
-        from warehouse.lake import temporary_file
 
         return temporary_file(Path(target))
 
@@ -264,7 +272,6 @@ class ObjectStorage:
             finished.unlink(missing_ok=True)
 
     def staging_file(self, target: PurePath) -> Path:
-        from warehouse.lake import temporary_file
 
         return temporary_file(self.staging_dir / target.name)
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from assets.gdc_client import GdcClient, GdcError
-from transforms.raw_tables import RAW_CASES_SCHEMA, raw_cases_table
-from warehouse.lake import Lake
+from contracts.schemas import RAW_CASES_SCHEMA
+from gdc.client import GdcClient, GdcError
+from lake.store import Lake
+from transforms.raw_tables import raw_cases_table
 
 FILTERS = {"op": "in", "content": {"field": "project.project_id", "value": ["TCGA-GBM", "TCGA-LGG"]}}
 
@@ -17,8 +18,9 @@ FILTERS = {"op": "in", "content": {"field": "project.project_id", "value": ["TCG
 def _search(client: GdcClient, lake: Lake, release: str):
     sink = lake.sink("raw", "gdc_cases", release, RAW_CASES_SCHEMA, lambda hits: raw_cases_table(hits, release))
     try:
-        result = client.search_all("cases", filters=FILTERS, expand=["project"], sort="case_id:asc",
-                                   page_size=100, sink=sink)
+        result = client.search_all(
+            "cases", filters=FILTERS, expand=["project"], sort="case_id:asc", page_size=100, sink=sink
+        )
         written = sink.commit()
     except BaseException:
         sink.abort()

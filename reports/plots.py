@@ -16,7 +16,7 @@ figure that says why (`figures["reason"]`). A caller error (a required column ab
 frame, labels that are not 0/1, duplicate case ids) raises ValueError. Each function closes its figure.
 
 Matplotlib runs headless (Agg backend); figures are ~8x5 in at 100 dpi so a PNG stays well under
-the ~300 KB a Dagster markdown preview can carry (see warehouse.report.png_metadata_markdown).
+the ~300 KB a Dagster markdown preview can carry (see reports.report.png_metadata_markdown).
 """
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ from sksurv.metrics import cumulative_dynamic_auc  # noqa: E402
 from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 from sksurv.util import Surv  # noqa: E402
 
-from models.metrics import DAYS_PER_MONTH  # noqa: E402
-from models.survival import RISK_GROUPS  # noqa: E402
-from warehouse.report import publish_file  # noqa: E402
+from contracts.schemas import DAYS_PER_MONTH, RISK_GROUPS
+from reports.report import publish_file  # noqa: E402
 
 DPI = 100
 FIGSIZE = (8.0, 5.0)
@@ -75,7 +74,17 @@ _GROUP_COLOURS: dict[str, str] = {
     "TCGA-GBM": "tab:red",
     "TCGA-LGG": "tab:blue",
 }
-_CYCLE: tuple[str, ...] = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+_CYCLE: tuple[str, ...] = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "tab:gray",
+)
 # Groups/cohorts drawn first when present, in this order; others follow (largest first).
 _PREFERRED_ORDER: tuple[str, ...] = (*RISK_GROUPS, "training", "cross-validation", "prospective")
 
@@ -105,16 +114,26 @@ def _finish(fig: plt.Figure, path: Path, figures: dict[str, Any]) -> PlotResult:
     return PlotResult(written, _jsonable(figures))
 
 
-def _message_plot(path: Path, title: str, reason: str, figures: dict[str, Any] | None = None,
-                  figsize: tuple[float, float] = FIGSIZE) -> PlotResult:
+def _message_plot(
+    path: Path, title: str, reason: str, figures: dict[str, Any] | None = None, figsize: tuple[float, float] = FIGSIZE
+) -> PlotResult:
     """A figure that says why there is nothing to draw (empty cohort, one class, all values missing)."""
     fig = plt.figure(figsize=figsize, layout="constrained")
     try:
         fig.suptitle(title, fontsize=13)
         ax = fig.add_subplot()
         ax.set_axis_off()
-        ax.text(0.5, 0.5, textwrap.fill(reason, 70), ha="center", va="center", fontsize=12, color="0.25",
-                transform=ax.transAxes, bbox={"boxstyle": "round,pad=0.8", "facecolor": "0.95", "edgecolor": "0.7"})
+        ax.text(
+            0.5,
+            0.5,
+            textwrap.fill(reason, 70),
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="0.25",
+            transform=ax.transAxes,
+            bbox={"boxstyle": "round,pad=0.8", "facecolor": "0.95", "edgecolor": "0.7"},
+        )
     except BaseException:
         plt.close(fig)
         raise
@@ -152,13 +171,17 @@ def _as_labels(values: Any, n: int) -> np.ndarray:
     if values is None:
         return np.full(n, "all patients", dtype=object)
     items = values.to_list() if isinstance(values, pl.Series) else list(np.asarray(values, dtype=object).ravel())
-    return np.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in items], dtype=object)
+    return np.array(
+        [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in items], dtype=object
+    )
 
 
 def _ordered(names: Iterable[str], sizes: dict[str, int] | None = None) -> list[str]:
     names = list(dict.fromkeys(names))
     preferred = [name for name in _PREFERRED_ORDER if name in names]
-    rest = sorted((name for name in names if name not in preferred), key=lambda name: (-(sizes or {}).get(name, 0), name))
+    rest = sorted(
+        (name for name in names if name not in preferred), key=lambda name: (-(sizes or {}).get(name, 0), name)
+    )
     return preferred + rest
 
 
@@ -205,8 +228,9 @@ def _binary_labels(label: np.ndarray, what: str) -> None:
 # --- Kaplan-Meier -----------------------------------------------------------------------------------------
 
 
-def plot_kaplan_meier(frame: pl.DataFrame, group_column: str, *, title: str, path: Path,
-                      order: Sequence[str] | None = None) -> PlotResult:
+def plot_kaplan_meier(
+    frame: pl.DataFrame, group_column: str, *, title: str, path: Path, order: Sequence[str] | None = None
+) -> PlotResult:
     """Kaplan-Meier curve per group (log-log 95% band), numbers at risk under the axis, log-rank p.
 
     `frame` holds `overall_survival_days`, `death_observed` and `group_column`. Rows without a survival
@@ -232,19 +256,22 @@ def plot_kaplan_meier(frame: pl.DataFrame, group_column: str, *, title: str, pat
     data = data.filter(pl.col("group").is_not_null())
 
     sizes = dict(data.group_by("group").len().iter_rows())
-    names = [name for name in (order or []) if name in sizes] + _ordered((n for n in sizes if n not in (order or [])), sizes)
+    names = [name for name in (order or []) if name in sizes] + _ordered(
+        (n for n in sizes if n not in (order or [])), sizes
+    )
     skipped = {name: int(sizes[name]) for name in names if sizes[name] < MIN_GROUP_SIZE}
     drawn = [name for name in names if name not in skipped]
     figures["skipped_groups"] = skipped
     data = data.filter(pl.col("group").is_in(drawn))
     figures["n_patients"] = data.height
-    excluded = (f"excluded: {figures['dropped_missing_survival']} without survival time/event, "
-                f"{figures['dropped_missing_group']} without {group_column}")
+    excluded = (
+        f"excluded: {figures['dropped_missing_survival']} without survival time/event, "
+        f"{figures['dropped_missing_group']} without {group_column}"
+    )
     if skipped:
         excluded += "; skipped (<2 patients): " + ", ".join(f"{k} (n={v})" for k, v in skipped.items())
     if not drawn:
-        reason = (f"No {group_column} group has {MIN_GROUP_SIZE} or more patients with a survival time "
-                  f"({excluded}).")
+        reason = f"No {group_column} group has {MIN_GROUP_SIZE} or more patients with a survival time ({excluded})."
         return _message_plot(path, title, reason, {**figures, "groups": {}})
 
     days = data["days"].to_numpy()
@@ -283,23 +310,34 @@ def plot_kaplan_meier(frame: pl.DataFrame, group_column: str, *, title: str, pat
             groups_figures[name] = {"n": n, "events": deaths, "median_months": median}
             median_text = f"median {median:.1f} mo" if median is not None else "median not reached"
             colour = colours[name]
-            ax.step(x, s, where="post", color=colour, linewidth=1.8,
-                    label=f"{name} (n={n}, deaths={deaths}, {median_text})")
+            ax.step(
+                x, s, where="post", color=colour, linewidth=1.8, label=f"{name} (n={n}, deaths={deaths}, {median_text})"
+            )
             ax.fill_between(x, low, high, step="post", color=colour, alpha=0.15, linewidth=0)
             censored_months = days[rows & ~event] / DAYS_PER_MONTH
             at_censor = s[np.searchsorted(x, censored_months, side="right") - 1]
             ax.plot(censored_months, at_censor, linestyle="none", marker="|", markersize=5, color=colour, alpha=0.7)
         figures["groups"] = groups_figures
         figures["n_curves"] = len(drawn)
-        legend_title = f"log-rank p = {_format_p(figures['log_rank_p'])}" if figures["log_rank_p"] is not None else (
-            f"log-rank: {figures['log_rank_reason']}")
+        legend_title = (
+            f"log-rank p = {_format_p(figures['log_rank_p'])}"
+            if figures["log_rank_p"] is not None
+            else (f"log-rank: {figures['log_rank_reason']}")
+        )
         # Above the axes, not on them: long class names would cover the curves.
         longest = max(len(text) for text in ax.get_legend_handles_labels()[1])
         # every group on one row when that fits in the figure's width, else one per row (read top-down)
         columns = len(drawn) if len(drawn) * (0.058 * longest + 0.45) <= 7.6 else 1
         legend_title += f";  n={data.height} patients, shaded: 95% log-log band, | censored"
-        ax.legend(title=legend_title, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncols=columns, fontsize=8,
-                  title_fontsize=9, frameon=False)
+        ax.legend(
+            title=legend_title,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.01),
+            ncols=columns,
+            fontsize=8,
+            title_fontsize=9,
+            frameon=False,
+        )
         ax.set_ylim(-0.02, 1.03)
         span = float(ticks[-1]) if ticks[-1] >= max_months else max_months
         ax.set_xlim(-0.03 * max(span, 1.0), max(span, 1.0) * 1.03)
@@ -315,11 +353,11 @@ def plot_kaplan_meier(frame: pl.DataFrame, group_column: str, *, title: str, pat
             group_months = months[group == name]
             at_risk = [int((group_months >= t).sum()) for t in ticks]
             groups_figures[name]["at_risk"] = at_risk
-            for t, count in zip(ticks, at_risk):
+            for t, count in zip(ticks, at_risk, strict=True):
                 table.text(t, row, str(count), ha="center", va="center", fontsize=8, color=colours[name])
         table.set_ylim(len(drawn) - 0.5, -0.5)
         table.set_yticks(range(len(drawn)), [_row_label(name) for name in drawn], fontsize=8)
-        for label, name in zip(table.get_yticklabels(), drawn):
+        for label, name in zip(table.get_yticklabels(), drawn, strict=True):
             label.set_color(colours[name])
         table.tick_params(axis="x", bottom=False, labelbottom=False)
         table.tick_params(axis="y", left=False)
@@ -336,7 +374,9 @@ def plot_kaplan_meier(frame: pl.DataFrame, group_column: str, *, title: str, pat
 # --- grading: ROC and reliability ---------------------------------------------------------------------------
 
 
-def _cohorts(label: Any, probability: Any, cohort_labels: Any, what: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+def _cohorts(
+    label: Any, probability: Any, cohort_labels: Any, what: str
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     y = _as_float(label)
     p = _as_float(probability)
     if y.shape != p.shape:
@@ -348,7 +388,11 @@ def _cohorts(label: Any, probability: Any, cohort_labels: Any, what: str) -> tup
     missing_value = np.isnan(y) | np.isnan(p)
     missing_cohort = np.array([c is None for c in cohort], dtype=bool) & ~missing_value
     keep = ~missing_value & ~missing_cohort
-    counts = {"n_input": int(y.size), "dropped_missing": int(missing_value.sum()), "dropped_missing_cohort": int(missing_cohort.sum())}
+    counts = {
+        "n_input": int(y.size),
+        "dropped_missing": int(missing_value.sum()),
+        "dropped_missing_cohort": int(missing_cohort.sum()),
+    }
     sizes = {c: int((cohort[keep] == c).sum()) for c in set(cohort[keep].tolist())}
     return {c: (y[keep & (cohort == c)].astype(int), p[keep & (cohort == c)]) for c in _ordered(sizes, sizes)}, counts
 
@@ -362,9 +406,16 @@ def _cohort_problem(y: np.ndarray, positive_label: str, negative_label: str) -> 
     return None
 
 
-def plot_grading_roc(label: Any, probability: Any, *, cohort_labels: Any = None, path: Path,
-                     title: str = "GBM vs LGG grading: ROC", positive_label: str = "GBM",
-                     negative_label: str = "LGG") -> PlotResult:
+def plot_grading_roc(
+    label: Any,
+    probability: Any,
+    *,
+    cohort_labels: Any = None,
+    path: Path,
+    title: str = "GBM vs LGG grading: ROC",
+    positive_label: str = "GBM",
+    negative_label: str = "LGG",
+) -> PlotResult:
     """ROC curve per cohort (e.g. training / prospective) with its AUC in the legend.
 
     `label` is 1 for `positive_label` (GBM), 0 otherwise; `probability` the predicted P(positive).
@@ -400,9 +451,14 @@ def plot_grading_roc(label: Any, probability: Any, *, cohort_labels: Any = None,
             fpr, tpr, _ = roc_curve(y, p)
             entry = figures["cohorts"][name]
             prospective = name == "prospective"
-            ax.plot(fpr, tpr, color=colours[name], linewidth=2.4 if prospective else 1.8,
-                    linestyle="--" if prospective else "-",
-                    label=f"{name}: AUC {entry['auc']:.3f} (n={entry['n']}, {positive_label} {entry['n_positive']})")
+            ax.plot(
+                fpr,
+                tpr,
+                color=colours[name],
+                linewidth=2.4 if prospective else 1.8,
+                linestyle="--" if prospective else "-",
+                label=f"{name}: AUC {entry['auc']:.3f} (n={entry['n']}, {positive_label} {entry['n_positive']})",
+            )
         figures["n_curves"] = len(drawable)
         ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1, label="chance")
         ax.set_xlim(-0.01, 1.01)
@@ -415,8 +471,10 @@ def plot_grading_roc(label: Any, probability: Any, *, cohort_labels: Any = None,
         ax.set_title(title, fontsize=12)
         notes = [f"{name}: no curve, {problem}" for name, problem in problems.items()]
         if counts["dropped_missing"] or counts["dropped_missing_cohort"]:
-            notes.append(f"dropped {counts['dropped_missing']} with a missing label/probability"
-                         + (f", {counts['dropped_missing_cohort']} without a cohort" if counts["dropped_missing_cohort"] else ""))
+            notes.append(
+                f"dropped {counts['dropped_missing']} with a missing label/probability"
+                + (f", {counts['dropped_missing_cohort']} without a cohort" if counts["dropped_missing_cohort"] else "")
+            )
         if notes:
             ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, ha="left", va="top", fontsize=8, color="0.3")
     except BaseException:
@@ -425,9 +483,17 @@ def plot_grading_roc(label: Any, probability: Any, *, cohort_labels: Any = None,
     return _finish(fig, path, figures)
 
 
-def plot_reliability(label: Any, probability: Any, *, cohort_labels: Any = None, path: Path, n_bins: int = 10,
-                     title: str = "GBM vs LGG grading: reliability", positive_label: str = "GBM",
-                     negative_label: str = "LGG") -> PlotResult:
+def plot_reliability(
+    label: Any,
+    probability: Any,
+    *,
+    cohort_labels: Any = None,
+    path: Path,
+    n_bins: int = 10,
+    title: str = "GBM vs LGG grading: reliability",
+    positive_label: str = "GBM",
+    negative_label: str = "LGG",
+) -> PlotResult:
     """Reliability diagram per cohort (calibration_curve, quantile bins) over a histogram of predictions.
 
     Bins: at most `n_bins`, and about 15 patients per bin or more, so a small cohort is not drawn as
@@ -446,8 +512,13 @@ def plot_reliability(label: Any, probability: Any, *, cohort_labels: Any = None,
             bins = int(min(n_bins, max(2, y.size // 15)))
             observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="quantile")
             curves[name] = (predicted, observed)
-            entry.update(n_bins=bins, n_points=int(predicted.size), brier=float(brier_score_loss(y, p, labels=[0, 1])),
-                         mean_predicted=float(p.mean()), observed_fraction=float(y.mean()))
+            entry.update(
+                n_bins=bins,
+                n_points=int(predicted.size),
+                brier=float(brier_score_loss(y, p, labels=[0, 1])),
+                mean_predicted=float(p.mean()),
+                observed_fraction=float(y.mean()),
+            )
             if y.min() == y.max():
                 entry["note"] = _cohort_problem(y, positive_label, negative_label)
         figures["cohorts"][name] = entry
@@ -468,9 +539,15 @@ def plot_reliability(label: Any, probability: Any, *, cohort_labels: Any = None,
         edges = np.linspace(0.0, 1.0, 21)
         for name, (predicted, observed) in curves.items():
             entry = figures["cohorts"][name]
-            ax.plot(predicted, observed, marker="o", markersize=4, color=colours[name],
-                    linestyle="--" if name == "prospective" else "-",
-                    label=f"{name}: Brier {entry['brier']:.3f} (n={entry['n']}, {entry['n_points']} quantile bins)")
+            ax.plot(
+                predicted,
+                observed,
+                marker="o",
+                markersize=4,
+                color=colours[name],
+                linestyle="--" if name == "prospective" else "-",
+                label=f"{name}: Brier {entry['brier']:.3f} (n={entry['n']}, {entry['n_points']} quantile bins)",
+            )
             hist.hist(cohorts[name][1], bins=edges, histtype="step", linewidth=1.5, color=colours[name], label=name)
         figures["n_curves"] = len(curves)
         ax.set_xlim(-0.01, 1.01)
@@ -485,7 +562,9 @@ def plot_reliability(label: Any, probability: Any, *, cohort_labels: Any = None,
         if counts["dropped_missing"] or counts["dropped_missing_cohort"]:
             notes.append(f"dropped {counts['dropped_missing'] + counts['dropped_missing_cohort']} with a missing value")
         if notes:
-            ax.text(0.98, 0.02, "\n".join(notes), transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.3")
+            ax.text(
+                0.98, 0.02, "\n".join(notes), transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.3"
+            )
         hist.set_xlabel(f"predicted probability of {positive_label}")
         hist.set_ylabel("patients")
         hist.grid(alpha=0.3)
@@ -498,9 +577,19 @@ def plot_reliability(label: Any, probability: Any, *, cohort_labels: Any = None,
 # --- survival: time-dependent AUC ---------------------------------------------------------------------------
 
 
-def plot_time_dependent_auc(train_time: Any, train_event: Any, test_time: Any, test_event: Any, risk_score: Any, *,
-                            path: Path, months: Sequence[float] | None = None, min_cases: int = 5,
-                            min_controls: int = 5, title: str = "Survival risk: time-dependent AUC") -> PlotResult:
+def plot_time_dependent_auc(
+    train_time: Any,
+    train_event: Any,
+    test_time: Any,
+    test_event: Any,
+    risk_score: Any,
+    *,
+    path: Path,
+    months: Sequence[float] | None = None,
+    min_cases: int = 5,
+    min_controls: int = 5,
+    title: str = "Survival risk: time-dependent AUC",
+) -> PlotResult:
     """Cumulative/dynamic AUC(t) of `risk_score` on the test patients (sksurv cumulative_dynamic_auc,
     censoring weights from the training patients), with its mean over the grid.
 
@@ -518,17 +607,27 @@ def plot_time_dependent_auc(train_time: Any, train_event: Any, test_time: Any, t
     train_ok = ~np.isnan(t_time) & ~np.isnan(t_event) & (t_time >= 0)
     test_ok = ~np.isnan(v_time) & ~np.isnan(v_event) & ~np.isnan(score) & (v_time >= 0)
     figures: dict[str, Any] = {
-        "n_train": int(train_ok.sum()), "n_test": int(test_ok.sum()),
-        "dropped_train": int((~train_ok).sum()), "dropped_test": int((~test_ok).sum()),
-        "months": [], "auc": [], "mean_auc": None,
+        "n_train": int(train_ok.sum()),
+        "n_test": int(test_ok.sum()),
+        "dropped_train": int((~train_ok).sum()),
+        "dropped_test": int((~test_ok).sum()),
+        "months": [],
+        "auc": [],
+        "mean_auc": None,
     }
     t_time, t_event = t_time[train_ok], t_event[train_ok].astype(bool)
     v_time, v_event, score = v_time[test_ok], v_event[test_ok].astype(bool), score[test_ok]
     if t_time.size < 2 or v_time.size < 2:
-        return _message_plot(path, title, f"Too few patients with a survival time: {t_time.size} training, "
-                             f"{v_time.size} test (need 2 or more each).", figures)
+        return _message_plot(
+            path,
+            title,
+            f"Too few patients with a survival time: {t_time.size} training, {v_time.size} test (need 2 or more each).",
+            figures,
+        )
     if not v_event.any():
-        return _message_plot(path, title, f"No deaths among the {v_time.size} test patients: AUC(t) is undefined.", figures)
+        return _message_plot(
+            path, title, f"No deaths among the {v_time.size} test patients: AUC(t) is undefined.", figures
+        )
 
     horizon = float(t_time.max()) - 1.0
     beyond = v_time > horizon
@@ -544,9 +643,14 @@ def plot_time_dependent_auc(train_time: Any, train_event: Any, test_time: Any, t
         if lower <= day < upper and cases >= min_cases and controls >= min_controls:
             keep.append(m)
     if not keep:
-        return _message_plot(path, title, f"No month of the grid lies inside the follow-up range with {min_cases} deaths "
-                             f"before it and {min_controls} patients followed past it (test n={v_time.size}, "
-                             f"{int(v_event.sum())} deaths).", figures)
+        return _message_plot(
+            path,
+            title,
+            f"No month of the grid lies inside the follow-up range with {min_cases} deaths "
+            f"before it and {min_controls} patients followed past it (test n={v_time.size}, "
+            f"{int(v_event.sum())} deaths).",
+            figures,
+        )
     grid = np.asarray(keep)
     train = Surv.from_arrays(event=t_event, time=t_time)
     test = Surv.from_arrays(event=v_event, time=v_time)
@@ -555,7 +659,9 @@ def plot_time_dependent_auc(train_time: Any, train_event: Any, test_time: Any, t
 
     fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
     try:
-        ax.plot(grid, auc, marker="o", color="tab:blue", linewidth=1.8, label="AUC(t), cumulative cases / dynamic controls")
+        ax.plot(
+            grid, auc, marker="o", color="tab:blue", linewidth=1.8, label="AUC(t), cumulative cases / dynamic controls"
+        )
         ax.axhline(float(mean_auc), color="tab:blue", linestyle="--", linewidth=1, label=f"mean AUC {mean_auc:.3f}")
         ax.axhline(0.5, color="0.6", linestyle=":", linewidth=1, label="chance")
         ax.set_ylim(min(0.4, float(np.nanmin(auc)) - 0.05), 1.0)
@@ -566,9 +672,17 @@ def plot_time_dependent_auc(train_time: Any, train_event: Any, test_time: Any, t
         ax.grid(alpha=0.3)
         ax.set_title(title, fontsize=12)
         dropped = figures["dropped_train"] + figures["dropped_test"]
-        ax.text(0.99, 0.02, f"test n={v_time.size} ({int(v_event.sum())} deaths), training n={t_time.size}"
-                + (f"; dropped {dropped} with a missing value" if dropped else ""),
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.3")
+        ax.text(
+            0.99,
+            0.02,
+            f"test n={v_time.size} ({int(v_event.sum())} deaths), training n={t_time.size}"
+            + (f"; dropped {dropped} with a missing value" if dropped else ""),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="0.3",
+        )
     except BaseException:
         plt.close(fig)
         raise
@@ -578,8 +692,14 @@ def plot_time_dependent_auc(train_time: Any, train_event: Any, test_time: Any, t
 # --- feature importance -------------------------------------------------------------------------------------
 
 
-def plot_feature_importance(importance: pl.DataFrame, *, path: Path, top: int = 15, value_column: str | None = None,
-                            title: str = "Feature importance (LightGBM gain)") -> PlotResult:
+def plot_feature_importance(
+    importance: pl.DataFrame,
+    *,
+    path: Path,
+    top: int = 15,
+    value_column: str | None = None,
+    title: str = "Feature importance (LightGBM gain)",
+) -> PlotResult:
     """Horizontal bars of the `top` features of a `models.explain.global_importance` frame (feature, gain,
     gain_share, splits). Plots `gain_share` as % of total gain when present, else `gain`, else
     `importance` (or `value_column`). Features with zero or missing importance are not drawn, but counted.
@@ -590,15 +710,23 @@ def plot_feature_importance(importance: pl.DataFrame, *, path: Path, top: int = 
     if value_column is None:
         value_column = next((c for c in ("gain_share", "gain", "importance") if c in importance.columns), None)
     if value_column is None:
-        raise ValueError(f"plot_feature_importance: expected a gain_share, gain or importance column; got {importance.columns}")
+        raise ValueError(
+            f"plot_feature_importance: expected a gain_share, gain or importance column; got {importance.columns}"
+        )
     _require(importance, ("feature", value_column), "plot_feature_importance")
     figures["value_column"] = value_column
-    values = importance.select(pl.col("feature").cast(pl.String), pl.col(value_column).cast(pl.Float64).fill_nan(None).alias("value"))
+    values = importance.select(
+        pl.col("feature").cast(pl.String), pl.col(value_column).cast(pl.Float64).fill_nan(None).alias("value")
+    )
     used = values.filter(pl.col("feature").is_not_null() & pl.col("value").is_not_null() & (pl.col("value") > 0))
     figures["n_unused"] = values.height - used.height
     if used.height == 0:
-        return _message_plot(path, title, f"No feature was used by the model: all {values.height} have zero or missing "
-                             f"{value_column}.", figures)
+        return _message_plot(
+            path,
+            title,
+            f"No feature was used by the model: all {values.height} have zero or missing {value_column}.",
+            figures,
+        )
     shown = used.sort("value", descending=True).head(top)
     figures["shown"] = [{"feature": f, value_column: v} for f, v in shown.iter_rows()]
     figures["top_feature"] = shown["feature"][0]
@@ -611,7 +739,7 @@ def plot_feature_importance(importance: pl.DataFrame, *, path: Path, top: int = 
         ax.barh(positions, bar_values, color="tab:blue", alpha=0.85)
         ax.set_yticks(positions, shown["feature"].to_list(), fontsize=9)
         ax.invert_yaxis()
-        for y, v in zip(positions, bar_values):
+        for y, v in zip(positions, bar_values, strict=True):
             ax.text(v, y, f" {v:.1f}%" if as_percent else f" {v:.3g}", va="center", fontsize=8)
         ax.set_xlim(0, bar_values.max() * 1.15)
         ax.set_xlabel("share of total gain (%)" if as_percent else value_column)
@@ -638,8 +766,12 @@ def _state_counts(series: pl.Series) -> dict[str, int]:
     positive = int(values.is_in(["true", "mutant"]).sum())
     negative = int(values.is_in(["false", "wildtype"]).sum())
     missing = int(values.is_null().sum())
-    return {"positive": positive, "negative": negative, "missing": missing,
-            "other": int(series.len() - positive - negative - missing)}
+    return {
+        "positive": positive,
+        "negative": negative,
+        "missing": missing,
+        "other": int(series.len() - positive - negative - missing),
+    }
 
 
 def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Cohort summary") -> PlotResult:
@@ -652,12 +784,24 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
     """
     figures: dict[str, Any] = {"n_patients": patients.height}
     if patients.height == 0:
-        return _message_plot(path, title, "No patients in this release: nothing to summarise.", figures, figsize=(10.0, 7.0))
-    wanted = ("age_at_diagnosis_years", "project_id", *MARKER_COLUMNS, "who_cns5_class", "overall_survival_days", "death_observed")
+        return _message_plot(
+            path, title, "No patients in this release: nothing to summarise.", figures, figsize=(10.0, 7.0)
+        )
+    wanted = (
+        "age_at_diagnosis_years",
+        "project_id",
+        *MARKER_COLUMNS,
+        "who_cns5_class",
+        "overall_survival_days",
+        "death_observed",
+    )
     absent = [c for c in wanted if c not in patients.columns]
     figures["absent_columns"] = absent
-    project = (patients["project_id"].cast(pl.String).fill_null("(missing project)") if "project_id" in patients.columns
-               else pl.Series("project_id", ["all"] * patients.height))
+    project = (
+        patients["project_id"].cast(pl.String).fill_null("(missing project)")
+        if "project_id" in patients.columns
+        else pl.Series("project_id", ["all"] * patients.height)
+    )
     projects = _ordered(project.unique().to_list(), dict(project.value_counts().iter_rows()))
     figures["projects"] = {p: int((project == p).sum()) for p in projects}
     colours = _colours(projects)
@@ -670,8 +814,15 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
         def absent_panel(ax: plt.Axes, what: str, columns: Sequence[str]) -> None:
             ax.set_axis_off()
             ax.set_title(what, fontsize=11)
-            ax.text(0.5, 0.5, "column(s) absent:\n" + "\n".join(columns), ha="center", va="center", color="0.4",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "column(s) absent:\n" + "\n".join(columns),
+                ha="center",
+                va="center",
+                color="0.4",
+                transform=ax.transAxes,
+            )
 
         # 1. age at diagnosis by project
         if "age_at_diagnosis_years" in patients.columns:
@@ -684,7 +835,9 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
                 ages = age.filter((project == p) & age.is_not_null()).to_numpy()
                 if ages.size:
                     heights, _, _ = ax_age.hist(ages, bins=edges, histtype="stepfilled", alpha=0.3, color=colours[p])
-                    ax_age.hist(ages, bins=edges, histtype="step", linewidth=1.6, color=colours[p], label=f"{p} (n={ages.size})")
+                    ax_age.hist(
+                        ages, bins=edges, histtype="step", linewidth=1.6, color=colours[p], label=f"{p} (n={ages.size})"
+                    )
                     tallest = max(tallest, float(np.max(heights)))
             if present.len():
                 ax_age.set_ylim(0, tallest * 1.3)  # headroom for the legend
@@ -705,16 +858,27 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
             figures["markers"] = counts
             y = np.arange(len(markers))
             left = np.zeros(len(markers))
-            for state, colour, label in (("positive", "tab:red", "mutant / true"), ("negative", "tab:blue", "wildtype / false"),
-                                         ("missing", "0.75", "missing"), ("other", "tab:purple", "other value")):
+            for state, colour, label in (
+                ("positive", "tab:red", "mutant / true"),
+                ("negative", "tab:blue", "wildtype / false"),
+                ("missing", "0.75", "missing"),
+                ("other", "tab:purple", "other value"),
+            ):
                 widths = np.array([counts[c][state] for c in markers], dtype=float)
                 if state == "other" and not widths.any():
                     continue
                 ax_markers.barh(y, widths, left=left, color=colour, label=label)
-                for yi, (start, w) in enumerate(zip(left, widths)):
+                for yi, (start, w) in enumerate(zip(left, widths, strict=True)):
                     if w >= patients.height * 0.06:
-                        ax_markers.text(start + w / 2, yi, str(int(w)), ha="center", va="center", fontsize=7,
-                                        color="white" if state != "missing" else "0.2")
+                        ax_markers.text(
+                            start + w / 2,
+                            yi,
+                            str(int(w)),
+                            ha="center",
+                            va="center",
+                            fontsize=7,
+                            color="white" if state != "missing" else "0.2",
+                        )
                 left += widths
             ax_markers.set_yticks(y, [_MARKER_LABELS[c] for c in markers], fontsize=9)
             ax_markers.invert_yaxis()
@@ -739,7 +903,7 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
             ax_who.barh(y, values, color="tab:purple", alpha=0.8)
             ax_who.set_yticks(y, [textwrap.fill(n, 24) for n in names], fontsize=8)
             ax_who.invert_yaxis()
-            for yi, v in zip(y, values):
+            for yi, v in zip(y, values, strict=True):
                 ax_who.text(v, yi, f" {v}", va="center", fontsize=8)
             ax_who.set_xlim(0, values.max() * 1.18)
             ax_who.set_xlabel("patients")
@@ -752,14 +916,20 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
             days = patients["overall_survival_days"].cast(pl.Float64).fill_nan(None)
             death = patients["death_observed"].cast(pl.Boolean)
             usable = days.is_not_null() & death.is_not_null()
-            states = {"deaths": usable & death.fill_null(False), "censored": usable & ~death.fill_null(True), "missing": ~usable}
+            states = {
+                "deaths": usable & death.fill_null(False),
+                "censored": usable & ~death.fill_null(True),
+                "missing": ~usable,
+            }
             figures["survival"] = {s: int(mask.sum()) for s, mask in states.items()}
             x = np.arange(len(projects))
             bottom = np.zeros(len(projects))
-            for (state, mask), colour in zip(states.items(), ("tab:red", "tab:green", "0.75")):
+            for (state, mask), colour in zip(states.items(), ("tab:red", "tab:green", "0.75"), strict=True):
                 heights = np.array([int((mask & (project == p)).sum()) for p in projects], dtype=float)
-                ax_survival.bar(x, heights, bottom=bottom, color=colour, label=f"{state} ({int(heights.sum())})", width=0.6)
-                for xi, (b, h) in enumerate(zip(bottom, heights)):
+                ax_survival.bar(
+                    x, heights, bottom=bottom, color=colour, label=f"{state} ({int(heights.sum())})", width=0.6
+                )
+                for xi, (b, h) in enumerate(zip(bottom, heights, strict=True)):
                     if h >= patients.height * 0.03:
                         ax_survival.text(xi, b + h / 2, str(int(h)), ha="center", va="center", fontsize=8)
                 bottom += heights
@@ -787,8 +957,15 @@ def _release_label(frame: pl.DataFrame, default: str) -> str:
     return default
 
 
-def plot_score_drift(previous: pl.DataFrame | None, current: pl.DataFrame, score_column: str, *, path: Path,
-                     key: str = "case_id", title: str | None = None) -> PlotResult:
+def plot_score_drift(
+    previous: pl.DataFrame | None,
+    current: pl.DataFrame,
+    score_column: str,
+    *,
+    path: Path,
+    key: str = "case_id",
+    title: str | None = None,
+) -> PlotResult:
     """Previous vs current release score of the patients in both (scatter, identity line), and both
     releases' score histograms. `previous` None (the first release) gives the current histogram and
     says "first release". Each frame must be one row per `key` (e.g. one model version's scores).
@@ -802,18 +979,25 @@ def plot_score_drift(previous: pl.DataFrame | None, current: pl.DataFrame, score
             _require(frame, (key, score_column), f"plot_score_drift ({name})")
             duplicated = frame.filter(pl.col(key).is_duplicated())
             if duplicated.height:
-                raise ValueError(f"plot_score_drift ({name}): {key} {duplicated[key][0]!r} has more than one row; "
-                                 "pass one row per patient (e.g. one model version's scores)")
+                raise ValueError(
+                    f"plot_score_drift ({name}): {key} {duplicated[key][0]!r} has more than one row; "
+                    "pass one row per patient (e.g. one model version's scores)"
+                )
 
     def scores(frame: pl.DataFrame) -> pl.DataFrame:
         if frame.height == 0:
             return pl.DataFrame(schema={key: pl.String, "score": pl.Float64})
-        return frame.select(pl.col(key).cast(pl.String), pl.col(score_column).cast(pl.Float64).fill_nan(None).alias("score"))
+        return frame.select(
+            pl.col(key).cast(pl.String), pl.col(score_column).cast(pl.Float64).fill_nan(None).alias("score")
+        )
 
     now = scores(current)
     current_label = _release_label(current, "current release")
-    figures: dict[str, Any] = {"first_release": previous is None, "n_current": now.height,
-                               "dropped_missing_current": int(now["score"].null_count())}
+    figures: dict[str, Any] = {
+        "first_release": previous is None,
+        "n_current": now.height,
+        "dropped_missing_current": int(now["score"].null_count()),
+    }
     now_present = now.drop_nulls()
     before_present = None
     if previous is not None:
@@ -824,9 +1008,11 @@ def plot_score_drift(previous: pl.DataFrame | None, current: pl.DataFrame, score
         figures.update(n_previous=before.height, dropped_missing_previous=int(before["score"].null_count()))
         before_present = before.drop_nulls()
         both = before_present.join(now_present, on=key, how="inner", suffix="_current")
-        figures.update(n_common=both.height,
-                       n_new=now_present.join(before_present, on=key, how="anti").height,
-                       n_gone=before_present.join(now_present, on=key, how="anti").height)
+        figures.update(
+            n_common=both.height,
+            n_new=now_present.join(before_present, on=key, how="anti").height,
+            n_gone=before_present.join(now_present, on=key, how="anti").height,
+        )
         if both.height:
             change = (both["score_current"] - both["score"]).abs()
             figures.update(mean_abs_change=float(change.mean()), max_abs_change=float(change.max()))
@@ -843,18 +1029,43 @@ def plot_score_drift(previous: pl.DataFrame | None, current: pl.DataFrame, score
         fig.suptitle(title, fontsize=13)
         if previous is None:
             ax_scatter.set_axis_off()
-            ax_scatter.text(0.5, 0.5, f"first release\n({current_label})\n\nno previous scores to compare",
-                            ha="center", va="center", fontsize=13, color="0.3", transform=ax_scatter.transAxes)
+            ax_scatter.text(
+                0.5,
+                0.5,
+                f"first release\n({current_label})\n\nno previous scores to compare",
+                ha="center",
+                va="center",
+                fontsize=13,
+                color="0.3",
+                transform=ax_scatter.transAxes,
+            )
         elif figures["n_common"] == 0:
             ax_scatter.set_axis_off()
-            ax_scatter.text(0.5, 0.5, f"no patient scored in both releases\n({figures['n_new']} new, {figures['n_gone']} gone)",
-                            ha="center", va="center", fontsize=12, color="0.3", transform=ax_scatter.transAxes)
+            ax_scatter.text(
+                0.5,
+                0.5,
+                f"no patient scored in both releases\n({figures['n_new']} new, {figures['n_gone']} gone)",
+                ha="center",
+                va="center",
+                fontsize=12,
+                color="0.3",
+                transform=ax_scatter.transAxes,
+            )
         else:
             x, y = both["score"].to_numpy(), both["score_current"].to_numpy()
             low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
             pad = 0.03 * (high - low or 1.0)
-            ax_scatter.plot([low - pad, high + pad], [low - pad, high + pad], color="0.6", linestyle=":", linewidth=1, label="unchanged")
-            ax_scatter.scatter(x, y, s=10, alpha=0.5, color="tab:blue", edgecolors="none", label=f"patients in both (n={both.height})")
+            ax_scatter.plot(
+                [low - pad, high + pad],
+                [low - pad, high + pad],
+                color="0.6",
+                linestyle=":",
+                linewidth=1,
+                label="unchanged",
+            )
+            ax_scatter.scatter(
+                x, y, s=10, alpha=0.5, color="tab:blue", edgecolors="none", label=f"patients in both (n={both.height})"
+            )
             ax_scatter.set_xlim(low - pad, high + pad)
             ax_scatter.set_ylim(low - pad, high + pad)
             ax_scatter.set_xlabel(f"{score_column}, {previous_label}")
@@ -874,7 +1085,14 @@ def plot_score_drift(previous: pl.DataFrame | None, current: pl.DataFrame, score
             edges = np.linspace(low, high if high > low else low + 1.0, 31)
             for colour, label, values in series:
                 if values.size:
-                    ax_hist.hist(values, bins=edges, histtype="step", linewidth=1.6, color=colour, label=f"{label} (n={values.size})")
+                    ax_hist.hist(
+                        values,
+                        bins=edges,
+                        histtype="step",
+                        linewidth=1.6,
+                        color=colour,
+                        label=f"{label} (n={values.size})",
+                    )
             ax_hist.legend(fontsize=8)
         dropped = figures["dropped_missing_current"] + figures.get("dropped_missing_previous", 0)
         ax_hist.set_title("score distribution" + (f" ({dropped} missing not shown)" if dropped else ""), fontsize=9)

@@ -1,4 +1,5 @@
-"""The model registry's DuckDB file (`<DATA_DIR>/model_registry.duckdb`; the file is not named `registry`, which DuckDB would take as the catalog name and confuse with the `registry` schema): short-lived connections only.
+"""The model registry's DuckDB file (`<DATA_DIR>/model_registry.duckdb`): short-lived connections only. (The file
+is not named `registry`: DuckDB would take that as the catalog name and confuse it with the `registry` schema.)
 
 DuckDB allows one writing process per file. Training steps of different tasks may run in parallel
 processes, so opening the file retries for a while when another process holds it; every connection

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from warehouse.lake import write_bytes_atomic
+from lake.files import write_bytes_atomic
 
 REPORT_FILE = "index.html"
 # Dagster stores metadata in its event log; keep one markdown preview under this size.
@@ -32,7 +32,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @dataclass(frozen=True)
 class ReportSection:
-    """One plot of the report: its title, the PNG (from warehouse.plots), a caption, and optional
+    """One plot of the report: its title, the PNG (from reports.plots), a caption, and optional
     (label, value) rows shown under it (e.g. ("log-rank p", "3.1e-40"))."""
 
     title: str
@@ -108,8 +108,14 @@ a { color: #0b5cad; }
 """
 
 
-def write_release_report(release: str, reports_dir: Path, sections: list[ReportSection], *, gx_data_docs: Path | None,
-                         summary_rows: list[tuple[str, str]]) -> Path:
+def write_release_report(
+    release: str,
+    reports_dir: Path,
+    sections: list[ReportSection],
+    *,
+    gx_data_docs: Path | None,
+    summary_rows: list[tuple[str, str]],
+) -> Path:
     """Write `<reports_dir>/index.html` for one release and return its path.
 
     `gx_data_docs` is the Data Docs `index.html` (or the directory holding it), linked relative to the
@@ -135,7 +141,9 @@ def write_release_report(release: str, reports_dir: Path, sections: list[ReportS
         toc.append(f'<li><a href="#{slug}">{html.escape(section.title)}</a></li>')
         details = ""
         if section.details:
-            rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in section.details)
+            rows = "".join(
+                f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in section.details
+            )
             details = f"<table>{rows}</table>"
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         blocks.append(
@@ -153,8 +161,10 @@ def write_release_report(release: str, reports_dir: Path, sections: list[ReportS
         if gx_index.is_dir() or gx_index.suffix.lower() != ".html":
             gx_index = gx_index / "index.html"
         missing = "" if gx_index.exists() else ' <span class="note">(not found when this report was written)</span>'
-        gx_block = (f'<p><a href="{_relative_href(gx_index, reports_dir)}">Great Expectations Data Docs</a>: '
-                    f"validation results of every raw and harmonised table of this release.{missing}</p>")
+        gx_block = (
+            f'<p><a href="{_relative_href(gx_index, reports_dir)}">Great Expectations Data Docs</a>: '
+            f"validation results of every raw and harmonised table of this release.{missing}</p>"
+        )
 
     summary = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary_rows)
     title = f"Glioma lakehouse: GDC release {html.escape(release)}"
@@ -174,7 +184,7 @@ def write_release_report(release: str, reports_dir: Path, sections: list[ReportS
 <h2 id="data-quality">Data quality</h2>
 {gx_block}
 <h2 id="plots">Plots</h2>
-<nav><ol>{''.join(toc)}</ol></nav>
+<nav><ol>{"".join(toc)}</ol></nav>
 {chr(10).join(blocks)}
 </body>
 </html>

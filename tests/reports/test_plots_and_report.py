@@ -1,4 +1,4 @@
-"""Per-release plots (warehouse.plots) and the self-contained HTML report (warehouse.report).
+"""Per-release plots (reports.plots) and the self-contained HTML report (reports.report).
 
 The real-data tests build one release of the TCGA dev bundle once per module with the project's own
 pure functions (bundle -> raw tables -> harmonised patients, markers, WHO CNS5 class -> model matrix ->
@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib.image
@@ -24,11 +24,11 @@ from sklearn.metrics import roc_auc_score
 from sksurv.compare import compare_survival
 from sksurv.util import Surv
 
-from warehouse import plots
-from warehouse.report import MAX_MARKDOWN_BYTES, ReportSection, png_metadata_markdown, write_release_report
+from reports import plots
+from reports.report import MAX_MARKDOWN_BYTES, ReportSection, png_metadata_markdown, write_release_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SCORED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SCORED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def assert_readable_png(path: Path, *, min_bytes: int = 15_000) -> None:
@@ -78,14 +78,16 @@ def real_release(real_dev_bundle: Path) -> RealRelease:
         raw.cases, raw.ssm_occurrences, raw.cnv_occurrences, raw.mgmt_probe_betas, release=release
     ).markers
     who = classify_who_cns5(patients, markers)
-    overview = patients.join(
-        markers.select("case_id", *plots.MARKER_COLUMNS), on="case_id", how="left"
-    ).join(who.select("case_id", "who_cns5_class"), on="case_id", how="left")
+    overview = patients.join(markers.select("case_id", *plots.MARKER_COLUMNS), on="case_id", how="left").join(
+        who.select("case_id", "who_cns5_class"), on="case_id", how="left"
+    )
 
     model_matrix = build_model_matrix(patients, markers)
     case_ids = np.array(sorted(model_matrix.matrix["case_id"].to_list()))
     training_cases = set(np.random.default_rng(45).permutation(case_ids)[: int(0.7 * case_ids.size)].tolist())
-    training = dataclasses.replace(model_matrix, matrix=model_matrix.matrix.filter(pl.col("case_id").is_in(training_cases)))
+    training = dataclasses.replace(
+        model_matrix, matrix=model_matrix.matrix.filter(pl.col("case_id").is_in(training_cases))
+    )
     quick = {"release": release, "code_version": "test", "n_splits": 2, "n_repeats": 1}
     gbm = train_task(training, "grading_gbm_vs_lgg", **quick)
     survival_model = train_task(training, "survival_risk", survival_baselines=False, **quick)
@@ -124,16 +126,23 @@ def real_plots(real_release: RealRelease, tmp_path_factory) -> dict[str, plots.P
             r.overview, "who_cns5_class", title="Overall survival by WHO CNS5 class", path=out / "km_who_cns5.png"
         ),
         "grading_roc": plots.plot_grading_roc(
-            r.grading["label_gbm"], r.grading["grade_probability_gbm"], cohort_labels=r.grading["cohort"],
+            r.grading["label_gbm"],
+            r.grading["grade_probability_gbm"],
+            cohort_labels=r.grading["cohort"],
             path=out / "grading_roc.png",
         ),
         "grading_reliability": plots.plot_reliability(
-            r.grading["label_gbm"], r.grading["grade_probability_gbm"], cohort_labels=r.grading["cohort"],
+            r.grading["label_gbm"],
+            r.grading["grade_probability_gbm"],
+            cohort_labels=r.grading["cohort"],
             path=out / "grading_reliability.png",
         ),
         "survival_time_auc": plots.plot_time_dependent_auc(
-            training["overall_survival_days"], training["death_observed"],
-            prospective["overall_survival_days"], prospective["death_observed"], prospective["survival_risk_score"],
+            training["overall_survival_days"],
+            training["death_observed"],
+            prospective["overall_survival_days"],
+            prospective["death_observed"],
+            prospective["survival_risk_score"],
             path=out / "survival_time_auc.png",
         ),
         "feature_importance": plots.plot_feature_importance(r.importance, path=out / "feature_importance.png"),
@@ -159,7 +168,8 @@ def test_every_real_release_plot_is_a_readable_png_beside_the_report(real_plots)
 def test_km_by_risk_group_draws_one_curve_per_group_with_sksurv_log_rank(real_release, real_plots) -> None:
     figures = real_plots["km_risk_group"].figures
     rows = real_release.survival.filter(
-        pl.col("risk_group").is_not_null() & pl.col("overall_survival_days").is_not_null()
+        pl.col("risk_group").is_not_null()
+        & pl.col("overall_survival_days").is_not_null()
         & pl.col("death_observed").is_not_null()
     )
     groups = set(rows["risk_group"].to_list())
@@ -214,38 +224,50 @@ def test_importance_summary_and_drift_figures(real_release, real_plots) -> None:
     assert real_plots["feature_importance"].figures["top_feature"] == real_release.importance["feature"][0]
     summary = real_plots["cohort_summary"].figures
     assert summary["n_patients"] == real_release.overview.height and summary["absent_columns"] == []
-    assert sum(summary["markers"]["idh_status"][k] for k in ("positive", "negative", "missing", "other")) == summary["n_patients"]
+    assert (
+        sum(summary["markers"]["idh_status"][k] for k in ("positive", "negative", "missing", "other"))
+        == summary["n_patients"]
+    )
     drift = real_plots["score_drift"].figures
     assert drift["n_common"] == real_release.previous_survival.height
     assert drift["pearson_r"] > 0.5
 
 
 @realdata
-def test_report_is_one_self_contained_html_with_a_relative_link_to_data_docs(real_release, real_plots, tmp_path) -> None:
+def test_report_is_one_self_contained_html_with_a_relative_link_to_data_docs(
+    real_release, real_plots, tmp_path
+) -> None:
     data_dir = tmp_path / "data"
     reports_dir = data_dir / "reports" / real_release.release
     gx_index = reports_dir / "gx" / "index.html"
     gx_index.parent.mkdir(parents=True)
     gx_index.write_text("<html>GX Data Docs</html>", encoding="utf-8")
     sections = [
-        ReportSection(title=name.replace("_", " "), image=result.path, caption=f"caption of {name}",
-                      details=[("figures", str(len(result.figures)))])
+        ReportSection(
+            title=name.replace("_", " "),
+            image=result.path,
+            caption=f"caption of {name}",
+            details=[("figures", str(len(result.figures)))],
+        )
         for name, result in real_plots.items()
     ]
     report = write_release_report(
-        real_release.release, reports_dir, sections, gx_data_docs=gx_index,
+        real_release.release,
+        reports_dir,
+        sections,
+        gx_data_docs=gx_index,
         summary_rows=[("patients", str(real_release.overview.height)), ("release", real_release.release)],
     )
     assert report == reports_dir / "index.html"
     text = report.read_text(encoding="utf-8")
     uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     assert len(uris) == len(sections)
-    for section, uri in zip(sections, uris):
+    for section, uri in zip(sections, uris, strict=True):
         assert base64.b64decode(uri) == section.image.read_bytes()
         assert (reports_dir / section.image.name).read_bytes() == section.image.read_bytes()  # PNG kept beside it
         assert f"caption of {section.image.stem}" in text
     # nothing external: no stylesheet/script/image fetched from anywhere
-    assert not re.search(r'<(link|script)\b', text)
+    assert not re.search(r"<(link|script)\b", text)
     assert not re.search(r'src="(?!data:)', text)
     assert "http://" not in text and "https://" not in text
     href = re.search(r'<a href="([^"]+)">Great Expectations Data Docs</a>', text).group(1)
@@ -289,8 +311,12 @@ def test_km_of_one_group_draws_one_curve_without_a_log_rank(tmp_path) -> None:
     assert_readable_png(result.path)
     assert result.figures["n_curves"] == 1 and result.figures["log_rank_p"] is None
     assert result.figures["dropped_missing_survival"] == 1
-    assert result.figures["groups"]["high"] == {"n": 4, "events": 2, "median_months": pytest.approx(800 / 30.44),
-                                                "at_risk": [4, 3, 2, 1]}
+    assert result.figures["groups"]["high"] == {
+        "n": 4,
+        "events": 2,
+        "median_months": pytest.approx(800 / 30.44),
+        "at_risk": [4, 3, 2, 1],
+    }
 
 
 def test_km_with_all_groups_null_or_tiny_says_why(tmp_path) -> None:
@@ -326,8 +352,12 @@ def test_km_without_any_death_has_no_log_rank_but_a_figure(tmp_path) -> None:
 
 def test_km_names_a_missing_column_of_a_non_empty_frame() -> None:
     with pytest.raises(ValueError, match="risk_group"):
-        plots.plot_kaplan_meier(pl.DataFrame({"overall_survival_days": [1.0], "death_observed": [True]}), "risk_group",
-                                title="x", path=Path("/nonexistent/km.png"))
+        plots.plot_kaplan_meier(
+            pl.DataFrame({"overall_survival_days": [1.0], "death_observed": [True]}),
+            "risk_group",
+            title="x",
+            path=Path("/nonexistent/km.png"),
+        )
 
 
 def test_roc_and_reliability_of_a_single_class_are_figures_that_say_why(tmp_path) -> None:
@@ -370,12 +400,20 @@ def test_time_dependent_auc_of_tiny_or_eventless_cohorts_is_a_figure(tmp_path) -
     tiny = plots.plot_time_dependent_auc([100.0, 900.0], [True, False], [200.0], [True], [0.3], path=tmp_path / "a.png")
     assert "Too few" in tiny.figures["reason"]
     no_deaths = plots.plot_time_dependent_auc(
-        [100.0, 900.0, 1500.0], [True, False, True], [200.0, 400.0, None], [False, False, True], [0.1, 0.2, 0.3],
+        [100.0, 900.0, 1500.0],
+        [True, False, True],
+        [200.0, 400.0, None],
+        [False, False, True],
+        [0.1, 0.2, 0.3],
         path=tmp_path / "b.png",
     )
     assert "No deaths" in no_deaths.figures["reason"] and no_deaths.figures["dropped_test"] == 1
     short = plots.plot_time_dependent_auc(
-        [30.0, 60.0, 90.0], [True, True, False], [20.0, 40.0, 70.0], [True, True, False], [0.9, 0.5, 0.1],
+        [30.0, 60.0, 90.0],
+        [True, True, False],
+        [20.0, 40.0, 70.0],
+        [True, True, False],
+        [0.9, 0.5, 0.1],
         path=tmp_path / "c.png",
     )
     assert short.figures["months"] == [] and "grid" in short.figures["reason"]
@@ -384,11 +422,16 @@ def test_time_dependent_auc_of_tiny_or_eventless_cohorts_is_a_figure(tmp_path) -
 
 
 def test_feature_importance_of_empty_or_unused_features_is_a_figure(tmp_path) -> None:
-    empty = plots.plot_feature_importance(pl.DataFrame(schema={"feature": pl.String, "gain": pl.Float64}), path=tmp_path / "a.png")
-    unused = plots.plot_feature_importance(pl.DataFrame({"feature": ["a", "b"], "gain": [0.0, None]}), path=tmp_path / "b.png")
+    empty = plots.plot_feature_importance(
+        pl.DataFrame(schema={"feature": pl.String, "gain": pl.Float64}), path=tmp_path / "a.png"
+    )
+    unused = plots.plot_feature_importance(
+        pl.DataFrame({"feature": ["a", "b"], "gain": [0.0, None]}), path=tmp_path / "b.png"
+    )
     assert "empty" in empty.figures["reason"] and "zero or missing" in unused.figures["reason"]
-    few = plots.plot_feature_importance(pl.DataFrame({"feature": ["a", "b", "c"], "importance": [3.0, 0.0, 1.0]}),
-                                        path=tmp_path / "c.png")
+    few = plots.plot_feature_importance(
+        pl.DataFrame({"feature": ["a", "b", "c"], "importance": [3.0, 0.0, 1.0]}), path=tmp_path / "c.png"
+    )
     assert few.figures["value_column"] == "importance" and [s["feature"] for s in few.figures["shown"]] == ["a", "c"]
     for result in (empty, unused, few):
         assert_readable_png(result.path, min_bytes=5_000)
@@ -398,15 +441,29 @@ def test_cohort_summary_of_empty_all_null_and_partial_frames(tmp_path) -> None:
     empty = plots.plot_cohort_summary(pl.DataFrame(), path=tmp_path / "a.png")
     assert "No patients" in empty.figures["reason"]
     nulls = pl.DataFrame(
-        {c: [None, None] for c in ("age_at_diagnosis_years", "project_id", *plots.MARKER_COLUMNS, "who_cns5_class",
-                                   "overall_survival_days", "death_observed")}
+        {
+            c: [None, None]
+            for c in (
+                "age_at_diagnosis_years",
+                "project_id",
+                *plots.MARKER_COLUMNS,
+                "who_cns5_class",
+                "overall_survival_days",
+                "death_observed",
+            )
+        }
     )
     all_null = plots.plot_cohort_summary(nulls, path=tmp_path / "b.png")
     assert all_null.figures["missing_age"] == 2 and all_null.figures["survival"]["missing"] == 2
     assert all_null.figures["markers"]["idh_status"]["missing"] == 2
     partial = plots.plot_cohort_summary(
-        pl.DataFrame({"project_id": ["TCGA-GBM", "TCGA-LGG"], "idh_status": ["wildtype", "mutant"],
-                      "codeletion_1p19q": [False, None]}),
+        pl.DataFrame(
+            {
+                "project_id": ["TCGA-GBM", "TCGA-LGG"],
+                "idh_status": ["wildtype", "mutant"],
+                "codeletion_1p19q": [False, None],
+            }
+        ),
         path=tmp_path / "c.png",
     )
     assert "who_cns5_class" in partial.figures["absent_columns"]
@@ -416,7 +473,9 @@ def test_cohort_summary_of_empty_all_null_and_partial_frames(tmp_path) -> None:
 
 
 def test_score_drift_of_the_first_release_says_first_release(tmp_path) -> None:
-    current = pl.DataFrame({"release": ["45.0"] * 3, "case_id": ["a", "b", "c"], "survival_risk_score": [0.1, None, 0.4]})
+    current = pl.DataFrame(
+        {"release": ["45.0"] * 3, "case_id": ["a", "b", "c"], "survival_risk_score": [0.1, None, 0.4]}
+    )
     result = plots.plot_score_drift(None, current, "survival_risk_score", path=tmp_path / "drift.png")
     assert_readable_png(result.path)
     assert result.figures["first_release"] is True and result.figures["dropped_missing_current"] == 1
@@ -437,12 +496,18 @@ def test_score_drift_without_common_patients_or_values_is_a_figure(tmp_path) -> 
 
 def test_report_without_data_docs_and_png_markdown_of_a_message_figure(tmp_path) -> None:
     image = plots.plot_grading_roc([1], [0.5], path=tmp_path / "elsewhere" / "roc.png").path
-    report = write_release_report("46.0", tmp_path / "reports" / "46.0", [ReportSection("ROC", image, "one patient")],
-                                  gx_data_docs=None, summary_rows=[("patients", "1")])
+    report = write_release_report(
+        "46.0",
+        tmp_path / "reports" / "46.0",
+        [ReportSection("ROC", image, "one patient")],
+        gx_data_docs=None,
+        summary_rows=[("patients", "1")],
+    )
     text = report.read_text(encoding="utf-8")
     assert "No Great Expectations Data Docs" in text and text.count("data:image/png;base64,") == 1
     assert (report.parent / "roc.png").read_bytes() == image.read_bytes()
     assert png_metadata_markdown(image).startswith("![roc](data:image/png;base64,")
     with pytest.raises(FileNotFoundError):
-        write_release_report("46.0", tmp_path / "r", [ReportSection("gone", tmp_path / "nope.png")],
-                             gx_data_docs=None, summary_rows=[])
+        write_release_report(
+            "46.0", tmp_path / "r", [ReportSection("gone", tmp_path / "nope.png")], gx_data_docs=None, summary_rows=[]
+        )

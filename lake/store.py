@@ -16,7 +16,7 @@ that failed or was killed is never finished, so nothing it wrote is read or publ
 Dagster run id or, outside Dagster, this process.
 
 The lake lives in `<data_dir>/lake` or, given `lake_url` (`s3://bucket/prefix`), on an S3-compatible object
-store (warehouse.object_store): paths are then `S3Path`s that print as `s3://...`, and the same protocol
+store (lake.object_store): paths are then `S3Path`s that print as `s3://...`, and the same protocol
 holds because an upload appears whole or not at all and the manifest PUT is the commit.
 """
 
@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from warehouse.object_store import LakeStorage, LocalStorage, lake_storage
+from lake.object_store import LakeStorage, LocalStorage, lake_storage
 
 LEGACY_PART_FILE = "part-0.parquet"  # written before versioning; still read (and published) when nothing newer is
 MANIFEST_FILE = "_manifest.json"
@@ -46,7 +45,7 @@ COMMIT_LOCK_FILE = "_commit.lock"
 # Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
 # did not change between releases is recognised from its footer and the work on it is not redone.
 CONTENT_HASH_KEY = "glioma.content_hash"
-# Row groups of tables declared with a lookup order (warehouse.tables.TableSpec.lookup_order): small enough that
+# Row groups of tables declared with a lookup order (contracts.tables.TableSpec.lookup_order): small enough that
 # a lookup of one patient reads ~1/10 of a 100,000-row table, large enough to keep zstd effective.
 LOOKUP_ROW_GROUP_ROWS = 8192
 _VERSION_FILE = re.compile(r"^part-(?P<time>\d{20})-(?P<writer>[A-Za-z0-9_-]+)\.parquet$")
@@ -109,7 +108,10 @@ def partition_versions(partition_dir: PurePath, storage: LakeStorage | None = No
 
 class Lake:
     def __init__(
-        self, data_dir: Path | str, writer: str | None = None, finished: Callable[[str], bool] | None = None,
+        self,
+        data_dir: Path | str,
+        writer: str | None = None,
+        finished: Callable[[str], bool] | None = None,
         lake_url: str | None = None,
     ):
         self.data_dir = Path(data_dir).resolve()
@@ -140,8 +142,11 @@ class Lake:
     def table_files(self, layer: str, table: str) -> list[PurePath]:
         """The Parquet files of an unpartitioned table (one per record, e.g. ops/run_failures), by name."""
         directory = self.table_dir(layer, table)
-        return sorted(directory / n for n in self.storage.child_names(directory) if n.endswith(".parquet")
-                      and not n.startswith("."))
+        return sorted(
+            directory / n
+            for n in self.storage.child_names(directory)
+            if n.endswith(".parquet") and not n.startswith(".")
+        )
 
     # -- the commit record -------------------------------------------------------------------------------
     @property
@@ -272,12 +277,16 @@ class Lake:
         return write_parquet_atomic(frame, self.new_version_path(layer, table, release), self.storage)
 
     def sink(
-        self, layer: str, table: str, release: str, schema: dict[str, pl.DataType],
+        self,
+        layer: str,
+        table: str,
+        release: str,
+        schema: dict[str, pl.DataType],
         build: Callable[[list[Any]], pl.DataFrame],
-    ) -> "ParquetPartitionSink":
+    ) -> ParquetPartitionSink:
         return ParquetPartitionSink(self.new_version_path(layer, table, release), schema, build, self.storage)
 
-    # Table-declaration forms (warehouse.tables.TableSpec, or anything with `layer` and `name`).
+    # Table-declaration forms (contracts.tables.TableSpec, or anything with `layer` and `name`).
     def read_table(self, table: Any, release: str) -> pl.DataFrame:
         return self.read(table.layer, table.name, release)
 
@@ -289,8 +298,12 @@ class Lake:
         order = list(getattr(table, "lookup_order", ()))
         if order:
             frame = frame.sort(order, nulls_last=True, maintain_order=True)
-        return write_parquet_atomic(frame, self.new_version_path(table.layer, table.name, release), self.storage,
-                                    row_group_size=LOOKUP_ROW_GROUP_ROWS if order else None)
+        return write_parquet_atomic(
+            frame,
+            self.new_version_path(table.layer, table.name, release),
+            self.storage,
+            row_group_size=LOOKUP_ROW_GROUP_ROWS if order else None,
+        )
 
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
         return pl.read_parquet(self.storage.open_input(self.table_path(layer, table, release)))
@@ -330,71 +343,25 @@ class Lake:
         return earlier[-1] if earlier else None
 
 
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(\.wal)?$")
-
-
-def temporary_file(target: Path) -> Path:
-    """A hidden temporary beside `target` named with this process's pid (`.<name>.<pid>.<random>.tmp`),
-    so a later writer can tell the leftovers of a killed process from a write in progress."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    os.chmod(temp_name, 0o644)  # mkstemp makes 0600; published files are for every reader
-    return Path(temp_name)
-
-
-def remove_stale_temporaries(target: Path) -> list[Path]:
-    """Delete the temporaries (and DuckDB WALs) in `target`'s directory whose writing process is gone (kill -9,
-    OOM). Every version has its own name, so a killed write's temporary is matched by directory, not name."""
-    removed = []
-    for candidate in target.parent.glob(".*.tmp*"):
-        match = _TEMPORARY.match(candidate.name)
-        if match is None:
-            continue
-        pid = int(match["pid"])
-        if pid == os.getpid() or process_alive(pid):
-            continue
-        candidate.unlink(missing_ok=True)
-        removed.append(candidate)
-    return removed
-
-
-def write_parquet_atomic(frame: pl.DataFrame, target: PurePath, storage: LakeStorage | None = None, *,
-                         row_group_size: int | None = None) -> WrittenTable:
+def write_parquet_atomic(
+    frame: pl.DataFrame, target: PurePath, storage: LakeStorage | None = None, *, row_group_size: int | None = None
+) -> WrittenTable:
     storage = storage or LocalStorage(Path(target).parent)
     temp_path = storage.staging_file(target)
     try:
         # Statistics on, zstd: small files and fast predicate push-down for the analysts' views.
-        frame.write_parquet(temp_path, compression="zstd", statistics=True, row_group_size=row_group_size,
-                            metadata={CONTENT_HASH_KEY: content_hash(frame)})
+        frame.write_parquet(
+            temp_path,
+            compression="zstd",
+            statistics=True,
+            row_group_size=row_group_size,
+            metadata={CONTENT_HASH_KEY: content_hash(frame)},
+        )
         size = storage.install(temp_path, target)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
     return WrittenTable(path=target, rows=frame.height, bytes=size)
-
-
-def write_bytes_atomic(data: bytes, target: Path) -> Path:
-    temp_name = str(temporary_file(target))
-    try:
-        with open(temp_name, "wb") as out:
-            out.write(data)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
 
 
 class ParquetPartitionSink:

@@ -15,11 +15,13 @@ import signal
 
 CRASH_ENV = "GLIOMA_CRASH_AT"
 # Every point, so a test can ask for each and a typo in a test is an error, not a silent no-op.
-CRASH_POINTS = frozenset({
-    "after_model_registration",   # registry row written, model artifact on disk; no scores by it yet
-    "catalog_built",              # new catalog file complete beside the old one; lake not committed
-    "catalog_committed",          # lake manifest committed; new catalog not yet renamed into place
-})
+CRASH_POINTS = frozenset(
+    {
+        "after_model_registration",  # registry row written, model artifact on disk; no scores by it yet
+        "catalog_built",  # new catalog file complete beside the old one; lake not committed
+        "catalog_committed",  # lake manifest committed; new catalog not yet renamed into place
+    }
+)
 
 
 def crash_point(name: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assets.gdc_client import (
+from gdc.client import (
     LIVE_GDC_BASE_URL,
     GdcClient,
     GdcEnvelopeError,
@@ -48,8 +48,14 @@ class LineLog:
 
 def make_client(server: Any, **overrides: Any) -> GdcClient:
     settings: dict[str, Any] = dict(
-        base_url=server.base_url, page_size=PAGE, connect_timeout=2.0, read_timeout=5.0,
-        max_retries=4, backoff_factor=0.01, backoff_max=0.1, logger=LineLog(),
+        base_url=server.base_url,
+        page_size=PAGE,
+        connect_timeout=2.0,
+        read_timeout=5.0,
+        max_retries=4,
+        backoff_factor=0.01,
+        backoff_max=0.1,
+        logger=LineLog(),
     )
     settings.update(overrides)
     return GdcClient(**settings)
@@ -76,10 +82,17 @@ def ids_of(hits: list[dict[str, Any]]) -> list[str]:
 def write_release(root: Path, label: str, date: str, cases: list[dict[str, Any]]) -> None:
     release_dir = root / "releases" / label
     release_dir.mkdir(parents=True)
-    (release_dir / "status.json").write_text(json.dumps({
-        "commit": "0" * 40, "data_release": f"Data Release {label} - {date}", "status": "OK",
-        "tag": "8.5.0", "version": 1,
-    }))
+    (release_dir / "status.json").write_text(
+        json.dumps(
+            {
+                "commit": "0" * 40,
+                "data_release": f"Data Release {label} - {date}",
+                "status": "OK",
+                "tag": "8.5.0",
+                "version": 1,
+            }
+        )
+    )
     (release_dir / "cases.jsonl").write_text("".join(json.dumps(case) + "\n" for case in cases))
 
 
@@ -98,8 +111,11 @@ def releases_root(tmp_path: Path, real_cases: list[dict[str, Any]]) -> Path:
     """45.0 = the real dev cases; 46.0 = every case but each tenth, re-dated; 47.0 = the first 600 of 46.0."""
     root = tmp_path / "bundle"
     write_release(root, "45.0", "December 04, 2025", real_cases)
-    newer = [dict(case, updated_datetime="2026-08-01T00:00:00.000000-05:00")
-             for index, case in enumerate(real_cases) if index % 10 != 0]
+    newer = [
+        dict(case, updated_datetime="2026-08-01T00:00:00.000000-05:00")
+        for index, case in enumerate(real_cases)
+        if index % 10 != 0
+    ]
     write_release(root, "46.0", "August 10, 2026", newer)
     write_release(root, "47.0", "December 01, 2026", newer[:600])
     (root / "CURRENT").write_text("45.0\n")
@@ -148,16 +164,21 @@ def test_the_callers_sort_is_sent_so_hits_come_in_that_order(standin):
 def test_filters_fields_and_expand_reach_the_server(standin, real_cases):
     gbm = {"op": "in", "content": {"field": "cases.project.project_id", "value": ["TCGA-GBM"]}}
     result = make_client(standin).search_all(
-        "cases", filters=gbm, fields=["submitter_id", "project.project_id"], expand=["diagnoses"],
-        sort=CASES_SORT, page_size=100,
+        "cases",
+        filters=gbm,
+        fields=["submitter_id", "project.project_id"],
+        expand=["diagnoses"],
+        sort=CASES_SORT,
+        page_size=100,
     )
     expected = {case["id"] for case in real_cases if case["project"]["project_id"] == "TCGA-GBM"}
     assert len(expected) == 417
     assert set(ids_of(result.hits)) == expected and result.total == 417
     assert all(hit["project"] == {"project_id": "TCGA-GBM"} for hit in result.hits)
     assert all(set(hit) <= {"id", "submitter_id", "project", "diagnoses"} for hit in result.hits)
-    assert sum("diagnoses" in hit for hit in result.hits) == sum("diagnoses" in c for c in real_cases
-                                                                 if c["id"] in expected)
+    assert sum("diagnoses" in hit for hit in result.hits) == sum(
+        "diagnoses" in c for c in real_cases if c["id"] in expected
+    )
 
 
 def test_a_filter_matching_nothing_gives_no_hits(standin):
@@ -169,7 +190,9 @@ def test_a_filter_matching_nothing_gives_no_hits(standin):
 def test_iter_search_yields_numbered_pages_with_offsets(standin):
     pages = list(make_client(standin).iter_search("cases", filters=None, sort=CASES_SORT, page_size=300))
     assert [(p.page, p.pages, p.offset, p.total, len(p.hits)) for p in pages] == [
-        (1, 3, 0, 777, 300), (2, 3, 300, 777, 300), (3, 3, 600, 777, 177),
+        (1, 3, 0, 777, 300),
+        (2, 3, 300, 777, 300),
+        (3, 3, 600, 777, 177),
     ]
     assert all(isinstance(p, SearchPage) for p in pages)
 
@@ -285,16 +308,18 @@ def test_a_body_without_the_search_envelope_is_an_envelope_error(standin):
         list(make_client(standin).iter_search("status", filters=None, sort=CASES_SORT))
 
 
-@pytest.mark.parametrize(("envelope", "problem"), [
-    ({"data": {"hits": {}, "pagination": {"total": 1, "page": 1, "pages": 1}}}, "data.hits is dict"),
-    ({"data": {"hits": [], "pagination": None}}, "data.pagination is NoneType"),
-    ({"data": {"hits": [], "pagination": {"total": "7", "page": 1, "pages": 1}}}, "pagination.total='7'"),
-    ({"data": {"hits": [], "pagination": {"total": 1, "page": True, "pages": 1}}}, "pagination.page=True"),
-    ({"data": {"hits": [{"x": 1}], "pagination": {"total": 1, "page": 1, "pages": 1}}}, "hit 0 has no string 'id'"),
-    ({"data": {"hits": [], "pagination": {"count": 3, "total": 3, "page": 1, "pages": 1}}},
-     "count=3 but 0 hits"),
-    ([1, 2], "expected an object with a 'data' object"),
-])
+@pytest.mark.parametrize(
+    ("envelope", "problem"),
+    [
+        ({"data": {"hits": {}, "pagination": {"total": 1, "page": 1, "pages": 1}}}, "data.hits is dict"),
+        ({"data": {"hits": [], "pagination": None}}, "data.pagination is NoneType"),
+        ({"data": {"hits": [], "pagination": {"total": "7", "page": 1, "pages": 1}}}, "pagination.total='7'"),
+        ({"data": {"hits": [], "pagination": {"total": 1, "page": True, "pages": 1}}}, "pagination.page=True"),
+        ({"data": {"hits": [{"x": 1}], "pagination": {"total": 1, "page": 1, "pages": 1}}}, "hit 0 has no string 'id'"),
+        ({"data": {"hits": [], "pagination": {"count": 3, "total": 3, "page": 1, "pages": 1}}}, "count=3 but 0 hits"),
+        ([1, 2], "expected an object with a 'data' object"),
+    ],
+)
 def test_envelope_validation_names_what_is_wrong(envelope, problem):
     with pytest.raises(GdcEnvelopeError) as caught:
         validate_search_envelope(envelope, what="POST /cases page 5 (from=400, size=100)")
@@ -358,13 +383,16 @@ def test_expected_release_that_holds_gives_its_hits(standin):
 # /status
 
 
-@pytest.mark.parametrize(("data_release", "label", "major", "minor"), [
-    ("Data Release 8.0 - August 22, 2017", "8.0", 8, 0),
-    ("Data Release 16.0 - March 26, 2019", "16.0", 16, 0),
-    ("Data Release 39.0 - December 04, 2023", "39.0", 39, 0),
-    ("Data Release 45.0 - December 04, 2025", "45.0", 45, 0),
-    ("Data Release 10.1 - February 15, 2018", "10.1", 10, 1),
-])
+@pytest.mark.parametrize(
+    ("data_release", "label", "major", "minor"),
+    [
+        ("Data Release 8.0 - August 22, 2017", "8.0", 8, 0),
+        ("Data Release 16.0 - March 26, 2019", "16.0", 16, 0),
+        ("Data Release 39.0 - December 04, 2023", "39.0", 39, 0),
+        ("Data Release 45.0 - December 04, 2025", "45.0", 45, 0),
+        ("Data Release 10.1 - February 15, 2018", "10.1", 10, 1),
+    ],
+)
 def test_status_release_is_read_from_the_data_release_string(data_release, label, major, minor):
     raw = {"commit": "abc", "data_release": data_release, "status": "OK", "tag": "5.0.6", "version": 1}
     status = parse_status(raw)
@@ -373,24 +401,33 @@ def test_status_release_is_read_from_the_data_release_string(data_release, label
 
 
 def test_status_with_only_data_release_version_uses_it():
-    status = parse_status({"status": "OK", "data_release_version": {"major": 46, "minor": 0,
-                                                                   "release_date": "2026-08-10"}})
+    status = parse_status(
+        {"status": "OK", "data_release_version": {"major": 46, "minor": 0, "release_date": "2026-08-10"}}
+    )
     assert status.data_release_label == "46.0"
 
 
 def test_status_string_wins_over_the_structured_block():
-    status = parse_status({"status": "OK", "data_release": "Data Release 39.0 - December 04, 2023",
-                           "data_release_version": {"major": 45, "minor": 0}})
+    status = parse_status(
+        {
+            "status": "OK",
+            "data_release": "Data Release 39.0 - December 04, 2023",
+            "data_release_version": {"major": 45, "minor": 0},
+        }
+    )
     assert status.data_release_label == "39.0"
 
 
-@pytest.mark.parametrize(("raw", "problem"), [
-    ({"status": "DOWN", "data_release": "Data Release 45.0 - December 04, 2025"}, "server not OK: status='DOWN'"),
-    ({"data_release": "Data Release 45.0 - December 04, 2025"}, "server not OK: status=None"),
-    ({"status": "OK", "data_release": "DR 45"}, "data_release='DR 45' does not match"),
-    ({"status": "OK", "data_release_version": {"major": "45"}}, "no integer major/minor"),
-    (["OK"], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({"status": "DOWN", "data_release": "Data Release 45.0 - December 04, 2025"}, "server not OK: status='DOWN'"),
+        ({"data_release": "Data Release 45.0 - December 04, 2025"}, "server not OK: status=None"),
+        ({"status": "OK", "data_release": "DR 45"}, "data_release='DR 45' does not match"),
+        ({"status": "OK", "data_release_version": {"major": "45"}}, "no integer major/minor"),
+        (["OK"], "expected a JSON object"),
+    ],
+)
 def test_unusable_status_raises_gdc_error_naming_the_value(raw, problem):
     with pytest.raises(GdcError, match="GDC /status") as caught:
         parse_status(raw)
@@ -400,10 +437,16 @@ def test_unusable_status_raises_gdc_error_naming_the_value(raw, problem):
 def test_status_over_http_reads_a_release_with_only_the_structured_block(gdc_standin_factory, tmp_path):
     release_dir = tmp_path / "single"
     release_dir.mkdir()
-    (release_dir / "status.json").write_text(json.dumps({
-        "status": "OK", "tag": "8.6.0", "version": 1,
-        "data_release_version": {"major": 46, "minor": 0, "release_date": "2026-08-10"},
-    }))
+    (release_dir / "status.json").write_text(
+        json.dumps(
+            {
+                "status": "OK",
+                "tag": "8.6.0",
+                "version": 1,
+                "data_release_version": {"major": 46, "minor": 0, "release_date": "2026-08-10"},
+            }
+        )
+    )
     server = gdc_standin_factory(release_dir)
     status = make_client(server).status()
     assert isinstance(status, GdcStatus)
@@ -456,4 +499,3 @@ def test_defaults_point_at_the_live_api():
     client = GdcClient()
     assert client.base_url == LIVE_GDC_BASE_URL == "https://api.gdc.cancer.gov"
     assert client.page_size == 1000 and client.timeout == (10.0, 120.0) and client.max_retries == 8
-

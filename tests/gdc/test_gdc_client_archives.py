@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from assets.gdc_client import ArchiveFile, GdcClient, GdcIntegrityError
+from gdc.client import ArchiveFile, GdcClient, GdcIntegrityError
 
 
 def _files(release_dir, count=None):

@@ -11,8 +11,26 @@ from dataclasses import dataclass
 # The 20 genes of the UCI "Glioma Grading Clinical and Mutation Features" data set (Tasci et al. 2022),
 # in the column order of that table.
 UCI_GLIOMA_GENES: tuple[str, ...] = (
-    "IDH1", "TP53", "ATRX", "PTEN", "EGFR", "CIC", "MUC16", "PIK3CA", "NF1", "PIK3R1",
-    "FUBP1", "RB1", "NOTCH1", "BCOR", "CSMD3", "SMARCA4", "GRIN2A", "IDH2", "FAT4", "PDGFRA",
+    "IDH1",
+    "TP53",
+    "ATRX",
+    "PTEN",
+    "EGFR",
+    "CIC",
+    "MUC16",
+    "PIK3CA",
+    "NF1",
+    "PIK3R1",
+    "FUBP1",
+    "RB1",
+    "NOTCH1",
+    "BCOR",
+    "CSMD3",
+    "SMARCA4",
+    "GRIN2A",
+    "IDH2",
+    "FAT4",
+    "PDGFRA",
 )
 
 # Somatic-mutation panel requested from /ssm_occurrences: the UCI genes plus CDKN2A (WHO CNS5 grading)
@@ -96,6 +114,4 @@ GLIOMA_PROJECTS: tuple[str, ...] = ("TCGA-GBM", "TCGA-LGG")
 
 def cnv_genes_on(chromosome: str, arm: str | None = None) -> tuple[str, ...]:
     """Marker genes on a chromosome (and optionally one arm)."""
-    return tuple(
-        g.symbol for g in CNV_MARKER_GENES if g.chromosome == chromosome and (arm is None or g.arm == arm)
-    )
+    return tuple(g.symbol for g in CNV_MARKER_GENES if g.chromosome == chromosome and (arm is None or g.arm == arm))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from assets.gdc_client import (
+from gdc.client import (
     DownloadResult,
     GdcClient,
     GdcError,
@@ -130,8 +130,13 @@ def relay_factory():
 
 def make_client(base_url: str, **overrides: Any) -> GdcClient:
     settings: dict[str, Any] = dict(
-        base_url=base_url, connect_timeout=2.0, read_timeout=5.0, max_retries=3,
-        backoff_factor=0.01, backoff_max=0.1, logger=LineLog(),
+        base_url=base_url,
+        connect_timeout=2.0,
+        read_timeout=5.0,
+        max_retries=3,
+        backoff_factor=0.01,
+        backoff_max=0.1,
+        logger=LineLog(),
     )
     settings.update(overrides)
     return GdcClient(**settings)
@@ -153,15 +158,23 @@ def big_file_release(tmp_path: Path) -> tuple[Path, dict[str, Any], bytes]:
     """A one-file release whose methylation-like file (~2.2 MB) spans many stream chunks."""
     release_dir = tmp_path / "big_release"
     (release_dir / "data").mkdir(parents=True)
-    (release_dir / "status.json").write_text(json.dumps(
-        {"data_release": "Data Release 45.0 - December 04, 2025", "status": "OK", "tag": "8.5.0", "version": 1}
-    ))
+    (release_dir / "status.json").write_text(
+        json.dumps(
+            {"data_release": "Data Release 45.0 - December 04, 2025", "status": "OK", "tag": "8.5.0", "version": 1}
+        )
+    )
     content = "".join(f"cg{probe:08d}\t{(probe * 7919 % 10000) / 10000:.4f}\n" for probe in range(120_000))
     content = content.replace("cg00000500\t", "cg12434587\t").encode()  # an MGMT promoter probe inside
     file_id = "0b1e55ed-0000-4000-8000-00000000b16f"
     (release_dir / "data" / file_id).write_bytes(content)
-    doc = {"id": file_id, "file_id": file_id, "file_name": f"{file_id}.methylation_array.sesame.level3betas.txt",
-           "access": "open", "md5sum": hashlib.md5(content).hexdigest(), "file_size": len(content)}
+    doc = {
+        "id": file_id,
+        "file_id": file_id,
+        "file_name": f"{file_id}.methylation_array.sesame.level3betas.txt",
+        "access": "open",
+        "md5sum": hashlib.md5(content).hexdigest(),
+        "file_size": len(content),
+    }
     (release_dir / "files.jsonl").write_text(json.dumps(doc) + "\n")
     return release_dir, doc, content
 
@@ -238,15 +251,17 @@ def test_download_failing_for_good_raises_naming_the_file_and_writes_nothing(sta
 
 def test_download_of_an_unknown_file_is_a_404_error(standin, tmp_path):
     with pytest.raises(GdcHttpError) as caught:
-        make_client(standin.base_url).download("c0ffee00-0000-4000-8000-000000000000", tmp_path / "x",
-                                               md5="0" * 32, size=None)
+        make_client(standin.base_url).download(
+            "c0ffee00-0000-4000-8000-000000000000", tmp_path / "x", md5="0" * 32, size=None
+        )
     assert caught.value.status_code == 404
     assert "c0ffee00-0000-4000-8000-000000000000" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_cut_mid_body_is_re_requested_and_completed(gdc_standin_factory, relay_factory, big_file_release,
-                                                             tmp_path):
+def test_download_cut_mid_body_is_re_requested_and_completed(
+    gdc_standin_factory, relay_factory, big_file_release, tmp_path
+):
     release_dir, doc, content = big_file_release
     server = gdc_standin_factory(release_dir)
     relay = relay_factory(server.port)
@@ -265,8 +280,9 @@ def test_download_cut_mid_body_is_re_requested_and_completed(gdc_standin_factory
     assert any("MB/s" in line for line in client.log.lines)  # type: ignore[attr-defined]
 
 
-def test_download_cut_with_no_rerequests_left_fails_and_leaves_nothing(gdc_standin_factory, relay_factory,
-                                                                      big_file_release, tmp_path):
+def test_download_cut_with_no_rerequests_left_fails_and_leaves_nothing(
+    gdc_standin_factory, relay_factory, big_file_release, tmp_path
+):
     release_dir, doc, _ = big_file_release
     relay = relay_factory(gdc_standin_factory(release_dir).port)
     client = make_client(relay.base_url, max_body_retries=0)
@@ -284,8 +300,9 @@ def test_download_cut_with_no_rerequests_left_fails_and_leaves_nothing(gdc_stand
 
 def test_iter_file_lines_yields_every_line_of_the_file(standin, real_dev_bundle, methylation_files):
     doc = methylation_files[0]
-    lines = list(make_client(standin.base_url).iter_file_lines(doc["file_id"], md5=doc["md5sum"],
-                                                               size=doc["file_size"]))
+    lines = list(
+        make_client(standin.base_url).iter_file_lines(doc["file_id"], md5=doc["md5sum"], size=doc["file_size"])
+    )
     assert lines == data_bytes(real_dev_bundle, doc["file_id"]).splitlines()
     assert all(len(line.split(b"\t")) == 2 for line in lines)
 
@@ -299,13 +316,13 @@ def test_iter_file_lines_raises_after_the_last_line_on_md5_mismatch(standin, rea
     assert seen == data_bytes(real_dev_bundle, doc["file_id"]).splitlines()
 
 
-def test_iter_file_lines_finds_the_mgmt_probe_across_a_cut_connection(gdc_standin_factory, relay_factory,
-                                                                      big_file_release):
+def test_iter_file_lines_finds_the_mgmt_probe_across_a_cut_connection(
+    gdc_standin_factory, relay_factory, big_file_release
+):
     release_dir, doc, content = big_file_release
     relay = relay_factory(gdc_standin_factory(release_dir).port)
     relay.cut_next_data_response_after = 500_000
-    lines = list(make_client(relay.base_url).iter_file_lines(doc["file_id"], md5=doc["md5sum"],
-                                                             size=doc["file_size"]))
+    lines = list(make_client(relay.base_url).iter_file_lines(doc["file_id"], md5=doc["md5sum"], size=doc["file_size"]))
     assert relay.cuts == 1
     assert lines == content.splitlines()  # each line once, in order, across the resume
     assert [line for line in lines if line.startswith(b"cg12434587\t")] == [b"cg12434587\t0.9500"]
@@ -315,15 +332,13 @@ def test_iter_file_lines_finds_the_mgmt_probe_across_a_cut_connection(gdc_standi
 # The token
 
 
-def test_token_goes_out_as_x_auth_token_and_nowhere_else(standin, relay_factory, methylation_files, tmp_path,
-                                                         caplog):
+def test_token_goes_out_as_x_auth_token_and_nowhere_else(standin, relay_factory, methylation_files, tmp_path, caplog):
     relay = relay_factory(standin.port)
     client = make_client(relay.base_url, token=TOKEN, max_retries=1)
     standin.faults.inject("http_503", endpoint="/cases", times=None)
     with caplog.at_level(logging.DEBUG):
         client.status()
-        client.download(methylation_files[0]["file_id"], tmp_path / "f", md5=methylation_files[0]["md5sum"],
-                        size=None)
+        client.download(methylation_files[0]["file_id"], tmp_path / "f", md5=methylation_files[0]["md5sum"], size=None)
         with pytest.raises(GdcHttpError) as caught:
             client.search_all("cases", filters=None, sort="case_id:asc")
 
@@ -331,8 +346,7 @@ def test_token_goes_out_as_x_auth_token_and_nowhere_else(standin, relay_factory,
     assert wire.count(f"X-Auth-Token: {TOKEN}\r\n".encode()) >= 3  # status, data, every search attempt
     failure = "".join(traceback.format_exception(caught.value))
     assert "HTTP 503" in failure
-    for text in (repr(client), str(client.__dict__.get("stats")), failure, caplog.text,
-                 "\n".join(client.log.lines)):  # type: ignore[attr-defined]
+    for text in (repr(client), str(client.__dict__.get("stats")), failure, caplog.text, "\n".join(client.log.lines)):  # type: ignore[attr-defined]
         assert TOKEN not in text
     assert "token='***'" in repr(client)
 

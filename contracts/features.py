@@ -1,0 +1,94 @@
+"""The model matrix's feature lists per task, its label and key columns, and the feature-set version:
+declared once, read by the feature builder, the models and the table declarations."""
+
+from __future__ import annotations
+
+import hashlib
+
+from contracts.panels import SSM_PANEL_GENES
+
+# Genes whose mutation calls reach the matrix through a dedicated marker-status column instead
+# (idh_status merges IDH1/IDH2; atrx/tp53/tert status may carry more evidence than the ssm panel),
+# so one biological fact is one feature and explanations do not split its credit.
+GENES_COVERED_BY_STATUS: frozenset[str] = frozenset({"IDH1", "IDH2", "ATRX", "TP53", "TERT"})
+
+MUTATION_FEATURES: tuple[str, ...] = tuple(
+    f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in GENES_COVERED_BY_STATUS
+)
+
+# feature name -> (source table, source column, how it is encoded)
+STATUS_FEATURES: dict[str, str] = {
+    "idh_mutant": "idh_status",
+    "atrx_mutant": "atrx_status",
+    "tp53_mutant": "tp53_status",
+    "tert_mutant": "tert_status",
+}
+
+BOOL_MARKER_FEATURES: tuple[str, ...] = (
+    "codeletion_1p19q",
+    "chr7_gain_chr10_loss",
+    "egfr_amplified",
+    "cdkn2a_homozygous_deletion",
+    "mgmt_promoter_methylated",
+)
+
+TREATMENT_FEATURES: tuple[str, ...] = ("received_radiation", "received_temozolomide", "received_chemotherapy")
+
+BASE_FEATURES: tuple[str, ...] = (
+    "age_at_diagnosis_years",
+    "sex_male",
+    "karnofsky_score",
+    *STATUS_FEATURES,
+    *BOOL_MARKER_FEATURES,
+    "mgmt_stp27_probability",
+    *MUTATION_FEATURES,
+)
+
+# Grading (GBM vs LGG; WHO grade 2/3/4): patient and tumour biology measured at diagnosis only.
+GRADING_FEATURES: tuple[str, ...] = BASE_FEATURES
+
+# Survival: the grading label is not the survival label, so WHO grade is a legitimate prognostic
+# covariate here (it is what the published "Cox grade + IDH/1p19q" reference uses). Treatments are
+# NOT: "received radiation/temozolomide" is known only after follow-up has begun, and a patient who
+# dies within weeks never starts therapy — an immortal-time bias that would reward the model for
+# reading the outcome (on the real dev cohort they add ~0.03 to Harrell's C, all of it bias).
+SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade")
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "grading_gbm_vs_lgg": GRADING_FEATURES,
+    "grading_who_grade": GRADING_FEATURES,
+    "survival_risk": SURVIVAL_FEATURES,
+}
+
+# Columns derived from the grading label; a grading feature list containing one of these is a leak.
+GRADING_LABEL_DERIVED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "project_id",
+        "primary_diagnosis",
+        "histology_family",
+        "who_grade",
+        "who_grade_source",
+        "who_grade_missing_reason",
+        "who_cns5_class",
+        "who_cns5_grade",
+        "who_cns5_basis",
+        "label_gbm",
+        "label_who_grade",
+        *TREATMENT_FEATURES,
+    }
+)
+
+LABEL_COLUMNS: tuple[str, ...] = ("label_gbm", "label_who_grade", "overall_survival_days", "death_observed")
+
+KEY_COLUMNS: tuple[str, ...] = ("release", "case_id", "submitter_id")
+
+FEATURE_SET_REVISION = "2"
+
+
+def _feature_set_version() -> str:
+    # The version changes whenever a feature list changes: revision + hash of the lists.
+    text = "|".join(f"{task}:{','.join(features)}" for task, features in sorted(FEATURE_SETS.items()))
+    return f"fs{FEATURE_SET_REVISION}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+FEATURE_SET_VERSION: str = _feature_set_version()

@@ -1,0 +1,222 @@
+"""Column names and types of every table, and the vocabularies they are written in: the one place a schema is
+declared. Transforms and models build frames to these; `contracts.tables` adds the descriptions."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from contracts.panels import SSM_PANEL_GENES
+
+# --- vocabularies: WHO grade classes, survival horizons and risk groups (models, scores, catalog)
+GRADE_CLASSES: tuple[int, ...] = (2, 3, 4)
+
+DAYS_PER_MONTH = 30.44
+
+SURVIVAL_HORIZONS_MONTHS: tuple[int, ...] = (12, 24, 60)
+
+RISK_GROUPS: tuple[str, ...] = ("low", "intermediate", "high")
+
+# --- raw: key columns beside the document as GDC returned it
+RAW_CASES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "updated_datetime": pl.String(),
+    "document": pl.String(),
+}
+
+RAW_SSM_OCCURRENCES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "ssm_occurrence_id": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "ssm_id": pl.String(),
+    "gene_symbols": pl.List(pl.String()),
+    "document": pl.String(),
+}
+
+RAW_CNV_OCCURRENCES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "cnv_occurrence_id": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "cnv_id": pl.String(),
+    "chromosome": pl.String(),
+    "gene_symbols": pl.List(pl.String()),
+    "cnv_change": pl.String(),
+    "cnv_change_5_category": pl.String(),
+    "document": pl.String(),
+}
+
+RAW_METHYLATION_FILES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "file_name": pl.String(),
+    "md5sum": pl.String(),
+    "file_size": pl.Int64(),
+    "platform": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "sample_submitter_id": pl.String(),
+    "sample_type": pl.String(),
+    "document": pl.String(),
+}
+
+RAW_MGMT_PROBE_BETAS_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "md5sum": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "sample_submitter_id": pl.String(),
+    "sample_type": pl.String(),
+    "platform": pl.String(),
+    "probe_id": pl.String(),
+    "beta": pl.Float64(),
+    "probe_status": pl.String(),  # measured | NA (masked in the file) | absent (probe not on the array)
+}
+
+# --- quarantine: one row per rejected record, with the reason
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "table": pl.String(),  # raw table the record came from, e.g. "raw/gdc_cases"
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "field": pl.String(),  # dotted GDC path of the offending field, e.g. "demographic.days_to_death"
+    "value": pl.String(),  # the offending value as text (JSON for non-scalars), null when missing
+    "reason": pl.String(),  # short machine-stable reason code, e.g. "negative_survival_time"
+    "detail": pl.String(),  # human sentence naming case, field and value
+    "record": pl.String(),  # the whole raw document (JSON) so nothing is lost
+}
+
+# --- harmonised
+PATIENTS_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "sex": pl.String(),
+    "race": pl.String(),
+    "ethnicity": pl.String(),
+    "age_at_diagnosis_years": pl.Float64(),
+    "primary_diagnosis": pl.String(),
+    "histology_family": pl.String(),
+    "who_grade": pl.Int8(),
+    "who_grade_source": pl.String(),
+    "who_grade_missing_reason": pl.String(),
+    "karnofsky_score": pl.Int16(),
+    "received_radiation": pl.Boolean(),
+    "received_temozolomide": pl.Boolean(),
+    "received_chemotherapy": pl.Boolean(),
+    "vital_status": pl.String(),
+    "overall_survival_days": pl.Float64(),
+    "death_observed": pl.Boolean(),
+    "survival_rule": pl.String(),
+}
+
+MUTATION_COLUMNS: dict[str, str] = {gene: f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES}
+
+MOLECULAR_MARKERS_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "ssm_profiled": pl.Boolean(),
+    "cnv_profiled": pl.Boolean(),
+    **{column: pl.String() for column in MUTATION_COLUMNS.values()},
+    "idh_status": pl.String(),
+    "idh_hotspot": pl.String(),
+    "atrx_status": pl.String(),
+    "tp53_status": pl.String(),
+    "tert_status": pl.String(),
+    "codeletion_1p19q": pl.Boolean(),
+    "chr7_gain_chr10_loss": pl.Boolean(),
+    "egfr_amplified": pl.Boolean(),
+    "cdkn2a_homozygous_deletion": pl.Boolean(),
+    "mgmt_stp27_probability": pl.Float64(),
+    "mgmt_promoter_methylated": pl.Boolean(),
+    "mgmt_source": pl.String(),
+    "mgmt_sources_disagree": pl.Boolean(),
+}
+
+WHO_CNS5_CLASS_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "who_cns5_class": pl.String(),
+    "who_cns5_grade": pl.Int8(),
+    "who_cns5_basis": pl.String(),
+    "not_classifiable_reason": pl.String(),
+    "tmz_relevant": pl.Boolean(),
+}
+
+RELEASE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
+    "case_id": pl.String(),
+    "previous_release": pl.String(),
+    "release": pl.String(),
+    "change": pl.String(),
+    "table": pl.String(),
+    "field": pl.String(),
+    "previous_value": pl.String(),
+    "current_value": pl.String(),
+}
+
+# --- scores (key: case, release, model version)
+GRADING_SCORES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "model_version": pl.String(),  # the GBM-vs-LGG model
+    "grade_model_version": pl.String(),  # the WHO grade model (null when none was given)
+    "grade_probability_gbm": pl.Float64(),
+    "predicted_class": pl.String(),  # GBM / LGG
+    **{f"grade_probability_{grade}": pl.Float64() for grade in GRADE_CLASSES},
+    "predicted_who_grade": pl.Int8(),
+    "explanation": pl.String(),  # why GBM / LGG
+    "grade_explanation": pl.String(),  # why the predicted WHO grade
+    "prediction_set": pl.String(),  # conformal set of classes, e.g. "GBM" or "GBM|LGG" ("" = empty set)
+    "grade_prediction_set": pl.String(),  # conformal set of WHO grades, e.g. "3|4"
+    "conformal_coverage": pl.Float64(),  # the coverage the sets are calibrated for (e.g. 0.9)
+    "in_training_set": pl.Boolean(),  # the GBM-vs-LGG model was trained on this patient
+    "grade_in_training_set": pl.Boolean(),  # the WHO grade model was trained on this patient
+    "scored_at": pl.Datetime("us", "UTC"),
+}
+
+SURVIVAL_SCORES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "model_version": pl.String(),
+    "survival_risk_score": pl.Float64(),
+    "risk_group": pl.String(),
+    **{f"survival_probability_{months}m": pl.Float64() for months in SURVIVAL_HORIZONS_MONTHS},
+    "explanation": pl.String(),
+    "in_training_set": pl.Boolean(),  # the model was trained on this patient (its score is in-sample)
+    "scored_at": pl.Datetime("us", "UTC"),
+}
+
+SCORE_KEY: tuple[str, ...] = ("case_id", "release", "model_version")
+
+# --- model validation: one row per metric estimate
+ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "n": pl.Int64(),
+    "n_events": pl.Int64(),
+    "note": pl.String(),
+}
+
+# The context of a validation, the estimate columns of models.validation, and the champion's CV interval.
+PROSPECTIVE_VALIDATION_SCHEMA: dict[str, pl.DataType] = {
+    **{name: pl.String() for name in ("release", "task", "model_version", "training_release", "cohort")},
+    **ESTIMATE_SCHEMA,
+    "cv_mean": pl.Float64(),
+    "cv_low": pl.Float64(),
+    "cv_high": pl.Float64(),
+    "below_cv_interval": pl.Boolean(),
+}

@@ -1,0 +1,61 @@
+"""Atomic local files: hidden temporaries named with the writer's pid, renamed into place, and the removal of
+temporaries whose writer was killed. The bottom of the lake package: the stores and the catalog write through it."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(\.wal)?$")
+
+
+def temporary_file(target: Path) -> Path:
+    """A hidden temporary beside `target` named with this process's pid (`.<name>.<pid>.<random>.tmp`),
+    so a later writer can tell the leftovers of a killed process from a write in progress."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    os.chmod(temp_name, 0o644)  # mkstemp makes 0600; published files are for every reader
+    return Path(temp_name)
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete the temporaries (and DuckDB WALs) in `target`'s directory whose writing process is gone (kill -9,
+    OOM). Every version has its own name, so a killed write's temporary is matched by directory, not name."""
+    removed = []
+    for candidate in target.parent.glob(".*.tmp*"):
+        match = _TEMPORARY.match(candidate.name)
+        if match is None:
+            continue
+        pid = int(match["pid"])
+        if pid == os.getpid() or process_alive(pid):
+            continue
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return removed
+
+
+def write_bytes_atomic(data: bytes, target: Path) -> Path:
+    temp_name = str(temporary_file(target))
+    try:
+        with open(temp_name, "wb") as out:
+            out.write(data)
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return target
