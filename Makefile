@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test reliability ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release bench-refresh clean dagster-home
+.PHONY: install lint format test test-fast reliability demo ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release bench-refresh clean dagster-home
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -27,8 +27,23 @@ dagster-home:
 demo: install dagster-home
 	$(BIN)/python -m orchestration.offline --cases 1100 --seed 7
 
-test: install
-	$(BIN)/python -m pytest
+# Lint and format check (ruff, configured in pyproject.toml); `make format` rewrites.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# What CI runs: lint, then the whole suite on both cores (pytest-xdist; a test file stays on one worker so
+# its module fixtures are built once). Prints the 15 slowest tests at the end.
+test: lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The quick loop while developing: no slow, browser or real-data tests.
+test-fast: install
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not browser and not realdata"
 
 # Every reliability scenario: each stand-in fault kind, kill -9 at 20 random moments and at the named crash
 # points, 1,000 fuzzed documents, changed GDC answers (`make test` runs a bounded subset). Prints the counts.

@@ -22,6 +22,8 @@ from dagster import (
     TableSchema,
 )
 
+import contracts.features
+import contracts.schemas
 from assets.partitions import gdc_releases
 from contracts.tables import TableSpec
 
@@ -79,9 +81,10 @@ def asset_key(table: TableSpec) -> AssetKey:
 
 def source_version(*parts: ModuleType | Callable[..., Any]) -> str:
     """A short hash of the source that computes an asset: it changes exactly when that code changes,
-    so Dagster can tell a stale materialisation from a fresh one."""
+    so Dagster can tell a stale materialisation from a fresh one. The declared schemas and feature lists
+    (`contracts`) shape every table, so they are part of every version."""
     digest = hashlib.sha256()
-    for part in parts:
+    for part in (*parts, contracts.schemas, contracts.features):
         digest.update(inspect.getsource(part).encode())
     return digest.hexdigest()[:12]
 

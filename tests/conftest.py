@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: where the real TCGA data lives, and the GDC stand-in on a free port."""
+"""Shared pytest fixtures: where the real TCGA data lives, and the GDC stand-in on a free port. The pipeline
+worlds are in tests/worlds.py."""
 
 from __future__ import annotations
 
@@ -57,15 +58,3 @@ def gdc_standin_factory() -> Iterator:
     yield start
     for server in started:
         server.stop()
-
-
-@pytest.fixture(scope="session")
-def synthetic_two_release_root(tmp_path_factory) -> tuple[Path, str, str]:
-    """A small synthetic GDC root with releases 45.0 and 46.0 (46.0 changes a share of cases and files)."""
-    from sandbox.synthetic import CohortSpec, write_multi_release
-
-    root = tmp_path_factory.mktemp("synthetic_two_releases")
-    write_multi_release(
-        root, CohortSpec(n_cases=160, seed=11, release_label="45.0"), releases=("45.0", "46.0"), change_share=0.2
-    )
-    return root, "45.0", "46.0"

@@ -1,21 +1,50 @@
-"""One real two-release catalog for the catalog-view and CLI tests: the real jobs (refresh, then
-challengers, for each release) against the stand-in over HTTP, built once per test session."""
+"""The pipeline worlds the tests read, built once per test session and shared by the xdist workers.
+
+- `synthetic_two_release_root`: a small synthetic GDC root with releases 45.0 and 46.0.
+- `two_release_catalog`: the real jobs (refresh, then challengers, for each release) run against the stand-in
+  over HTTP into one data directory: lake, registry and `warehouse.duckdb`. Read-only for tests.
+- `two_release_catalog_copy`: a private copy of that data directory, republished in place, for a test that
+  writes to the lake or the catalog.
+
+With `pytest -n 2` the first worker that asks for a world builds it in the directory the workers share
+(the parent of each worker's base temporary directory) while the other waits on a file lock, so the suite
+builds each world once however many workers run.
+"""
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dagster import instance_for_test
+from filelock import FileLock
 
-from assets.partitions import gdc_releases
-from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
-from orchestration.definitions import build_definitions
+_BUILT = ".built"
+
+
+def shared_world(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """`name` built once by `build(directory)` for the whole session, across xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if base.name.startswith("popen-gw") else base
+    directory = shared / f"world-{name}"
+    with FileLock(str(directory) + ".lock"):
+        if not (directory / _BUILT).exists():
+            shutil.rmtree(directory, ignore_errors=True)  # a build that failed half-way
+            directory.mkdir(parents=True)
+            build(directory)
+            (directory / _BUILT).touch()
+    return directory
 
 
 def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path, lake_url: str = "") -> dict[str, float]:
     """Refresh then train challengers for each release, as the sensors do; seconds per run."""
+    from dagster import instance_for_test
+
+    from assets.partitions import gdc_releases
+    from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
+    from orchestration.definitions import build_definitions
     from sandbox.gdc_standin import GdcStandIn
 
     seconds: dict[str, float] = {}
@@ -46,10 +75,45 @@ def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path, lake_url
     return seconds
 
 
+FIRST_RELEASE, SECOND_RELEASE = "45.0", "46.0"
+
+
+def _write_two_release_root(directory: Path) -> None:
+    from sandbox.synthetic import CohortSpec, write_multi_release
+
+    write_multi_release(
+        directory,
+        CohortSpec(n_cases=160, seed=11, release_label=FIRST_RELEASE),
+        releases=(FIRST_RELEASE, SECOND_RELEASE),
+        change_share=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def synthetic_two_release_root(tmp_path_factory) -> tuple[Path, str, str]:
+    """A small synthetic GDC root with releases 45.0 and 46.0 (46.0 changes a share of cases and files).
+    Read-only: the stand-in serves it; a test that writes releases into a root makes its own."""
+    root = shared_world(tmp_path_factory, "synthetic_two_releases", _write_two_release_root)
+    return root, FIRST_RELEASE, SECOND_RELEASE
+
+
 @pytest.fixture(scope="session")
 def two_release_catalog(synthetic_two_release_root, tmp_path_factory) -> tuple[Path, str, str]:
     """(data dir with lake, registry and warehouse.duckdb, first release, second release). Read-only for tests."""
     root, first, second = synthetic_two_release_root
-    data_dir = tmp_path_factory.mktemp("two_release_catalog")
-    run_pipeline(root, (first, second), data_dir)
+    data_dir = shared_world(
+        tmp_path_factory, "two_release_catalog", lambda directory: run_pipeline(root, (first, second), directory)
+    )
+    return data_dir, first, second
+
+
+@pytest.fixture
+def two_release_catalog_copy(two_release_catalog, tmp_path) -> tuple[Path, str, str]:
+    """A private copy of the two-release data directory, republished so its views name the copy's files."""
+    from warehouse.catalog import republish
+
+    source, first, second = two_release_catalog
+    data_dir = tmp_path / "data"
+    shutil.copytree(source, data_dir, ignore=shutil.ignore_patterns(_BUILT))
+    republish(data_dir)
     return data_dir, first, second
