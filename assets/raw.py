@@ -4,11 +4,12 @@ Each asset asks the GDC API (live or the stand-in) for one entity, checks that t
 is the partition being built, and writes the documents with their key columns atomically.
 """
 
+import contextlib
 import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -92,30 +93,28 @@ def _ingest_search(
     # Pages stream into the partition file as they arrive (memory stays at one page); the file is
     # published only once the search is complete and consistent.
     sink = lake.lake.sink(table.layer, table.name, release, dict(table.schema), lambda hits: build(hits, release))
-    try:
-        result = client.search_all(
-            endpoint,
-            filters=filters,
-            fields=list(fields) if fields else None,
-            expand=list(expand) if expand else None,
-            sort=sort,
-            expected_release=release,
-            sink=sink,
-        )
-        _require_release(release, result.release, endpoint)
-        if sink.rows != result.total:
-            # The client reconciles ids with `pagination.total`; this guards the table builders.
-            raise Failure(
-                f"{endpoint} for release {release}: GDC reported total={result.total} but {sink.rows} rows "
-                "were built; nothing was written"
+    with gdc_failures(f"{endpoint} for release {release}"):
+        try:
+            result = client.search_all(
+                endpoint,
+                filters=filters,
+                fields=list(fields) if fields else None,
+                expand=list(expand) if expand else None,
+                sort=sort,
+                expected_release=release,
+                sink=sink,
             )
-        written = sink.commit()
-    except GdcError as error:
-        sink.abort()
-        raise _as_failure(error, f"{endpoint} for release {release}") from error
-    except BaseException:
-        sink.abort()
-        raise
+            _require_release(release, result.release, endpoint)
+            if sink.rows != result.total:
+                # The client reconciles ids with `pagination.total`; this guards the table builders.
+                raise Failure(
+                    f"{endpoint} for release {release}: GDC reported total={result.total} but {sink.rows} rows "
+                    "were built; nothing was written"
+                )
+            written = sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
     context.log.info(f"{table.path} release {release}: {written.rows} rows, {written.bytes} bytes -> {written.path}")
     return MaterializeResult(metadata=_search_metadata(result, written, started))
 
@@ -127,6 +126,17 @@ def _as_failure(error: GdcError, what: str) -> Failure:
         metadata={"error_class": type(error).__name__, "transient": transient},
         allow_retries=transient,
     )
+
+
+@contextlib.contextmanager
+def gdc_failures(what: str) -> Iterator[None]:
+    """The one mapping every raw asset uses: a GdcError becomes a Dagster Failure that the step's retry policy
+    retries only when the error is transient (gdc.errors.is_transient); a 4xx, the API's own 500 or a
+    malformed answer fails the run at once."""
+    try:
+        yield
+    except GdcError as error:
+        raise _as_failure(error, what) from error
 
 
 def _require_release(partition: str, served: str, what: str) -> None:
@@ -151,10 +161,8 @@ def _require_release(partition: str, served: str, what: str) -> None:
     description="The GDC data release this partition is built from (`/status`), checked before any fetch.",
 )
 def gdc_release(context: AssetExecutionContext, gdc: GdcApiResource, lake: LakeResource) -> MaterializeResult:
-    try:
+    with gdc_failures("/status"):
         status = gdc.client(logger=context.log).status()
-    except GdcError as error:
-        raise _as_failure(error, "/status") from error
     _require_release(context.partition_key, status.data_release_label, "/status")
     path = lake.lake.partition_dir(RAW, "gdc_release", context.partition_key) / "status.json"
     lake.lake.write_object(json.dumps(status.raw, indent=2, sort_keys=True).encode(), path)
@@ -303,13 +311,21 @@ def raw_mgmt_probe_betas(context: AssetExecutionContext, gdc: GdcApiResource, la
         f"{len(small)} small ones in {len(batches)} archives, {len(large)} streamed one by one"
     )
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, gdc.download_workers)) as pool:
+    with (
+        gdc_failures(f"methylation files of release {release}"),
+        ThreadPoolExecutor(max_workers=max(1, gdc.download_workers)) as pool,
+    ):
         jobs = [pool.submit(fetch_archive, batch) for batch in batches] + [pool.submit(fetch_one, row) for row in large]
-        for job in jobs:
-            rows.extend(job.result())
-            done += 1
-            if done % 50 == 0:
-                context.log.info(f"fetched {done}/{len(jobs)} methylation downloads")
+        try:
+            for job in jobs:
+                rows.extend(job.result())
+                done += 1
+                if done % 50 == 0:
+                    context.log.info(f"fetched {done}/{len(jobs)} methylation downloads")
+        except BaseException:
+            # Fail now: the downloads not yet started would only delay the failure.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     frame = pl.DataFrame(rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA).sort(["file_id", "probe_id"])
     written = lake.lake.write_table(RAW_MGMT_PROBE_BETAS, frame, release)
