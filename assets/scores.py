@@ -7,8 +7,10 @@ model was trained on that patient (`in_training_set`).
 
 A rescore copies each model's outputs for patients whose features and model are unchanged
 (`models.scoring.rescore_grading`): from this release's earlier partition on a rerun, from the previous
-release's otherwise. Which matrix and scoring code each group of rows came from is recorded in the
-materialisation's `scored_from` metadata (matched to the partition version by its `path`); rows without a
+release's otherwise. Which matrix and scoring code each group of rows came from is recorded in the written
+partition's own Parquet footer (`models.scoring.SCORED_FROM_KEY`, beside the content hash), so the record
+is read with the rows it describes: a new Dagster instance or a moved data directory still reuses (the
+materialisation's `scored_from` metadata shows it in the UI and is never read back). Rows without a
 matching record are computed again.
 """
 
@@ -25,7 +27,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    AssetRecordsFilter,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -61,6 +62,8 @@ from models.scoring import (
     rows_scored_from,
     scoring_code_version,
     scoring_record,
+    scoring_record_from_metadata,
+    scoring_record_metadata,
 )
 from models.survival import SURVIVAL_RISK
 from transforms.release_changes import release_changes, summarise_release_changes
@@ -83,25 +86,6 @@ def _training_ids(training_rows: pl.DataFrame | None) -> list[str] | None:
     return None if training_rows is None else training_rows["case_id"].to_list()
 
 
-# How many materialisations of a partition to look through for the one that wrote the version read.
-_RECORD_LOOKBACK = 20
-
-
-def _scoring_record(context: AssetExecutionContext, table, release: str, path: PurePath) -> dict | None:
-    """What the rows of the scores version at `path` were computed from (`models.scoring.scoring_record`), as
-    the run that wrote it recorded in its materialisation; None when unknown."""
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=asset_key(table), asset_partitions=[release]), limit=_RECORD_LOOKBACK
-    ).records
-    for record in records:
-        materialization = record.asset_materialization
-        written = materialization.metadata.get("path") if materialization is not None else None
-        if written is not None and PurePath(str(written.value)).name == path.name:
-            scored_from = materialization.metadata.get("scored_from")
-            return scored_from.value if scored_from is not None else None
-    return None
-
-
 @dataclass(frozen=True)
 class _Partition:
     path: PurePath
@@ -109,18 +93,17 @@ class _Partition:
     record: dict | None
 
 
-def _read_partition(context: AssetExecutionContext, lake: LakeResource, table, release: str) -> _Partition | None:
-    if not lake.lake.exists(table.layer, table.name, release):
+def _read_partition(lake: LakeResource, table, release: str) -> _Partition | None:
+    """The version of a scores partition this run reads, with the record in its footer. Rows and record come
+    from the one (immutable) version file, so they cannot belong to different writes."""
+    path = lake.lake.resolve(table.layer, table.name, release)
+    if path is None:
         return None
-    path = lake.lake.table_path(table.layer, table.name, release)
-    frame = lake.lake.read_table(table, release)
-    if lake.lake.table_path(table.layer, table.name, release) != path:  # a newer version appeared meanwhile
-        return _read_partition(context, lake, table, release)
-    return _Partition(path, frame, _scoring_record(context, table, release, path))
+    record = scoring_record_from_metadata(lake.lake.footer_metadata(path))
+    return _Partition(path, lake.lake.read_file(path), record)
 
 
 def _earlier_scores(
-    context: AssetExecutionContext,
     lake: LakeResource,
     table,
     release: str,
@@ -130,12 +113,12 @@ def _earlier_scores(
     """This release's scores partition, and the earlier rows a rescore may copy: this release's (a rerun) and
     the previous release's (unchanged patients), each only where its record says it was computed from the
     matrix now read for that release and the current scoring code."""
-    this = _read_partition(context, lake, table, release)
+    this = _read_partition(lake, table, release)
     sources = []
     previous_release = lake.lake.previous_release(table.layer, table.name, release)
     for source_release, partition in (
         (release, this),
-        (previous_release, previous_release and _read_partition(context, lake, table, previous_release)),
+        (previous_release, previous_release and _read_partition(lake, table, previous_release)),
     ):
         if (
             not partition
@@ -157,7 +140,6 @@ def _earlier_scores(
 
 
 def _write_score_history(
-    context: AssetExecutionContext,
     lake: LakeResource,
     table,
     release: str,
@@ -166,13 +148,10 @@ def _write_score_history(
     earlier: _Partition | None,
 ):
     """Keep the scores of every model version that has scored this release; replace this version's. Returns
-    the written table, the partition's rows and its record (what each group of rows was computed from)."""
-    if (
-        earlier is None
-        or not lake.lake.exists(table.layer, table.name, release)
-        or (lake.lake.table_path(table.layer, table.name, release) != earlier.path)
-    ):
-        earlier = _read_partition(context, lake, table, release)
+    the written table, the partition's rows and its record (what each group of rows was computed from), which
+    is written into the partition's footer."""
+    if earlier is None or lake.lake.resolve(table.layer, table.name, release) != earlier.path:
+        earlier = _read_partition(lake, table, release)  # a newer version appeared meanwhile
     scored = scores
     if earlier is not None:
         versions = scores["model_version"].unique()
@@ -183,7 +162,8 @@ def _write_score_history(
     if duplicates:
         raise RuntimeError(f"{table.path} release {release}: {duplicates} duplicate (case, release, model) rows")
     record = scoring_record(scores, scored, inputs, earlier.record if earlier is not None else None)
-    return lake.lake.write_table(table, scores, release), scores, record
+    written = lake.lake.write_table(table, scores, release, metadata=scoring_record_metadata(record))
+    return written, scores, record
 
 
 _NO_CHAMPION = (
@@ -211,7 +191,7 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
     grade_entry, grade_model, grade_metadata, grade_rows = grade
     matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
     inputs = ScoringInputs(content_hash(matrix), scoring_code_version())
-    partition, earlier = _earlier_scores(context, lake, SCORES_GRADING, release, matrix, inputs)
+    partition, earlier = _earlier_scores(lake, SCORES_GRADING, release, matrix, inputs)
     result = rescore_grading(
         matrix,
         gbm_model,
@@ -227,7 +207,7 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
         earlier=earlier,
     )
     scores = result.scores
-    written, history, record = _write_score_history(context, lake, SCORES_GRADING, release, scores, inputs, partition)
+    written, history, record = _write_score_history(lake, SCORES_GRADING, release, scores, inputs, partition)
     yield MaterializeResult(
         metadata=written_metadata(
             written,
@@ -241,7 +221,7 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
             grade_model_version=grade_entry.model_version,
             in_training_set=int(scores["in_training_set"].sum() or 0),
             predicted_gbm=scores.filter(pl.col("predicted_class") == "GBM").height,
-            scored_from=MetadataValue.json(record),
+            scored_from=MetadataValue.json(record),  # display only: the footer is the record
         )
     )
 
@@ -265,7 +245,7 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
     entry, model, _, training_rows = champion
     matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
     inputs = ScoringInputs(content_hash(matrix), scoring_code_version())
-    partition, earlier = _earlier_scores(context, lake, SCORES_SURVIVAL_RISK, release, matrix, inputs)
+    partition, earlier = _earlier_scores(lake, SCORES_SURVIVAL_RISK, release, matrix, inputs)
     result = rescore_survival(
         matrix,
         model,
@@ -276,9 +256,7 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
         earlier=earlier,
     )
     scores = result.scores
-    written, history, record = _write_score_history(
-        context, lake, SCORES_SURVIVAL_RISK, release, scores, inputs, partition
-    )
+    written, history, record = _write_score_history(lake, SCORES_SURVIVAL_RISK, release, scores, inputs, partition)
     groups = scores.group_by("risk_group").len().sort("risk_group")
     yield MaterializeResult(
         metadata=written_metadata(
@@ -291,7 +269,7 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
             in_training_set=int(scores["in_training_set"].sum() or 0),
             risk_groups=MetadataValue.md(markdown_table(groups)),
             reused_cases=result.reused["model_version"],
-            scored_from=MetadataValue.json(record),
+            scored_from=MetadataValue.json(record),  # display only: the footer is the record
         )
     )
 

@@ -29,7 +29,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -290,7 +290,10 @@ class Lake:
     def read_table(self, table: Any, release: str) -> pl.DataFrame:
         return self.read(table.layer, table.name, release)
 
-    def write_table(self, table: Any, frame: pl.DataFrame, release: str) -> WrittenTable:
+    def write_table(
+        self, table: Any, frame: pl.DataFrame, release: str, *, metadata: Mapping[str, str] | None = None
+    ) -> WrittenTable:
+        """`metadata`: extra footer key-value pairs that travel with the version (see `footer_metadata`)."""
         missing = [column for column in table.schema if column not in frame.columns]
         if missing:
             raise ValueError(f"{table.layer}/{table.name} release {release}: declared columns missing: {missing}")
@@ -303,6 +306,7 @@ class Lake:
             self.new_version_path(table.layer, table.name, release),
             self.storage,
             row_group_size=LOOKUP_ROW_GROUP_ROWS if order else None,
+            metadata=metadata,
         )
 
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
@@ -318,6 +322,12 @@ class Lake:
 
     def read_file(self, path: PurePath) -> pl.DataFrame:
         return pl.read_parquet(self.storage.open_input(path))
+
+    def footer_metadata(self, path: PurePath) -> dict[str, str]:
+        """The key-value metadata in a version file's Parquet footer (the content hash and whatever its writer
+        added): read from the file alone, so it holds wherever the data directory is and whoever wrote it."""
+        metadata = pq.read_metadata(self.storage.open_input(path)).metadata or {}
+        return {key.decode(): value.decode("utf-8", "replace") for key, value in metadata.items()}
 
     def content_hash(self, layer: str, table: str, release: str) -> str | None:
         """The content hash recorded in the partition's footer (None for files written before hashing)."""
@@ -344,8 +354,17 @@ class Lake:
 
 
 def write_parquet_atomic(
-    frame: pl.DataFrame, target: PurePath, storage: LakeStorage | None = None, *, row_group_size: int | None = None
+    frame: pl.DataFrame,
+    target: PurePath,
+    storage: LakeStorage | None = None,
+    *,
+    row_group_size: int | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> WrittenTable:
+    """`metadata`: extra footer key-value pairs (e.g. what the rows were computed from); the content hash is
+    always this frame's, so a caller cannot record one that does not match the rows."""
+    if metadata and CONTENT_HASH_KEY in metadata:
+        raise ValueError(f"{CONTENT_HASH_KEY} is computed from the frame written, not given")
     storage = storage or LocalStorage(Path(target).parent)
     temp_path = storage.staging_file(target)
     try:
@@ -355,7 +374,7 @@ def write_parquet_atomic(
             compression="zstd",
             statistics=True,
             row_group_size=row_group_size,
-            metadata={CONTENT_HASH_KEY: content_hash(frame)},
+            metadata={**(metadata or {}), CONTENT_HASH_KEY: content_hash(frame)},
         )
         size = storage.install(temp_path, target)
     except BaseException:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ def scoring_code_version() -> str:
 class ScoringInputs:
     """What the rows a scoring run wrote were computed from: the model matrix (`lake.store.content_hash`
     of the frame read) and the scoring code (`scoring_code_version`). Recorded per group of rows
-    (`score_group`) with each written scores partition."""
+    (`score_group`) in each written scores partition's own footer (`scoring_record_metadata`)."""
 
     matrix_content_hash: str
     scoring_code: str
@@ -183,6 +184,32 @@ def scoring_record(
         elif earlier_record and group in earlier_record:
             record[group] = dict(earlier_record[group])
     return record
+
+
+# Parquet footer key of a scores partition's `scoring_record` (JSON). The record travels with the rows it
+# describes, so reuse needs neither the Dagster instance that wrote them nor the directory they were written
+# in: it holds content hashes and code versions only, never a path.
+SCORED_FROM_KEY = "glioma.scored_from"
+
+
+def scoring_record_metadata(record: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Footer key-value metadata holding `record` (`lake.store.Lake.write_table(..., metadata=...)`)."""
+    return {SCORED_FROM_KEY: json.dumps({group: dict(inputs) for group, inputs in record.items()}, sort_keys=True)}
+
+
+def scoring_record_from_metadata(metadata: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
+    """The record in a scores partition's footer metadata (`lake.store.Lake.footer_metadata`); None when the
+    file has none (written before records were kept in the file) or it cannot be read, so its rows are
+    computed again rather than trusted."""
+    try:
+        record = json.loads(metadata.get(SCORED_FROM_KEY) or "null")
+    except ValueError:
+        return None
+    valid = isinstance(record, dict) and all(
+        isinstance(inputs, dict) and all(isinstance(value, str) for value in inputs.values())
+        for inputs in record.values()
+    )
+    return record if valid and record else None
 
 
 _EARLIER = "__earlier"

@@ -15,6 +15,7 @@ from models.pipeline import train_task
 from models.scoring import (
     GBM_OUTPUTS,
     GRADE_OUTPUTS,
+    SCORED_FROM_KEY,
     SURVIVAL_OUTPUTS,
     EarlierScores,
     ScoringInputs,
@@ -26,6 +27,8 @@ from models.scoring import (
     score_survival,
     scoring_code_version,
     scoring_record,
+    scoring_record_from_metadata,
+    scoring_record_metadata,
 )
 from transforms.features import build_model_matrix
 
@@ -235,6 +238,17 @@ def test_records_say_which_rows_came_from_which_matrix_and_code(trained):
     assert score_group(
         score_survival(matrix, models["survival_risk"].model, "surv-1", release="45.0", scored_at=FIRST_AT)
     ).unique().to_list() == ["surv-1"]
+
+
+def test_a_record_survives_the_footer_and_an_unreadable_one_means_no_record():
+    record = {"gbm-1|grade-1": ScoringInputs("matrix", "code").to_json(), "gbm-0|": ScoringInputs("m0", "c").to_json()}
+    metadata = scoring_record_metadata(record)
+    assert set(metadata) == {SCORED_FROM_KEY}
+    assert scoring_record_from_metadata({**metadata, "glioma.content_hash": "abc"}) == record
+    assert scoring_record_from_metadata(scoring_record_metadata({})) is None  # an empty record reuses nothing
+    for stored in ("", "not json", "[1, 2]", '{"g": "flat"}', '{"g": {"scoring_code": 1}}'):
+        assert scoring_record_from_metadata({SCORED_FROM_KEY: stored}) is None
+    assert scoring_record_from_metadata({}) is None
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.5, 0.8, float("inf")])
