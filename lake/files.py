@@ -1,5 +1,6 @@
-"""Atomic local files: hidden temporaries named with the writer's pid, renamed into place, and the removal of
-temporaries whose writer was killed. The bottom of the lake package: the stores and the catalog write through it."""
+"""Atomic local files: hidden temporaries named with the writer's pid, flushed to disk and renamed into place, and
+the removal of temporaries whose writer was killed. The bottom of the lake package: the stores and the catalog write
+through it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,33 @@ import os
 import re
 import tempfile
 from pathlib import Path
+
+
+def fsync_file(path: Path | str) -> None:
+    """Flush a file's data to the disk before it is renamed into place: after a power loss, a rename that
+    survived must not point at a file whose blocks did not."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def fsync_directory(path: Path | str) -> None:
+    """Flush a directory entry (a rename into it) to the disk."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def replace_durably(source: Path | str, target: Path | str) -> None:
+    """`os.replace` with the data flushed before and the directory entry after: whole, and still there after a
+    power loss, or absent."""
+    fsync_file(source)
+    os.replace(source, target)
+    fsync_directory(Path(target).parent)
 
 
 def process_alive(pid: int) -> bool:
@@ -54,7 +82,7 @@ def write_bytes_atomic(data: bytes, target: Path) -> Path:
     try:
         with open(temp_name, "wb") as out:
             out.write(data)
-        os.replace(temp_name, target)
+        replace_durably(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise

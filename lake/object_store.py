@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 
 import duckdb
 
-from lake.files import temporary_file
+from lake.files import replace_durably, temporary_file
 
 S3_SCHEME = "s3://"
 
@@ -197,7 +197,7 @@ class LocalStorage:
 
     def install(self, finished: Path, target: PurePath) -> int:
         size = finished.stat().st_size
-        os.replace(finished, target)
+        replace_durably(finished, target)
         return size
 
     def put_file(self, source: Path, target: PurePath) -> int:

@@ -37,10 +37,23 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from lake.manifest import (
+    HISTORY_DIR,
+    MANIFEST_FILE,
+    Generation,
+    ManifestError,
+    empty_manifest,
+    history_generation,
+    history_name,
+    kept_generations,
+    now_stamp,
+    parse_manifest,
+    referenced_files,
+    releases_from_catalog_paths,
+)
 from lake.object_store import LakeStorage, LocalStorage, lake_storage
 
 LEGACY_PART_FILE = "part-0.parquet"  # written before versioning; still read (and published) when nothing newer is
-MANIFEST_FILE = "_manifest.json"
 COMMIT_LOCK_FILE = "_commit.lock"
 # Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
 # did not change between releases is recognised from its footer and the work on it is not redone.
@@ -148,24 +161,48 @@ class Lake:
             if n.endswith(".parquet") and not n.startswith(".")
         )
 
-    # -- the commit record -------------------------------------------------------------------------------
+    # -- the commit record (lake.manifest) ----------------------------------------------------------------
     @property
     def manifest_path(self) -> PurePath:
         return self.root / MANIFEST_FILE
 
+    @property
+    def history_dir(self) -> PurePath:
+        return self.root / HISTORY_DIR
+
     def manifest(self) -> dict[str, Any]:
         """The last commit: {"generation", "committed_at", "writer", "releases": {release: {"layer/table": file}},
-        "retained": {...the previous generation's releases...}}; empty before the first commit."""
+        "retained": {...the previous generation's releases...}}; empty before the first commit. A ManifestError
+        names an unreadable manifest and the repair command."""
         try:
             key = self.storage.change_stamp(self.manifest_path)
         except FileNotFoundError:
-            return {"generation": 0, "releases": {}, "retained": {}}
+            return empty_manifest()
         if key is None or self._manifest_cache is None or self._manifest_cache[0] != key:
-            manifest = json.loads(self.storage.read_bytes(self.manifest_path))
+            manifest = parse_manifest(self.storage.read_bytes(self.manifest_path), self.manifest_path, self.data_dir)
             if key is None:
                 return manifest
             self._manifest_cache = (key, manifest)
         return self._manifest_cache[1]
+
+    def manifest_history(self) -> list[Generation]:
+        """The kept copies of earlier (and the current) generations, oldest first; unreadable copies are skipped."""
+        generations = []
+        for name in self.storage.child_names(self.history_dir):
+            generation = history_generation(name)
+            if generation is None:
+                continue
+            try:
+                data = self.storage.read_bytes(self.history_dir / name)
+                generations.append(Generation(generation, parse_manifest(data, self.history_dir / name, self.data_dir)))
+            except (ManifestError, FileNotFoundError):
+                continue
+        return sorted(generations, key=lambda g: g.generation)
+
+    def manifest_lost(self) -> bool:
+        """The manifest is gone but earlier commits are on record: publishing now would show analysts a lake
+        without its committed releases, so the publish refuses and names the repair command."""
+        return self.manifest().get("generation", 0) == 0 and bool(self.manifest_history())
 
     def committed_path(self, layer: str, table: str, release: str) -> PurePath | None:
         name = self.manifest().get("releases", {}).get(release, {}).get(f"{layer}/{table}")
@@ -190,22 +227,63 @@ class Lake:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def commit(self, releases: dict[str, dict[str, PurePath]]) -> dict[str, Any]:
+    def commit(self, releases: dict[str, dict[str, PurePath]], *, writer: str | None = None) -> dict[str, Any]:
         """Record `releases` ({release: {"layer/table": version path}}) as the published state, atomically.
-        Returns the new manifest. The previous generation is kept as `retained` (its files stay on disk)."""
+        Returns the new manifest. The previous generation is kept as `retained`, and a copy of every generation
+        readers may still use stays in `_manifests/` (lake.manifest)."""
         previous = self.manifest()
+        generation = max([int(previous.get("generation", 0))] + [g.generation for g in self.manifest_history()]) + 1
         manifest = {
-            "generation": int(previous.get("generation", 0)) + 1,
-            "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "writer": self.writer,
+            "generation": generation,
+            "committed_at": now_stamp(),
+            "writer": writer or self.writer,
             "releases": {
                 release: {table: PurePath(path).name for table, path in sorted(files.items())}
                 for release, files in sorted(releases.items(), key=lambda item: release_sort_key(item[0]))
             },
             "retained": previous.get("releases", {}),
         }
-        self.write_object(json.dumps(manifest, indent=1).encode(), self.manifest_path)
+        data = json.dumps(manifest, indent=1).encode()
+        # The copy first: a kill between the two leaves a copy of a generation never committed, which the next
+        # commit's number supersedes; the other order could lose the record of a committed generation.
+        self.write_object(data, self.history_dir / history_name(generation))
+        self.write_object(data, self.manifest_path)
         self._manifest_cache = None
+        kept = {g.generation for g in kept_generations(self.manifest_history())}
+        for name in self.storage.child_names(self.history_dir):
+            number = history_generation(name)
+            if number is not None and number not in kept:
+                self.storage.delete(self.history_dir / name)
+        return manifest
+
+    def rebuild_manifest(self, catalog_paths: list[str] | None = None) -> dict[str, Any]:
+        """Commit again what was last committed, after the manifest was lost or corrupted: the newest kept copy
+        whose files are all still there, else the files the last published catalog's views name
+        (`catalog_paths`). Raises ManifestError when neither is there."""
+        for candidate in reversed(self.manifest_history()):
+            releases = candidate.manifest.get("releases", {})
+            if all(
+                self.storage.exists(self.partition_dir(*table.split("/", 1), release) / name)
+                for release, files in releases.items()
+                for table, name in files.items()
+            ):
+                return self._recommit(releases, f"rebuilt from generation {candidate.generation}")
+        from_catalog = releases_from_catalog_paths(catalog_paths or [])
+        if from_catalog:
+            return self._recommit(from_catalog, "rebuilt from the published catalog")
+        raise ManifestError(
+            f"cannot rebuild {self.manifest_path}: no kept copy in {self.history_dir} names files that all exist, "
+            "and no published catalog names lake files"
+        )
+
+    def _recommit(self, releases: dict[str, dict[str, str]], how: str) -> dict[str, Any]:
+        paths = {
+            release: {table: self.partition_dir(*table.split("/", 1), release) / name for table, name in files.items()}
+            for release, files in releases.items()
+        }
+        with self.commit_lock():
+            manifest = self.commit(paths, writer=f"rebuild{os.getpid()}")
+        manifest["rebuilt"] = how
         return manifest
 
     def catalog_object(self) -> PurePath | None:
@@ -224,10 +302,13 @@ class Lake:
         return target
 
     def remove_superseded(self, tables: list[tuple[str, str]]) -> list[PurePath]:
-        """Delete versions older than the committed one of each (layer, table, release) that neither the current
-        nor the retained generation references. Versions newer than the commit (a run in progress, or one that
-        died) are left: the next commit of that release supersedes and removes them."""
+        """Delete versions older than the committed one of each (layer, table, release) that no generation readers
+        may still use names (lake.manifest: the newest few, and any superseded within the grace period).
+        Versions newer than the commit (a run in progress, or one that died) are left: the next commit of that
+        release supersedes and removes them."""
         manifest = self.manifest()
+        kept = kept_generations([*self.manifest_history(), Generation(int(manifest.get("generation", 0)), manifest)])
+        referenced = referenced_files(kept)
         removed: list[PurePath] = []
         for layer, table in tables:
             path_key = f"{layer}/{table}"
@@ -235,7 +316,7 @@ class Lake:
                 committed = files.get(path_key)
                 if committed is None:
                     continue
-                keep = {committed, manifest.get("retained", {}).get(release, {}).get(path_key)}
+                keep = referenced.get((path_key, release), set()) | {committed}
                 versions = self.versions(layer, table, release)
                 committed_ns = next((v.written_ns for v in versions if v.path.name == committed), None)
                 if committed_ns is None:

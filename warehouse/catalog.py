@@ -24,6 +24,7 @@ quality check results).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,8 @@ import polars as pl
 
 from contracts.tables import CATALOG_TABLES, TableSpec
 from lake.crashpoints import crash_point
-from lake.files import temporary_file
+from lake.files import replace_durably, temporary_file
+from lake.manifest import ManifestError, repair_command
 from lake.store import Lake, release_sort_key
 from models.registry import ensure_registry
 from warehouse.analytics import ANALYST_TABLES_BY_NAME, analyst_tables
@@ -128,6 +130,7 @@ def publish_catalog(
     catalog_path = Path(catalog_path)
     catalog_path.parent.mkdir(parents=True, exist_ok=True)
     with lake.commit_lock():
+        _refuse_without_manifest(lake, catalog_path)
         temp_name = str(temporary_file(catalog_path))  # also removes temporaries of killed publishes
         os.unlink(temp_name)  # DuckDB wants to create the file itself
         releases, withheld = committed_releases(lake, tables)
@@ -190,13 +193,48 @@ def publish_catalog(
             catalog_object = lake.catalog_object()
             if catalog_object is not None:  # remote analysts attach this one; a PUT replaces it whole
                 lake.storage.put_file(Path(temp_name), catalog_object)
-            os.replace(temp_name, catalog_path)
+            replace_durably(temp_name, catalog_path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             Path(temp_name + ".wal").unlink(missing_ok=True)
             raise
         lake.remove_superseded([(t.layer, t.name) for t in tables if t.partitioned])
     return published
+
+
+def _published_catalog_facts(catalog_path: Path) -> tuple[int, list[str]]:
+    """(releases an existing catalog publishes, the lake files its views name); (0, []) when there is none or it
+    cannot be read."""
+    if not Path(catalog_path).exists():
+        return 0, []
+    try:
+        with duckdb.connect(str(catalog_path), read_only=True) as connection:
+            published = connection.execute(
+                "select count(*) from ops.catalog_releases where status = 'published'"
+            ).fetchone()[0]
+            view_sql = [row[0] for row in connection.execute("select sql from duckdb_views()").fetchall()]
+    except duckdb.Error:
+        return 0, []
+    paths = [path for sql in view_sql if sql for path in re.findall(r"'([^']+\.parquet)'", sql)]
+    return int(published), paths
+
+
+def catalog_lake_paths(catalog_path: Path) -> list[str]:
+    """The lake files the published catalog's views name: what to rebuild a lost manifest from."""
+    return _published_catalog_facts(catalog_path)[1]
+
+
+def _refuse_without_manifest(lake: Lake, catalog_path: Path) -> None:
+    """A lake committed before whose manifest is gone would publish without its releases: refuse, naming the
+    repair command, instead of showing analysts an empty catalog."""
+    if lake.manifest().get("generation", 0):
+        return
+    if lake.manifest_lost() or _published_catalog_facts(catalog_path)[0] > 0:
+        raise ManifestError(
+            f"{lake.manifest_path} is missing, but this lake was committed before (kept manifests in "
+            f"{lake.history_dir} or releases in {catalog_path}); publishing now would hide its releases. "
+            f"Rebuild the manifest with: {repair_command(lake.data_dir)}"
+        )
 
 
 def _comment_table(
@@ -338,6 +376,13 @@ def republish(data_dir: Path) -> PublishedCatalog:
     )
 
 
+def rebuild_manifest(data_dir: Path) -> dict:
+    """Rebuild a lost or corrupted lake manifest (lake.store.Lake.rebuild_manifest); republish after it."""
+    data_dir = Path(data_dir).resolve()
+    lake = Lake(data_dir)
+    return lake.rebuild_manifest(catalog_lake_paths(data_dir / "warehouse.duckdb"))
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -347,10 +392,22 @@ def main(argv: list[str] | None = None) -> int:
         description="Republish the analysts' DuckDB catalog over a data directory (e.g. after moving it).",
     )
     parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument(
+        "--rebuild-manifest",
+        action="store_true",
+        help="rebuild a lost or corrupted lake/_manifest.json from its kept copies (lake/_manifests/) or from the "
+        "files the published catalog names, then republish",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.rebuild_manifest:
+            manifest = rebuild_manifest(args.data_dir)
+            print(
+                f"manifest {manifest['rebuilt']}: generation {manifest['generation']}, "
+                f"releases {', '.join(manifest['releases']) or 'none'}"
+            )
         published = republish(args.data_dir)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ManifestError) as error:
         print(f"warehouse.catalog: {error}", file=sys.stderr)
         return 2
     print(

@@ -15,6 +15,8 @@ import polars as pl
 import pytest
 import requests
 
+from lake import manifest as lake_manifest
+from lake.manifest import READER_GENERATIONS
 from lake.object_store import ObjectStoreConfig, S3Path, configure_duckdb, httpfs_extension_file
 from lake.store import Lake
 
@@ -94,7 +96,7 @@ def test_s3_path_prints_as_a_url_and_keeps_its_key():
         S3Path.from_url("/local/dir")
 
 
-def test_lake_versions_commit_and_cleanup_on_the_object_store(s3_env, tmp_path):
+def test_lake_versions_commit_and_cleanup_on_the_object_store(s3_env, tmp_path, monkeypatch):
     lake_url, filesystem = s3_env
     frame = pl.DataFrame({"case_id": ["a", "b", "c"], "age": [51.0, None, 70.5], "release": ["45.0"] * 3})
     writer = Lake(tmp_path, writer="runA", lake_url=lake_url)
@@ -141,17 +143,23 @@ def test_lake_versions_commit_and_cleanup_on_the_object_store(s3_env, tmp_path):
     sink.commit()
     assert writer.read("raw", "gdc_cases", "45.0")["case_id"].to_list() == ["x", "y", "z"]
 
-    # Three more commits of new versions: superseded versions older than the retained generation go.
+    # More commits of new versions: superseded versions no kept generation names go (no grace period here, so
+    # the newest READER_GENERATIONS generations are the kept ones; lake.manifest).
+    monkeypatch.setattr(lake_manifest, "READER_GRACE_SECONDS", 0.0)
     paths = [written.path]
-    for _ in range(3):
+    for _ in range(READER_GENERATIONS + 1):
         newer = writer.write(frame, "harmonised", "patients", "45.0")
         writer.commit({"45.0": {"harmonised/patients": newer.path}})
         writer.remove_superseded([("harmonised", "patients")])
         paths.append(newer.path)
     left = _objects(filesystem, f"{BUCKET}/glioma/lake/harmonised/patients")
-    assert left == sorted(p.key for p in paths[-2:]), "the committed and the retained version stay, older ones go"
+    assert left == sorted(p.key for p in paths[-READER_GENERATIONS:]), "versions of kept generations stay, older go"
+    assert [g.generation for g in reader.manifest_history()] == list(range(3, 3 + READER_GENERATIONS))
     manifest = reader.manifest()
-    assert manifest["generation"] == 4 and manifest["releases"]["45.0"]["harmonised/patients"] == paths[-1].name
+    assert (
+        manifest["generation"] == READER_GENERATIONS + 2
+        and manifest["releases"]["45.0"]["harmonised/patients"] == paths[-1].name
+    )
 
     status = writer.write_object(
         b'{"data_release": "45.0"}', writer.partition_dir("raw", "gdc_release", "45.0") / "status.json"
