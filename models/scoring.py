@@ -108,6 +108,7 @@ def scoring_code_version() -> str:
     import models.cox
     import models.explain
     import models.grading
+    import models.lightgbm_trees
     import models.metrics
     import models.pattern_shap
     import models.survival
@@ -119,6 +120,7 @@ def scoring_code_version() -> str:
     for module in (
         sys.modules[__name__],
         models.explain,
+        models.lightgbm_trees,
         models.pattern_shap,
         models.grading,
         models.survival,
