@@ -3,7 +3,9 @@ i.e. exact TreeSHAP values on the raw score) in words, and global importance (ga
 
 Scoring a cohort goes through `Evaluation`: raw scores and contributions tree by tree over decision patterns
 (`models.pattern_shap`), at about the cost of one LightGBM prediction, with outputs equal to LightGBM's own
-(raw scores bit for bit; sentences word for word, rows where rounding could matter computed exactly).
+(raw scores bit for bit; sentences word for word, rows where rounding could matter computed exactly). The
+model's splits are read by `models.lightgbm_trees`; on a LightGBM version the exactness tests have not passed
+on (`models.lightgbm_trees.exactness_verified`) everything comes from LightGBM's predict and pred_contrib.
 
 The per-feature phrases live in one place (`describe_feature_value`); the direction words depend on
 the task (`raises risk` for the survival model, whose raw score is a log hazard; `raises GBM
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
@@ -22,7 +23,16 @@ import polars as pl
 from numpy.typing import NDArray
 
 from contracts.panels import SSM_PANEL_GENES
-from models.pattern_shap import PatternEvaluation, class_model_text
+from models.lightgbm_trees import (
+    JSON_THRESHOLD_LIMIT,
+    Forest,
+    SplitPoints,
+    as_lightgbm_reads,
+    exactness_verified,
+    read_forest,
+)
+from models.lightgbm_trees import split_points as split_points  # re-exported: explanations' callers use it here
+from models.pattern_shap import PatternEvaluation
 
 # Binary marker features: (what a 1 reads as, what a 0 reads as, what missing reads as).
 _BINARY_PHRASES: dict[str, tuple[str, str, str]] = {
@@ -79,71 +89,14 @@ def _direction(task: str, contribution: float, class_name: str | None) -> str:
     return f"favours grade {class_name}" if contribution > 0 else f"argues against grade {class_name}"
 
 
-# LightGBM reads |v| <= kZeroThreshold (the float 1e-35f) as exactly zero before any split is evaluated.
-_ZERO_THRESHOLD = float(np.float32(1e-35))
-_MISSING_ZERO, _MISSING_NAN = 1, 2  # LightGBM's missing_type in bits 2-3 of decision_type (0 = None)
-_CATEGORICAL_MASK = 1
-
-
-@dataclass(frozen=True)
-class SplitPoints:
-    """Where a tree ensemble's splits cut each feature: a row's prediction and TreeSHAP values depend only on
-    which side of every threshold each of its values falls, whether it is missing and (for `missing_type` Zero
-    splits) whether it is zero. `exact_rows_only`: some split is categorical or some tree is linear, so only
-    exactly equal rows are known to share their outputs."""
-
-    thresholds: tuple[NDArray[np.float64], ...]  # per feature: sorted distinct thresholds of its numeric splits
-    nan_splits: NDArray[np.bool_]  # per feature: some split sends NaN its own (default) way
-    zero_splits: NDArray[np.bool_]  # per feature: some split sends zero its own (default) way
-    exact_rows_only: bool
-
-
-def split_points(booster: lgb.Booster, model_text: str | None = None) -> SplitPoints:
-    """The split thresholds of every tree of `booster`, from its model text (`model_text`, when already at
-    hand): thresholds are written with 17 significant digits, so they read back bit-exactly."""
-    n_features = booster.num_feature()
-    thresholds: list[set[float]] = [set() for _ in range(n_features)]
-    nan_splits: set[int] = set()
-    zero_splits: set[int] = set()
-    exact_rows_only = False
-    features: list[int] = []
-    for line in (model_text if model_text is not None else booster.model_to_string()).split("\n"):
-        if line.startswith("split_feature="):
-            features = [int(v) for v in line[len("split_feature=") :].split()]
-        elif line.startswith("threshold="):
-            for feature, threshold in zip(features, line[len("threshold=") :].split(), strict=True):
-                thresholds[feature].add(float(threshold))
-        elif line.startswith("decision_type="):
-            for feature, decision in zip(features, map(int, line[len("decision_type=") :].split()), strict=True):
-                missing = (decision >> 2) & 3
-                if missing == _MISSING_NAN:
-                    nan_splits.add(feature)
-                elif missing == _MISSING_ZERO:
-                    zero_splits.add(feature)
-                exact_rows_only = exact_rows_only or bool(decision & _CATEGORICAL_MASK)
-        elif line.startswith(("is_linear=", "num_cat=")) and line.partition("=")[2].strip() not in ("", "0"):
-            exact_rows_only = True
-    return SplitPoints(
-        thresholds=tuple(np.array(sorted(t), dtype=np.float64) for t in thresholds),
-        nan_splits=np.isin(np.arange(n_features), list(nan_splits)),
-        zero_splits=np.isin(np.arange(n_features), list(zero_splits)),
-        exact_rows_only=exact_rows_only,
-    )
-
-
-def as_lightgbm_reads(features: NDArray) -> NDArray[np.float64]:
-    """The values LightGBM's predictor actually uses: |v| <= 1e-35f become 0.0 (NaN stays NaN)."""
-    features = np.array(features, dtype=np.float64)
-    features[np.abs(features) <= _ZERO_THRESHOLD] = 0.0
-    return features
-
-
 def decision_signature(features: NDArray, splits: SplitPoints) -> NDArray[np.int64]:
     """Per row and feature, a code that is equal for two values exactly when every split of the ensemble treats
     them alike: the bin between consecutive thresholds (`searchsorted(..., side="left")`, since a split sends
     `v <= threshold` left), NaN its own code when some split routes NaN by default (otherwise LightGBM reads
-    NaN as 0.0), zero its own code when some split routes zero by default. Rows with equal signatures get equal
-    predictions and equal TreeSHAP values. Under `exact_rows_only` the code is the value itself."""
+    NaN as 0.0), zero its own code when some split routes zero by default, and a value of magnitude >= 1e300
+    its own code per value where the dump clamped a threshold (`SplitPoints.beyond_limit_unknown`). Rows with
+    equal signatures get equal predictions and equal TreeSHAP values. Under `exact_rows_only` the code is the
+    value itself."""
     values = as_lightgbm_reads(features)
     codes = np.empty(values.shape, dtype=np.int64)
     for j in range(values.shape[1]):
@@ -160,7 +113,12 @@ def decision_signature(features: NDArray, splits: SplitPoints) -> NDArray[np.int
         code = np.searchsorted(thresholds, column, side="left")
         if splits.zero_splits[j]:
             code = np.where(column == 0.0, len(thresholds) + 1, code)
-        codes[:, j] = np.where(missing, len(thresholds) + 2, code)
+        code = np.where(missing, len(thresholds) + 2, code)
+        if splits.beyond_limit_unknown[j]:
+            far = np.flatnonzero(np.abs(np.where(missing, 0.0, column)) >= JSON_THRESHOLD_LIMIT)
+            if far.size:
+                code[far] = len(thresholds) + 3 + np.unique(column[far], return_inverse=True)[1].reshape(-1)
+        codes[:, j] = code
     return codes
 
 
@@ -183,21 +141,27 @@ def group_rows(codes: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.i
     return representatives, inverse.reshape(-1)
 
 
-def _class_booster(model_text: str, n_classes: int, k: int) -> lgb.Booster:
-    """The trees of class `k` of a multiclass model as a one-output model (`class_model_text`)."""
-    return lgb.Booster(model_str=class_model_text(model_text, n_classes, k))
+def _pred_contrib(booster: lgb.Booster, features: NDArray, predicted_class: NDArray | None) -> NDArray:
+    """LightGBM's `pred_contrib` without the bias column; for a multiclass model the block of each row's
+    `predicted_class` (LightGBM adds each class's trees into that class's own block, so the block is what a
+    model of that class's trees alone would give, bit for bit)."""
+    values = np.asarray(booster.predict(features, pred_contrib=True))
+    n_rows, n_features = features.shape
+    if booster.num_model_per_iteration() == 1:
+        return values[:, :n_features]
+    by_class = values.reshape(n_rows, booster.num_model_per_iteration(), -1)
+    return by_class[np.arange(n_rows), predicted_class, :n_features]
 
 
-def _plain_contributions(booster: lgb.Booster, features: NDArray) -> NDArray:
-    return np.asarray(booster.predict(features, pred_contrib=True))
-
-
-def contributions(booster: lgb.Booster, features: NDArray, predicted_class: NDArray | None = None) -> NDArray:
+def contributions(
+    booster: lgb.Booster, features: NDArray, predicted_class: NDArray | None = None, *, forest: Forest | None = None
+) -> NDArray:
     """Per-feature contributions to the raw score, shape (n, n_features) (bias column dropped): bit-identical to
-    `booster.predict(features, pred_contrib=True)`, computed once per distinct `decision_signature`.
+    `booster.predict(features, pred_contrib=True)`, computed once per distinct `decision_signature` (on a
+    LightGBM version the exactness tests passed on; on others once per row). `forest`: `read_forest(booster)`,
+    when already at hand.
 
-    For a multiclass booster the contributions towards each row's `predicted_class` are returned (computed with
-    that class's trees only).
+    For a multiclass booster the contributions towards each row's `predicted_class` are returned.
     """
     features = np.asarray(features, dtype=np.float64)
     n_rows, n_features = features.shape
@@ -206,19 +170,15 @@ def contributions(booster: lgb.Booster, features: NDArray, predicted_class: NDAr
         raise ValueError("a multiclass model needs the predicted class to explain")
     if n_rows == 0:
         return np.zeros((0, n_features))
-    model_text = booster.model_to_string()
-    codes = decision_signature(features, split_points(booster, model_text))
+    predicted_class = None if n_classes == 1 else np.asarray(predicted_class, dtype=np.int64)
+    if not exactness_verified():
+        return _pred_contrib(booster, features, predicted_class)
+    codes = decision_signature(features, (read_forest(booster) if forest is None else forest).split_points)
     if n_classes == 1:
         representatives, inverse = group_rows(codes)
-        return _plain_contributions(booster, features[representatives])[inverse, :n_features]
-    predicted_class = np.asarray(predicted_class, dtype=np.int64)
+        return _pred_contrib(booster, features[representatives], None)[inverse]
     representatives, inverse = group_rows(np.column_stack([predicted_class, codes]))
-    shared = np.empty((len(representatives), n_features))
-    for k in np.unique(predicted_class[representatives]):
-        of_class = np.flatnonzero(predicted_class[representatives] == k)
-        class_model = _class_booster(model_text, n_classes, int(k))
-        shared[of_class] = _plain_contributions(class_model, features[representatives[of_class]])[:, :n_features]
-    return shared[inverse]
+    return _pred_contrib(booster, features[representatives], predicted_class[representatives])[inverse]
 
 
 # Below this many rows the exact per-signature `pred_contrib` is as fast as tree-by-tree patterns.
@@ -250,7 +210,8 @@ class Evaluation:
     """A model's raw scores for a cohort (bit-identical to `booster.predict(features, raw_score=True)`) and, on
     demand, contributions fit for sentences. From `PATTERN_MIN_ROWS` rows on, both come from one tree-by-tree
     pass over decision patterns (`models.pattern_shap`), which costs about a prediction; a model that pass does
-    not cover (categorical splits, linear trees) is predicted and explained by LightGBM directly."""
+    not cover (categorical splits, linear trees), or any model on a LightGBM version the exactness tests have
+    not passed on, is predicted and explained by LightGBM directly."""
 
     def __init__(self, booster: lgb.Booster, features: NDArray):
         self.booster = booster
@@ -258,9 +219,10 @@ class Evaluation:
         n_rows = self.features.shape[0]
         # Parts of the cohort, each evaluated tree by tree (None: by LightGBM).
         self._parts: list[tuple[slice, PatternEvaluation]] | None = None
-        if n_rows >= PATTERN_MIN_ROWS:
-            model_text = booster.model_to_string()
-            splits = split_points(booster, model_text)
+        self._forest: Forest | None = None
+        if n_rows >= PATTERN_MIN_ROWS and exactness_verified():
+            self._forest = forest = read_forest(booster)
+            splits = forest.split_points
             if not splits.exact_rows_only:
                 read = as_lightgbm_reads(self.features)
                 part_rows = max(PATTERN_MIN_ROWS, _PATTERN_MATRIX_BYTES // (4 * max(1, booster.num_trees())))
@@ -268,7 +230,7 @@ class Evaluation:
                 for start in range(0, n_rows, part_rows):
                     rows = slice(start, min(n_rows, start + part_rows))
                     part = PatternEvaluation.build(
-                        booster, read[rows], decision_signature(read[rows], splits), model_text, workers=_WORKERS
+                        booster, read[rows], decision_signature(read[rows], splits), forest, workers=_WORKERS
                     )
                     if part is None:
                         break
@@ -297,7 +259,7 @@ class Evaluation:
             if uncertain.size:
                 at = np.arange(rows.start, rows.stop)[uncertain]
                 values[uncertain] = contributions(
-                    self.booster, self.features[at], None if classes is None else classes[at]
+                    self.booster, self.features[at], None if classes is None else classes[at], forest=self._forest
                 )
             pieces.append(values)
         return np.concatenate(pieces)

@@ -12,12 +12,16 @@ pattern) and compiled loops (numba) spread the results over the patients:
 - contributions are each tree's `pred_contrib` summed in another order than LightGBM's, so they may differ
   from it in the last bits. `rounding_bound` bounds that; `models.explain` uses the sums only where the bound
   cannot change the top contributions (order, sign, zero) and the exact `pred_contrib` for the other rows.
+
+The splits that define the patterns are read by `models.lightgbm_trees`, whose `exactness_verified` decides
+whether this pass runs at all (`models.explain.Evaluation`).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -26,9 +30,8 @@ import lightgbm as lgb
 import numpy as np
 from numpy.typing import NDArray
 
-_ZERO_THRESHOLD = float(np.float32(1e-35))  # LightGBM's kZeroThreshold
-_MISSING_ZERO, _MISSING_NAN = 1, 2  # LightGBM's missing_type in bits 2-3 of decision_type
-_DEFAULT_LEFT = 2
+from models.lightgbm_trees import JSON_THRESHOLD_LIMIT, Forest, Tree, goes_left
+
 _EPS = float(np.finfo(np.float64).eps)
 _DENSE_TABLE_LIMIT = 1 << 22  # key spaces up to this size are indexed directly, larger ones hashed
 
@@ -53,53 +56,7 @@ def _kernels() -> SimpleNamespace:
     )
 
 
-@dataclass(frozen=True)
-class Tree:
-    """One tree of a model, as its model text writes it (a multiclass model's one tree per class per iteration)."""
-
-    split_feature: NDArray[np.int64]
-    threshold: NDArray[np.float64]
-    decision_type: NDArray[np.int64]
-    num_leaves: int
-    max_abs_leaf: float
-
-
-def parse_trees(model_text: str) -> list[Tree]:
-    trees = []
-    for block in model_text.partition("end of trees")[0].split("\nTree=")[1:]:
-        fields = dict(line.partition("=")[::2] for line in block.split("\n")[1:] if "=" in line)
-
-        def numbers(name: str, dtype, fields=fields) -> NDArray:
-            return np.array(fields.get(name, "").split(), dtype=dtype)
-
-        leaves = numbers("leaf_value", np.float64)
-        trees.append(
-            Tree(
-                split_feature=numbers("split_feature", np.int64),
-                threshold=numbers("threshold", np.float64),
-                decision_type=numbers("decision_type", np.int64),
-                num_leaves=int(fields["num_leaves"]),
-                max_abs_leaf=float(np.abs(leaves).max()) if leaves.size else 0.0,
-            )
-        )
-    return trees
-
-
-def goes_left(values: NDArray[np.float64], threshold: NDArray[np.float64], decision_type: NDArray[np.int64]):
-    """LightGBM's `NumericalDecision` for every value (rows) at every split (columns): NaN reads as 0.0 unless
-    the split's missing type is NaN; a missing (NaN-type) or zero (Zero-type) value takes the default side."""
-    missing_type = (decision_type >> 2) & 3
-    default_left = (decision_type & _DEFAULT_LEFT) != 0
-    is_nan = np.isnan(values)
-    read = np.where(is_nan & (missing_type != _MISSING_NAN), 0.0, values)
-    by_default = ((missing_type == _MISSING_ZERO) & (np.abs(read) <= _ZERO_THRESHOLD)) | (
-        (missing_type == _MISSING_NAN) & is_nan
-    )
-    with np.errstate(invalid="ignore"):
-        return np.where(by_default, default_left, read <= threshold)
-
-
-def rounding_bound(trees: list[Tree]) -> float:
+def rounding_bound(trees: Sequence[Tree]) -> float:
     """An upper bound on |pattern sum - LightGBM's pred_contrib| for any entry. TreeSHAP computes a leaf's share
     of a contribution in O(depth^2) floating-point steps on weights in [0, 1], depth < leaves, so each tree's
     value is within 8 L^3 eps max|leaf| of exact (a factor 8 to spare); summing T tree values of magnitude at
@@ -242,14 +199,19 @@ def _decision_classes(decisions: NDArray[np.bool_], tree_of_node: NDArray[np.int
     return classes
 
 
-def _tree_keys(trees: list[Tree], features: NDArray, codes: NDArray[np.int64]) -> list[_TreeKey] | None:
+def _tree_keys(trees: Sequence[Tree], features: NDArray, codes: NDArray[np.int64]) -> list[_TreeKey] | None:
     n_rows, n_features = features.shape
     width = int(codes.max()) + 1 if codes.size else 1
     n_trees = len(trees)
+    # Every split of every tree, side by side.
     tree_of_node = np.repeat(np.arange(n_trees), [tree.split_feature.size for tree in trees])
-    split_feature = np.concatenate([tree.split_feature for tree in trees]) if n_trees else np.empty(0, np.int64)
-    threshold = np.concatenate([tree.threshold for tree in trees]) if n_trees else np.empty(0)
-    decision_type = np.concatenate([tree.decision_type for tree in trees]) if n_trees else np.empty(0, np.int64)
+
+    def joined(field: str, dtype) -> NDArray:
+        return np.concatenate([np.empty(0, dtype)] + [getattr(tree, field) for tree in trees])
+
+    split_feature = joined("split_feature", np.int64)
+    threshold, default_left = joined("threshold", np.float64), joined("default_left", bool)
+    missing_type = joined("missing_type", np.int8)
     # Per feature: one row per code present (its split decisions are those of any row that has it), and the
     # code's class in every tree.
     present: dict[int, NDArray[np.int64]] = {}
@@ -260,7 +222,10 @@ def _tree_keys(trees: list[Tree], features: NDArray, codes: NDArray[np.int64]) -
         present[feature] = np.flatnonzero(first >= 0)
         at = np.flatnonzero(split_feature == feature)
         decisions = goes_left(
-            features[first[present[feature]], feature][:, None], threshold[at][None, :], decision_type[at][None, :]
+            features[first[present[feature]], feature][:, None],
+            threshold[at][None, :],
+            default_left[at][None, :],
+            missing_type[at][None, :],
         )
         try:
             classes[feature] = _decision_classes(decisions, tree_of_node[at], n_trees)
@@ -299,7 +264,7 @@ class PatternEvaluation:
         self,
         model_text: str,
         features: NDArray,
-        trees: list[Tree],
+        trees: Sequence[Tree],
         keys: list[_TreeKey],
         codes: NDArray[np.int64],
         n_outputs: int,
@@ -356,16 +321,19 @@ class PatternEvaluation:
 
     @classmethod
     def build(
-        cls, booster: lgb.Booster, features: NDArray, codes: NDArray[np.int64], model_text: str, *, workers: int = 2
+        cls, booster: lgb.Booster, features: NDArray, codes: NDArray[np.int64], forest: Forest, *, workers: int = 2
     ) -> PatternEvaluation | None:
-        """`codes`: `models.explain.decision_signature` of `features` (LightGBM's reading of them)."""
-        if "\naverage_output" in model_text:
-            return None  # random-forest mode: LightGBM averages the trees
-        trees = parse_trees(model_text)
-        keys = _tree_keys(trees, features, codes)
-        if keys is None or not trees:
+        """`codes`: `models.explain.decision_signature` of `features` (LightGBM's reading of them); `forest`:
+        `models.lightgbm_trees.read_forest(booster)`."""
+        if forest.average_output or forest.has_categorical or forest.has_linear or not forest.trees:
+            return None  # LightGBM averages the trees, or a tree's output is not fixed by its decision pattern
+        beyond = forest.split_points.beyond_limit_unknown
+        if (np.abs(features[:, beyond]) >= JSON_THRESHOLD_LIMIT).any():
+            return None  # a value past a threshold the dump clamped: which way it goes is unknown
+        keys = _tree_keys(forest.trees, features, codes)
+        if keys is None:
             return None
-        return cls(model_text, features, trees, keys, codes, booster.num_model_per_iteration(), workers)
+        return cls(booster.model_to_string(), features, forest.trees, keys, codes, forest.trees_per_iteration, workers)
 
     def _shares(self) -> list[list[int]]:
         return [share for w in range(self._workers) if (share := list(range(w, len(self._trees), self._workers)))]
@@ -381,14 +349,13 @@ class PatternEvaluation:
         else:
             predicted_class = np.asarray(predicted_class, dtype=np.int64)
             class_rows = [np.flatnonzero(predicted_class == c).astype(np.int64) for c in range(k)]
-        class_texts = [self._model_text] if k == 1 else [class_model_text(self._model_text, k, c) for c in range(k)]
         n_trees = len(self._trees)
         tree_values: list[NDArray[np.float64]] = [np.empty(0)] * n_trees
         tree_local: list[NDArray[np.int32]] = [np.empty(0, np.int32)] * n_trees
         n_values = np.zeros(n_trees, dtype=np.int64)
 
         def explain(share: list[int]) -> None:
-            boosters = [lgb.Booster(model_str=text) for text in class_texts]
+            booster = lgb.Booster(model_str=self._model_text)  # one per thread, as in __init__
             for t in share:
                 key, rows = self._keys[t], class_rows[t % k]
                 if key.features.size == 0 or rows.size == 0:
@@ -399,14 +366,18 @@ class PatternEvaluation:
                     tree_local[t], representative = kernels.restrict(
                         self._patterns[t], rows, self._representatives[t].size
                     )
-                values = boosters[t % k].predict(
+                # One iteration's pred_contrib: each of its k trees adds into its own class's block of
+                # n_features + 1 columns, which starts at zero, so the block of tree t's class holds tree t's
+                # values alone, bit for bit (what a one-class model of that tree would give, for k-1 trees more).
+                values = booster.predict(
                     self._features[representative],
                     start_iteration=t // k,
                     num_iteration=1,
                     pred_contrib=True,
                     num_threads=1,
                 )
-                tree_values[t] = np.ascontiguousarray(values[:, key.features]).reshape(-1)
+                block = (t % k) * (n_features + 1)
+                tree_values[t] = np.ascontiguousarray(values[:, block + key.features]).reshape(-1)
                 n_values[t] = representative.size
 
         _in_threads(explain, self._shares())
@@ -444,25 +415,3 @@ class PatternEvaluation:
                 total[:, rows] = part
         bound = max(rounding_bound(self._trees[c::k]) for c in range(k))
         return PatternContributions(values=np.ascontiguousarray(total.T), bound=bound)
-
-
-def class_model_text(model_text: str, n_classes: int, k: int) -> str:
-    """The trees of class `k` of a multiclass model as a one-output model text. LightGBM accumulates each
-    class's contributions in its own output slice, tree by tree in iteration order, so this model's
-    `pred_contrib` is bit-identical to that slice, at 1/K of the cost."""
-    head, _, rest = model_text.partition("\nTree=")
-    trees_text, marker, tail = ("Tree=" + rest).partition("end of trees")
-    trees = trees_text.split("Tree=")[1:]
-    kept = [tree.partition("\n")[2] for index, tree in enumerate(trees) if index % n_classes == k]
-    header = []
-    for line in head.splitlines():
-        if line.startswith("num_class="):
-            line = "num_class=1"
-        elif line.startswith("num_tree_per_iteration="):
-            line = "num_tree_per_iteration=1"
-        elif line.startswith("objective="):
-            line = "objective=regression"
-        elif line.startswith("tree_sizes="):
-            continue  # the trees are read one after the other instead
-        header.append(line)
-    return "\n".join(header) + "\n\n" + "".join(f"Tree={i}\n{tree}" for i, tree in enumerate(kept)) + marker + tail

@@ -109,6 +109,7 @@ def scoring_code_version() -> str:
     import models.cox
     import models.explain
     import models.grading
+    import models.lightgbm_trees
     import models.metrics
     import models.pattern_shap
     import models.survival
@@ -120,6 +121,7 @@ def scoring_code_version() -> str:
     for module in (
         sys.modules[__name__],
         models.explain,
+        models.lightgbm_trees,
         models.pattern_shap,
         models.grading,
         models.survival,
