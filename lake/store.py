@@ -227,11 +227,18 @@ class Lake:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def commit(self, releases: dict[str, dict[str, PurePath]], *, writer: str | None = None) -> dict[str, Any]:
+    def commit(
+        self,
+        releases: dict[str, dict[str, PurePath]],
+        *,
+        writer: str | None = None,
+        previous: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Record `releases` ({release: {"layer/table": version path}}) as the published state, atomically.
-        Returns the new manifest. The previous generation is kept as `retained`, and a copy of every generation
-        readers may still use stays in `_manifests/` (lake.manifest)."""
-        previous = self.manifest()
+        Returns the new manifest. The previous generation (`previous`: the current manifest unless a rebuild
+        replaces an unreadable one) is kept as `retained`, and a copy of every generation readers may still use
+        stays in `_manifests/` (lake.manifest)."""
+        previous = self.manifest() if previous is None else previous
         generation = max([int(previous.get("generation", 0))] + [g.generation for g in self.manifest_history()]) + 1
         manifest = {
             "generation": generation,
@@ -281,8 +288,11 @@ class Lake:
             release: {table: self.partition_dir(*table.split("/", 1), release) / name for table, name in files.items()}
             for release, files in releases.items()
         }
+        history = self.manifest_history()
         with self.commit_lock():
-            manifest = self.commit(paths, writer=f"rebuild{os.getpid()}")
+            manifest = self.commit(
+                paths, writer=f"rebuild{os.getpid()}", previous=history[-1].manifest if history else empty_manifest()
+            )
         manifest["rebuilt"] = how
         return manifest
 

@@ -20,5 +20,5 @@ How the model assets use it:
 Modules: `cox` (Cox partial-likelihood objective, Breslow baseline), `training` (inner-CV search),
 `grading`, `survival`, `cv` (case-grouped repeated stratified folds), `metrics`, `explain`,
 `registry`, `registry_store`, `scoring`, `pipeline`, `prospective`, `validation`, `challenge`, `conformal`,
-`pattern_shap`.
+`pattern_shap`, `lightgbm_trees` (the one reader of a LightGBM model's structure).
 """

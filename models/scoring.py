@@ -106,6 +106,7 @@ def scoring_code_version() -> str:
     is unchanged (an edited phrase or a new LightGBM rescores everything). Taken when this module is
     imported, so it describes the code that runs, not a file edited since."""
     import contracts.panels
+    import contracts.schemas
     import models.cox
     import models.explain
     import models.grading
@@ -128,6 +129,7 @@ def scoring_code_version() -> str:
         models.cox,
         models.metrics,
         contracts.panels,
+        contracts.schemas,
     ):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:16]
