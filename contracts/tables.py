@@ -460,3 +460,5 @@ LAKE_TABLES: tuple[TableSpec, ...] = (
 )
 TABLES_BY_PATH: dict[str, TableSpec] = {table.path: table for table in LAKE_TABLES}
 CATALOG_TABLES: tuple[TableSpec, ...] = tuple(table for table in LAKE_TABLES if table.in_catalog)
+# Partitioned tables without a catalog view (the rejects): committed with their release all the same.
+UNLISTED_TABLES: tuple[TableSpec, ...] = tuple(t for t in LAKE_TABLES if t.partitioned and not t.in_catalog)

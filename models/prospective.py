@@ -116,7 +116,8 @@ def _coverage_estimate(sets: list[str], truth: list[str], n_bootstrap: int, seed
 def grading_estimates(
     task: str, scores: pl.DataFrame, cohort: pl.DataFrame, *, n_bootstrap: int, seed: int
 ) -> list[MetricEstimate]:
-    rows = cohort.join(scores, on="case_id", how="inner")
+    # Sorted: a join's row order is not fixed, and the seeded bootstrap must see the same rows in the same order.
+    rows = cohort.join(scores, on="case_id", how="inner").sort("case_id")
     label = rows["label_index"].to_numpy().astype(int)
     if task == GBM_VS_LGG:
         estimates = grading_validation(
@@ -140,7 +141,8 @@ def grading_estimates(
 def survival_estimates(
     scores: pl.DataFrame, cohort: pl.DataFrame, training_rows: pl.DataFrame, *, n_bootstrap: int, seed: int
 ) -> list[MetricEstimate]:
-    rows = cohort.join(scores, on="case_id", how="inner")
+    # Sorted: a join's row order is not fixed, and the seeded bootstrap must see the same rows in the same order.
+    rows = cohort.join(scores, on="case_id", how="inner").sort("case_id")
     train = training_rows.filter(pl.col("overall_survival_days").is_not_null())
     horizons = [f"survival_probability_{m}m" for m in SURVIVAL_HORIZONS_MONTHS]
     return survival_validation(

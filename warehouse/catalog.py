@@ -33,7 +33,7 @@ from pathlib import Path, PurePath
 import duckdb
 import polars as pl
 
-from contracts.tables import CATALOG_TABLES, TableSpec
+from contracts.tables import CATALOG_TABLES, UNLISTED_TABLES, TableSpec
 from lake.crashpoints import crash_point
 from lake.files import replace_durably, temporary_file
 from lake.manifest import ManifestError, repair_command
@@ -135,10 +135,13 @@ def publish_catalog(
         os.unlink(temp_name)  # DuckDB wants to create the file itself
         releases, withheld = committed_releases(lake, tables)
         # The one version of every (release, table) this publish commits; views list exactly these files.
+        # Tables analysts do not see (the rejects) are committed with the release too, so their superseded
+        # versions are removed like every other table's.
+        committed_tables = [*tables, *(t for t in UNLISTED_TABLES if t not in tables)]
         files: dict[str, dict[str, PurePath]] = {
             release: {
                 table.path: path
-                for table in tables
+                for table in committed_tables
                 if table.partitioned
                 for path in [lake.resolve(table.layer, table.name, release)]
                 if path is not None
@@ -198,7 +201,7 @@ def publish_catalog(
             Path(temp_name).unlink(missing_ok=True)
             Path(temp_name + ".wal").unlink(missing_ok=True)
             raise
-        lake.remove_superseded([(t.layer, t.name) for t in tables if t.partitioned])
+        lake.remove_superseded([(t.layer, t.name) for t in committed_tables if t.partitioned])
     return published
 
 

@@ -124,3 +124,40 @@ def test_survival_harrell_c_on_new_patients_equals_scikit_survival():
     )[0]
     assert c["value"] == pytest.approx(expected, abs=1e-9)
     assert c["n"] == 100 and c["n_events"] == int(new["death_observed"].sum())
+
+
+@pytest.mark.parametrize("task", [GBM_VS_LGG, SURVIVAL_RISK])
+def test_intervals_are_the_same_whatever_order_the_rows_arrive_in(task):
+    """Two clean runs of one release give one table: the seeded bootstrap sees the rows in case order, not in the
+    order a join or a Parquet read happened to give them."""
+    matrix = _matrix(300, seed=9)
+    rng = np.random.default_rng(4)
+    scores = pl.DataFrame(
+        {
+            "case_id": matrix["case_id"],
+            "grade_probability_gbm": np.clip(matrix["label_gbm"].to_numpy() * 0.4 + rng.random(300) * 0.6, 0.01, 0.99),
+            "prediction_set": "LGG|GBM",
+            "survival_risk_score": rng.normal(size=300),
+            **{f"survival_probability_{m}m": rng.random(300) for m in (12, 24, 60)},
+        }
+    )
+
+    def validate(matrix: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
+        return prospective_validation(
+            task,
+            release="46.0",
+            model_version="m1",
+            training_release="45.0",
+            scores=scores,
+            matrix=matrix,
+            training_rows=_training_rows(matrix.sort("case_id"), 150, task),
+            cv_metrics={},
+            n_bootstrap=100,
+        )
+
+    first = validate(matrix, scores)
+    shuffled = validate(
+        matrix.sample(fraction=1.0, shuffle=True, seed=1), scores.sample(fraction=1.0, shuffle=True, seed=2)
+    )
+    assert first.filter(pl.col("ci_low").is_not_null()).height > 0
+    assert shuffled.equals(first)

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from contracts.tables import HARMONISED_PATIENTS, SCORES_GRADING
+from contracts.tables import HARMONISED_PATIENTS, SCORES_GRADING, UNLISTED_TABLES
 from lake.store import Lake
 from warehouse.catalog import main, publish_catalog
 
@@ -95,3 +95,24 @@ def test_a_connection_held_across_three_publishes_keeps_answering(two_release_ca
         assert held.execute("select count(*) from harmonised.patients").fetchone() == patients_before
     finally:
         held.close()
+
+
+def test_superseded_versions_of_the_rejects_are_removed_like_every_other_tables(two_release_catalog_copy, monkeypatch):
+    from lake import manifest as lake_manifest
+    from lake.manifest import READER_GENERATIONS
+
+    monkeypatch.setattr(lake_manifest, "READER_GRACE_SECONDS", 0.0)
+    data_dir, _, second = two_release_catalog_copy
+    catalog = data_dir / "warehouse.duckdb"
+    for table in UNLISTED_TABLES:
+        assert Lake(data_dir).committed_path(table.layer, table.name, second) is not None, f"{table.path} is committed"
+    for _ in range(READER_GENERATIONS + 2):
+        lake = Lake(data_dir)
+        for table in UNLISTED_TABLES:
+            lake.write_table(table, lake.read_table(table, second), second)
+        publish_catalog(lake, catalog, registry_path=data_dir / "model_registry.duckdb")
+    lake = Lake(data_dir)
+    for table in UNLISTED_TABLES:
+        versions = lake.versions(table.layer, table.name, second)
+        assert len(versions) == READER_GENERATIONS, f"{table.path}: {[v.path.name for v in versions]}"
+        assert lake.committed_path(table.layer, table.name, second) == versions[-1].path
