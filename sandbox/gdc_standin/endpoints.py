@@ -25,6 +25,15 @@ from sandbox.gdc_standin.data_protocol import (
     version_entry,
 )
 from sandbox.gdc_standin.faults import ActiveFaults, FaultInjector
+from sandbox.gdc_standin.filters import (
+    JsonDoc,
+    canonical_json,
+    check_facet_filters,
+    compile_filter,
+    field_path,
+    filters_without_field,
+    parse_filters,
+)
 from sandbox.gdc_standin.http_messages import (
     HttpError,
     Params,
@@ -37,16 +46,9 @@ from sandbox.gdc_standin.http_messages import (
     tsv_response,
 )
 from sandbox.gdc_standin.query import (
-    JsonDoc,
     build_projection,
-    canonical_json,
-    check_facet_filters,
-    compile_filter,
     compile_projection,
-    field_path,
-    filters_without_field,
     pagination,
-    parse_filters,
     parse_int_param,
     parse_sort,
     project,

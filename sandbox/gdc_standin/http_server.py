@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandbox.gdc_standin.bundle import BundleError, UnknownReleaseError
 from sandbox.gdc_standin.faults import ERROR_STATUS, ActiveFaults
+from sandbox.gdc_standin.filters import QueryError
 from sandbox.gdc_standin.http_messages import HttpError, Params, Response, error_response, json_response
-from sandbox.gdc_standin.query import QueryError
 
 if TYPE_CHECKING:  # the server's owner; imported for the annotation only (server.py imports this module)
     from sandbox.gdc_standin.server import GdcStandIn
