@@ -14,7 +14,14 @@ import time
 import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
+import transforms.copy_number_calls
+import transforms.marker_inputs
 import transforms.markers
+import transforms.mgmt_calls
+import transforms.mutation_calls
+import transforms.patient_checks
+import transforms.patient_documents
+import transforms.patient_fields
 import transforms.patients
 import transforms.survival
 import transforms.vocabularies
@@ -41,8 +48,26 @@ from transforms.patients import harmonise_patients, reconcile_case_counts
 from transforms.who_cns5 import classify_who_cns5
 
 _THIS = sys.modules[__name__]
-_PATIENT_CODE = (transforms.patients, transforms.survival, transforms.vocabularies, _THIS)
-_MARKER_CODE = (transforms.markers, transforms.vocabularies, _THIS)
+# Every module of the patients transform: an edit to any stage changes the code version of the patient assets.
+_PATIENT_CODE = (
+    transforms.patients,
+    transforms.patient_documents,
+    transforms.patient_fields,
+    transforms.patient_checks,
+    transforms.survival,
+    transforms.vocabularies,
+    _THIS,
+)
+# Every module of the marker calls: an edit to any stage changes the code version of the marker assets.
+_MARKER_CODE = (
+    transforms.markers,
+    transforms.marker_inputs,
+    transforms.mutation_calls,
+    transforms.copy_number_calls,
+    transforms.mgmt_calls,
+    transforms.vocabularies,
+    _THIS,
+)
 
 
 # What harmonise_patients and reconcile_case_counts read of raw/gdc_cases (not updated_datetime).

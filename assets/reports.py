@@ -1,6 +1,6 @@
-"""Reports layer: the plots of a release and one self-contained HTML report (reports/plots.py,
-reports/report.py), written to `<data>/reports/<release>/`; the key plots are embedded in the asset
-metadata so they show in the Dagster UI.
+"""Reports layer: the plots of a release and one self-contained HTML report (reports/plots.py and the
+figure families it gathers, reports/report.py), written to `<data>/reports/<release>/`; the key plots are
+embedded in the asset metadata so they show in the Dagster UI.
 
 Honesty about who is plotted: model-based curves (risk-group Kaplan-Meier, time-dependent AUC) use the
 patients the champion never saw when there are enough of them, and say so in the title otherwise; ROC and
@@ -14,8 +14,12 @@ import numpy as np
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+import reports.classifier_plots
+import reports.cohort_plots
+import reports.plot_common
 import reports.plots
 import reports.report
+import reports.survival_plots
 from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
@@ -76,7 +80,16 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
     kinds={"html"},
     owners=OWNERS["scores"],
     tags={"layer": "reports"},
-    code_version=source_version(reports.plots, reports.report, sys.modules[__name__]),
+    # Every module of the plots (reports/plots.py gathers the figure families): an edit to any changes the version.
+    code_version=source_version(
+        reports.plots,
+        reports.plot_common,
+        reports.survival_plots,
+        reports.classifier_plots,
+        reports.cohort_plots,
+        reports.report,
+        sys.modules[__name__],
+    ),
     description=(
         "Plots of a release (Kaplan-Meier by risk group and by WHO CNS5 class with numbers at risk and log-rank p, "
         "ROC and reliability for grading with prospective patients apart, time-dependent AUC, feature importance, "

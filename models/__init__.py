@@ -19,6 +19,7 @@ How the model assets use it:
 
 Modules: `cox` (Cox partial-likelihood objective, Breslow baseline), `training` (inner-CV search),
 `grading`, `survival`, `cv` (case-grouped repeated stratified folds), `metrics`, `explain`,
-`registry`, `registry_store`, `scoring`, `pipeline`, `prospective`, `validation`, `challenge`, `conformal`,
-`pattern_shap`, `lightgbm_trees` (the one reader of a LightGBM model's structure).
+`registry`, `registry_store`, `scoring`, `pipeline`, `prospective`, `validation` (with `validation_bootstrap`,
+`classification_validation`, `survival_validation`), `challenge`, `conformal`, `pattern_shap`, `lightgbm_trees`
+(the one reader of a LightGBM model's structure).
 """

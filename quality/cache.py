@@ -23,11 +23,15 @@ CHECK_NAME = "great_expectations"
 
 @functools.cache
 def _suites_fingerprint() -> str:
+    import quality.expectations
+    import quality.harmonised_suites
+    import quality.raw_suites
     import quality.suites
     import quality.tables
 
     digest = hashlib.sha256()
-    for module in (quality.suites, quality.tables):
+    # Every module the suites are built from: an edit to any invalidates the cached reports.
+    for module in (quality.suites, quality.raw_suites, quality.harmonised_suites, quality.expectations, quality.tables):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:12]
 

@@ -15,15 +15,11 @@ Exit codes: 0 done, 2 what was asked cannot be answered (the message says why).
 from __future__ import annotations
 
 import argparse
-import csv
 import difflib
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +28,9 @@ import duckdb
 from lake.object_store import configure_duckdb, is_object_url
 from lake.store import release_sort_key
 from reports.report import REPORT_FILE
+from warehouse.cli_output import format_table as format_table  # re-exported: callers take it from here
+from warehouse.cli_output import plain, write_result
+from warehouse.patient_card import HISTORY_VIEW, PATIENT_VIEW, patient_card
 
 CATALOG_FILE = "warehouse.duckdb"
 DEFAULT_TABLE_LIMIT = 100
@@ -72,92 +71,6 @@ def open_catalog(path: Path | str) -> duckdb.DuckDBPyConnection:
         return connection
     except (duckdb.Error, RuntimeError) as error:
         raise CliError(f"cannot open the catalog {path} read-only: {error}") from error
-
-
-# --- output ----------------------------------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready value."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    return value
-
-
-def _cell(value: Any, max_width: int) -> str:
-    if value is None:
-        text = "NULL"
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, float):
-        text = "NaN" if math.isnan(value) else f"{value:.6g}"
-    elif isinstance(value, (datetime, date)):
-        text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    elif isinstance(value, (list, tuple, dict)):
-        text = json.dumps(_plain(value), default=str)
-    else:
-        text = str(value)
-    text = text.replace("\r", " ").replace("\n", " ")
-    if max_width and len(text) > max_width:
-        text = text[: max(max_width - 1, 1)] + "…"
-    return text
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (bool, list, tuple, dict)):
-        return _cell(value, 0)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
-
-
-def _numeric(values: list[Any]) -> bool:
-    present = [v for v in values if v is not None]
-    return bool(present) and all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in present)
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int = 60) -> str:
-    """An aligned plain-text table: numbers right-aligned, NULL for missing, long cells cut at max_width."""
-    cells = [[_cell(v, max_width) for v in row] for row in rows]
-    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
-    right = [_numeric([row[i] for row in rows]) for i in range(len(columns))]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)
-        ).rstrip()
-
-    out = [line(list(columns)), "  ".join("-" * w for w in widths)]
-    out.extend(line(row) for row in cells)
-    return "\n".join(out)
-
-
-def write_result(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO, *, max_width: int = 60
-) -> None:
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_value(v) for v in row])
-    elif fmt == "json":
-        records = [{name: _plain(value) for name, value in zip(columns, row, strict=True)} for row in rows]
-        json.dump(records, out, indent=2, default=str, allow_nan=False)
-        out.write("\n")
-    else:
-        out.write(format_table(columns, rows, max_width=max_width) + "\n")
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -250,9 +163,6 @@ def cmd_tables(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 # --- glioma patient --------------------------------------------------------------------------------------------
 
-PATIENT_VIEW = "analytics.patient_scores_current"
-HISTORY_VIEW = "analytics.score_history"
-
 
 def _require_views(connection: duckdb.DuckDBPyConnection, *names: str) -> None:
     existing = {f"{s}.{n}" for s, n, _, _ in catalog_objects(connection)}
@@ -314,170 +224,6 @@ def _find_patient(connection: duckdb.DuckDBPyConnection, asked: str) -> dict[str
     raise CliError(f"no patient {asked} in the catalog (barcode TCGA-xx-xxxx or GDC case UUID){hint}")
 
 
-def _yes_no(value: Any, yes: str = "yes", no: str = "no", unknown: str = "unknown") -> str:
-    return unknown if value is None else yes if value else no
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    return "unknown" if value is None else f"{value:.{digits}f}"
-
-
-def _set(value: Any) -> str:
-    if value is None:
-        return "unknown"
-    return "{" + ", ".join(value.split("|")) + "}" if value else "{} (empty)"
-
-
-def _training_flag(value: Any) -> str:
-    if value is None:
-        return "unknown (model stored before training rows were recorded)"
-    return "yes — in-sample score, not a prediction" if value else "no — a genuine prediction"
-
-
-def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
-    p = patient
-    lines: list[str] = []
-
-    def section(title: str) -> None:
-        lines.extend(["", title])
-
-    def item(label: str, value: Any) -> None:
-        lines.append(f"  {label:<26}{value}")
-
-    lines.append(f"Patient {p['submitter_id']}  (GDC case {p['case_id']})")
-    lines.append(f"  project {p['project_id']}, newest published release {p['release']}")
-    section("Clinical")
-    item(
-        "age at diagnosis",
-        "unknown" if p["age_at_diagnosis_years"] is None else f"{p['age_at_diagnosis_years']:.1f} years",
-    )
-    item("sex", p["sex"] or "unknown")
-    item("primary diagnosis", p["primary_diagnosis"] or "unknown")
-    item("histology family", p["histology_family"] or "unknown")
-    item("WHO grade (recorded)", p["who_grade"] if p["who_grade"] is not None else "unknown")
-    item("Karnofsky score", p["karnofsky_score"] if p["karnofsky_score"] is not None else "unknown")
-    item(
-        "radiation / TMZ / chemo",
-        " / ".join(
-            _yes_no(p[c], unknown="not recorded")
-            for c in ("received_radiation", "received_temozolomide", "received_chemotherapy")
-        ),
-    )
-    survival = (
-        "unknown"
-        if p["overall_survival_days"] is None
-        else (
-            f"{p['overall_survival_days']:.0f} days, "
-            + (
-                "died"
-                if p["death_observed"]
-                else "censored (alive at last follow-up)"
-                if p["death_observed"] is not None
-                else "event unknown"
-            )
-        )
-    )
-    item("vital status", p["vital_status"] or "unknown")
-    item("overall survival", survival)
-
-    section("Molecular markers")
-    idh = p["idh_status"] or "not profiled"
-    item("IDH", f"{idh} ({p['idh_hotspot']})" if p["idh_hotspot"] else idh)
-    item("1p/19q codeletion", _yes_no(p["codeletion_1p19q"], unknown="not profiled"))
-    item(
-        "ATRX / TP53 / TERT", " / ".join(p[c] or "not profiled" for c in ("atrx_status", "tp53_status", "tert_status"))
-    )
-    item("7+/10-", _yes_no(p["chr7_gain_chr10_loss"], unknown="not profiled"))
-    item("EGFR amplified", _yes_no(p["egfr_amplified"], unknown="not profiled"))
-    item("CDKN2A/B homozygous del.", _yes_no(p["cdkn2a_homozygous_deletion"], unknown="not profiled"))
-    mgmt = _yes_no(p["mgmt_promoter_methylated"], "methylated", "unmethylated", "unknown")
-    if p["mgmt_stp27_probability"] is not None:
-        mgmt += f" (STP27 probability {p['mgmt_stp27_probability']:.2f}"
-        mgmt += f", source {p['mgmt_source']})" if p["mgmt_source"] else ")"
-    elif p["mgmt_source"]:
-        mgmt += f" (source {p['mgmt_source']})"
-    item("MGMT promoter", mgmt)
-
-    section("WHO CNS5 2021")
-    item("integrated class", p["who_cns5_class"] or "unknown")
-    item("CNS WHO grade", p["who_cns5_grade"] if p["who_cns5_grade"] is not None else "unknown")
-    if p["who_cns5_basis"]:
-        item("basis", p["who_cns5_basis"])
-    if p["not_classifiable_reason"]:
-        item("not classifiable because", p["not_classifiable_reason"])
-    item(
-        "MGMT / TMZ",
-        {
-            True: "MGMT methylated: temozolomide benefit expected",
-            False: "MGMT unmethylated: little temozolomide benefit expected",
-            None: "unknown (no MGMT call)",
-        }[p["tmz_relevant"]],
-    )
-
-    section("Grading (champion models, newest release)")
-    if p["grading_model_version"] is None:
-        lines.append("  not scored yet (no champion grading model has scored this release)")
-    else:
-        item("P(GBM)", f"{_number(p['grade_probability_gbm'])} -> {p['predicted_class']}")
-        coverage = p["conformal_coverage"]
-        at = f" at {coverage:.0%} coverage" if coverage is not None else ""
-        item("prediction set", f"{_set(p['prediction_set'])}{at}")
-        item("why", p["grading_explanation"] or "")
-        item("model", p["grading_model_version"])
-        item("in training set", _training_flag(p["grading_in_training_set"]))
-        grades = ", ".join(
-            f"{g}: {_number(p.get(f'grade_probability_{g}'), 2)}" for g in (2, 3, 4) if f"grade_probability_{g}" in p
-        )
-        item(
-            "WHO grade predicted",
-            f"{p['predicted_who_grade'] if p['predicted_who_grade'] is not None else 'unknown'} (P {grades})",
-        )
-        item("grade prediction set", f"{_set(p['grade_prediction_set'])}{at}")
-        item("why", p["grade_explanation"] or "")
-        item("grade model", p["grade_model_version"] or "none")
-        item("in training set", _training_flag(p["grade_in_training_set"]))
-
-    section("Survival risk (champion model, newest release)")
-    if p["survival_model_version"] is None:
-        lines.append("  not scored yet (no champion survival model has scored this release)")
-    else:
-        item("risk score", f"{_number(p['survival_risk_score'])} (log relative hazard; higher = worse)")
-        item("risk group", p["risk_group"] or "unknown")
-        horizons = [c for c in p if c.startswith("survival_probability_")]
-        item(
-            "survival probability",
-            ", ".join(f"{c.removeprefix('survival_probability_')}: {_number(p[c], 2)}" for c in horizons),
-        )
-        item("why", p["survival_explanation"] or "")
-        item("model", p["survival_model_version"])
-        item("in training set", _training_flag(p["survival_in_training_set"]))
-
-    section(f"Score history ({HISTORY_VIEW})")
-    if not history:
-        lines.append("  no scores yet")
-    else:
-        columns = ["release", "task", "model_version", "model_status", "current", "score", "in_training_set"]
-        rows = []
-        for h in history:
-            if h["task"] == "survival_risk":
-                score = f"risk {_number(h['survival_risk_score'])} ({h['risk_group']})"
-            else:
-                score = f"P(GBM) {_number(h['grade_probability_gbm'])} {h['predicted_class']}, grade {h['predicted_who_grade']}"
-            rows.append(
-                (
-                    h["release"],
-                    h["task"],
-                    h["model_version"],
-                    h["model_status"],
-                    "*" if h["is_current"] else "",
-                    score,
-                    h["in_training_set"],
-                )
-            )
-        lines.extend("  " + line for line in format_table(columns, rows, max_width=0).splitlines())
-    return "\n".join(lines) + "\n"
-
-
 def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     with open_catalog(args.catalog) as connection:
         _require_views(connection, PATIENT_VIEW, HISTORY_VIEW, "harmonised.patients")
@@ -489,7 +235,7 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
     history.sort(key=lambda h: (release_sort_key(h["release"]), h["task"], str(h["scored_at"]), h["model_version"]))
     if args.json:
-        json.dump({"patient": _plain(patient), "history": _plain(history)}, out, indent=2, default=str, allow_nan=False)
+        json.dump({"patient": plain(patient), "history": plain(history)}, out, indent=2, default=str, allow_nan=False)
         out.write("\n")
     else:
         out.write(patient_card(patient, history))

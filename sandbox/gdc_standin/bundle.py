@@ -29,15 +29,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sandbox.gdc_standin.filters import JsonDoc, canonical_json, compile_filter
 from sandbox.gdc_standin.hit_cache import HitCache
-from sandbox.gdc_standin.query import (
-    FacetCounts,
-    JsonDoc,
-    SortColumns,
-    SortKey,
-    canonical_json,
-    compile_filter,
-)
+from sandbox.gdc_standin.query import FacetCounts, SortColumns, SortKey
 
 # Endpoint -> (bundle file, the document's own id field). Projects are derived from the cases.
 DOC_ENDPOINTS: dict[str, tuple[str, str]] = {

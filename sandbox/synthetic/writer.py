@@ -2,6 +2,9 @@
 
 Each release is written into a temporary directory beside its final place and renamed into place, and
 CURRENT is replaced atomically afterwards, so a stand-in never serves a half-written release.
+
+What changes from release to release is in sandbox.synthetic.history, the ground truth sidecars in
+sandbox.synthetic.truth; this module writes the documents, data files and sidecars of each release.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import math
 import os
 import shutil
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,16 +28,23 @@ from contracts.panels import MGMT_STP27_PROBES, SSM_PANEL_GENES
 from sandbox.synthetic import cohort_model as cm
 from sandbox.synthetic import documents as docs
 from sandbox.synthetic.defects import Defect, apply_defect, choose_defects, defect_rng
+from sandbox.synthetic.history import (
+    ADDED_SHARE_OF_CHANGES,
+    State,
+    apply_changes,
+    cohort_namespace,
+    initial_state,
+    methylation_file_id,
+)
 from sandbox.synthetic.keyed import keyed_u64, keyed_uuids
 from sandbox.synthetic.methylation import HM27, HM450, beta_files, probe_panel
 from sandbox.synthetic.profiles import RELEASE_PROFILES, ReleaseProfile, release_date, status_document
 from sandbox.synthetic.ssm_catalog import VARIANTS
+from sandbox.synthetic.truth import FILES_TRUTH_SCHEMA, TRUTH_FILE, TRUTH_FILES_FILE, truth_frame
 
 MAX_CASES = 200_000
 # json.dumps with default separators (as the real bundle), without per-call option handling
 _ENCODE = json.JSONEncoder(check_circular=False).encode
-TRUTH_FILE = "_synthetic_truth.parquet"  # one row per case (and per case removed since the previous release)
-TRUTH_FILES_FILE = "_synthetic_truth_files.parquet"  # one row per methylation file
 SAMPLE_TYPES = {1: ("Primary Tumor", "01A"), 2: ("Recurrent Tumor", "02A")}
 
 
@@ -85,24 +94,6 @@ class BundleSummary:
     changes: dict[str, int] = field(default_factory=dict)  # release_change -> cases (multi-release)
 
 
-@dataclass
-class _State:
-    """What changes between releases of one synthetic history."""
-
-    members: list[int]  # pool indices in this release, in document order
-    censor_days: np.ndarray  # follow-up end per pool case
-    touched_label: dict[int, str]  # pool index -> label of the release that last changed the case
-    file_version: dict[tuple[int, int], int]  # (pool index, sample number) -> version
-    case_change: dict[int, str]  # pool index -> change in this release
-    removed: list[int]
-    died_now: set[int]
-    file_change: dict[tuple[int, int], tuple[str, str | None]]  # key -> (change, previous file id)
-
-
-def _namespace(seed: int) -> uuid.UUID:
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"glioma-synthetic-cohort:{seed}")
-
-
 def _updated_datetimes(seed: int, members: np.ndarray, labels: list[str]) -> list[str]:
     """Deterministic timestamps (GDC style: microseconds, Chicago offset) in the weeks before the release
     that last touched each case, so an untouched case keeps its timestamp from release to release."""
@@ -133,10 +124,6 @@ def _exchange_paths(a: Path, b: Path) -> bool:
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
-def _file_id(namespace: uuid.UUID, index: int, sample: int, version: int) -> str:
-    return docs.fast_uuid5(namespace, f"file:{index}:{sample}:v{version}")
-
-
 def _write_lines(path: Path, lines: Iterable[str]) -> int:
     """Stream lines to a file (no giant joined copy in memory); returns the bytes written."""
     with open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 22) as handle:
@@ -145,7 +132,7 @@ def _write_lines(path: Path, lines: Iterable[str]) -> int:
 
 
 def _write_release(
-    root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort, state: _State
+    root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort, state: State
 ) -> BundleSummary:
     """Write one release beside its final place, then publish it; on any failure the temporary
     directory is removed and the published release and CURRENT stay as they were."""
@@ -157,10 +144,10 @@ def _write_release(
 
 
 def _write_and_publish(
-    root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort, state: _State
+    root: Path, spec: CohortSpec, label: str, profile: ReleaseProfile, cohort: cm.Cohort, state: State
 ) -> BundleSummary:
     started = time.perf_counter()
-    namespace = _namespace(spec.seed)
+    namespace = cohort_namespace(spec.seed)
     releases = root / "releases"
     releases.mkdir(parents=True, exist_ok=True)
     final = releases / label
@@ -229,7 +216,7 @@ def _write_and_publish(
     del occurrence_ids, codes
 
     # --- methylation files ---
-    file_rows: dict[str, list] = {name: [] for name in _FILES_TRUTH_SCHEMA}  # truth, column-wise
+    file_rows: dict[str, list] = {name: [] for name in FILES_TRUTH_SCHEMA}  # truth, column-wise
     file_lines: list[tuple[int, int, str]] = []
     data_bytes = 0
     data_dir = str(tmp / "data") + os.sep
@@ -264,7 +251,7 @@ def _write_and_publish(
             for offset, beta in enumerate(built):
                 pos, i, sample = group[start + offset]
                 version = versions[start + offset]
-                file_id = _file_id(namespace, i, sample, version)
+                file_id = methylation_file_id(namespace, i, sample, version)
                 with open(data_dir + file_id, "wb") as handle:
                     handle.write(beta.data)
                 data_bytes += len(beta.data)
@@ -328,9 +315,9 @@ def _write_and_publish(
     total += _write_lines(tmp / "status.json", [status])
 
     # --- truth sidecars (outside the bundle contract) ---
-    truth = _truth_frame(cohort, state, label, members, case_ids, barcodes, project_ids, defects, namespace)
+    truth = truth_frame(cohort, state, label, members, case_ids, barcodes, project_ids, defects, namespace)
     truth.write_parquet(tmp / TRUTH_FILE)
-    files_truth = pl.DataFrame(file_rows, schema=_FILES_TRUTH_SCHEMA)
+    files_truth = pl.DataFrame(file_rows, schema=FILES_TRUTH_SCHEMA)
     files_truth = files_truth.sort("case_id", "sample_submitter_id")
     files_truth.write_parquet(tmp / TRUTH_FILES_FILE)
     total += (tmp / TRUTH_FILE).stat().st_size + (tmp / TRUTH_FILES_FILE).stat().st_size
@@ -372,166 +359,13 @@ def _write_and_publish(
     )
 
 
-_FILES_TRUTH_SCHEMA = {
-    "release": pl.String,
-    "file_id": pl.String,
-    "case_id": pl.String,
-    "submitter_id": pl.String,
-    "sample_submitter_id": pl.String,
-    "sample_type": pl.String,
-    "platform": pl.String,
-    "version": pl.String,
-    "md5sum": pl.String,
-    "file_size": pl.Int64,
-    "mgmt_promoter_methylated": pl.Boolean,
-    f"beta_{MGMT_STP27_PROBES[0]}": pl.Float64,
-    f"beta_{MGMT_STP27_PROBES[1]}": pl.Float64,
-    "stp27_probability": pl.Float64,
-    "file_change": pl.String,
-    "previous_file_id": pl.String,
-}
-
-_WHO_CNS5_CLASS = {
-    cm.IDHWT: "glioblastoma, IDH-wildtype",
-    cm.IDHMUT_NONCODEL: "astrocytoma, IDH-mutant",
-    cm.IDHMUT_CODEL: "oligodendroglioma, IDH-mutant and 1p/19q-codeleted",
-}
-
-
-def _truth_frame(
-    cohort: cm.Cohort,
-    state: _State,
-    label: str,
-    members: np.ndarray,
-    case_ids: list[str],
-    barcodes: list[str],
-    project_ids: list[str],
-    defects: dict[int, Defect],
-    namespace: uuid.UUID,
-) -> pl.DataFrame:
-    """Latent truth per case of the release, plus rows for cases removed since the previous release."""
-    removed = np.asarray(sorted(state.removed), dtype=np.int64)
-    idx = np.concatenate([members, removed])
-    in_release = np.concatenate([np.ones(len(members), bool), np.zeros(len(removed), bool)])
-    censor = state.censor_days[idx]
-    death = cohort.true_death_days[idx]
-    observed = death <= censor
-    mutated = docs.mutated_matrix(cohort)[idx]
-    subtype = cohort.subtype[idx]
-    # WHO CNS5 2021 (Louis2021), from the complete latent markers: IDH-wt diffuse astrocytic glioma with
-    # GBM histology, EGFR amplification, +7/-10 or a TERT promoter mutation -> glioblastoma, grade 4; IDH-wt
-    # without them -> not classifiable (NEC); IDH-mut astrocytoma grade 4 with CDKN2A homozygous deletion
-    # (or grade 4 histology); oligodendroglioma grade 2/3.
-    idh_wt_gbm = (subtype == cm.IDHWT) & (
-        cohort.egfr_amplified[idx]
-        | cohort.chr7_gain_chr10_loss[idx]
-        | cohort.mutated["TERT"][idx]
-        | (cohort.who_grade[idx] == 4)
-    )
-    cns5_class = np.where(
-        subtype == cm.IDHWT,
-        np.where(idh_wt_gbm, "glioblastoma, IDH-wildtype", "not classifiable"),
-        np.where(subtype == cm.IDHMUT_CODEL, _WHO_CNS5_CLASS[cm.IDHMUT_CODEL], _WHO_CNS5_CLASS[cm.IDHMUT_NONCODEL]),
-    )
-    cns5_grade = np.where(
-        subtype == cm.IDHWT,
-        np.where(idh_wt_gbm, 4, 0),
-        np.where(
-            (subtype == cm.IDHMUT_NONCODEL) & cohort.cdkn2a_homozygous_deletion[idx],
-            4,
-            np.where(subtype == cm.IDHMUT_CODEL, np.minimum(cohort.who_grade[idx], 3), cohort.who_grade[idx]),
-        ),
-    )
-    n_files = cohort.methylation_profiled[idx].astype(int) * (1 + cohort.recurrent_sample[idx].astype(int))
-    removed_ids = [docs.fast_uuid5(namespace, f"case:{i}") for i in removed]
-    removed_barcodes = [docs.barcode(int(cohort.project[i]), int(i)) for i in removed]
-    ordered_defects = [defects.get(pos) for pos in range(len(members))] + [None] * len(removed)
-    kps = cohort.karnofsky[idx]
-    return pl.DataFrame(
-        {
-            "release": [label] * len(idx),
-            "case_id": case_ids + removed_ids,
-            "submitter_id": barcodes + removed_barcodes,
-            "project_id": project_ids + [cm.PROJECT_IDS[p] for p in cohort.project[removed]],
-            "in_release": in_release,
-            "release_change": [state.case_change.get(int(i), "unchanged") for i in members]
-            + ["removed"] * len(removed),
-            "molecular_subtype": [cm.SUBTYPE_NAMES[s] for s in subtype],
-            "idh_status": np.where(cohort.idh_mutant[idx], "mutant", "wildtype"),
-            "idh_gene": [g or None for g in cohort.idh_gene[idx]],
-            "idh_hotspot": [
-                f"{g} {h}" if g else None for g, h in zip(cohort.idh_gene[idx], cohort.idh_hotspot[idx], strict=True)
-            ],
-            "codeletion_1p19q": cohort.codeletion_1p19q[idx],
-            "partial_1p_loss": cohort.partial_1p_loss[idx],
-            "egfr_amplified": cohort.egfr_amplified[idx],
-            "cdkn2a_homozygous_deletion": cohort.cdkn2a_homozygous_deletion[idx],
-            "chr7_gain_chr10_loss": cohort.chr7_gain_chr10_loss[idx],
-            "mgmt_promoter_methylated": cohort.mgmt_methylated[idx],
-            "who_grade": cohort.who_grade[idx].astype(np.int8),
-            "who_cns5_class": cns5_class.astype(str),
-            "who_cns5_grade": pl.Series([int(g) or None for g in cns5_grade], dtype=pl.Int8),
-            "histology": cohort.histology[idx].astype(str),
-            "mutated_genes": _gene_lists(mutated),
-            "ssm_profiled": cohort.ssm_profiled[idx],
-            "cnv_profiled": cohort.cnv_profiled[idx],
-            "methylation_profiled": cohort.methylation_profiled[idx],
-            "n_methylation_files": n_files.astype(np.int64),
-            "age_at_diagnosis_days": cohort.age_at_diagnosis_days[idx],
-            "age_at_diagnosis_years": cohort.age_at_diagnosis_days[idx] / 365.25,
-            "sex": np.where(cohort.male[idx], "male", "female"),
-            "karnofsky_score": pl.Series([int(k) if k > 0 else None for k in kps], dtype=pl.Int16),
-            "received_radiation": [None if r == "not reported" else r == "yes" for r in cohort.radiation[idx]],
-            "received_temozolomide": [None if r == "not reported" else r == "yes" for r in cohort.temozolomide[idx]],
-            "true_death_days": death,
-            "follow_up_end_days": censor,
-            "overall_survival_days": np.where(observed, death, censor).astype(np.float64),
-            "death_observed": observed,
-            "vital_status_reported": ~cohort.vital_status_not_reported[idx],
-            "died_since_previous_release": [int(i) in state.died_now for i in idx],
-            "defect_kind": [d.kind if d else None for d in ordered_defects],
-            "defect_field": [d.field if d else None for d in ordered_defects],
-            "defect_value": [None if d is None or d.value is None else str(d.value) for d in ordered_defects],
-        }
-    )
-
-
-def _gene_lists(mutated: np.ndarray) -> list[list[str]]:
-    """Per row, the SSM_PANEL_GENES symbols that are True (vectorised split of the nonzero entries)."""
-    if mutated.shape[0] == 0:
-        return []
-    rows, cols = np.nonzero(mutated)
-    symbols = np.array(SSM_PANEL_GENES, dtype=object)[cols]
-    bounds = np.searchsorted(rows, np.arange(1, mutated.shape[0]))
-    return [part.tolist() for part in np.split(symbols, bounds)]
-
-
-def _initial_state(cohort: cm.Cohort, n_cases: int, label: str) -> _State:
-    return _State(
-        members=list(range(n_cases)),
-        censor_days=cohort.censor_days.copy(),
-        touched_label={i: label for i in range(cohort.n)},
-        file_version={},
-        case_change={i: "initial" for i in range(n_cases)},
-        removed=[],
-        died_now=set(),
-        file_change={},
-    )
-
-
 def write_bundle(root: Path, spec: CohortSpec) -> BundleSummary:
     """Write one release (root/releases/<label>/) and point root/CURRENT at it."""
     root = Path(root)
     cohort = cm.draw_cohort(spec.n_cases, spec.seed, spec.methylation_share)
-    state = _initial_state(cohort, spec.n_cases, spec.release_label)
+    state = initial_state(cohort, spec.n_cases, spec.release_label)
     state.file_change = {(i, s): ("initial", None) for i in range(spec.n_cases) for s in (1, 2)}
     return _write_release(root, spec, spec.release_label, RELEASE_PROFILES[spec.profile], cohort, state)
-
-
-CHANGE_KINDS = ("follow_up_updated", "removed", "file_new_version")
-CHANGE_KIND_SHARES = (0.5, 0.2, 0.3)  # of the changed existing cases
-ADDED_SHARE_OF_CHANGES = 0.2  # new cases, as a share of the changed-case count
-FOLLOW_UP_EXTENSION_DAYS = (90, 730)
 
 
 def write_multi_release(
@@ -572,64 +406,13 @@ def write_multi_release(
     if pool_n > docs.MAX_POOL_CASES:
         raise ValueError(f"{pool_n} cases over all releases exceed the barcode space ({docs.MAX_POOL_CASES})")
     cohort = cm.draw_cohort(pool_n, spec.seed, spec.methylation_share)
-    state = _initial_state(cohort, spec.n_cases, releases[0])
+    state = initial_state(cohort, spec.n_cases, releases[0])
     state.file_change = {(i, s): ("initial", None) for i in range(spec.n_cases) for s in (1, 2)}
-    namespace = _namespace(spec.seed)
+    namespace = cohort_namespace(spec.seed)
     next_new = spec.n_cases
     summaries = []
     for ordinal, (label, profile_name) in enumerate(zip(releases, profile_names, strict=True)):
         if ordinal > 0:
-            next_new = _apply_changes(cohort, state, label, ordinal, spec.seed, change_share, next_new, namespace)
+            next_new = apply_changes(cohort, state, label, ordinal, spec.seed, change_share, next_new, namespace)
         summaries.append(_write_release(root, spec, label, RELEASE_PROFILES[profile_name], cohort, state))
     return summaries
-
-
-def _apply_changes(
-    cohort: cm.Cohort,
-    state: _State,
-    label: str,
-    ordinal: int,
-    seed: int,
-    change_share: float,
-    next_new: int,
-    namespace: uuid.UUID,
-) -> int:
-    rng = np.random.default_rng([seed, 0xC4A, ordinal])
-    members = np.asarray(state.members, dtype=np.int64)
-    n_change = int(round(change_share * len(members)))
-    n_added = int(round(ADDED_SHARE_OF_CHANGES * n_change))
-    n_existing = min(n_change - n_added, len(members))
-    chosen = np.sort(rng.choice(members, n_existing, replace=False)) if n_existing else np.array([], np.int64)
-    kinds = rng.choice(len(CHANGE_KINDS), n_existing, p=CHANGE_KIND_SHARES)
-    extension = rng.integers(*FOLLOW_UP_EXTENSION_DAYS, n_existing)
-    state.case_change, state.removed, state.died_now, state.file_change = {}, [], set(), {}
-    removed = set()
-    for i, kind, ext in zip(chosen.tolist(), kinds.tolist(), extension.tolist(), strict=True):
-        change = CHANGE_KINDS[kind]
-        if change == "file_new_version" and not cohort.methylation_profiled[i]:
-            change = "follow_up_updated"  # no file to re-version
-        if change == "removed":
-            removed.add(i)
-            continue
-        if change == "follow_up_updated":
-            before = state.censor_days[i]
-            state.censor_days[i] = before + ext
-            if before < cohort.true_death_days[i] <= state.censor_days[i]:
-                state.died_now.add(i)
-        else:
-            old_version = state.file_version.get((i, 1), 1)
-            state.file_version[(i, 1)] = old_version + 1
-            state.file_change[(i, 1)] = ("new_version", _file_id(namespace, i, 1, old_version))
-        state.case_change[i] = change
-        state.touched_label[i] = label
-    added = list(range(next_new, next_new + n_added))
-    if added and added[-1] >= cohort.n:
-        raise AssertionError("synthetic case pool too small for the requested changes")
-    for i in added:
-        state.case_change[i] = "added"
-        state.touched_label[i] = label
-        state.file_change[(i, 1)] = ("added", None)
-        state.file_change[(i, 2)] = ("added", None)
-    state.removed = sorted(removed)
-    state.members = [i for i in state.members if i not in removed] + added
-    return next_new + n_added
