@@ -4,6 +4,7 @@ statistic, sets are nested in the coverage, and the calibrator survives a JSON r
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -128,7 +129,7 @@ def test_sets_are_nested_and_grow_as_coverage_rises():
         fit_conformal(calibration_probability, calibration_label, c).prediction_set_mask(test_probability)
         for c in (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
     ]
-    for smaller, larger in zip(masks, masks[1:], strict=True):
+    for smaller, larger in itertools.pairwise(masks):
         assert not (smaller & ~larger).any()  # every set contains the set of the lower coverage
     sizes = [m.sum(axis=1).mean() for m in masks]
     assert sizes == sorted(sizes) and sizes[-1] > sizes[0]

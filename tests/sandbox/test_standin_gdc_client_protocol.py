@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import random
@@ -221,7 +222,7 @@ def test_ranged_segments_reassemble_byte_identical_with_matching_md5(server, con
     url = f"{server.base_url}/data/{LARGE}"
     expected_md5 = requests.get(url, stream=True, timeout=30).headers["Content-MD5"]
     bounds = sorted({0, LARGE_SIZE, *random.Random(3).sample(range(1, LARGE_SIZE), 6)})
-    segments = list(zip(bounds, bounds[1:], strict=True))  # 7 uneven [begin, end) segments
+    segments = list(itertools.pairwise(bounds))  # 7 uneven [begin, end) segments
 
     def fetch(segment: tuple[int, int]) -> tuple[int, bytes]:
         begin, end = segment
