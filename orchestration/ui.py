@@ -7,7 +7,12 @@
 Starts the GDC stand-in on 127.0.0.1 serving the bundle root, then `dagster dev` with GDC_BASE_URL
 pointing at it, so the release sensor ticks green at once. Write the next release into the root
 (`python -m sandbox.synthetic.next_release --root PATH`) and the running sensor starts its refresh.
-Ctrl-C, or SIGTERM to this process, stops dagster dev (and everything it started) and the stand-in.
+Ctrl-C, SIGTERM or SIGHUP to this process stops dagster dev (and everything it started) and the stand-in.
+
+Killed hard (SIGKILL, a crash), it still takes dagster dev with it: a watchdog process stops dagster dev's
+process group when this launcher is gone. One instance per DAGSTER_HOME: a second launcher on the same home
+exits with code 3 naming the running one's pid and port (DAGSTER_HOME/ui.lock), and stops what a launcher
+killed together with its watchdog left behind. See orchestration/ui_guard.py.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import time
 from pathlib import Path
 
 from gdc.client import LIVE_GDC_BASE_URL
+from orchestration import ui_guard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_BUNDLE = Path("data") / "bundles" / "synthetic-1100-seed7"
 STOP_GRACE_SECONDS = 20.0
+ALREADY_RUNNING = 3  # exit code when another instance serves the same DAGSTER_HOME
 
 
 def dagster_dev_command(port: int, host: str = "127.0.0.1") -> list[str]:
@@ -38,26 +45,12 @@ def ui_environment(base_url: str, data_dir: Path, dagster_home: Path) -> dict[st
         "GDC_BASE_URL": base_url,
         "GLIOMA_DATA_DIR": str(data_dir.resolve()),
         "DAGSTER_HOME": str(dagster_home.resolve()),
+        # Inherited by everything dagster dev starts: how a later launcher recognises this one's orphans.
+        ui_guard.MARKER_ENV: str(dagster_home.resolve()),
     }
 
 
-def _stop_group(pgid: int) -> None:
-    """SIGTERM what is left of dagster dev's process group, then SIGKILL it."""
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 0.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-
-
-def run(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle-root", type=Path, default=None, help=f"bundle root to serve (default {DEMO_BUNDLE})")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("GLIOMA_DATA_DIR", "data")))
@@ -69,12 +62,62 @@ def run(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"use the live GDC API ({LIVE_GDC_BASE_URL}); the sensor then downloads every glioma case",
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def run(argv: list[str] | None = None) -> int:
+    import psutil
+
+    args = _parser().parse_args(argv)
+    home = args.dagster_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    record = {
+        "launcher_pid": os.getpid(),
+        "launcher_started": psutil.Process().create_time(),  # tells this launcher from a later one with its pid
+        "port": args.port,
+        "ui_url": f"http://127.0.0.1:{args.port}",
+        "dagster_home": str(home),
+    }
+    # First of all, so that a second `make ui` says who is in the way before it binds any port.
+    try:
+        lock_fd = ui_guard.acquire(home, record)
+    except ui_guard.AlreadyRunning as refusal:
+        print(refusal, file=sys.stderr)
+        return ALREADY_RUNNING
+    try:
+        return _serve(args, home, lock_fd, record)
+    finally:
+        os.close(lock_fd)
+
+
+def _take_over(home: Path) -> bool:
+    """Stop what a launcher killed together with its watchdog left on `home`; False if a `dagster dev` that
+    no launcher started serves it (stopping someone's hand-started instance is not ours to do)."""
+    orphans = ui_guard.ui_processes(home)
+    if orphans:
+        print(
+            f"taking over {home}: stopping {len(orphans)} processes a killed `make ui` left running "
+            f"(pids {', '.join(str(p.pid) for p in orphans)})",
+            flush=True,
+        )
+        ui_guard.stop_processes(orphans)
+    foreign = ui_guard.foreign_dagster(home)
+    if foreign:
+        running = ", ".join(f"{role} pid {pid}" + (f" on port {port}" if port else "") for pid, role, port in foreign)
+        print(
+            f"a Dagster instance that `make ui` did not start is running on DAGSTER_HOME {home}: {running}.\n"
+            "Stop it first, or pass another --dagster-home.",
+            file=sys.stderr,
+        )
+    return not foreign
+
+
+def _serve(args: argparse.Namespace, home: Path, lock_fd: int, record: dict) -> int:
     from sandbox.gdc_standin import GdcStandIn
 
-    args.dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = args.dagster_home / "dagster.yaml"
+    if not _take_over(home):
+        return ALREADY_RUNNING
+    instance_yaml = home / "dagster.yaml"
     if not instance_yaml.exists():  # `make ui` copies it; a direct call gets the same instance settings
         instance_yaml.write_text((REPO_ROOT / "orchestration" / "dagster.yaml").read_text())
     standin = None
@@ -99,42 +142,54 @@ def run(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    # Its own process group: on Ctrl-C/SIGTERM this launcher stops the whole group (webserver, daemon,
-    # code servers, run workers), also when dagster dev itself does not exit in time.
-    child = subprocess.Popen(
-        dagster_dev_command(args.port),
+    # The watchdog (orchestration/ui_guard.py) runs dagster dev in its own process group and stops that
+    # group when this launcher closes the pipe or dies: no dagster dev outlives its stand-in.
+    read_fd, write_fd = os.pipe()
+    watchdog = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.ui_guard", "--pipe-fd", str(read_fd)]
+        + ["--grace", str(STOP_GRACE_SECONDS), "--", *dagster_dev_command(args.port)],
         cwd=REPO_ROOT,
+        # Its own session: a signal to make's group or a closed terminal reaches this launcher, which stops the
+        # UI in order, but never the watchdog, which must outlive a launcher killed with the group.
         start_new_session=True,
-        env=ui_environment(base_url, args.data_dir, args.dagster_home),
+        pass_fds=(read_fd, lock_fd),  # lock_fd: the lock stays held until the watchdog has stopped dagster dev
+        env=ui_environment(base_url, args.data_dir, home),
     )
+    os.close(read_fd)
+    ui_guard.write_record(lock_fd, {**record, "standin_url": base_url, "watchdog_pid": watchdog.pid})
     print(f"Dagster UI: http://127.0.0.1:{args.port} (Ctrl-C stops it and the stand-in)", flush=True)
 
-    stopping: list[float] = []
+    stopping: list[float] = []  # when a stop was asked for (a signal, or this launcher's own exit)
 
-    def forward(_signum, _frame):
-        # SIGTERM for either: dagster dev shuts its webserver, daemon and code servers down on it, while a
-        # SIGINT may be ignored by a child started from a non-interactive shell (background jobs ignore it).
-        if child.poll() is None and not stopping:
+    def stop(*_ignored) -> None:
+        # SIGHUP too: a closed terminal then stops the UI in order instead of leaving it to the watchdog.
+        if not stopping:
             stopping.append(time.monotonic())
-            child.send_signal(signal.SIGTERM)
+            try:
+                os.write(write_fd, ui_guard.STOP_MESSAGE)
+            except OSError:  # the watchdog is gone already
+                pass
+            os.close(write_fd)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
     try:
-        # dagster dev may wait for in-progress runs before it exits: after the grace period the group is stopped.
-        while child.poll() is None and not (stopping and time.monotonic() - stopping[0] > STOP_GRACE_SECONDS):
+        # The watchdog exits once dagster dev's group is gone: after the grace period plus the group kill.
+        while watchdog.poll() is None and not (stopping and time.monotonic() - stopping[0] > STOP_GRACE_SECONDS + 30):
             time.sleep(0.5)
     finally:
-        if child.poll() is None:
-            child.terminate()
+        asked = bool(stopping)
+        stop()
         try:
-            child.wait(timeout=5)
+            watchdog.wait(timeout=STOP_GRACE_SECONDS + 30)
         except subprocess.TimeoutExpired:
-            pass
-        _stop_group(child.pid)
+            watchdog.kill()
+            watchdog.wait()
+        # Only if the watchdog was killed: dagster dev then got SIGTERM from PR_SET_PDEATHSIG; the rest stops here.
+        ui_guard.stop_processes(ui_guard.ui_processes(home), grace=STOP_GRACE_SECONDS)
         if standin is not None:
             standin.stop()
-    return 0
+    return 0 if asked else watchdog.returncode
 
 
 if __name__ == "__main__":
