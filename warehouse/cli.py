@@ -31,6 +31,7 @@ from reports.report import REPORT_FILE
 from warehouse.cli_output import format_table as format_table  # re-exported: callers take it from here
 from warehouse.cli_output import plain, write_result
 from warehouse.patient_card import HISTORY_VIEW, PATIENT_VIEW, patient_card
+from warehouse.readonly import ReadOnlyError, check_query, lake_directories, restrict
 
 CATALOG_FILE = "warehouse.duckdb"
 DEFAULT_TABLE_LIMIT = 100
@@ -67,8 +68,9 @@ def open_catalog(path: Path | str) -> duckdb.DuckDBPyConnection:
     try:
         connection = duckdb.connect(str(path), read_only=True)
         if connection.execute("select count(*) from duckdb_views() where sql like '%s3://%'").fetchone()[0]:
-            configure_duckdb(connection)
-        return connection
+            configure_duckdb(connection)  # views over an object store: httpfs needs external access
+            return connection
+        return restrict(connection, lake_directories(connection))
     except (duckdb.Error, RuntimeError) as error:
         raise CliError(f"cannot open the catalog {path} read-only: {error}") from error
 
@@ -81,7 +83,12 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def run_sql(connection: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple[list[str], list[tuple], bool]:
-    """Columns, rows (at most `limit`; None or 0 = all) and whether more rows were left out."""
+    """Columns, rows (at most `limit`; None or 0 = all) and whether more rows were left out. Queries only
+    (warehouse.readonly.check_query)."""
+    try:
+        check_query(sql)
+    except ReadOnlyError as error:
+        raise CliError(str(error)) from error
     try:
         result = connection.execute(sql)
         if result.description is None:
@@ -187,6 +194,13 @@ def _find_patient(connection: duckdb.DuckDBPyConnection, asked: str) -> dict[str
         f"select * from {PATIENT_VIEW} where upper(submitter_id) = upper(?) or case_id = lower(?)",
         [key, key],
     )
+    if len({row["case_id"] for row in rows}) > 1:
+        # A catalog published before duplicate barcodes were quarantined: name every case instead of picking one.
+        cases = ", ".join(sorted(f"{row['case_id']} ({row['project_id']})" for row in rows))
+        raise CliError(
+            f"barcode {asked} is ambiguous: it names {len(rows)} cases of the newest release ({cases}); "
+            "ask for one by its GDC case UUID"
+        )
     if rows:
         return rows[0]
     everywhere = _records(
