@@ -5,11 +5,13 @@
     glioma tables
     glioma patient TCGA-06-0125
     glioma report            # path of the newest release's HTML report
+    glioma verify            # every committed lake file checked against its footer's content hash
 
 The catalog is `--catalog PATH`, else `$GLIOMA_DATA_DIR/warehouse.duckdb`, else `./data/warehouse.duckdb`.
 Its views name the lake's Parquet files by absolute path, so it opens from any working directory; a
 refresh republishes it by atomic rename and never blocks (or is blocked by) this command.
-Exit codes: 0 done, 2 what was asked cannot be answered (the message says why).
+Queries only: COPY, EXPORT, ATTACH, SET and the like are refused, and no file outside the lake is read.
+Exit codes: 0 done, 1 `verify` found damaged files, 2 what was asked cannot be answered (the message says why).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from warehouse.cli_output import format_table as format_table  # re-exported: ca
 from warehouse.cli_output import plain, write_result
 from warehouse.patient_card import HISTORY_VIEW, PATIENT_VIEW, patient_card
 from warehouse.readonly import ReadOnlyError, check_query, lake_directories, restrict
+from warehouse.verify import report as verify_report
+from warehouse.verify import verify_lake
 
 CATALOG_FILE = "warehouse.duckdb"
 DEFAULT_TABLE_LIMIT = 100
@@ -259,6 +263,15 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 # --- glioma report ---------------------------------------------------------------------------------------------
 
 
+def cmd_verify(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if is_object_url(args.catalog):
+        raise CliError("glioma verify checks a local data directory: run it where the lake is")
+    data_dir = Path(args.catalog).expanduser().resolve().parent
+    if not (data_dir / "lake").is_dir():
+        raise CliError(f"no lake beside the catalog {args.catalog}: point --catalog at a data directory's catalog")
+    return verify_report(verify_lake(data_dir), out)
+
+
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if is_object_url(args.catalog):
         raise CliError(
@@ -353,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     patient.add_argument("barcode", help="TCGA patient barcode (TCGA-xx-xxxx) or GDC case UUID")
     patient.add_argument("--json", action="store_true", help="the card's data as JSON")
     patient.set_defaults(handler=cmd_patient)
+
+    verify = commands.add_parser(
+        "verify", help="check every committed lake file against the content hash in its footer; name damaged ones"
+    )
+    verify.set_defaults(handler=cmd_verify)
 
     report = commands.add_parser("report", help="path of a release's HTML report (newest by default)")
     report.add_argument("release", nargs="?", default=None, help="GDC release label, e.g. 45.0")
