@@ -429,20 +429,19 @@ class Lake:
         return pq.read_metadata(self.storage.open_input(self.table_path(layer, table, release))).num_rows
 
     def releases(self, layer: str, table: str) -> list[str]:
-        """Release labels with a partition of this table this lake reads, oldest first."""
+        """Release labels with a readable partition of this table this lake reads, oldest first. A partition whose
+        file is damaged (named by `glioma verify`) is left out: the catalog withholds its release rather than
+        publish views that fail, and comparisons with the past skip it rather than fail every later refresh."""
         labels = []
         for name in self.storage.child_names(self.table_dir(layer, table)):
             match = _RELEASE_DIR.match(name)
-            if match and self.resolve(layer, table, match["label"]) is not None:
+            if match and self.readable(layer, table, match["label"]):
                 labels.append(match["label"])
         return sorted(labels, key=release_sort_key)
 
     def previous_release(self, layer: str, table: str, release: str) -> str | None:
-        """The newest earlier release whose partition is readable: a damaged older partition (named by `glioma
-        verify`) is skipped, so comparisons with the past do not fail every later refresh."""
         earlier = [r for r in self.releases(layer, table) if release_sort_key(r) < release_sort_key(release)]
-        readable = [r for r in earlier if self.readable(layer, table, r)]
-        return readable[-1] if readable else None
+        return earlier[-1] if earlier else None
 
 
 def write_parquet_atomic(

@@ -96,3 +96,16 @@ def test_a_barcode_naming_two_cases_is_ambiguous_in_the_cli(two_release_catalog_
     code, _, err = _glioma(data_dir / "warehouse.duckdb", "patient", barcode)
     assert code == 2
     assert f"barcode {barcode} is ambiguous" in err and twin["case_id"][0] in err
+
+
+def test_the_next_publish_withholds_a_release_whose_committed_file_is_damaged(two_release_catalog_copy):
+    data_dir, first, second = two_release_catalog_copy
+    path = _committed(data_dir, first)
+    path.write_bytes(path.read_bytes()[:100])
+    published = publish_catalog(
+        Lake(data_dir), data_dir / "warehouse.duckdb", registry_path=data_dir / "model_registry.duckdb"
+    )
+    assert published.releases == [second]
+    assert "harmonised/patients" in published.withheld_releases[first]
+    code, out, err = _glioma(data_dir / "warehouse.duckdb", "sql", "--csv", "select count(*) from harmonised.patients")
+    assert code == 0, err
