@@ -9,6 +9,8 @@ reliability show training and prospective patients apart.
 
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -41,6 +43,19 @@ from reports.report import ReportSection, png_metadata_markdown, write_release_r
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
 MIN_UNSEEN = 30
+# Figures are drawn while the report is within this budget; later ones say they were skipped.
+REPORT_TIME_BUDGET_SECONDS = 300.0
+# The file of each figure of the report (what the plot functions are given, and where a failed one says why).
+FIGURE_FILES = {
+    "km_risk_group": "km_risk_group.png",
+    "km_who_cns5": "km_who_cns5_class.png",
+    "roc": "grading_roc.png",
+    "reliability": "grading_reliability.png",
+    "td_auc": "survival_td_auc.png",
+    "importance": "feature_importance.png",
+    "cohort": "cohort_summary.png",
+    "drift": "score_drift.png",
+}
 REPORT_KEY = AssetKey(["reports", "release_report"])
 # After the catalog: the plots must not delay the scores analysts wait for.
 CATALOG_KEY = AssetKey(["warehouse", "catalog"])
@@ -100,6 +115,33 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
     release = context.partition_key
     started = time.monotonic()
     out = lake.reports_dir(release)
+    try:
+        return _draw_report(context, lake, release, out, started)
+    except Exception as error:  # after the publish: say what failed, never fail the run
+        message = f"{type(error).__name__}: {str(error)[:500]}"
+        context.log.error(f"release report {release} could not be built: {message}")
+        try:
+            index = write_release_report(
+                release, out, [], gx_data_docs=None, summary_rows=[("release", release), ("report", message)]
+            )
+        except Exception:
+            index = None
+        return MaterializeResult(
+            metadata={
+                "report": MetadataValue.path(str(index)) if index else "not written",
+                "report_error": message,
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
+
+
+def _embedded_png(path: Path) -> MetadataValue | str:
+    return MetadataValue.md(png_metadata_markdown(path)) if path.exists() else "not drawn"
+
+
+def _draw_report(
+    context: AssetExecutionContext, lake: LakeResource, release: str, out: Path, started: float
+) -> MaterializeResult:
     read = lake.lake.read_table
     patients = (
         read(HARMONISED_PATIENTS, release)
@@ -120,9 +162,30 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
     sections: list[ReportSection] = []
     figures: dict[str, dict] = {}
 
-    def add(name: str, title: str, caption: str, result) -> None:
-        figures[name] = result.figures
-        sections.append(ReportSection(title=title, image=result.path, caption=caption))
+    failures: dict[str, str] = {}
+
+    def add(name: str, title: str, caption: str, draw: Callable[[], plots.PlotResult]) -> None:
+        """Draw one figure. The report runs after the catalog publish, so it must not fail the run: a figure that
+        raises, or one past the time budget, becomes a figure that says why, and the others are still drawn."""
+        path = out / FIGURE_FILES[name]
+        if time.monotonic() - started > REPORT_TIME_BUDGET_SECONDS:
+            reason = f"not drawn: the report's {REPORT_TIME_BUDGET_SECONDS:.0f} s budget was spent"
+        else:
+            try:
+                result = draw()
+            except Exception as error:  # any failure of one figure is reported in its place
+                reason = f"could not be drawn: {type(error).__name__}: {str(error)[:300]}"
+                context.log.warning(f"release report {release}, figure {name} {reason}")
+            else:
+                figures[name] = result.figures
+                sections.append(ReportSection(title=title, image=result.path, caption=caption))
+                return
+        failures[name] = reason
+        try:
+            result = plots.message_plot(path, title, f"This figure {reason}.")
+        except Exception:  # not even a message figure: the section is left out, the report goes on
+            return
+        sections.append(ReportSection(title=title, image=result.path, caption=f"This figure {reason}."))
 
     # Survival by risk group: the champion's groups on the patients it never saw, when there are enough.
     risk = survival.join(patients.select("case_id", "overall_survival_days", "death_observed"), on="case_id")
@@ -137,10 +200,10 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
         "km_risk_group",
         "Overall survival by risk group",
         f"Kaplan-Meier, {who}; n = {shown.height}.",
-        plots.plot_kaplan_meier(
+        lambda: plots.plot_kaplan_meier(
             shown,
             "risk_group",
-            path=out / "km_risk_group.png",
+            path=out / FIGURE_FILES["km_risk_group"],
             title=f"Release {release}: risk groups, " + ("unseen patients" if honest else "incl. training patients"),
         ),
     )
@@ -148,11 +211,11 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
         "km_who_cns5",
         "Overall survival by WHO CNS5 class",
         "Kaplan-Meier of every harmonised patient.",
-        plots.plot_kaplan_meier(
+        lambda: plots.plot_kaplan_meier(
             patients,
             "who_cns5_class",
             title=f"Release {release}: survival by WHO CNS5 class",
-            path=out / "km_who_cns5_class.png",
+            path=out / FIGURE_FILES["km_who_cns5"],
         ),
     )
     labelled = grading.join(matrix.select("case_id", "label_gbm"), on="case_id").filter(
@@ -164,13 +227,15 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
         "roc",
         "GBM vs LGG: ROC",
         "Training patients and prospective patients (never seen by the model) apart.",
-        plots.plot_grading_roc(label, probability, cohort_labels=cohorts, path=out / "grading_roc.png"),
+        lambda: plots.plot_grading_roc(label, probability, cohort_labels=cohorts, path=out / FIGURE_FILES["roc"]),
     )
     add(
         "reliability",
         "GBM vs LGG: reliability",
         "Quantile-binned calibration with the prediction histogram.",
-        plots.plot_reliability(label, probability, cohort_labels=cohorts, path=out / "grading_reliability.png"),
+        lambda: plots.plot_reliability(
+            label, probability, cohort_labels=cohorts, path=out / FIGURE_FILES["reliability"]
+        ),
     )
     if cox is not None and cox[3] is not None:
         training_rows = cox[3]
@@ -179,13 +244,13 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
             "td_auc",
             "Time-dependent AUC of the survival risk score",
             f"Cumulative/dynamic AUC on {who}.",
-            plots.plot_time_dependent_auc(
+            lambda: plots.plot_time_dependent_auc(
                 training_rows["overall_survival_days"].to_numpy(),
                 training_rows["death_observed"].to_numpy(),
                 test["overall_survival_days"].to_numpy(),
                 test["death_observed"].to_numpy().astype(bool),
                 test["survival_risk_score"].to_numpy(),
-                path=out / "survival_td_auc.png",
+                path=out / FIGURE_FILES["td_auc"],
             ),
         )
     if gbm is not None:
@@ -194,26 +259,26 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
             "importance",
             "Global feature importance (GBM vs LGG)",
             f"Gain share, champion {gbm[0].model_version}.",
-            plots.plot_feature_importance(
-                global_importance(model.booster, model.feature_names), path=out / "feature_importance.png"
+            lambda: plots.plot_feature_importance(
+                global_importance(model.booster, model.feature_names), path=out / FIGURE_FILES["importance"]
             ),
         )
     add(
         "cohort",
         "Cohort summary",
         "Age, markers, WHO CNS5 classes and survival events of the release.",
-        plots.plot_cohort_summary(patients, path=out / "cohort_summary.png"),
+        lambda: plots.plot_cohort_summary(patients, path=out / FIGURE_FILES["cohort"]),
     )
     if gbm is not None:
         add(
             "drift",
             "Score drift against the previous release",
             "GBM probability per patient in both releases.",
-            plots.plot_score_drift(
+            lambda: plots.plot_score_drift(
                 _previous_scores(lake, SCORES_GRADING, release, gbm[0].model_version),
                 grading,
                 "grade_probability_gbm",
-                path=out / "score_drift.png",
+                path=out / FIGURE_FILES["drift"],
             ),
         )
     prospective = read(MODELS_PROSPECTIVE_VALIDATION, release)
@@ -243,10 +308,11 @@ def release_report(context: AssetExecutionContext, lake: LakeResource) -> Materi
             "report": MetadataValue.path(str(index)),
             "plots": len(sections),
             "seconds": round(time.monotonic() - started, 2),
-            "km_risk_group": MetadataValue.md(png_metadata_markdown(out / "km_risk_group.png")),
-            "grading_roc": MetadataValue.md(png_metadata_markdown(out / "grading_roc.png")),
-            "km_who_cns5_class": MetadataValue.md(png_metadata_markdown(out / "km_who_cns5_class.png")),
+            "km_risk_group": _embedded_png(out / FIGURE_FILES["km_risk_group"]),
+            "grading_roc": _embedded_png(out / FIGURE_FILES["roc"]),
+            "km_who_cns5_class": _embedded_png(out / FIGURE_FILES["km_who_cns5"]),
             "figures": MetadataValue.json(figures),
+            "figures_not_drawn": MetadataValue.json(failures),
         }
     )
 

@@ -37,6 +37,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from lake.integrity import CONTENT_HASH_KEY, LakeCorruptionError, content_hash, footer_problem, read_verified
 from lake.manifest import (
     HISTORY_DIR,
     MANIFEST_FILE,
@@ -55,28 +56,11 @@ from lake.object_store import LakeStorage, LocalStorage, lake_storage
 
 LEGACY_PART_FILE = "part-0.parquet"  # written before versioning; still read (and published) when nothing newer is
 COMMIT_LOCK_FILE = "_commit.lock"
-# Parquet key-value metadata: a hash of the rows without the `release` column, so a table whose content
-# did not change between releases is recognised from its footer and the work on it is not redone.
-CONTENT_HASH_KEY = "glioma.content_hash"
 # Row groups of tables declared with a lookup order (contracts.tables.TableSpec.lookup_order): small enough that
 # a lookup of one patient reads ~1/10 of a 100,000-row table, large enough to keep zstd effective.
 LOOKUP_ROW_GROUP_ROWS = 8192
 _VERSION_FILE = re.compile(r"^part-(?P<time>\d{20})-(?P<writer>[A-Za-z0-9_-]+)\.parquet$")
 _WRITER_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def content_hash_update(digest: Any, frame: pl.DataFrame) -> None:
-    """Feed a frame's content (columns, types and row hashes; not `release`) into `digest`."""
-    content = frame.drop("release", strict=False)
-    digest.update(repr(content.schema).encode())
-    if content.height:
-        digest.update(content.hash_rows(seed=0).to_numpy().tobytes())
-
-
-def content_hash(frame: pl.DataFrame) -> str:
-    digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
-    content_hash_update(digest, frame)
-    return digest.hexdigest()
 
 
 _RELEASE_DIR = re.compile(r"^release=(?P<label>.+)$")
@@ -401,15 +385,29 @@ class Lake:
         )
 
     def read(self, layer: str, table: str, release: str) -> pl.DataFrame:
-        return pl.read_parquet(self.storage.open_input(self.table_path(layer, table, release)))
+        """The partition's rows, verified against the content hash in its footer (lake.integrity): a damaged file
+        raises LakeCorruptionError naming it, the table and the release."""
+        path = self.table_path(layer, table, release)
+        if not self.storage.is_local:  # an upload is whole or absent; reading it twice would cost two downloads
+            return pl.read_parquet(self.storage.open_input(path))
+        return read_verified(path, path, f"{layer}/{table}", release)
 
     def scan(self, layer: str, table: str, release: str) -> pl.LazyFrame:
-        """A lazy frame over a partition: projection and predicates push down on a local lake; from an object
+        """A lazy frame over a partition: projection and predicates push down on a local lake (its footer is checked
+        first, so a truncated file is named; the rows are verified by `read` and `glioma verify`); from an object
         store the (zstd, column-compressed) file is fetched whole."""
         path = self.table_path(layer, table, release)
         if self.storage.is_local:
+            problem = footer_problem(path)
+            if problem is not None:
+                raise LakeCorruptionError(path, f"{layer}/{table}", release, problem)
             return pl.scan_parquet(path)
         return pl.read_parquet(self.storage.open_input(path)).lazy()
+
+    def readable(self, layer: str, table: str, release: str) -> bool:
+        """The partition this lake reads has a readable footer (a cheap check; `read` verifies the rows)."""
+        path = self.resolve(layer, table, release)
+        return path is not None and (not self.storage.is_local or footer_problem(path) is None)
 
     def read_file(self, path: PurePath) -> pl.DataFrame:
         return pl.read_parquet(self.storage.open_input(path))
@@ -431,11 +429,13 @@ class Lake:
         return pq.read_metadata(self.storage.open_input(self.table_path(layer, table, release))).num_rows
 
     def releases(self, layer: str, table: str) -> list[str]:
-        """Release labels with a partition of this table this lake reads, oldest first."""
+        """Release labels with a readable partition of this table this lake reads, oldest first. A partition whose
+        file is damaged (named by `glioma verify`) is left out: the catalog withholds its release rather than
+        publish views that fail, and comparisons with the past skip it rather than fail every later refresh."""
         labels = []
         for name in self.storage.child_names(self.table_dir(layer, table)):
             match = _RELEASE_DIR.match(name)
-            if match and self.resolve(layer, table, match["label"]) is not None:
+            if match and self.readable(layer, table, match["label"]):
                 labels.append(match["label"])
         return sorted(labels, key=release_sort_key)
 
@@ -497,7 +497,14 @@ class ParquetPartitionSink:
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._temp: Path | None = None
-        self._digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
+        self._digest = self._new_digest()
+
+    def _new_digest(self) -> Any:
+        """The content hash of the whole table, fed chunk by chunk: the same digest `content_hash` gives the rows
+        read back (schema once, then every row's hash), so a read can verify the file."""
+        digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
+        digest.update(repr(pl.DataFrame(schema=self.schema).drop("release", strict=False).schema).encode())
+        return digest
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -508,15 +515,15 @@ class ParquetPartitionSink:
     def reset(self) -> None:
         self.abort()
         self.rows = 0
-        self._digest = hashlib.sha256(f"polars-{pl.__version__}".encode())
+        self._digest = self._new_digest()
 
     def add(self, hits: list[Any]) -> None:
         frame = self.build(hits)
         if frame.height == 0:
             return
-        frame = frame.select(list(self.schema))
+        frame = frame.select(list(self.schema)).cast(self.schema)  # type: ignore[arg-type]
         self._open().write_table(frame.to_arrow().cast(self.arrow_schema))
-        content_hash_update(self._digest, frame)
+        self._digest.update(frame.drop("release", strict=False).hash_rows(seed=0).to_numpy().tobytes())
         self.rows += frame.height
 
     def commit(self) -> WrittenTable:

@@ -19,6 +19,7 @@ import polars as pl  # noqa: E402
 
 from reports.plot_common import (  # noqa: E402
     PlotResult,
+    bounded_bin_edges,
     finish,
     group_colours,
     message_plot,
@@ -115,7 +116,7 @@ def plot_cohort_summary(patients: pl.DataFrame, *, path: Path, title: str = "Coh
             age = patients["age_at_diagnosis_years"].cast(pl.Float64).fill_nan(None)
             figures["missing_age"] = int(age.null_count())
             present = age.drop_nulls()
-            edges = np.arange(0.0, max(95.0, float(present.max() or 0) + 5.0), 5.0)
+            edges = bounded_bin_edges(float(present.max() or 0) + 5.0, width=5.0, floor=95.0)
             tallest = 0.0
             for p in projects:
                 ages = age.filter((project == p) & age.is_not_null()).to_numpy()

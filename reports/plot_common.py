@@ -51,6 +51,27 @@ _CYCLE: tuple[str, ...] = (
 _PREFERRED_ORDER: tuple[str, ...] = (*RISK_GROUPS, "training", "cross-validation", "prospective")
 
 
+MAX_TICKS = 12
+
+
+def axis_ticks(top: float, steps: Sequence[float], max_ticks: int = MAX_TICKS) -> np.ndarray:
+    """Ticks 0, step, 2*step, ... covering [0, top] with the first of `steps` that needs at most `max_ticks`; for a
+    larger `top`, a power-of-ten multiple of the last step. Never more than max_ticks + 1 ticks, whatever the data
+    say (a survival time of 1e12 days must not ask for billions of ticks)."""
+    top = float(top) if math.isfinite(top) and top > 0 else 1.0
+    step = next((s for s in steps if top / s <= max_ticks), None)
+    if step is None:
+        step = float(steps[-1]) * 10 ** math.ceil(math.log10(top / (float(steps[-1]) * max_ticks)))
+    return np.arange(0.0, math.floor(top / step) * step + step / 2, step)[: max_ticks + 1]
+
+
+def bounded_bin_edges(top: float, width: float, floor: float, max_bins: int = 60) -> np.ndarray:
+    """Histogram edges 0, width, ... up to max(floor, top): at most `max_bins` bins, wider ones for a larger `top`."""
+    top = max(floor, float(top) if math.isfinite(top) else floor)
+    width = max(width, top / max_bins)
+    return np.arange(0.0, top + width, width)[: max_bins + 1]
+
+
 class PlotResult(NamedTuple):
     """The written PNG and the figures it shows (JSON-ready: str, int, float, None, lists, dicts)."""
 

@@ -31,6 +31,7 @@ from reports.plot_common import (  # noqa: E402
     FIGSIZE,
     PlotResult,
     as_float,
+    axis_ticks,
     finish,
     group_colours,
     message_plot,
@@ -117,8 +118,7 @@ def plot_kaplan_meier(
 
     months = days / DAYS_PER_MONTH
     max_months = float(months.max()) if months.size else 0.0
-    step = next((s for s in (12, 24, 36, 60, 120) if max_months / s <= 10), 240)
-    ticks = np.arange(0.0, max(max_months, 1e-9) + 1e-9, step)
+    ticks = axis_ticks(max_months, (12, 24, 36, 60, 120, 240), max_ticks=10)
     colours = group_colours(drawn)
 
     row_height = 0.36 if any("\n" in _row_label(name) for name in drawn) else 0.26

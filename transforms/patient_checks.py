@@ -21,11 +21,13 @@ MISSING_REQUIRED_FIELD = "missing_required_field"
 CONFLICTING_DUPLICATE_DOCUMENTS = "conflicting_duplicate_documents"
 INVALID_JSON = "invalid_json"
 MALFORMED_DOCUMENT = "malformed_document"
+UNENCODABLE_TEXT = "unencodable_text"
 UNMAPPED_VALUE = "unmapped_value"
 INVALID_NUMBER = "invalid_number"
 AGE_OUT_OF_RANGE = "age_out_of_range"
 INVALID_KARNOFSKY_SCORE = "invalid_karnofsky_score"
 INVALID_BARCODE = "invalid_barcode"
+DUPLICATE_SUBMITTER_ID = "duplicate_submitter_id"
 
 ERROR_SCHEMA = {
     "row": pl.UInt32,

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from transforms import vocabularies as vocab
-from transforms.patient_checks import INVALID_JSON, MALFORMED_DOCUMENT, with_keys
+from transforms.patient_checks import INVALID_JSON, MALFORMED_DOCUMENT, UNENCODABLE_TEXT, with_keys
 
 _PLAIN_DIAGNOSIS_ID = re.compile(r"_diagnosis$")
 
@@ -186,6 +186,14 @@ def _texts(entity: dict[str, Any], keys: tuple[str, ...]) -> list[str | None]:
     return values
 
 
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or a \uDC00-\uDFFF one not preceded by one: half
+# a UTF-16 pair (what transforms.raw_tables escapes such text as).
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
 def _parse_document(row: int, document: str | None, out: Extraction) -> dict[str, Any] | None:
     """The document as a JSON object, or None (with an invalid_json / malformed_document error) if it is not one."""
     try:
@@ -195,6 +203,16 @@ def _parse_document(row: int, document: str | None, out: Extraction) -> dict[str
         return None
     if not isinstance(doc, dict):
         out.error(row, "document", document, MALFORMED_DOCUMENT, "is not a JSON object")
+        return None
+    if "\\u" in document and (match := _LONE_SURROGATE.search(document)) is not None:
+        start = max(0, match.start() - 60)
+        out.error(
+            row,
+            "document",
+            document[start : match.end() + 60],
+            UNENCODABLE_TEXT,
+            f"holds the lone surrogate {match.group(0)}, text no UTF-8 table can hold",
+        )
         return None
     return doc
 

@@ -15,6 +15,7 @@ from transforms import survival as surv
 from transforms import vocabularies as vocab
 from transforms.patient_checks import (
     AGE_OUT_OF_RANGE,
+    DUPLICATE_SUBMITTER_ID,
     ERROR_SCHEMA,
     INVALID_BARCODE,
     INVALID_KARNOFSKY_SCORE,
@@ -71,6 +72,16 @@ def structural_errors(parsed: Parsed) -> Step:
             pl.col("submitter_id"),
             INVALID_BARCODE,
             "is not a TCGA patient barcode (TCGA-XX-XXXX)",
+        ),
+        # Two cases under one barcode: which of them a barcode lookup (and every TCGA table joined on it) means
+        # cannot be told, so neither is published.
+        error_frame(
+            frame,
+            (pl.col("submitter_id").is_not_null() & (pl.len().over("release", "submitter_id") > 1)),
+            "submitter_id",
+            pl.col("submitter_id"),
+            DUPLICATE_SUBMITTER_ID,
+            "is also the barcode of another case of this release (which patient it names cannot be told)",
         ),
     ]
     return Step(frame, errors, [])
@@ -172,7 +183,7 @@ def read_age(frame: pl.DataFrame) -> Step:
         ),
         error_frame(
             frame,
-            ((age < 0) | (age > MAX_AGE_YEARS)).fill_null(False),
+            ((age < 0) | (age > MAX_AGE_YEARS) | age.is_nan()).fill_null(False),
             pl.col("_age_field"),
             pl.col("_age_raw"),
             AGE_OUT_OF_RANGE,
@@ -387,6 +398,7 @@ def _treatment_flags(treatments: pl.DataFrame) -> pl.DataFrame:
 
 _SURVIVAL_EXPLANATIONS = {
     surv.NEGATIVE_SURVIVAL_TIME: "is a negative number of days (before diagnosis)",
+    surv.SURVIVAL_TIME_OUT_OF_RANGE: "is outside 0-32872 days (GDC's range for day fields) or not a finite number",
     surv.DEAD_WITHOUT_DEATH_DAY: "is missing although vital_status is Dead (no event time; not guessed)",
     surv.ALIVE_WITH_DEATH_DAY: "is recorded although vital_status is Alive (contradiction)",
     surv.FOLLOW_UP_AFTER_DEATH: "is a follow-up later than the death day (contact after death: one of them is wrong)",

@@ -34,6 +34,7 @@ from contracts.schemas import PATIENTS_SCHEMA, QUARANTINE_SCHEMA
 from transforms.patient_checks import (
     AGE_OUT_OF_RANGE,
     CONFLICTING_DUPLICATE_DOCUMENTS,
+    DUPLICATE_SUBMITTER_ID,
     ERROR_SCHEMA,
     INVALID_BARCODE,
     INVALID_JSON,
@@ -42,6 +43,7 @@ from transforms.patient_checks import (
     MALFORMED_DOCUMENT,
     MISSING_CASE_ID,
     MISSING_REQUIRED_FIELD,
+    UNENCODABLE_TEXT,
     UNMAPPED_VALUE,
     Step,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "AGE_OUT_OF_RANGE",
     "CASES_TABLE",
     "CONFLICTING_DUPLICATE_DOCUMENTS",
+    "DUPLICATE_SUBMITTER_ID",
     "INVALID_BARCODE",
     "INVALID_JSON",
     "INVALID_KARNOFSKY_SCORE",
@@ -74,6 +77,7 @@ __all__ = [
     "MISSING_REQUIRED_FIELD",
     "NOTES_SCHEMA",
     "PARSE_BATCH_ROWS",
+    "UNENCODABLE_TEXT",
     "UNMAPPED_VALUE",
     "HarmonisedPatients",
     "harmonise_patients",

@@ -48,10 +48,20 @@ def _key(value: Any) -> str | None:
 # Compact and key-sorted: the same document always gives the same bytes (idempotent rewrites). One
 # encoder for all documents: json.dumps with options builds a new encoder on every call.
 _DOCUMENT_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+# For the rare document holding text UTF-8 cannot encode (a lone surrogate such as "\ud800", valid JSON): every
+# non-ASCII character escaped, which is the same JSON value and plain ASCII text, so the document is kept losslessly
+# and the harmoniser quarantines the case by name (transforms.patient_documents).
+_ASCII_DOCUMENT_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True)
 
 
 def _dump(document: Mapping[str, Any]) -> str:
-    return _DOCUMENT_ENCODER.encode(document)
+    text = _DOCUMENT_ENCODER.encode(document)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _ASCII_DOCUMENT_ENCODER.encode(document)
+    return text
 
 
 class _Columns:
@@ -104,7 +114,7 @@ def raw_cases_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.
         project_ids(value if value is None or value.__class__ is str else _key(value))
         value = doc.get("updated_datetime")
         updated(value if value is None or value.__class__ is str else _key(value))
-        dumped(_DOCUMENT_ENCODER.encode(doc))
+        dumped(_dump(doc))
     v["release"].extend([release] * rows)
     return table.frame()
 
@@ -176,7 +186,7 @@ def raw_ssm_occurrences_table(
             )
         )
         gene_offsets.append(len(genes))
-        dumped(_DOCUMENT_ENCODER.encode(doc))
+        dumped(_dump(doc))
     v["release"].extend([release] * rows)
     return table.frame()
 
@@ -210,7 +220,7 @@ def raw_cnv_occurrences_table(
         changes(value if value is None or value.__class__ is str else _key(value))
         value = cnv.get("cnv_change_5_category")
         categories(value if value is None or value.__class__ is str else _key(value))
-        dumped(_DOCUMENT_ENCODER.encode(doc))
+        dumped(_dump(doc))
     v["release"].extend([release] * rows)
     return table.frame()
 

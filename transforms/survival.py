@@ -35,6 +35,10 @@ The rule (`survival_rule` names the branch; a rejection sends the case to quaran
         and nothing more)
     nothing                                      -> kept, no endpoint       `no_follow_up`
 
+Any day beyond GDC's data-dictionary maximum for day fields (32,872 days, 90 years), or not a finite number,
+rejects the case as `survival_time_out_of_range`: a value like 1e12 is a data error, and it would make every
+survival curve, axis and horizon that uses it meaningless.
+
 Any negative day (death or follow-up, on any branch) rejects the case as `negative_survival_time`:
 a day before diagnosis means the record's dates are wrong, and the endpoint cannot be trusted even when
 the negative value is not the one it would use (TCGA carries `-1` follow-ups: TCGA-TQ-A7RS, TCGA-QH-A6CX).
@@ -60,6 +64,9 @@ SURVIVAL_RULES: tuple[str, ...] = (
 )
 
 NEGATIVE_SURVIVAL_TIME = "negative_survival_time"
+SURVIVAL_TIME_OUT_OF_RANGE = "survival_time_out_of_range"
+# GDC data dictionary: days_to_death, days_to_last_follow_up, days_to_follow_up range 0..32872 (90 years).
+MAX_SURVIVAL_DAYS = 32872.0
 DEAD_WITHOUT_DEATH_DAY = "dead_without_death_day"
 ALIVE_WITH_DEATH_DAY = "alive_with_death_day"
 FOLLOW_UP_AFTER_DEATH = "follow_up_after_death"
@@ -116,9 +123,14 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
     unreported = vital.is_null()
     has_death = death.is_not_null()
     follow_up_after_death = (last_fu > death).fill_null(False)
+    # NaN and inf included: neither is a number of days.
+    death_out_of_range = has_death & ((death > MAX_SURVIVAL_DAYS) | death.is_nan()).fill_null(False)
+    follow_up_out_of_range = ((last_fu > MAX_SURVIVAL_DAYS) | last_fu.is_nan()).fill_null(False)
 
     rejection = (
-        pl.when(dead & has_death & (death < 0))
+        pl.when(death_out_of_range | follow_up_out_of_range)
+        .then(pl.lit(SURVIVAL_TIME_OUT_OF_RANGE))
+        .when(dead & has_death & (death < 0))
         .then(pl.lit(NEGATIVE_SURVIVAL_TIME))
         .when(dead & ~has_death)
         .then(pl.lit(DEAD_WITHOUT_DEATH_DAY))
@@ -132,7 +144,11 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(NEGATIVE_SURVIVAL_TIME))
     )
     rejection_field = (
-        pl.when(dead & ~has_death)
+        pl.when(death_out_of_range)
+        .then(pl.col("days_to_death_field"))
+        .when(follow_up_out_of_range)
+        .then(pl.col("last_follow_up_field"))
+        .when(dead & ~has_death)
         .then(pl.col("days_to_death_field"))
         .when(has_death & ((death < 0) | alive))
         .then(pl.col("days_to_death_field"))
@@ -141,7 +157,11 @@ def overall_survival(frame: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("negative_follow_up_field"))
     )
     rejection_value = (
-        pl.when(dead & ~has_death)
+        pl.when(death_out_of_range)
+        .then(death.cast(pl.String))
+        .when(follow_up_out_of_range)
+        .then(last_fu.cast(pl.String))
+        .when(dead & ~has_death)
         .then(pl.lit(None, dtype=pl.String))
         .when(has_death & ((death < 0) | alive))
         .then(death.cast(pl.String))

@@ -5,11 +5,13 @@
     glioma tables
     glioma patient TCGA-06-0125
     glioma report            # path of the newest release's HTML report
+    glioma verify            # every committed lake file checked against its footer's content hash
 
 The catalog is `--catalog PATH`, else `$GLIOMA_DATA_DIR/warehouse.duckdb`, else `./data/warehouse.duckdb`.
 Its views name the lake's Parquet files by absolute path, so it opens from any working directory; a
 refresh republishes it by atomic rename and never blocks (or is blocked by) this command.
-Exit codes: 0 done, 2 what was asked cannot be answered (the message says why).
+Queries only: COPY, EXPORT, ATTACH, SET and the like are refused, and no file outside the lake is read.
+Exit codes: 0 done, 1 `verify` found damaged files, 2 what was asked cannot be answered (the message says why).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from reports.report import REPORT_FILE
 from warehouse.cli_output import format_table as format_table  # re-exported: callers take it from here
 from warehouse.cli_output import plain, write_result
 from warehouse.patient_card import HISTORY_VIEW, PATIENT_VIEW, patient_card
+from warehouse.readonly import ReadOnlyError, check_query, lake_directories, restrict
+from warehouse.verify import report as verify_report
+from warehouse.verify import verify_lake
 
 CATALOG_FILE = "warehouse.duckdb"
 DEFAULT_TABLE_LIMIT = 100
@@ -67,8 +72,9 @@ def open_catalog(path: Path | str) -> duckdb.DuckDBPyConnection:
     try:
         connection = duckdb.connect(str(path), read_only=True)
         if connection.execute("select count(*) from duckdb_views() where sql like '%s3://%'").fetchone()[0]:
-            configure_duckdb(connection)
-        return connection
+            configure_duckdb(connection)  # views over an object store: httpfs needs external access
+            return connection
+        return restrict(connection, lake_directories(connection))
     except (duckdb.Error, RuntimeError) as error:
         raise CliError(f"cannot open the catalog {path} read-only: {error}") from error
 
@@ -81,7 +87,12 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def run_sql(connection: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple[list[str], list[tuple], bool]:
-    """Columns, rows (at most `limit`; None or 0 = all) and whether more rows were left out."""
+    """Columns, rows (at most `limit`; None or 0 = all) and whether more rows were left out. Queries only
+    (warehouse.readonly.check_query)."""
+    try:
+        check_query(sql)
+    except ReadOnlyError as error:
+        raise CliError(str(error)) from error
     try:
         result = connection.execute(sql)
         if result.description is None:
@@ -187,6 +198,13 @@ def _find_patient(connection: duckdb.DuckDBPyConnection, asked: str) -> dict[str
         f"select * from {PATIENT_VIEW} where upper(submitter_id) = upper(?) or case_id = lower(?)",
         [key, key],
     )
+    if len({row["case_id"] for row in rows}) > 1:
+        # A catalog published before duplicate barcodes were quarantined: name every case instead of picking one.
+        cases = ", ".join(sorted(f"{row['case_id']} ({row['project_id']})" for row in rows))
+        raise CliError(
+            f"barcode {asked} is ambiguous: it names {len(rows)} cases of the newest release ({cases}); "
+            "ask for one by its GDC case UUID"
+        )
     if rows:
         return rows[0]
     everywhere = _records(
@@ -243,6 +261,15 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 # --- glioma report ---------------------------------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if is_object_url(args.catalog):
+        raise CliError("glioma verify checks a local data directory: run it where the lake is")
+    data_dir = Path(args.catalog).expanduser().resolve().parent
+    if not (data_dir / "lake").is_dir():
+        raise CliError(f"no lake beside the catalog {args.catalog}: point --catalog at a data directory's catalog")
+    return verify_report(verify_lake(data_dir), out)
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -339,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     patient.add_argument("barcode", help="TCGA patient barcode (TCGA-xx-xxxx) or GDC case UUID")
     patient.add_argument("--json", action="store_true", help="the card's data as JSON")
     patient.set_defaults(handler=cmd_patient)
+
+    verify = commands.add_parser(
+        "verify", help="check every committed lake file against the content hash in its footer; name damaged ones"
+    )
+    verify.set_defaults(handler=cmd_verify)
 
     report = commands.add_parser("report", help="path of a release's HTML report (newest by default)")
     report.add_argument("release", nargs="?", default=None, help="GDC release label, e.g. 45.0")
