@@ -49,7 +49,14 @@ def lake_directories(connection: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def restrict(connection: duckdb.DuckDBPyConnection, directories: list[str]) -> duckdb.DuckDBPyConnection:
-    """Allow file access to `directories` only, turn every other external access off and lock the settings."""
+    """Allow file access to `directories` only, turn every other external access off and lock the settings.
+    Within one process DuckDB hands every connect() of a file the same database, so a second analyst connection
+    finds it restricted and locked already: nothing to do then."""
+    locked = connection.execute("select current_setting('lock_configuration')").fetchone()[0]
+    if locked:
+        if connection.execute("select current_setting('enable_external_access')").fetchone()[0]:
+            raise ReadOnlyError("the catalog was opened in this process with its configuration locked open")
+        return connection
     if directories:
         connection.execute("set allowed_directories = ?", [directories])
     connection.execute("set enable_external_access = false")

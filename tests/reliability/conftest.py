@@ -40,37 +40,59 @@ def _refresh_ok(world_url: str, data: Path, home: Path, release: str, jobs: list
     return output
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory) -> World:
+def _build_world(directory: Path) -> None:
+    """The world's files, built once per test session for every xdist worker (tests/worlds.py): the bundle root,
+    the published 45.0 baseline and the reference data directories after a clean refresh (and training) of 46.0."""
+    import json
     import time
 
     from sandbox.gdc_standin import GdcStandIn
     from sandbox.synthetic import CohortSpec, write_multi_release
 
-    root = tmp_path_factory.mktemp("reliability_root")
+    root = directory / "root"
     write_multi_release(
         root, CohortSpec(n_cases=160, seed=23, release_label="45.0"), releases=("45.0", "46.0"), change_share=0.2
     )
-    server = GdcStandIn(root, port=0).start()
-    base = tmp_path_factory.mktemp("reliability_baseline")
-    data, home = base / "data", base / "dagster_home"
-    data.mkdir()
+    data, home = directory / "baseline" / "data", directory / "baseline" / "dagster_home"
+    data.mkdir(parents=True)
     home.mkdir()
     shutil.copy(Path(__file__).resolve().parents[2] / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    server.set_release("45.0")
-    _refresh_ok(server.base_url, data, home, "45.0", REFRESH_AND_TRAIN)
-    baseline = published_state(data)
+    with GdcStandIn(root, port=0) as server:
+        server.set_release("45.0")
+        _refresh_ok(server.base_url, data, home, "45.0", REFRESH_AND_TRAIN)
+        server.set_release("46.0")
+        ref_data, ref_home = copy_world(data, home, directory / "reference")
+        started = time.monotonic()
+        _refresh_ok(server.base_url, ref_data, ref_home, "46.0", REFRESH)
+        refresh_seconds = time.monotonic() - started
+        trained_data, trained_home = copy_world(ref_data, ref_home, directory / "reference_trained")
+        _refresh_ok(server.base_url, trained_data, trained_home, "46.0", ["train_challengers"])
+    (directory / "world.json").write_text(json.dumps({"refresh_seconds": refresh_seconds}))
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> World:
+    import json
+
+    from sandbox.gdc_standin import GdcStandIn
+    from tests.worlds import shared_world
+
+    directory = shared_world(tmp_path_factory, "reliability", _build_world)
+    server = GdcStandIn(directory / "root", port=0).start()  # each worker its own, for its own faults
     server.set_release("46.0")
-    reference_dir = tmp_path_factory.mktemp("reliability_reference")
-    ref_data, ref_home = copy_world(data, home, reference_dir)
-    started = time.monotonic()
-    _refresh_ok(server.base_url, ref_data, ref_home, "46.0", REFRESH)
-    refresh_seconds = time.monotonic() - started
-    reference = published_state(ref_data)
-    _refresh_ok(server.base_url, ref_data, ref_home, "46.0", ["train_challengers"])
-    reference_trained = published_state(ref_data)
+    data, home = directory / "baseline" / "data", directory / "baseline" / "dagster_home"
+    refresh_seconds = json.loads((directory / "world.json").read_text())["refresh_seconds"]
     yield World(
-        server, server.base_url, data, home, baseline, reference, reference_trained, refresh_seconds, "45.0", "46.0"
+        server,
+        server.base_url,
+        data,
+        home,
+        published_state(data),
+        published_state(directory / "reference" / "data"),
+        published_state(directory / "reference_trained" / "data"),
+        refresh_seconds,
+        "45.0",
+        "46.0",
     )
     server.stop()
 

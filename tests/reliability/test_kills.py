@@ -21,7 +21,7 @@ from reliability_state import (
 pytestmark = pytest.mark.slow
 
 SEED = 20261201
-RANDOM_KILLS = 20 if FULL else 3
+RANDOM_KILLS = 20 if FULL else 1
 
 
 def _random_moments(count: int, span: float) -> list[float]:
