@@ -50,7 +50,7 @@ from contracts.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
-from lake.store import content_hash
+from lake.integrity import content_hash
 from models.conformal import ConformalCalibrator
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.prospective import prospective_validation

@@ -139,7 +139,8 @@ def score_step(
     import polars as pl
 
     import models.scoring as current
-    from lake.store import content_hash, write_parquet_atomic
+    from lake.integrity import content_hash
+    from lake.writes import write_parquet_atomic
     from models.scoring import EarlierScores, ScoringInputs, scoring_code_version
 
     scored_at = datetime.now(UTC)

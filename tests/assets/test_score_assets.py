@@ -21,7 +21,8 @@ from assets.partitions import gdc_releases  # noqa: E402
 from assets.resources import LakeResource  # noqa: E402
 from assets.scores import grading_scores, survival_risk_scores  # noqa: E402
 from contracts.tables import FEATURES_MODEL_MATRIX, SCORES_GRADING, SCORES_SURVIVAL_RISK  # noqa: E402
-from lake.store import CONTENT_HASH_KEY, Lake, content_hash  # noqa: E402
+from lake.integrity import content_hash  # noqa: E402
+from lake.store import CONTENT_HASH_KEY, Lake  # noqa: E402
 from models.pipeline import train_task  # noqa: E402
 from models.registry import register_model, write_model_artifacts, write_training_rows  # noqa: E402
 from models.registry_store import registry_connection  # noqa: E402

@@ -6,7 +6,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from lake.store import CONTENT_HASH_KEY, Lake, content_hash, write_parquet_atomic
+from lake.integrity import CONTENT_HASH_KEY, content_hash
+from lake.store import Lake
+from lake.writes import write_parquet_atomic
 
 
 class _Table:

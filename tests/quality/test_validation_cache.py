@@ -7,7 +7,7 @@ import json
 import polars as pl
 from _quality_frames import RELEASE, set_value, valid_patients
 
-from lake.store import content_hash
+from lake.integrity import content_hash
 from quality.cache import cached_report, store_report, write_check_results
 from quality.runner import validate_table
 
