@@ -5,6 +5,7 @@
   over HTTP into one data directory: lake, registry and `warehouse.duckdb`. Read-only for tests.
 - `two_release_catalog_copy`: a private copy of that data directory, republished in place, for a test that
   writes to the lake or the catalog.
+- `one_release_catalog` (and `_copy`): the same jobs for the first release only, the second not yet fetched.
 
 With `pytest -n 2` the first worker that asks for a world builds it in the directory the workers share
 (the parent of each worker's base temporary directory) while the other waits on a file lock, so the suite
@@ -114,6 +115,29 @@ def two_release_catalog_copy(two_release_catalog, tmp_path) -> tuple[Path, str, 
 
     source, first, second = two_release_catalog
     data_dir = tmp_path / "data"
+    shutil.copytree(source, data_dir, ignore=shutil.ignore_patterns(_BUILT))
+    republish(data_dir)
+    return data_dir, first, second
+
+
+@pytest.fixture(scope="session")
+def one_release_catalog(synthetic_two_release_root, tmp_path_factory) -> tuple[Path, str, str]:
+    """(data dir, first release, second release): the first release refreshed and trained by the real jobs, the
+    second not yet fetched. Read-only for tests."""
+    root, first, second = synthetic_two_release_root
+    data_dir = shared_world(
+        tmp_path_factory, "one_release_catalog", lambda directory: run_pipeline(root, (first,), directory)
+    )
+    return data_dir, first, second
+
+
+@pytest.fixture
+def one_release_catalog_copy(one_release_catalog, tmp_path) -> tuple[Path, str, str]:
+    """A private copy of the one-release data directory, republished so its views name the copy's files."""
+    from warehouse.catalog import republish
+
+    source, first, second = one_release_catalog
+    data_dir = tmp_path / "one_release"
     shutil.copytree(source, data_dir, ignore=shutil.ignore_patterns(_BUILT))
     republish(data_dir)
     return data_dir, first, second

@@ -16,7 +16,7 @@ from lake.store import Lake
 from orchestration.definitions import RELEASE_ASSETS, RELEASE_CHECKS, analytics_catalog
 
 
-def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstance):
+def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstance, n_splits: int = 3):
     """What the sensor-triggered `refresh_gdc_release` run does for one release (lighter CV for speed)."""
     if not instance.has_dynamic_partition(gdc_releases.name, release):
         instance.add_dynamic_partitions(gdc_releases.name, [release])
@@ -24,7 +24,7 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
         "gdc": GdcApiResource(base_url=base_url, page_size=500, backoff_factor=0.01),
         "lake": LakeResource(data_dir=str(data_dir)),
         "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=3, n_repeats=1, survival_baselines=False),
+        "model_training": ModelTrainingResource(n_splits=n_splits, n_repeats=1, survival_baselines=False),
     }
     result = materialize(
         [*RELEASE_ASSETS, *RELEASE_CHECKS],
@@ -93,15 +93,16 @@ def test_real_dev_bundle_end_to_end_gives_green_checks_reconciled_quarantine_and
 
 
 @pytest.mark.slow
-def test_new_release_is_rescored_and_history_is_kept(gdc_standin_factory, synthetic_two_release_root, tmp_path):
-    root, first, second = synthetic_two_release_root
+def test_new_release_is_rescored_and_history_is_kept(
+    gdc_standin_factory, synthetic_two_release_root, two_release_catalog_copy
+):
+    # Both releases refreshed and trained by the real jobs over HTTP: the shared world (tests/worlds.py), copied,
+    # because the rerun at the end writes to it.
+    root, _, _ = synthetic_two_release_root
+    tmp_path, first, second = two_release_catalog_copy
     server = gdc_standin_factory(root)
-    instance = DagsterInstance.ephemeral()
-
-    server.set_release(first)
-    assert refresh(server.base_url, tmp_path, first, instance).success
     server.set_release(second)
-    assert refresh(server.base_url, tmp_path, second, instance).success
+    instance = DagsterInstance.ephemeral()  # a new instance: what was committed is read from the lake alone
 
     lake = Lake(tmp_path)
     for release in (first, second):
@@ -120,7 +121,8 @@ def test_new_release_is_rescored_and_history_is_kept(gdc_standin_factory, synthe
 
     # Re-running a release is idempotent: same rows, no duplicates.
     before = lake.read("scores", "survival_risk", second).height
-    assert refresh(server.base_url, tmp_path, second, instance).success
+    # The world's training settings (tests/worlds.py), so the rerun's recipes are the ones already trained.
+    assert refresh(server.base_url, tmp_path, second, instance, n_splits=2).success
     after = lake.read("scores", "survival_risk", second)
     assert after.height == before
     assert instance.get_latest_materialization_event(AssetKey(["scores", "survival_risk"])) is not None

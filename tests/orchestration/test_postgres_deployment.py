@@ -74,7 +74,7 @@ def postgres(tmp_path_factory):
 
 
 def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
-    postgres, synthetic_two_release_root, tmp_path, monkeypatch
+    postgres, synthetic_two_release_root, one_release_catalog_copy, tmp_path, monkeypatch
 ):
     import duckdb
     import psycopg2
@@ -82,7 +82,9 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
     from dagster_postgres import PostgresRunStorage
 
     from assets.partitions import gdc_releases
-    from orchestration.deployment import PARALLEL_RUN_CONFIG, job_with_resources, reconstructable_job
+    from assets.specs import GDC_POOL
+    from assets.warehouse import CATALOG_PUBLISH_POOL
+    from orchestration.deployment import PARALLEL_RUN_CONFIG, reconstructable_job
     from sandbox.gdc_standin import GdcStandIn
 
     for name, value in postgres.items():
@@ -90,18 +92,18 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "orchestration" / "deploy" / "dagster-postgres.yaml", home / "dagster.yaml")
-    root, first, second = synthetic_two_release_root
-    data_dir = str(tmp_path / "data")
+    root, _, _ = synthetic_two_release_root
+    # The first release refreshed and trained by the same jobs and training settings (tests/worlds.py), copied.
+    copied, first, second = one_release_catalog_copy
+    data_dir = str(copied)
     with GdcStandIn(root, port=0) as server, DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert instance.run_monitoring_enabled
         instance.add_dynamic_partitions(gdc_releases.name, [first, second])
-        server.set_release(first)
-        for job in ("refresh_gdc_release", "train_challengers"):
-            result = job_with_resources(job, server.base_url, data_dir).execute_in_process(
-                partition_key=first, instance=instance
-            )
-            assert result.success
+        # A new instance's pools get their rows when a step first claims them; two first runs starting together
+        # race to create them (a UniqueViolation in Dagster's concurrency table), so a deployment creates them first.
+        for pool in (GDC_POOL, CATALOG_PUBLISH_POOL):
+            instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
         server.set_release(second)
 
         results = {}

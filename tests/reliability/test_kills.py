@@ -10,6 +10,7 @@ import random
 import pytest
 from reliability_state import (
     FULL,
+    FULL_ONLY,
     REFRESH,
     REFRESH_AND_TRAIN,
     leftovers,
@@ -65,7 +66,7 @@ def test_kill_9_at_a_random_moment_of_the_refresh(world, tmp_path, index):
     assert most_versions_per_partition(data) <= 2
 
 
-@pytest.mark.parametrize("point", ["catalog_built", "catalog_committed"])
+@pytest.mark.parametrize("point", [pytest.param("catalog_built", marks=FULL_ONLY), "catalog_committed"])
 def test_kill_9_during_the_catalog_publish(world, tmp_path, point):
     data, home = world.copy(tmp_path)
     code, output = run_refresh(world.base_url, data, home, world.second, REFRESH, crash_at=point)
@@ -79,6 +80,7 @@ def test_kill_9_during_the_catalog_publish(world, tmp_path, point):
     assert leftovers(data) == []
 
 
+@FULL_ONLY
 def test_kill_9_between_a_model_registration_and_its_scores(world, tmp_path):
     _kill_then_recover(world, tmp_path, REFRESH_AND_TRAIN, world.reference_trained, crash_at="after_model_registration")
 

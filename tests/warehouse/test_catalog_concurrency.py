@@ -53,10 +53,12 @@ with open(out, "w") as log:
 """
 
 
-def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release_root, tmp_path):
+def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release_root, one_release_catalog_copy):
     from sandbox.gdc_standin import GdcStandIn
 
-    root, first, second = synthetic_two_release_root
+    root, _, _ = synthetic_two_release_root
+    # The first release refreshed and trained by the real jobs (tests/worlds.py), copied: this test publishes into it.
+    tmp_path, first, second = one_release_catalog_copy
     server = GdcStandIn(root, port=0)
     server.start()
     instance = DagsterInstance.ephemeral()
@@ -76,9 +78,6 @@ def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release
 
     catalog, stop, log = tmp_path / "warehouse.duckdb", tmp_path / "stop", tmp_path / "reads.jsonl"
     try:
-        server.set_release(first)
-        run("refresh_gdc_release", first)
-        run("train_challengers", first)
         readers = [
             subprocess.Popen([sys.executable, "-c", READER, str(catalog), str(stop), str(log) + kind, kind])
             for kind in ("fresh", "long")
