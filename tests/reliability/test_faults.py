@@ -38,13 +38,8 @@ def test_every_fault_kind_is_exercised():
     assert {s[0] for s in SCENARIOS} == set(FAULT_KINDS)
 
 
-# One transient fault ridden out with Retry-After, one dropped connection, and both permanent failures run in CI.
-CI_SUBSET = {
-    "http_429-cases-2",
-    "drop_connection-ssm_occurrences-1",
-    "http_500-cases-always",
-    "truncated_json-ssm_occurrences-always",
-}
+# One transient fault ridden out with Retry-After and both permanent failures run in CI.
+CI_SUBSET = {"http_429-cases-2", "http_500-cases-always", "truncated_json-ssm_occurrences-always"}
 
 
 def _scenario_id(scenario: tuple) -> str:
