@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --no-compile -e ".[dev]"  # modules compile on first import: only what runs
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
 install: $(VENV)/.installed
