@@ -61,23 +61,19 @@ def footer_problem(source: Any) -> str | None:
     return None
 
 
-def recorded_hash(source: Any) -> str | None:
-    metadata = pq.read_metadata(source).metadata or {}
-    value = metadata.get(CONTENT_HASH_KEY.encode())
-    return value.decode() if value else None
-
-
 def read_verified(source: Any, path: PurePath, table: str, release: str) -> pl.DataFrame:
     """The file's rows, checked against the content hash in its footer (files written before hashing are read
-    as they are)."""
-    problem = footer_problem(source)
-    if problem is not None:
-        raise LakeCorruptionError(path, table, release, problem)
+    as they are). The footer is read once: it names the problem of a truncated file and holds the hash."""
+    try:
+        footer = pq.read_metadata(source).metadata or {}
+    except Exception as error:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged footer
+        raise LakeCorruptionError(path, table, release, f"unreadable Parquet footer: {error}") from error
     try:
         frame = pl.read_parquet(source)
     except Exception as error:  # a damaged page: decompression or decoding fails
         raise LakeCorruptionError(path, table, release, f"unreadable data: {error}") from error
-    expected = recorded_hash(source)
+    recorded = footer.get(CONTENT_HASH_KEY.encode())
+    expected = recorded.decode() if recorded else None
     if expected is not None and content_hash(frame) != expected and _streamed_hash(source) != expected:
         raise LakeCorruptionError(path, table, release, "its rows no longer match the content hash in its footer")
     return frame

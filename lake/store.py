@@ -111,6 +111,7 @@ class Lake:
         self._finished = finished
         self._finished_writers: set[str] = set()  # success is final, so only "yes" is cached
         self._manifest_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+        self._readable_footers: set[PurePath] = set()
 
     def writer_finished(self, writer: str) -> bool:
         if writer == self.writer or writer in self._finished_writers:
@@ -398,9 +399,18 @@ class Lake:
         return pl.read_parquet(self.storage.open_input(path)).lazy()
 
     def readable(self, layer: str, table: str, release: str) -> bool:
-        """The partition this lake reads has a readable footer (a cheap check; `read` verifies the rows)."""
+        """The partition this lake reads has a readable footer (a cheap check; `read` verifies the rows). A version
+        file never changes once written, so a footer found readable is not read again by this Lake (`releases` asks
+        for every release of a table, and a publish asks for every table)."""
         path = self.resolve(layer, table, release)
-        return path is not None and (not self.storage.is_local or footer_problem(path) is None)
+        if path is None:
+            return False
+        if not self.storage.is_local or path in self._readable_footers:
+            return True
+        if footer_problem(path) is not None:
+            return False
+        self._readable_footers.add(path)
+        return True
 
     def read_file(self, path: PurePath) -> pl.DataFrame:
         return pl.read_parquet(self.storage.open_input(path))
