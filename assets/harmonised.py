@@ -32,6 +32,7 @@ from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, table_asset_spec, written_metadata
 from contracts.schemas import QUARANTINE_SCHEMA
 from contracts.tables import (
+    HARMONISED_EXPRESSION_REJECTS,
     HARMONISED_MARKER_REJECTS,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENT_REJECTS,
@@ -197,7 +198,7 @@ def harmonised_who_cns5_class(context: AssetExecutionContext, lake: LakeResource
     )
 
 
-QUARANTINE_PARTS = (HARMONISED_PATIENT_REJECTS, HARMONISED_MARKER_REJECTS)
+QUARANTINE_PARTS = (HARMONISED_PATIENT_REJECTS, HARMONISED_MARKER_REJECTS, HARMONISED_EXPRESSION_REJECTS)
 
 
 @asset(**table_asset_args(HARMONISED_QUARANTINE, deps=QUARANTINE_PARTS, code=(_THIS,)))

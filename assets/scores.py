@@ -35,6 +35,7 @@ from dagster import (
 
 import models.prospective
 import models.scoring
+import transforms.expression
 import transforms.release_changes
 from assets.metadata import markdown_table
 from assets.models import champion_model
@@ -43,6 +44,7 @@ from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, written_metadata
 from contracts.tables import (
     FEATURES_MODEL_MATRIX,
+    HARMONISED_EXPRESSION_SAMPLES,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     HARMONISED_RELEASE_CHANGES,
@@ -66,6 +68,7 @@ from models.scoring import (
     scoring_record_metadata,
 )
 from models.survival import SURVIVAL_RISK
+from transforms.expression import EXPRESSION_SAMPLE_IDENTITY, expression_sample_of_case
 from transforms.release_changes import release_changes, summarise_release_changes
 
 _THIS = sys.modules[__name__]
@@ -373,8 +376,8 @@ def no_performance_decay(context: AssetCheckExecutionContext, lake: LakeResource
 @asset(
     **table_asset_args(
         HARMONISED_RELEASE_CHANGES,
-        deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-        code=(transforms.release_changes, _THIS),
+        deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS, HARMONISED_EXPRESSION_SAMPLES],
+        code=(transforms.release_changes, transforms.expression, _THIS),
     )
 )
 def harmonised_release_changes(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
@@ -393,6 +396,19 @@ def harmonised_release_changes(context: AssetExecutionContext, lake: LakeResourc
                 table=table.path,
             )
         )
+    # Expression: a case gained (added), lost (removed) or changed its expression sample (new file id or md5).
+    samples = HARMONISED_EXPRESSION_SAMPLES
+    had_samples = previous_release is not None and lake.lake.exists(samples.layer, samples.name, previous_release)
+    frames.append(
+        release_changes(
+            expression_sample_of_case(lake.lake.read_table(samples, previous_release)) if had_samples else None,
+            expression_sample_of_case(lake.lake.read_table(samples, release)),
+            previous_release=previous_release if had_samples else None,
+            current_release=release,
+            table=samples.path,
+            compare_columns=EXPRESSION_SAMPLE_IDENTITY,
+        )
+    )
     changes = pl.concat(frames)
     written = lake.lake.write_table(HARMONISED_RELEASE_CHANGES, changes, release)
     summary = summarise_release_changes(changes)

@@ -80,6 +80,112 @@ RAW_MGMT_PROBE_BETAS_SCHEMA: dict[str, pl.DataType] = {
     "probe_status": pl.String(),  # measured | NA (masked in the file) | absent (probe not on the array)
 }
 
+# --- gene expression: GDC's augmented STAR - Counts files (GDC_API_FACTS.md 4.4, gdc-rnaseq-tool)
+STAR_COUNTS_GENE_MODEL_PREFIX = "# gene-model: "
+EXPECTED_GENE_MODEL = "GENCODE v36"  # GDC since DR32; a file with another model is reported and set aside
+STAR_COUNTS_COLUMNS: tuple[str, ...] = (
+    "gene_id",
+    "gene_name",
+    "gene_type",
+    "unstranded",
+    "stranded_first",
+    "stranded_second",
+    "tpm_unstranded",
+    "fpkm_unstranded",
+    "fpkm_uq_unstranded",
+)
+STAR_COUNT_COLUMNS: tuple[str, ...] = ("unstranded", "stranded_first", "stranded_second")
+STAR_NORMALISED_COLUMNS: tuple[str, ...] = ("tpm_unstranded", "fpkm_unstranded", "fpkm_uq_unstranded")
+# The STAR summary rows GDC writes before the genes: counts only, kept apart as per-file QC.
+STAR_SUMMARY_ROWS: tuple[str, ...] = ("N_unmapped", "N_multimapping", "N_noFeature", "N_ambiguous")
+MAX_GENES_PER_FILE = 60_660  # GENCODE v36 genes GDC quantifies
+# One expression sample per case: tumour sample types in order of preference (primary before recurrent), then
+# the aliquot barcode, then the file id. Other sample types (normal tissue, cell lines) are never the case's.
+EXPRESSION_SAMPLE_TYPE_PREFERENCE: tuple[str, ...] = (
+    "Primary Tumor",
+    "Recurrent Tumor",
+    "Additional - New Primary",
+    "Primary Blood Derived Cancer - Peripheral Blood",
+)
+
+RAW_EXPRESSION_FILES_SCHEMA: dict[str, pl.DataType] = {
+    **RAW_METHYLATION_FILES_SCHEMA,
+    "aliquot_submitter_id": pl.String(),
+}
+RAW_EXPRESSION_FILES_SCHEMA.pop("platform")
+RAW_EXPRESSION_FILES_SCHEMA["document"] = RAW_EXPRESSION_FILES_SCHEMA.pop("document")  # last, as in every raw table
+
+RAW_EXPRESSION_COUNTS_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "md5sum": pl.String(),
+    "gene_id": pl.String(),
+    "gene_name": pl.String(),
+    "gene_type": pl.String(),
+    **{column: pl.Int64() for column in STAR_COUNT_COLUMNS},
+    **{column: pl.Float64() for column in STAR_NORMALISED_COLUMNS},
+}
+
+# One row per expression file of the release: what parsing it found (file-level facts the checks read).
+RAW_EXPRESSION_FILE_QC_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "md5sum": pl.String(),
+    "parsed": pl.Boolean(),
+    "gene_model": pl.String(),
+    **{f"{row.lower()}_reads": pl.Int64() for row in STAR_SUMMARY_ROWS},
+    "gene_rows": pl.Int64(),
+    "library_size": pl.Int64(),
+    "genes_detected": pl.Int64(),
+    "min_count": pl.Int64(),
+    "tpm_sum": pl.Float64(),
+    "gene_set_hash": pl.String(),
+    "problem_reason": pl.String(),
+    "problem_line": pl.Int64(),
+    "problem_field": pl.String(),
+    "problem_value": pl.String(),
+    "problem_detail": pl.String(),
+}
+
+HARMONISED_EXPRESSION_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "sample_submitter_id": pl.String(),
+    "gene_id": pl.String(),
+    "gene_id_unversioned": pl.String(),
+    "gene_name": pl.String(),
+    "gene_type": pl.String(),
+    "unstranded_count": pl.Int64(),
+    "tpm": pl.Float64(),
+    "fpkm_uq": pl.Float64(),
+    "log2_normalised_count": pl.Float64(),
+}
+
+HARMONISED_EXPRESSION_SAMPLES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "file_id": pl.String(),
+    "md5sum": pl.String(),
+    "case_id": pl.String(),
+    "submitter_id": pl.String(),
+    "project_id": pl.String(),
+    "sample_submitter_id": pl.String(),
+    "sample_type": pl.String(),
+    "aliquot_submitter_id": pl.String(),
+    "used": pl.Boolean(),
+    "set_aside_reason": pl.String(),
+    "gene_model": pl.String(),
+    "gene_rows": pl.Int64(),
+    "library_size": pl.Int64(),
+    "genes_detected": pl.Int64(),
+    **{f"{row.lower()}_share": pl.Float64() for row in STAR_SUMMARY_ROWS},
+    "min_count": pl.Int64(),
+    "tpm_sum": pl.Float64(),
+    "gene_set_matches_release": pl.Boolean(),
+    "case_in_patients": pl.Boolean(),
+    "size_factor": pl.Float64(),
+}
+
 # --- quarantine: one row per rejected record, with the reason
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "release": pl.String(),

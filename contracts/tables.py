@@ -17,6 +17,8 @@ from contracts.features import FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
 from contracts.schemas import (
     GRADE_CLASSES,
     GRADING_SCORES_SCHEMA,
+    HARMONISED_EXPRESSION_SAMPLES_SCHEMA,
+    HARMONISED_EXPRESSION_SCHEMA,
     MOLECULAR_MARKERS_SCHEMA,
     MUTATION_COLUMNS,
     PATIENTS_SCHEMA,
@@ -24,10 +26,14 @@ from contracts.schemas import (
     QUARANTINE_SCHEMA,
     RAW_CASES_SCHEMA,
     RAW_CNV_OCCURRENCES_SCHEMA,
+    RAW_EXPRESSION_COUNTS_SCHEMA,
+    RAW_EXPRESSION_FILE_QC_SCHEMA,
+    RAW_EXPRESSION_FILES_SCHEMA,
     RAW_METHYLATION_FILES_SCHEMA,
     RAW_MGMT_PROBE_BETAS_SCHEMA,
     RAW_SSM_OCCURRENCES_SCHEMA,
     RELEASE_CHANGES_SCHEMA,
+    STAR_SUMMARY_ROWS,
     SURVIVAL_HORIZONS_MONTHS,
     SURVIVAL_SCORES_SCHEMA,
     WHO_CNS5_CLASS_SCHEMA,
@@ -150,6 +156,109 @@ RAW_MGMT_PROBE_BETAS = TableSpec(
     },
 )
 
+_STAR_COUNT_DESCRIPTIONS = {
+    "gene_id": "versioned Ensembl gene id as GDC writes it (GENCODE v36), e.g. ENSG00000146648.18",
+    "gene_name": "gene symbol (GENCODE v36 gene_name)",
+    "gene_type": "GENCODE gene type, e.g. protein_coding, lncRNA",
+    "unstranded": "read count, all reads (GDC treats TCGA libraries as unstranded: the count for differential expression)",
+    "stranded_first": "read count, first-strand reads",
+    "stranded_second": "read count, second-strand reads",
+    "tpm_unstranded": "transcripts per million, normalised within the file (not comparable between cases)",
+    "fpkm_unstranded": "FPKM, normalised within the file",
+    "fpkm_uq_unstranded": "FPKM upper-quartile: normalised by the file's upper-quartile protein-coding count",
+}
+RAW_EXPRESSION_FILES = TableSpec(
+    "raw",
+    "gdc_expression_files",
+    "File documents of the open RNA-seq gene expression files (Gene Expression Quantification, STAR - Counts).",
+    RAW_EXPRESSION_FILES_SCHEMA,
+    {
+        "file_name": "GDC file name (<file id>.rna_seq.augmented_star_gene_counts.tsv)",
+        "file_size": "file size in bytes",
+        "aliquot_submitter_id": "TCGA aliquot barcode of the sequenced RNA (cases[].samples[].portions[].analytes[].aliquots[])",
+    },
+)
+RAW_EXPRESSION_COUNTS = TableSpec(
+    "raw",
+    "expression_counts",
+    "Every gene row of every parsed expression file, exactly as GDC wrote it (one row per file and gene; the STAR "
+    "summary rows are in raw/expression_file_qc). A file already parsed by an earlier release (same file id and md5) "
+    "is not downloaded again. One row group per file.",
+    RAW_EXPRESSION_COUNTS_SCHEMA,
+    _STAR_COUNT_DESCRIPTIONS,
+    gates_release=True,
+)
+RAW_EXPRESSION_FILE_QC = TableSpec(
+    "raw",
+    "expression_file_qc",
+    "One row per expression file of the release: the gene model line, the STAR summary rows, gene rows, library size, "
+    "and the first problem that made the file unusable (file, line, field, value), if any.",
+    RAW_EXPRESSION_FILE_QC_SCHEMA,
+    {
+        "parsed": "the file parsed completely and its rows are in raw/expression_counts",
+        "gene_model": "the file's `# gene-model:` line, e.g. GENCODE v36",
+        **{f"{row.lower()}_reads": f"STAR summary row {row} (unstranded reads)" for row in STAR_SUMMARY_ROWS},
+        "gene_rows": "gene rows in the file (at most 60,660)",
+        "library_size": "sum of the unstranded counts over the genes",
+        "genes_detected": "genes with an unstranded count above 0",
+        "min_count": "smallest count in the three count columns",
+        "tpm_sum": "sum of tpm_unstranded over the genes (about 1,000,000)",
+        "gene_set_hash": "hash of the file's ordered gene ids: equal for files with the same gene set",
+        "problem_reason": "why the file cannot be used, e.g. expression_non_numeric_cell (null when parsed)",
+        "problem_line": "1-based line of the file where the problem is",
+        "problem_field": "column (or part of the file) with the problem",
+        "problem_value": "the offending text, cut at 200 characters",
+        "problem_detail": "sentence naming the file, line, field and value",
+    },
+)
+HARMONISED_EXPRESSION = TableSpec(
+    "harmonised",
+    "expression",
+    "Gene expression, one row per (case, sample, gene) for the one expression sample of each patient: counts, TPM, "
+    "FPKM-UQ and log2(count / size factor + 1), the value to compare cases on. Row groups are tiles of up to 256 "
+    "patients x 2,048 genes ordered by gene name, so one gene across all patients and one patient across all genes "
+    "each read a few row groups.",
+    HARMONISED_EXPRESSION_SCHEMA,
+    {
+        "sample_submitter_id": "TCGA sample barcode of the case's expression sample (harmonised/expression_samples)",
+        "gene_id": _STAR_COUNT_DESCRIPTIONS["gene_id"],
+        "gene_id_unversioned": "Ensembl gene id without its version (ENSG00000146648; _PAR_Y kept)",
+        "gene_name": _STAR_COUNT_DESCRIPTIONS["gene_name"],
+        "gene_type": _STAR_COUNT_DESCRIPTIONS["gene_type"],
+        "unstranded_count": "unstranded read count of the gene (the file's `unstranded`)",
+        "tpm": "the file's tpm_unstranded (within-file; do not compare between cases)",
+        "fpkm_uq": "the file's fpkm_uq_unstranded",
+        "log2_normalised_count": "log2(unstranded count / size factor + 1), the size factor by DESeq2's median of ratios "
+        "over the release's expression samples: comparable between cases of the release",
+    },
+)
+HARMONISED_EXPRESSION_SAMPLES = TableSpec(
+    "harmonised",
+    "expression_samples",
+    "One row per expression file of the release: its sample, QC figures, and whether it is the case's expression "
+    "sample (used) or set aside with the reason. Files = used + set aside (checked).",
+    HARMONISED_EXPRESSION_SAMPLES_SCHEMA,
+    {
+        "aliquot_submitter_id": "TCGA aliquot barcode of the sequenced RNA",
+        "used": "the file is the case's expression sample in harmonised/expression",
+        "set_aside_reason": "why the file is not used (also in harmonised/quarantine); null when used",
+        "gene_model": "the file's gene model, e.g. GENCODE v36",
+        "gene_rows": "gene rows in the file",
+        "library_size": "sum of unstranded gene counts",
+        "genes_detected": "genes with an unstranded count above 0",
+        **{
+            f"{row.lower()}_share": f"STAR {row} reads as a share of all reads (genes + the four summary rows)"
+            for row in STAR_SUMMARY_ROWS
+        },
+        "min_count": "smallest count in the file",
+        "tpm_sum": "sum of TPM over the genes",
+        "gene_set_matches_release": "the file lists exactly the release's genes (those of most files)",
+        "case_in_patients": "the case is in harmonised/patients of the release",
+        "size_factor": "DESeq2 median-of-ratios size factor over the release's used samples (null when not used)",
+    },
+    lookup_order=("submitter_id", "case_id"),
+)
+
 _PATIENT_COLUMNS = {
     "sex": "female / male / null (sex_at_birth, else gender)",
     "race": "GDC race, mapped vocabulary; null for sentinels like 'not reported'",
@@ -233,6 +342,15 @@ HARMONISED_MARKER_REJECTS = TableSpec(
     _QUARANTINE_COLUMNS,
     in_catalog=False,
 )
+HARMONISED_EXPRESSION_REJECTS = TableSpec(
+    "harmonised",
+    "expression_rejects",
+    "Expression files set aside (another sample of the case is used) or unusable (truncated, a non-numeric cell, a "
+    "wrong header, a duplicate gene, ...), with file, case, line and value; part of harmonised/quarantine.",
+    QUARANTINE_SCHEMA,
+    _QUARANTINE_COLUMNS,
+    in_catalog=False,
+)
 HARMONISED_WHO_CNS5_CLASS = TableSpec(
     "harmonised",
     "who_cns5_class",
@@ -261,11 +379,13 @@ HARMONISED_RELEASE_CHANGES = TableSpec(
     "harmonised",
     "release_changes",
     "Per patient, what changed since the previous release: added, removed, or changed with each harmonised "
-    "field's old and new value (patients and molecular markers). Explains why a score moved.",
+    "field's old and new value (patients and molecular markers), and which cases gained, lost or changed expression "
+    "(table harmonised/expression_samples: a new sample, file id or md5). Explains why a score moved.",
     RELEASE_CHANGES_SCHEMA,
     {
         "previous_release": "the release compared with (null for the first release)",
-        "change": "added, removed or changed",
+        "change": "added, removed or changed (for harmonised/expression_samples: the case gained, lost or changed "
+        "its expression sample)",
         "table": "harmonised table the field belongs to",
         "field": "column that changed (null for added/removed)",
         "previous_value": "value in the previous release, as text",
@@ -443,11 +563,17 @@ LAKE_TABLES: tuple[TableSpec, ...] = (
     RAW_CNV_OCCURRENCES,
     RAW_METHYLATION_FILES,
     RAW_MGMT_PROBE_BETAS,
+    RAW_EXPRESSION_FILES,
+    RAW_EXPRESSION_COUNTS,
+    RAW_EXPRESSION_FILE_QC,
     HARMONISED_PATIENTS,
     HARMONISED_PATIENT_REJECTS,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_MARKER_REJECTS,
     HARMONISED_WHO_CNS5_CLASS,
+    HARMONISED_EXPRESSION,
+    HARMONISED_EXPRESSION_SAMPLES,
+    HARMONISED_EXPRESSION_REJECTS,
     HARMONISED_QUARANTINE,
     HARMONISED_RELEASE_CHANGES,
     FEATURES_MODEL_MATRIX,

@@ -69,6 +69,19 @@ class GdcDownloads(GdcTransport):
             path=dest, bytes=received, md5=digest.hexdigest(), retries=tally.retries, elapsed_seconds=elapsed
         )
 
+    def fetch_file(self, file_id: str, *, md5: str, size: int | None) -> bytes:
+        """The whole of GET /data/<file_id> in memory (for files of a few MB that are parsed whole), resumed with
+        Range like every download and checked against md5 and size before it is returned."""
+        digest = hashlib.md5()
+        chunks: list[bytes] = []
+        tally = Tally()
+        for chunk in self._stream_file(file_id, tally):
+            digest.update(chunk)
+            chunks.append(chunk)
+        content = b"".join(chunks)
+        _verify_file(file_id, len(content), digest.hexdigest(), md5=md5, size=size)
+        return content
+
     def iter_file_lines(self, file_id: str, *, md5: str, size: int | None) -> Iterator[bytes]:
         """Yield the lines of GET /data/<file_id> (without the line terminator) while streaming.
 

@@ -97,6 +97,19 @@ METHYLATION_FILTER_VALUES = {
     "access": "open",
 }
 
+# GDC_API_FACTS.md 4.4: the augmented STAR counts files (one per aliquot) of RNA-seq.
+EXPRESSION_FILE_FIELDS = (
+    *(field for field in METHYLATION_FILE_FIELDS if field != "platform"),
+    "platform",
+    "cases.samples.portions.analytes.aliquots.submitter_id",
+)
+EXPRESSION_FILTER_VALUES = {
+    "data_category": "Transcriptome Profiling",
+    "data_type": "Gene Expression Quantification",
+    "analysis.workflow_type": "STAR - Counts",
+    "access": "open",
+}
+
 
 def in_filter(field: str, values: Sequence[str]) -> dict[str, Any]:
     return {"op": "in", "content": {"field": field, "value": list(values)}}
@@ -123,4 +136,9 @@ def cnv_occurrence_filters(projects: Sequence[str], genes: Sequence[str]) -> dic
 
 def methylation_file_filters(projects: Sequence[str]) -> dict[str, Any]:
     leaves = [in_filter(field, [value]) for field, value in METHYLATION_FILTER_VALUES.items()]
+    return and_filter(in_filter("cases.project.project_id", projects), *leaves)
+
+
+def expression_file_filters(projects: Sequence[str]) -> dict[str, Any]:
+    leaves = [in_filter(field, [value]) for field, value in EXPRESSION_FILTER_VALUES.items()]
     return and_filter(in_filter("cases.project.project_id", projects), *leaves)

@@ -10,6 +10,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
 from contracts.panels import SSM_PANEL_GENES
+from contracts.tables import TABLES_BY_PATH
 from quality.expectations import (
     ETHNICITY_VALUES,
     GLIOBLASTOMA_IDH_WILDTYPE,
@@ -33,7 +34,7 @@ from quality.expectations import (
     release_is_partition,
     tag,
 )
-from quality.tables import BLOCKING, HARMONISED_TABLES, RAW_TABLES, WARNING
+from quality.tables import BLOCKING, WARNING
 
 
 def harmonised_patients_suite(with_row_count_change: bool = True) -> gx.ExpectationSuite:
@@ -184,7 +185,7 @@ def harmonised_quarantine_suite(with_row_count_change: bool = True) -> gx.Expect
         [
             release_is_partition(),
             not_null("table", why="the raw table the record came from"),
-            in_set("table", RAW_TABLES + HARMONISED_TABLES, WARNING, "a known lake table"),
+            in_set("table", tuple(TABLES_BY_PATH), WARNING, "a known lake table"),
             not_null("reason", why="a machine-stable reason code is required"),
             matches_regex("reason", r"^[a-z0-9_]+$", WARNING, "reason codes are snake_case"),
             not_null("detail", why="a human sentence naming case, field and value"),

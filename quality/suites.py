@@ -34,6 +34,11 @@ from great_expectations.expectations.row_conditions import (
     OrCondition,
 )
 
+from quality.expression_suites import (
+    harmonised_expression_samples_suite,
+    raw_expression_file_qc_suite,
+    raw_gdc_expression_files_suite,
+)
 from quality.harmonised_suites import (
     harmonised_molecular_markers_suite,
     harmonised_patients_suite,
@@ -92,6 +97,9 @@ SUITE_BUILDERS: dict[str, Callable[[bool], gx.ExpectationSuite]] = {
     "harmonised/molecular_markers": harmonised_molecular_markers_suite,
     "harmonised/who_cns5_class": harmonised_who_cns5_class_suite,
     "harmonised/quarantine": harmonised_quarantine_suite,
+    "raw/gdc_expression_files": raw_gdc_expression_files_suite,
+    "raw/expression_file_qc": raw_expression_file_qc_suite,
+    "harmonised/expression_samples": harmonised_expression_samples_suite,
 }
 
 

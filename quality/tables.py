@@ -17,11 +17,14 @@ RAW_TABLES: tuple[str, ...] = (
     "raw/gdc_cnv_occurrences",
     "raw/gdc_methylation_files",
     "raw/mgmt_probe_betas",
+    "raw/gdc_expression_files",
+    "raw/expression_file_qc",
 )
 HARMONISED_TABLES: tuple[str, ...] = (
     "harmonised/patients",
     "harmonised/molecular_markers",
     "harmonised/who_cns5_class",
+    "harmonised/expression_samples",
     "harmonised/quarantine",
 )
 
@@ -62,6 +65,9 @@ ROW_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "harmonised/patients": ("case_id",),
     "harmonised/molecular_markers": ("case_id",),
     "harmonised/who_cns5_class": ("case_id",),
+    "raw/gdc_expression_files": ("file_id",),
+    "raw/expression_file_qc": ("file_id",),
+    "harmonised/expression_samples": ("file_id",),
     "harmonised/quarantine": ("case_id", "field"),
 }
 

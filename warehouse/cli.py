@@ -32,7 +32,7 @@ from lake.store import release_sort_key
 from reports.report import REPORT_FILE
 from warehouse.cli_output import format_table as format_table  # re-exported: callers take it from here
 from warehouse.cli_output import plain, write_result
-from warehouse.patient_card import HISTORY_VIEW, PATIENT_VIEW, patient_card
+from warehouse.patient_card import EXPRESSION_SAMPLES_VIEW, HISTORY_VIEW, PATIENT_VIEW, patient_card
 from warehouse.readonly import ReadOnlyError, check_query, lake_directories, restrict
 from warehouse.verify import report as verify_report
 from warehouse.verify import verify_lake
@@ -251,12 +251,28 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             f"select * from {HISTORY_VIEW} where case_id = ? order by release, task, scored_at, model_version",
             [patient["case_id"]],
         )
+        existing = {f"{s}.{n}" for s, n, _, _ in catalog_objects(connection)}
+        expression = (
+            _records(
+                connection,
+                f"select * from {EXPRESSION_SAMPLES_VIEW} where case_id = ? order by used desc, file_id",
+                [patient["case_id"]],
+            )
+            if EXPRESSION_SAMPLES_VIEW in existing
+            else None
+        )
     history.sort(key=lambda h: (release_sort_key(h["release"]), h["task"], str(h["scored_at"]), h["model_version"]))
     if args.json:
-        json.dump({"patient": plain(patient), "history": plain(history)}, out, indent=2, default=str, allow_nan=False)
+        json.dump(
+            {"patient": plain(patient), "history": plain(history), "expression_samples": plain(expression)},
+            out,
+            indent=2,
+            default=str,
+            allow_nan=False,
+        )
         out.write("\n")
     else:
-        out.write(patient_card(patient, history))
+        out.write(patient_card(patient, history, expression))
     return 0
 
 

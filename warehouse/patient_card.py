@@ -14,6 +14,7 @@ from warehouse.cli_output import format_table
 # The views the card is read from (warehouse.views).
 PATIENT_VIEW = "analytics.patient_scores_current"
 HISTORY_VIEW = "analytics.score_history"
+EXPRESSION_SAMPLES_VIEW = "harmonised.expression_samples_current"
 
 
 def _yes_no(value: Any, yes: str = "yes", no: str = "no", unknown: str = "unknown") -> str:
@@ -36,7 +37,34 @@ def _training_flag(value: Any) -> str:
     return "yes — in-sample score, not a prediction" if value else "no — a genuine prediction"
 
 
-def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
+def _expression_lines(samples: list[dict[str, Any]] | None, submitter_id: str) -> list[str]:
+    if samples is None:
+        return ["  not in this catalog (published before gene expression was ingested)"]
+    used = [s for s in samples if s["used"]]
+    lines = []
+    if not used:
+        lines.append("  no RNA-seq expression in the newest published release")
+    for s in used:
+        lines.append(f"  {'sample':<26}{s['sample_submitter_id']} ({s['sample_type']}), file {s['file_id']}")
+        library = s["library_size"]
+        reads = "unknown" if library is None else f"{library / 1e6:.1f} million reads"
+        lines.append(
+            f"  {'genes / library':<26}{s['gene_rows']} genes, {s['genes_detected']} detected, {reads}, "
+            f"size factor {_number(s['size_factor'])}"
+        )
+        lines.append(
+            f'  {"values":<26}glioma sql "select gene_name, log2_normalised_count from harmonised.expression_current '
+            f"where submitter_id = '{submitter_id}' order by gene_name\""
+        )
+    for s in samples:
+        if not s["used"]:
+            lines.append(f"  {'set aside':<26}{s['sample_submitter_id']}, file {s['file_id']}: {s['set_aside_reason']}")
+    return lines
+
+
+def patient_card(
+    patient: dict[str, Any], history: list[dict[str, Any]], expression: list[dict[str, Any]] | None = None
+) -> str:
     p = patient
     lines: list[str] = []
 
@@ -99,6 +127,9 @@ def patient_card(patient: dict[str, Any], history: list[dict[str, Any]]) -> str:
     elif p["mgmt_source"]:
         mgmt += f" (source {p['mgmt_source']})"
     item("MGMT promoter", mgmt)
+
+    section(f"Gene expression ({EXPRESSION_SAMPLES_VIEW})")
+    lines.extend(_expression_lines(expression, p["submitter_id"]))
 
     section("WHO CNS5 2021")
     item("integrated class", p["who_cns5_class"] or "unknown")
