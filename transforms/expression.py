@@ -133,7 +133,12 @@ def expression_rejects(samples: pl.DataFrame, files: pl.DataFrame, qc: pl.DataFr
     aside = samples.filter(~pl.col("used")).select("release", "file_id", "case_id", "submitter_id", "set_aside_reason")
     if aside.is_empty():
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    used = samples.filter(pl.col("used")).select("case_id", pl.col("sample_submitter_id").alias("_used_sample"))
+    used = samples.filter(pl.col("used")).select(
+        "case_id",
+        pl.format(
+            "{} (aliquot {})", pl.col("sample_submitter_id"), pl.col("aliquot_submitter_id").fill_null("?")
+        ).alias("_used_sample"),
+    )
     detail_of_problem = pl.col("problem_detail")
     frame = (
         aside.join(
@@ -141,14 +146,19 @@ def expression_rejects(samples: pl.DataFrame, files: pl.DataFrame, qc: pl.DataFr
             on="file_id",
             how="left",
         )
-        .join(files.select("file_id", "sample_submitter_id", "sample_type", "document"), on="file_id", how="left")
+        .join(
+            files.select("file_id", "sample_submitter_id", "sample_type", "aliquot_submitter_id", "document"),
+            on="file_id",
+            how="left",
+        )
         .join(used, on="case_id", how="left")
     )
     file_and_case = pl.format(
-        "expression file {} (case {}, sample {})",
+        "expression file {} (case {}, sample {}, aliquot {})",
         pl.col("file_id"),
         pl.col("submitter_id").fill_null("?"),
         pl.col("sample_submitter_id").fill_null("?"),
+        pl.col("aliquot_submitter_id").fill_null("?"),
     )
     reason = pl.col("set_aside_reason")
     detail = (
@@ -192,6 +202,8 @@ def expression_rejects(samples: pl.DataFrame, files: pl.DataFrame, qc: pl.DataFr
         .then(pl.lit("cases.case_id"))
         .when(reason == GENE_SET_DIFFERS)
         .then(pl.lit("gene_id"))
+        .when(reason == OTHER_SAMPLE_OF_CASE)
+        .then(pl.lit("cases.samples.portions.analytes.aliquots.submitter_id"))
         .otherwise(pl.lit("cases.samples.sample_type"))
     )
     value = (
@@ -203,6 +215,8 @@ def expression_rejects(samples: pl.DataFrame, files: pl.DataFrame, qc: pl.DataFr
         .then(pl.col("case_id"))
         .when(reason == GENE_SET_DIFFERS)
         .then(pl.lit(None, pl.String))
+        .when(reason == OTHER_SAMPLE_OF_CASE)
+        .then(pl.col("aliquot_submitter_id"))
         .otherwise(pl.col("sample_type"))
     )
     table = (

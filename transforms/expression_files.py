@@ -46,7 +46,9 @@ BAD_GENE_ID = "expression_bad_gene_id"
 WRONG_SUMMARY_ROWS = "expression_wrong_summary_rows"
 TOO_MANY_GENES = "expression_too_many_genes"
 NOT_TEXT = "expression_not_text"
+WRONG_CELL_COUNT = "expression_wrong_cell_count"
 PROBLEM_REASONS: tuple[str, ...] = (
+    WRONG_CELL_COUNT,
     TRUNCATED,
     WRONG_HEADER,
     NON_NUMERIC,
@@ -150,26 +152,18 @@ def parse_star_counts(
         )
         return _rejected(release, file_id, md5, gene_model, problem)
 
-    cells = pl.read_csv(
-        io.StringIO(body),
-        separator="\t",
-        has_header=False,
-        new_columns=list(STAR_COUNTS_COLUMNS),
-        schema_overrides={column: pl.String for column in STAR_COUNTS_COLUMNS},
-        quote_char=None,
-        truncate_ragged_lines=False,
-    ).with_row_index("line", offset=3)
-    problem = _first_problem(cells, where)
-    if problem is not None:
-        return _rejected(release, file_id, md5, gene_model, problem)
-
-    summary = cells.head(len(STAR_SUMMARY_ROWS))
-    genes = cells.slice(len(STAR_SUMMARY_ROWS)).with_columns(
-        [pl.col(c).cast(pl.Int64) for c in STAR_COUNT_COLUMNS]
-        + [pl.col(c).cast(pl.Float64) for c in STAR_NORMALISED_COLUMNS]
-    )
-    gene_ids = genes["gene_id"]
-    counts = genes.select(STAR_COUNT_COLUMNS)
+    typed = _read_typed(body)
+    if typed is None or not _looks_valid(typed):
+        # Something is off: read the body as text and name the first line that breaks the format.
+        problem = _first_problem(_read_text(body), where)
+        if problem is not None:
+            return _rejected(release, file_id, md5, gene_model, problem)
+        typed = _read_typed(body)
+        assert typed is not None
+    summary = typed.head(len(STAR_SUMMARY_ROWS))
+    genes = typed.slice(len(STAR_SUMMARY_ROWS))
+    # Order-sensitive: the same genes in the same order give the same hash.
+    gene_hashes = genes["gene_id"].hash(seed=0).to_numpy()
     qc = _qc_row(
         release,
         file_id,
@@ -178,19 +172,67 @@ def parse_star_counts(
         gene_model=gene_model,
         **{
             f"{name.lower()}_reads": int(value)
-            for name, value in zip(STAR_SUMMARY_ROWS, summary["unstranded"].cast(pl.Int64), strict=True)
+            for name, value in zip(STAR_SUMMARY_ROWS, summary["unstranded"], strict=True)
         },
         gene_rows=genes.height,
         library_size=int(genes["unstranded"].sum()),
         genes_detected=int((genes["unstranded"] > 0).sum()),
-        min_count=int(counts.min_horizontal().min()) if genes.height else None,
+        min_count=int(genes.select(pl.min_horizontal(STAR_COUNT_COLUMNS).min()).item()) if genes.height else None,
         tpm_sum=float(genes["tpm_unstranded"].sum()),
-        gene_set_hash=hashlib.sha256("\n".join(gene_ids.to_list()).encode()).hexdigest()[:32],
+        gene_set_hash=hashlib.sha256(gene_hashes.tobytes()).hexdigest()[:32],
     )
-    rows = genes.drop("line").with_columns(
+    rows = genes.with_columns(
         pl.lit(release).alias("release"), pl.lit(file_id).alias("file_id"), pl.lit(md5).alias("md5sum")
     )
     return ParsedExpressionFile(rows.select(list(RAW_EXPRESSION_COUNTS_SCHEMA)), qc)
+
+
+_TYPED_SCHEMA = {
+    **{column: pl.String for column in STAR_COUNTS_COLUMNS[:3]},
+    **{column: pl.Int64 for column in STAR_COUNT_COLUMNS},
+    **{column: pl.Float64 for column in STAR_NORMALISED_COLUMNS},
+}
+
+
+def _read_typed(body: str) -> pl.DataFrame | None:
+    """The fast path: the body read straight into its types; None when a cell does not parse."""
+    try:
+        return pl.read_csv(io.StringIO(body), separator="\t", has_header=False, schema=_TYPED_SCHEMA, quote_char=None)
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError, pl.exceptions.ShapeError):
+        return None
+
+
+def _read_text(body: str) -> pl.DataFrame:
+    return pl.read_csv(
+        io.StringIO(body),
+        separator="\t",
+        has_header=False,
+        new_columns=list(STAR_COUNTS_COLUMNS),
+        schema_overrides={column: pl.String for column in STAR_COUNTS_COLUMNS},
+        quote_char=None,
+        truncate_ragged_lines=True,
+    ).with_row_index("line", offset=3)
+
+
+def _looks_valid(typed: pl.DataFrame) -> bool:
+    """Vectorised checks of a typed read; any failure sends the file to the slow path that names the line."""
+    n_summary = len(STAR_SUMMARY_ROWS)
+    if typed.height < n_summary or typed["gene_id"].head(n_summary).to_list() != list(STAR_SUMMARY_ROWS):
+        return False
+    summary, genes = typed.head(n_summary), typed.slice(n_summary)
+    if genes.height > MAX_GENES_PER_FILE or summary.select(STAR_COUNT_COLUMNS).null_count().sum_horizontal().item():
+        return False
+    if genes.null_count().sum_horizontal().item():
+        return False
+    checks = genes.select(
+        pl.min_horizontal(STAR_COUNT_COLUMNS).min().alias("min_count"),
+        pl.any_horizontal([pl.col(c).is_nan() for c in STAR_NORMALISED_COLUMNS]).any().alias("nan"),
+        (pl.col("gene_id").str.starts_with("ENSG") & pl.col("gene_id").str.contains(".", literal=True))
+        .all()
+        .alias("ids"),
+        (pl.col("gene_id").hash(seed=0).n_unique() == pl.len()).alias("unique"),
+    ).row(0, named=True)
+    return genes.is_empty() or (checks["min_count"] >= 0 and not checks["nan"] and checks["ids"] and checks["unique"])
 
 
 def _first_problem(cells: pl.DataFrame, where: str) -> FileProblem | None:
@@ -210,6 +252,23 @@ def _first_problem(cells: pl.DataFrame, where: str) -> FileProblem | None:
         candidates.append(
             _problem(
                 TOO_MANY_GENES, where, row["line"], "gene_id", row["gene_id"], f"more than {MAX_GENES_PER_FILE} genes"
+            )
+        )
+    # A gene row with fewer cells than the header (the last one missing): cut short if it is the file's last line.
+    short = genes.filter(pl.col(STAR_COUNTS_COLUMNS[-1]).is_null())
+    if short.height:
+        row = short.row(0, named=True)
+        last = row["line"] == cells["line"][-1]
+        cells_found = sum(row[c] is not None for c in STAR_COUNTS_COLUMNS)
+        candidates.append(
+            _problem(
+                TRUNCATED if last else WRONG_CELL_COUNT,
+                where,
+                row["line"],
+                "row",
+                "\t".join(str(row[c]) for c in STAR_COUNTS_COLUMNS if row[c] is not None),
+                f"{cells_found} of {len(STAR_COUNTS_COLUMNS)} cells"
+                + (" (the last line is cut short)" if last else ""),
             )
         )
     # Counts: integers, not negative. Summary rows carry counts only.

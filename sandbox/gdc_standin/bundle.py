@@ -334,6 +334,7 @@ class Release:
         self._locks = {name: threading.Lock() for name in SEARCH_ENDPOINTS}  # one file indexed at a time
         self._sources: dict[str, DocumentSource] = {}
         self._status: JsonDoc | None = None
+        self._generated: GeneratedFiles | None = None
 
     @property
     def status(self) -> JsonDoc:
@@ -347,6 +348,13 @@ class Release:
 
     def data_path(self, file_id: str) -> Path:
         return self.directory / "data" / file_id
+
+    def generated_data(self, file_id: str) -> bytes | None:
+        """The bytes of a file the bundle does not store but can generate (synthetic expression files written with
+        `expression_on_demand`: sandbox.synthetic.expression), or None."""
+        if self._generated is None:
+            self._generated = GeneratedFiles(self.directory)
+        return self._generated.get(file_id)
 
     def source(self, name: str) -> DocumentSource:
         """The endpoint's documents (indexing the file on first use)."""
@@ -455,6 +463,43 @@ class Release:
             projects[project_id]["summary"][key].append(
                 {kind: value, "case_count": len(entry["cases"]), "file_count": entry["files"]}
             )
+
+
+class GeneratedFiles:
+    """Files generated on request from a release's `_expression_sources.parquet`: the same bytes every time (the
+    md5 in files.jsonl was computed from them). The last few are kept, so a resumed download (Range) or a retry
+    does not generate the file again."""
+
+    KEPT = 8
+
+    def __init__(self, directory: Path) -> None:
+        from sandbox.synthetic.expression import EXPRESSION_SOURCES_FILE
+
+        path = directory / EXPRESSION_SOURCES_FILE
+        self._rows: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            import polars as pl
+
+            self._rows = {row["file_id"]: row for row in pl.read_parquet(path).iter_rows(named=True)}
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, file_id: str) -> bytes | None:
+        row = self._rows.get(file_id)
+        if row is None:
+            return None
+        with self._lock:
+            if file_id in self._kept:
+                self._kept.move_to_end(file_id)
+                return self._kept[file_id]
+        from sandbox.synthetic.expression import expression_file_bytes, source_of
+
+        data = expression_file_bytes(source_of(row))
+        with self._lock:
+            self._kept[file_id] = data
+            while len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        return data
 
 
 class ReleaseStore:

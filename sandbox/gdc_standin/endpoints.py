@@ -226,9 +226,12 @@ class App:
                 )
         paths = []
         for file_id, doc in zip(ids, docs, strict=True):
-            path = release.data_path(file_id)
+            path: Path | bytes = release.data_path(file_id)
             if not path.is_file():
-                raise HttpError(404, f"file {file_id} has no data in release {release.label}")
+                generated = release.generated_data(file_id)
+                if generated is None:
+                    raise HttpError(404, f"file {file_id} has no data in release {release.label}")
+                path = generated
             paths.append((file_id, doc, path))
         # GDC_API_FACTS.md 1.7: "`?tarfile` (and `?compress`) return an archive **even for one id**: gdc-client
         # posts every group of small files, groups of one included, and untars the reply". Several ids without
@@ -244,7 +247,7 @@ class App:
             return self._single_file(doc, file_id, path, method, headers)
         return self._archive(paths, plain=archive == "tar")
 
-    def _single_file(self, doc: JsonDoc, file_id: str, path: Path, method: str, headers: Any) -> Response:
+    def _single_file(self, doc: JsonDoc, file_id: str, path: Path | bytes, method: str, headers: Any) -> Response:
         """The stored bytes, whole (200) or one `Range` (206 / 416).
 
         GDC_API_FACTS.md 1.7: "`GET /data/<uuid>` also sends **`Content-MD5`** (the file's md5, hex) ... and
@@ -255,7 +258,7 @@ class App:
         and ignored when `If-Range` is sent (the stand-in sends no validator that could match).
         """
         name = doc.get("file_name") or file_id
-        total = path.stat().st_size
+        total = len(path) if isinstance(path, bytes) else path.stat().st_size
         base_headers = {"Content-Disposition": f"attachment; filename={name}", "Accept-Ranges": "bytes"}
         range_header = headers.get("Range") if headers is not None and method == "GET" else None
         if range_header is not None and headers.get("If-Range") is not None:
@@ -270,8 +273,12 @@ class App:
             md5 = doc.get("md5sum")
             if md5:
                 base_headers["Content-MD5"] = str(md5)
+            if isinstance(path, bytes):  # generated on request
+                return Response(200, "application/octet-stream", path, base_headers)
             return Response(200, "application/octet-stream", None, base_headers, file_path=path, file_length=total)
         base_headers["Content-Range"] = wanted.content_range(total)
+        if isinstance(path, bytes):
+            return Response(206, "application/octet-stream", path[wanted.start : wanted.end + 1], base_headers)
         return Response(
             206,
             "application/octet-stream",
@@ -282,7 +289,7 @@ class App:
             file_offset=wanted.start,
         )
 
-    def _archive(self, paths: list[tuple[str, JsonDoc, Path]], *, plain: bool) -> Response:
+    def _archive(self, paths: list[tuple[str, JsonDoc, Path | bytes]], *, plain: bool) -> Response:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d_%H%M%S.%f")
         suffix = "tar" if plain else "tar.gz"
         manifest = _manifest_text(d for _, d, _ in paths).encode("utf-8")
@@ -297,9 +304,13 @@ class App:
                 now = time.time()
                 for file_id, doc, path in paths:
                     info = tarfile.TarInfo(f"{file_id}/{doc.get('file_name') or file_id}")
-                    info.size = path.stat().st_size
                     info.mtime = int(now)
                     info.mode = 0o644
+                    if isinstance(path, bytes):  # generated on request
+                        info.size = len(path)
+                        archive.addfile(info, io.BytesIO(path))
+                        continue
+                    info.size = path.stat().st_size
                     with path.open("rb") as handle:
                         archive.addfile(info, handle)
                 info = tarfile.TarInfo("MANIFEST.txt")

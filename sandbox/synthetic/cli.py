@@ -22,6 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bad-value-share", type=float, default=0.0)
     parser.add_argument("--methylation-probes", type=int, default=300, help="probes besides the 2 MGMT ones")
     parser.add_argument("--methylation-share", type=float, default=None, help="default: realistic (~80%%)")
+    parser.add_argument(
+        "--expression-genes", type=int, default=0, help="RNA-seq genes per file (GDC: 60660); 0 = no expression files"
+    )
+    parser.add_argument(
+        "--expression-on-demand",
+        action="store_true",
+        help="do not write expression files; the stand-in generates them on request (md5 still matches)",
+    )
+    parser.add_argument("--expression-bad-files", type=int, default=0, help="expression files broken on purpose")
     return parser
 
 
@@ -47,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             bad_value_share=args.bad_value_share,
             methylation_probes=args.methylation_probes,
             methylation_share=args.methylation_share,
+            expression_genes=args.expression_genes,
+            expression_on_demand=args.expression_on_demand,
+            expression_bad_files=args.expression_bad_files,
         )
         if len(labels) > 1:
             summaries = write_multi_release(args.out, spec, releases=labels, change_share=args.change_share)

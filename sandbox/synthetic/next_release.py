@@ -35,6 +35,9 @@ def write_spec(root: Path, spec: CohortSpec) -> None:
         "bad_value_share": spec.bad_value_share,
         "methylation_probes": spec.methylation_probes,
         "methylation_share": spec.methylation_share,
+        "expression_genes": spec.expression_genes,
+        "expression_on_demand": spec.expression_on_demand,
+        "expression_bad_files": spec.expression_bad_files,
     }
     (root / SPEC_FILE).write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
 
