@@ -39,8 +39,14 @@ def shared_world(tmp_path_factory: pytest.TempPathFactory, name: str, build: Cal
     return directory
 
 
-def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path, lake_url: str = "") -> dict[str, float]:
-    """Refresh then train challengers for each release, as the sensors do; seconds per run."""
+def run_pipeline(
+    root: Path,
+    releases: tuple[str, ...],
+    data_dir: Path,
+    lake_url: str = "",
+    jobs: tuple[str, ...] = ("refresh_gdc_release", "train_challengers"),
+) -> dict[str, float]:
+    """Refresh then train challengers for each release, as the sensors do (or only `jobs`); seconds per run."""
     from dagster import instance_for_test
 
     from assets.partitions import gdc_releases
@@ -63,7 +69,7 @@ def run_pipeline(root: Path, releases: tuple[str, ...], data_dir: Path, lake_url
             for release in releases:
                 server.set_release(release)
                 instance.add_dynamic_partitions(gdc_releases.name, [release])
-                for job in ("refresh_gdc_release", "train_challengers"):
+                for job in jobs:
                     started = time.monotonic()
                     result = defs.resolve_job_def(job).execute_in_process(
                         partition_key=release, instance=instance, raise_on_error=False
@@ -87,6 +93,22 @@ def _write_two_release_root(directory: Path) -> None:
         CohortSpec(n_cases=160, seed=11, release_label=FIRST_RELEASE),
         releases=(FIRST_RELEASE, SECOND_RELEASE),
         change_share=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def real_rna_lake(tmp_path_factory) -> Path:
+    """The real dev bundle with expression (../shared/realdata/bundles/tcga_gbmlgg_dev_rna), refreshed by the real
+    job (raw, harmonised, checks; no models: the release is not scored). Read-only."""
+    from tests.conftest import REALDATA_DIR
+
+    bundle = REALDATA_DIR / "bundles" / "tcga_gbmlgg_dev_rna"
+    if not (bundle / "CURRENT").exists():
+        pytest.skip(f"real TCGA expression bundle not found at {bundle} (it ships beside the repository in ../shared)")
+    return shared_world(
+        tmp_path_factory,
+        "real_rna_lake",
+        lambda directory: run_pipeline(bundle, ("45.0",), directory, jobs=("refresh_gdc_release",)),
     )
 
 

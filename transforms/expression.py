@@ -250,8 +250,8 @@ class SizeFactors:
 
     log geometric mean of gene g = mean over samples of log(count); genes with a zero in any sample are left out
     (DESeq2's default). size factor of a sample = exp(median over the kept genes of log(count) - log geo mean).
-    When no gene is positive in every sample (many sparse samples), DESeq2's `poscounts` rule is used instead:
-    the geometric mean over the positive counts only, scaled by n_positive / n. Memory: three vectors of genes.
+    When no gene is positive in every sample (many sparse samples), DESeq2's `poscounts` rule is used instead
+    (log(0) counted as 0 in the mean; genes zero everywhere left out). Memory: two vectors of genes.
     """
 
     def __init__(self, n_genes: int) -> None:
@@ -274,10 +274,9 @@ class SizeFactors:
             mean = np.full(self.log_sum.shape, -np.inf)
             mean[everywhere] = self.log_sum[everywhere] / self.n_samples
         else:
+            # DESeq2 estimateSizeFactorsForMatrix(type = "poscounts"): log(0) counted as 0, all-zero genes left out.
             self.method = "poscounts"
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mean = np.where(self.positive > 0, self.log_sum / np.maximum(self.positive, 1), -np.inf)
-                mean = mean + np.log(np.maximum(self.positive, 1) / max(self.n_samples, 1))
+            mean = np.where(self.positive > 0, self.log_sum / max(self.n_samples, 1), -np.inf)
         self._log_geo_mean = mean
 
     def size_factor(self, counts: np.ndarray) -> float:
