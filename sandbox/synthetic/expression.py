@@ -80,6 +80,9 @@ def gene_catalogue(n_genes: int, seed: int) -> GeneCatalogue:
         new_columns=["gene_id", "gene_name", "gene_type"],
     )
     rng = np.random.default_rng([seed, 1_007])
+    # The genes with named effects first, so a small catalogue still carries them.
+    named = {gene for effects in EXPRESSION_EFFECTS.values() for gene in effects} | {"PDGFRA"}
+    real = real.sort(pl.col("gene_name").is_in(list(named)), descending=True, maintain_order=True)
     ids, names, types = real["gene_id"].to_list(), real["gene_name"].to_list(), real["gene_type"].to_list()
     extra = max(0, n_genes - len(ids))
     labels, shares = zip(*_GENE_TYPES, strict=True)
