@@ -60,6 +60,8 @@ _DTYPE_NAMES: dict[type, str] = {
 def dtype_name(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.List):
         return f"list<{dtype_name(dtype.inner)}>"
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal({dtype.precision}, {dtype.scale})"
     if isinstance(dtype, pl.Datetime):
         return (
             f"timestamp[{dtype.time_unit}, {dtype.time_zone}]" if dtype.time_zone else f"timestamp[{dtype.time_unit}]"

@@ -96,6 +96,9 @@ STAR_COUNTS_COLUMNS: tuple[str, ...] = (
 )
 STAR_COUNT_COLUMNS: tuple[str, ...] = ("unstranded", "stranded_first", "stranded_second")
 STAR_NORMALISED_COLUMNS: tuple[str, ...] = ("tpm_unstranded", "fpkm_unstranded", "fpkm_uq_unstranded")
+# GDC writes TPM / FPKM / FPKM-UQ with 4 decimals: kept as exact decimals (stored as 64-bit integers in Parquet,
+# which also compress to about half of a float's bytes), so every value is the file's cell, not a float near it.
+STAR_DECIMAL = pl.Decimal(18, 4)
 # The STAR summary rows GDC writes before the genes: counts only, kept apart as per-file QC.
 STAR_SUMMARY_ROWS: tuple[str, ...] = ("N_unmapped", "N_multimapping", "N_noFeature", "N_ambiguous")
 MAX_GENES_PER_FILE = 60_660  # GENCODE v36 genes GDC quantifies
@@ -123,7 +126,7 @@ RAW_EXPRESSION_COUNTS_SCHEMA: dict[str, pl.DataType] = {
     "gene_name": pl.String(),
     "gene_type": pl.String(),
     **{column: pl.Int64() for column in STAR_COUNT_COLUMNS},
-    **{column: pl.Float64() for column in STAR_NORMALISED_COLUMNS},
+    **{column: STAR_DECIMAL for column in STAR_NORMALISED_COLUMNS},
 }
 
 # One row per expression file of the release: what parsing it found (file-level facts the checks read).
@@ -157,8 +160,8 @@ HARMONISED_EXPRESSION_SCHEMA: dict[str, pl.DataType] = {
     "gene_name": pl.String(),
     "gene_type": pl.String(),
     "unstranded_count": pl.Int64(),
-    "tpm": pl.Float64(),
-    "fpkm_uq": pl.Float64(),
+    "tpm": STAR_DECIMAL,
+    "fpkm_uq": STAR_DECIMAL,
     "log2_normalised_count": pl.Float64(),
 }
 

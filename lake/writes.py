@@ -89,7 +89,10 @@ class ParquetPartitionSink:
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
             self._temp = self.storage.staging_file(self.target)
-            self._writer = pq.ParquetWriter(self._temp, self.arrow_schema, compression="zstd")
+            # Decimals of up to 18 digits as 64-bit integers (exact, and they compress like integers).
+            self._writer = pq.ParquetWriter(
+                self._temp, self.arrow_schema, compression="zstd", store_decimal_as_integer=True
+            )
         return self._writer
 
     def reset(self) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from contracts.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
-from contracts.schemas import RAW_MGMT_PROBE_BETAS_SCHEMA
+from contracts.schemas import RAW_EXPRESSION_FILE_QC_SCHEMA, RAW_MGMT_PROBE_BETAS_SCHEMA
+from transforms.expression_files import parse_star_counts, raw_expression_files_table
 from transforms.raw_tables import (
     extract_probe_betas,
     mgmt_probe_rows,
@@ -32,6 +33,8 @@ class BundleRawTables:
     cnv_occurrences: pl.DataFrame
     methylation_files: pl.DataFrame
     mgmt_probe_betas: pl.DataFrame
+    expression_files: pl.DataFrame
+    expression_file_qc: pl.DataFrame
 
 
 def current_release(bundle_root: Path) -> str:
@@ -50,7 +53,23 @@ def raw_tables_from_bundle(bundle_root: Path, release: str | None = None) -> Bun
     bundle_root = Path(bundle_root)
     release = release or current_release(bundle_root)
     release_dir = bundle_root / "releases" / release
-    files = raw_methylation_files_table(bundle_documents(release_dir / "files.jsonl"), release)
+    # The documents the methylation search returns (files.jsonl also holds other data types, e.g. RNA-seq).
+    documents = bundle_documents(release_dir / "files.jsonl")
+    methylation = [d for d in documents if d.get("data_category", "DNA Methylation") == "DNA Methylation"]
+    expression = raw_expression_files_table(
+        [d for d in documents if d.get("data_type") == "Gene Expression Quantification"], release
+    )
+    qc_rows = [
+        parse_star_counts(
+            (release_dir / "data" / row["file_id"]).read_bytes(),
+            release=release,
+            file_id=row["file_id"],
+            md5=row["md5sum"],
+            case=row["submitter_id"],
+        ).qc
+        for row in expression.iter_rows(named=True)
+    ]
+    files = raw_methylation_files_table(methylation, release)
     beta_rows: list[dict] = []
     for file_row in files.iter_rows(named=True):
         with (release_dir / "data" / file_row["file_id"]).open("rb") as handle:
@@ -67,4 +86,6 @@ def raw_tables_from_bundle(bundle_root: Path, release: str | None = None) -> Bun
         ),
         methylation_files=files,
         mgmt_probe_betas=pl.DataFrame(beta_rows, schema=RAW_MGMT_PROBE_BETAS_SCHEMA),
+        expression_files=expression,
+        expression_file_qc=pl.DataFrame(qc_rows, schema=RAW_EXPRESSION_FILE_QC_SCHEMA, orient="row"),
     )

@@ -65,6 +65,8 @@ def duckdb_type(dtype: pl.DataType) -> str:
         return f"{duckdb_type(dtype.inner)}[]"
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision}, {dtype.scale})"
     return _DUCKDB_TYPES[type(dtype)]
 
 

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from scipy.stats import ttest_ind
 
+from contracts.schemas import STAR_DECIMAL
 from contracts.tables import (
     HARMONISED_EXPRESSION,
     HARMONISED_EXPRESSION_SAMPLES,
@@ -57,9 +58,9 @@ def _cells_as_written(file_id: str) -> pl.DataFrame:
             "gene_name": [r[1] for r in rows],
             "gene_type": [r[2] for r in rows],
             **{c: [int(r[3 + k]) for r in rows] for k, c in enumerate(INTEGER_COLUMNS)},
-            **{c: [float(r[6 + k]) for r in rows] for k, c in enumerate(DECIMAL_COLUMNS)},
+            **{c: [r[6 + k] for r in rows] for k, c in enumerate(DECIMAL_COLUMNS)},
         }
-    )
+    ).with_columns(pl.col(DECIMAL_COLUMNS).cast(STAR_DECIMAL))  # the cell's text as an exact decimal
 
 
 def test_all_410_files_are_in_raw_and_reconcile_with_used_and_set_aside(lake: Lake):

@@ -14,6 +14,7 @@ from assets.partitions import gdc_releases
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
 from lake.store import Lake
 from orchestration.definitions import RELEASE_ASSETS, RELEASE_CHECKS, analytics_catalog
+from quality.tables import QUALITY_TABLES
 
 
 def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstance, n_splits: int = 3):
@@ -59,7 +60,8 @@ def test_real_dev_bundle_end_to_end_gives_green_checks_reconciled_quarantine_and
     assert result.success
 
     checks = check_outcomes(result)
-    assert len(checks) == 2 * 9 + 2  # blocking + warning per lake table, the reconciliation, the decay check
+    # blocking + warning per checked lake table, the two reconciliations, the decay check
+    assert len(checks) == 2 * len(QUALITY_TABLES) + 3
     assert all(checks.values()), [key for key, passed in checks.items() if not passed]
 
     lake = Lake(tmp_path)

@@ -158,7 +158,7 @@ HAND_FRAMES = {
 
 
 def real_raw_tables(bundle_root: Path, release: str = RELEASE) -> dict[str, pl.DataFrame]:
-    """The five raw tables of one bundle release, built with the project's raw-table builders."""
+    """The raw tables of one bundle release, built with the project's raw-table builders."""
     tables = raw_tables_from_bundle(bundle_root, release)
     return {
         "raw/gdc_cases": tables.cases,
@@ -166,6 +166,8 @@ def real_raw_tables(bundle_root: Path, release: str = RELEASE) -> dict[str, pl.D
         "raw/gdc_cnv_occurrences": tables.cnv_occurrences,
         "raw/gdc_methylation_files": tables.methylation_files,
         "raw/mgmt_probe_betas": tables.mgmt_probe_betas,
+        "raw/gdc_expression_files": tables.expression_files,
+        "raw/expression_file_qc": tables.expression_file_qc,
     }
 
 

@@ -10,5 +10,6 @@ from _quality_frames import real_raw_tables
 
 
 @pytest.fixture(scope="session")
-def real_raw_frames(real_dev_bundle: Path) -> dict[str, pl.DataFrame]:
-    return real_raw_tables(real_dev_bundle)
+def real_raw_frames(realdata_dir: Path) -> dict[str, pl.DataFrame]:
+    # The dev bundle with its RNA-seq files: the same cases, documents and methylation files, plus expression.
+    return real_raw_tables(realdata_dir / "bundles" / "tcga_gbmlgg_dev_rna")

@@ -3,6 +3,8 @@ and each kind of bad file named by file, case, line, field and value."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 import pytest
 
@@ -49,8 +51,9 @@ def test_a_good_file_gives_every_cell_as_written_and_its_qc():
     assert parsed.genes["gene_id"].to_list() == ["ENSG00000000003.15", "ENSG00000000005.6", "ENSG00000002586.20_PAR_Y"]
     assert parsed.genes["unstranded"].to_list() == [1200, 0, 800]
     assert parsed.genes["stranded_second"].to_list() == [600, 0, 399]
-    assert parsed.genes["fpkm_unstranded"].to_list() == [12.3456, 0.0, 8.2304]
-    assert parsed.genes["fpkm_uq_unstranded"].to_list() == [20.0001, 0.0, 13.3334]
+    # exact decimals, as written (not floats near them)
+    assert parsed.genes["fpkm_unstranded"].cast(pl.String).to_list() == ["12.3456", "0.0000", "8.2304"]
+    assert parsed.genes["fpkm_uq_unstranded"].to_list() == [Decimal("20.0001"), Decimal("0"), Decimal("13.3334")]
     qc = parsed.qc
     assert qc["parsed"] and qc["gene_model"] == "GENCODE v36"
     assert (qc["n_unmapped_reads"], qc["n_multimapping_reads"], qc["n_nofeature_reads"], qc["n_ambiguous_reads"]) == (
