@@ -231,9 +231,10 @@ def test_asset_graph_checks_and_automation_pages_render_in_chromium(ui, browser)
     )
     _page(
         browser,
-        f"{base}/locations/__repository__@{LOCATION}/asset-groups/raw/lineage",
-        ["gdc_release", "gdc_methylation_files", "mgmt_probe_betas", "Asset checks"],
-        "asset_graph_raw.png",
+        # the list: the raw group's lineage no longer fits one screen (only the nodes in view are drawn)
+        f"{base}/locations/__repository__@{LOCATION}/asset-groups/raw/list",
+        ["gdc_release", "gdc_methylation_files", "mgmt_probe_betas", "gdc_expression_files", "expression_file_qc"],
+        "asset_group_raw.png",
     )
     checks = _page(
         browser,
