@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install lint format test test-fast reliability demo ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release bench-refresh clean dagster-home
+.PHONY: install lint format test test-fast reliability demo ui ui-live next-release standin bench-ingest bench-models bench-rescoring bench-real-release bench-refresh bench-expression clean dagster-home
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -80,6 +80,10 @@ bench-rescoring: install
 # End to end per layer (wall time, peak RSS): full, no-op and 5% refreshes (CASES="1100 10000 100000").
 bench-refresh: install
 	$(BIN)/python bench/refresh.py --cases $(or $(CASES),1100 10000)
+
+# RNA-seq ingest + harmonise + checks against a bare download-and-parse loop (SAMPLES="700 10000" for both sizes).
+bench-expression: install
+	$(BIN)/python bench/expression.py --samples $(or $(SAMPLES),700)
 
 # Prospective validation and the champion/challenger decision on the real two-release root.
 bench-real-release: install

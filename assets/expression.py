@@ -17,6 +17,7 @@ from pathlib import PurePath
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -35,7 +36,15 @@ from assets.harmonised import _reason_counts
 from assets.partitions import gdc_releases
 from assets.raw import _RAW_CODE, _ingest_search, gdc_failures, gdc_release
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource
-from assets.specs import GDC_POOL, GDC_RETRY_POLICY, asset_key, table_asset_args, table_asset_spec, written_metadata
+from assets.specs import (
+    GDC_POOL,
+    GDC_RETRY_POLICY,
+    asset_key,
+    source_version,
+    table_asset_args,
+    table_asset_spec,
+    written_metadata,
+)
 from contracts.schemas import HARMONISED_EXPRESSION_SCHEMA, RAW_EXPRESSION_COUNTS_SCHEMA, RAW_EXPRESSION_FILE_QC_SCHEMA
 from contracts.tables import (
     HARMONISED_EXPRESSION,
@@ -51,6 +60,7 @@ from gdc.queries import EXPRESSION_FILE_FIELDS, expression_file_filters
 from lake.store import Lake
 from transforms.expression import (
     build_expression,
+    built_from,
     expression_rejects,
     expression_samples,
     reconcile_expression_files,
@@ -96,10 +106,13 @@ def _copy_earlier_rows(lake: Lake, release: str, reused: Mapping[str, list[str]]
     for earlier, file_ids in reused.items():
         path = lake.table_path(RAW_EXPRESSION_COUNTS.layer, RAW_EXPRESSION_COUNTS.name, earlier)
         groups = lake.row_groups_by(path, "file_id")
+        parquet = lake.open_parquet(path)  # the footer once, not once per file
         for file_id in file_ids:
             if file_id in groups:
-                rows = lake.read_row_groups(path, groups[file_id], list(RAW_EXPRESSION_COUNTS_SCHEMA))
-                sink.add(rows.with_columns(pl.lit(release).alias("release")))
+                rows = pl.from_arrow(
+                    parquet.read_row_groups(groups[file_id], columns=list(RAW_EXPRESSION_COUNTS_SCHEMA))
+                )
+                sink.add(rows.with_columns(pl.lit(release).alias("release")))  # type: ignore[union-attr]
 
 
 @multi_asset(
@@ -141,6 +154,8 @@ def raw_expression_counts(context: AssetExecutionContext, gdc: GdcApiResource, l
         release,
         dict(RAW_EXPRESSION_COUNTS_SCHEMA),
         lambda f: f,
+        # one file per row group: its gene ids and names are unique there, a dictionary would only cost
+        dictionary_columns=["release", "file_id", "md5sum", "gene_type"],
     )
     clients: list[GdcClient] = []
     try:
@@ -260,16 +275,55 @@ def _download_and_parse(
 
 
 def _counts_reader(lake: Lake, path: PurePath):
+    """read_counts for transforms.expression.build_expression: the footer is read once (a partition of 10,000 files
+    has 10,000 row groups), then each call reads the files' row groups in one go and splits them by file."""
     groups = lake.row_groups_by(path, "file_id")
+    parquet = lake.open_parquet(path)
 
     def read_counts(file_ids: Sequence[str], columns: Sequence[str]) -> dict[str, pl.DataFrame]:
-        found: dict[str, pl.DataFrame] = {}
-        for file_id in file_ids:
-            if file_id in groups:
-                found[file_id] = lake.read_row_groups(path, groups[file_id], list(columns))
-        return found
+        wanted = [(file_id, group) for file_id in file_ids for group in groups.get(file_id, [])]
+        if not wanted:
+            return {}
+        table = parquet.read_row_groups([group for _, group in wanted], columns=list(columns), use_threads=True)
+        frame = pl.from_arrow(table)
+        found: dict[str, list[pl.DataFrame]] = {}
+        offset = 0
+        for file_id, group in wanted:
+            rows = parquet.metadata.row_group(group).num_rows
+            found.setdefault(file_id, []).append(frame.slice(offset, rows))  # type: ignore[union-attr]
+            offset += rows
+        return {file_id: parts[0] if len(parts) == 1 else pl.concat(parts) for file_id, parts in found.items()}
 
     return read_counts
+
+
+BUILT_FROM_KEY = "glioma.expression_built_from"
+SIZE_FACTOR_METHOD_KEY = "glioma.size_factor_method"
+_HARMONISE_VERSION = source_version(*_HARMONISE_CODE)
+
+
+def _same_build_earlier(store: Lake, release: str, source: str) -> str | None:
+    """The previous release, when its harmonised/expression was built from the same files, patients and code."""
+    previous = store.previous_release(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
+    samples = HARMONISED_EXPRESSION_SAMPLES
+    if previous is None or not store.exists(samples.layer, samples.name, previous):
+        return None
+    path = store.table_path(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, previous)
+    return previous if store.footer_metadata(path).get(BUILT_FROM_KEY) == source else None
+
+
+def _copy_build(store: Lake, previous: str, release: str, samples: pl.DataFrame, sink: Any) -> tuple[pl.DataFrame, str]:
+    """The previous release's tiles, one row group at a time, with this release's label; its size factors."""
+    path = store.table_path(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, previous)
+    for group in range(pq.read_metadata(store.storage.open_input(path)).num_row_groups):
+        tile = store.read_row_groups(path, [group], list(HARMONISED_EXPRESSION_SCHEMA))
+        sink.add(tile.with_columns(pl.lit(release).alias("release")))
+    factors = store.read_table(HARMONISED_EXPRESSION_SAMPLES, previous).filter(pl.col("used"))
+    size_factor = dict(zip(factors["file_id"], factors["size_factor"], strict=True))
+    samples = samples.with_columns(
+        pl.col("file_id").replace_strict(size_factor, default=None, return_dtype=pl.Float64).alias("size_factor")
+    )
+    return samples, store.footer_metadata(path).get(SIZE_FACTOR_METHOD_KEY) or "median_of_ratios"
 
 
 _HARMONISED_DEPS = [RAW_EXPRESSION_FILES, RAW_EXPRESSION_COUNTS, RAW_EXPRESSION_FILE_QC, HARMONISED_PATIENTS]
@@ -307,9 +361,16 @@ def harmonised_expression(context: AssetExecutionContext, lake: LakeResource):
         dict(HARMONISED_EXPRESSION_SCHEMA),
         lambda f: f,
     )
+    source = built_from(samples, _HARMONISE_VERSION)
+    previous = _same_build_earlier(store, release, source)
     try:
-        samples, method = build_expression(samples, reference, read_counts, sink.add)
-        expression = sink.commit()
+        if previous is not None:
+            # Same files, patients and code as that release: its rows are this release's (copied, not recomputed).
+            samples, method = _copy_build(store, previous, release, samples, sink)
+            context.log.info(f"harmonised/expression of release {release} copied from {previous}: same files and code")
+        else:
+            samples, method = build_expression(samples, reference, read_counts, sink.add)
+        expression = sink.commit({BUILT_FROM_KEY: source, SIZE_FACTOR_METHOD_KEY: method or ""})
     except BaseException:
         sink.abort()
         raise
@@ -324,6 +385,7 @@ def harmonised_expression(context: AssetExecutionContext, lake: LakeResource):
             patients_with_expression=used.height,
             genes=reference.height,
             size_factor_method=method or "none (no expression in this release)",
+            copied_from_release=previous or "none (computed)",
             duration_seconds=round(elapsed, 3),
         ),
     )

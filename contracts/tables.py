@@ -215,8 +215,8 @@ HARMONISED_EXPRESSION = TableSpec(
     "harmonised",
     "expression",
     "Gene expression, one row per (case, sample, gene) for the one expression sample of each patient: counts, TPM, "
-    "FPKM-UQ and log2(count / size factor + 1), the value to compare cases on. Row groups are tiles of up to 256 "
-    "patients x 2,048 genes ordered by gene name, so one gene across all patients and one patient across all genes "
+    "FPKM-UQ and log2(count / size factor + 1), the value to compare cases on. Row groups are tiles of up to 128 "
+    "patients x 1,024 genes ordered by gene name, so one gene across all patients and one patient across all genes "
     "each read a few row groups.",
     HARMONISED_EXPRESSION_SCHEMA,
     {

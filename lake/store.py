@@ -352,8 +352,11 @@ class Lake:
         release: str,
         schema: dict[str, pl.DataType],
         build: Callable[[list[Any]], pl.DataFrame],
+        dictionary_columns: list[str] | None = None,
     ) -> ParquetPartitionSink:
-        return ParquetPartitionSink(self.new_version_path(layer, table, release), schema, build, self.storage)
+        return ParquetPartitionSink(
+            self.new_version_path(layer, table, release), schema, build, self.storage, dictionary_columns
+        )
 
     # Table-declaration forms (contracts.tables.TableSpec, or anything with `layer` and `name`).
     def read_table(self, table: Any, release: str) -> pl.DataFrame:
@@ -428,6 +431,10 @@ class Lake:
                 value = statistics.min
                 groups.setdefault(value.decode() if isinstance(value, bytes) else str(value), []).append(number)
         return groups
+
+    def open_parquet(self, path: PurePath) -> pq.ParquetFile:
+        """A version file opened once for many row-group reads (its footer parsed once)."""
+        return pq.ParquetFile(str(path) if self.storage.is_local else self.storage.open_input(path))
 
     def read_row_groups(self, path: PurePath, row_groups: list[int], columns: list[str]) -> pl.DataFrame:
         """Some row groups of a version file, some columns (a local file is memory-mapped, not read whole)."""

@@ -68,7 +68,11 @@ class ParquetPartitionSink:
         schema: dict[str, pl.DataType],
         build: Callable[[list[Any]], pl.DataFrame],
         storage: LakeStorage | None = None,
+        dictionary_columns: list[str] | None = None,
     ) -> None:
+        """`dictionary_columns`: dictionary-encode only these (default: every column). Columns whose values are
+        unique within a chunk (e.g. gene ids of one expression file) only cost time and bytes in a dictionary."""
+        self.dictionary_columns = dictionary_columns
         self.target = target
         self.storage = storage or LocalStorage(Path(target).parent)
         self.schema = schema
@@ -91,7 +95,11 @@ class ParquetPartitionSink:
             self._temp = self.storage.staging_file(self.target)
             # Decimals of up to 18 digits as 64-bit integers (exact, and they compress like integers).
             self._writer = pq.ParquetWriter(
-                self._temp, self.arrow_schema, compression="zstd", store_decimal_as_integer=True
+                self._temp,
+                self.arrow_schema,
+                compression="zstd",
+                store_decimal_as_integer=True,
+                use_dictionary=self.dictionary_columns if self.dictionary_columns is not None else True,
             )
         return self._writer
 
@@ -109,9 +117,12 @@ class ParquetPartitionSink:
         self._digest.update(frame.drop("release", strict=False).hash_rows(seed=0).to_numpy().tobytes())
         self.rows += frame.height
 
-    def commit(self) -> WrittenTable:
+    def commit(self, metadata: Mapping[str, str] | None = None) -> WrittenTable:
+        """`metadata`: extra footer key-value pairs (e.g. what the rows were built from), as in write_parquet_atomic."""
+        if metadata and CONTENT_HASH_KEY in metadata:
+            raise ValueError(f"{CONTENT_HASH_KEY} is computed from the rows written, not given")
         writer = self._open()  # an empty result still publishes a valid, empty table
-        writer.add_key_value_metadata({CONTENT_HASH_KEY: self._digest.hexdigest()})
+        writer.add_key_value_metadata({**(metadata or {}), CONTENT_HASH_KEY: self._digest.hexdigest()})
         writer.close()
         self._writer = None
         assert self._temp is not None

@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=1100, help="synthetic cases (TCGA GBM+LGG is about 1,100)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--expression-genes",
+        type=int,
+        default=2000,
+        help="genes per synthetic RNA-seq file (GDC's have 60,660; 2,000 keeps the demo bundle ~250 MB); 0 = none",
+    )
     parser.add_argument("--bundle-root", type=Path, default=None, help="serve this bundle instead of a synthetic one")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("GLIOMA_DATA_DIR", "data")))
     args = parser.parse_args(argv)
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle_root = data_dir / "bundles" / f"synthetic-{args.cases}-seed{args.seed}"
         if not (bundle_root / "CURRENT").exists():
             started = time.monotonic()
-            spec = CohortSpec(n_cases=args.cases, seed=args.seed)
+            spec = CohortSpec(n_cases=args.cases, seed=args.seed, expression_genes=args.expression_genes)
             write_bundle(bundle_root, spec)
             write_spec(bundle_root, spec)  # lets `python -m sandbox.synthetic.next_release` continue the cohort
             print(

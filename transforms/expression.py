@@ -11,13 +11,14 @@ Rules, and why:
     (Anders & Huber 2010) over the release's used samples: robust to a few very highly expressed genes, and the
     normalisation the differential expression of the same counts uses. TPM is normalised within the file and
     is not comparable between cases (realdata README);
-  * memory: the harmonised table is built from blocks of CASES_PER_BLOCK patients at a time (one block's rows in
-    memory, ~60 MB at 256 x 60,660 genes); the size factors need one pass over the used files' count column,
-    holding two vectors of the gene count.
+  * memory: the harmonised table is built from blocks of CASES_PER_BLOCK patients at a time (one block's numbers in
+    memory, ~0.4 GB at 128 x 60,660 genes, and one tile); the size factors need one pass over the used files' count
+    column, holding two vectors of the gene count.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -33,10 +34,11 @@ from contracts.schemas import (
 )
 from transforms.expression_files import unversioned_gene_id
 
-# A row group of harmonised/expression is a tile of up to CASES_PER_BLOCK patients x GENES_PER_TILE genes: one
-# gene across 10,000 patients reads 40 row groups, one patient across 60,660 genes reads 30.
-CASES_PER_BLOCK = 256
-GENES_PER_TILE = 2048
+# A row group of harmonised/expression is a tile of up to CASES_PER_BLOCK patients x GENES_PER_TILE genes (131,072
+# rows): one gene across N patients reads N / 128 row groups (5 at TCGA size, 79 at 10,000), one patient across
+# 60,660 genes reads 60 of them.
+CASES_PER_BLOCK = 128
+GENES_PER_TILE = 1024
 
 GENE_MODEL_DIFFERS = "expression_gene_model_differs"
 GENE_SET_DIFFERS = "expression_gene_set_differs"
@@ -298,8 +300,8 @@ def gene_order(reference: pl.DataFrame) -> pl.DataFrame:
         .sort(["gene_name", "gene_id"], nulls_last=True)
         .with_row_index("gene_rank")
         .with_columns(
-            pl.col("gene_position").cast(pl.Int64),
-            pl.col("gene_rank").cast(pl.Int64),
+            pl.col("gene_position").cast(pl.Int32),
+            pl.col("gene_rank").cast(pl.Int32),
             unversioned_gene_id(pl.col("gene_id")).alias("gene_id_unversioned"),
         )
     )
@@ -310,34 +312,42 @@ def harmonise_block(
 ) -> Iterator[pl.DataFrame]:
     """The harmonised rows of one block of patients, tile by tile. `values`: file id -> its unstranded,
     tpm_unstranded and fpkm_uq_unstranded columns in the release's gene order; `samples`: the block's used rows of
-    expression_samples with size factors; `genes`: gene_order(). Only numbers are sorted; the text columns are
-    joined per tile (memory: the block's numbers plus one tile)."""
-    rank_of_position = genes.sort("gene_position")["gene_rank"]
-    parts = []
-    for case_position, row in enumerate(samples.iter_rows(named=True)):
-        numbers = values[row["file_id"]]
-        parts.append(
-            numbers.select(
-                rank_of_position.alias("gene_rank"),
-                pl.lit(case_position, pl.Int32).alias("case_position"),
-                pl.col("unstranded").alias("unstranded_count"),
-                pl.col("tpm_unstranded").alias("tpm"),
-                pl.col("fpkm_uq_unstranded").alias("fpkm_uq"),
-                (pl.col("unstranded") / row["size_factor"]).log1p().truediv(np.log(2)).alias("log2_normalised_count"),
+    expression_samples with size factors; `genes`: gene_order(). Each file's rows are put in gene-rank order once
+    (a gather, no sort), and a tile is the same slice of every file: memory is the block's numbers plus one tile.
+    Within a tile rows go patient by patient; the row group's statistics are what lets a reader skip it."""
+    by_rank = genes.sort("gene_rank")
+    rank_order = by_rank["gene_position"]
+    gene_columns = by_rank.select("gene_id", "gene_id_unversioned", "gene_name", "gene_type")
+    ordered = []
+    for row in samples.iter_rows(named=True):
+        numbers = values[row["file_id"]][rank_order]
+        ordered.append(
+            (
+                row,
+                numbers.select(
+                    pl.col("unstranded").alias("unstranded_count"),
+                    pl.col("tpm_unstranded").alias("tpm"),
+                    pl.col("fpkm_uq_unstranded").alias("fpkm_uq"),
+                    (pl.col("unstranded") / row["size_factor"])
+                    .log1p()
+                    .truediv(np.log(2))
+                    .alias("log2_normalised_count"),
+                ),
             )
         )
-    if not parts:
-        return
-    block = pl.concat(parts).sort(["gene_rank", "case_position"])
-    cases = samples.select("release", "case_id", "submitter_id", "sample_submitter_id").with_row_index("case_position")
-    cases = cases.with_columns(pl.col("case_position").cast(pl.Int32))
-    tile_of = (pl.col("gene_rank") // genes_per_tile).alias("_tile")
-    for _, tile in block.with_columns(tile_of).group_by("_tile", maintain_order=True):
-        yield (
-            tile.join(cases, on="case_position", how="left", maintain_order="left")
-            .join(genes.drop("gene_position"), on="gene_rank", how="left", maintain_order="left")
-            .select(list(HARMONISED_EXPRESSION_SCHEMA))
-        )
+    for start in range(0, gene_columns.height, genes_per_tile):
+        tile_genes = gene_columns.slice(start, genes_per_tile)
+        parts = [
+            pl.concat([tile_genes, numbers.slice(start, genes_per_tile)], how="horizontal").with_columns(
+                pl.lit(row["release"]).alias("release"),
+                pl.lit(row["case_id"]).alias("case_id"),
+                pl.lit(row["submitter_id"]).alias("submitter_id"),
+                pl.lit(row["sample_submitter_id"]).alias("sample_submitter_id"),
+            )
+            for row, numbers in ordered
+        ]
+        if parts:
+            yield pl.concat(parts).select(list(HARMONISED_EXPRESSION_SCHEMA))
 
 
 def blocks(samples: pl.DataFrame, cases_per_block: int = CASES_PER_BLOCK) -> list[pl.DataFrame]:
@@ -403,6 +413,19 @@ def build_expression(
         pl.col("file_id").replace_strict(size_factor, default=None, return_dtype=pl.Float64).alias("size_factor")
     )
     return samples, factors.method
+
+
+def built_from(samples: pl.DataFrame, code_version: str) -> str:
+    """What harmonised/expression of a release is computed from: the used files (id, md5) with their patients and
+    samples, and the code. Equal between two releases -> the table is the same but for `release`, and is copied."""
+    identity = (
+        samples.filter(pl.col("used"))
+        .select("file_id", "md5sum", "case_id", "submitter_id", "sample_submitter_id")
+        .sort("file_id")
+    )
+    digest = hashlib.sha256(code_version.encode())
+    digest.update(identity.write_csv().encode())
+    return digest.hexdigest()[:32]
 
 
 def reconcile_expression_files(files: pl.DataFrame, samples: pl.DataFrame, rejects: pl.DataFrame) -> dict:
