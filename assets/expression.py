@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import PurePath
 from typing import Any
 
 import polars as pl
@@ -101,20 +100,6 @@ def _earlier_parses(lake: Lake, release: str) -> dict[tuple[str, str], tuple[str
     return found
 
 
-def _copy_earlier_rows(lake: Lake, release: str, reused: Mapping[str, list[str]], sink: Any) -> None:
-    """Rows of files parsed by an earlier release, copied row group by row group (one file at a time in memory)."""
-    for earlier, file_ids in reused.items():
-        path = lake.table_path(RAW_EXPRESSION_COUNTS.layer, RAW_EXPRESSION_COUNTS.name, earlier)
-        groups = lake.row_groups_by(path, "file_id")
-        parquet = lake.open_parquet(path)  # the footer once, not once per file
-        for file_id in file_ids:
-            if file_id in groups:
-                rows = pl.from_arrow(
-                    parquet.read_row_groups(groups[file_id], columns=list(RAW_EXPRESSION_COUNTS_SCHEMA))
-                )
-                sink.add(rows.with_columns(pl.lit(release).alias("release")))  # type: ignore[union-attr]
-
-
 @multi_asset(
     specs=[
         table_asset_spec(RAW_EXPRESSION_COUNTS, deps=[RAW_EXPRESSION_FILES], code=_PARSE_CODE),
@@ -133,16 +118,14 @@ def raw_expression_counts(context: AssetExecutionContext, gdc: GdcApiResource, l
     files = lake.lake.read_table(RAW_EXPRESSION_FILES, release).drop("document")
     earlier = _earlier_parses(lake.lake, release)
     qc_rows: list[dict[str, Any]] = []
-    reused: dict[str, list[str]] = {}
     to_fetch: list[dict[str, Any]] = []
     for row in files.unique("file_id", keep="first", maintain_order=True).iter_rows(named=True):
         previous = earlier.get((row["file_id"], row["md5sum"]))
         if previous is None:
             to_fetch.append(row)
             continue
+        # Parsed before: its QC row (with the release that holds its rows) is this release's too; nothing is copied.
         qc_rows.append({**previous[1], "release": release})
-        if previous[1]["parsed"]:
-            reused.setdefault(previous[0], []).append(row["file_id"])
     fetched_bytes = sum(int(row["file_size"] or 0) for row in to_fetch)
     context.log.info(
         f"expression files for release {release}: {files.height} listed, {len(qc_rows)} parsed by an earlier release, "
@@ -159,7 +142,6 @@ def raw_expression_counts(context: AssetExecutionContext, gdc: GdcApiResource, l
     )
     clients: list[GdcClient] = []
     try:
-        _copy_earlier_rows(lake.lake, release, reused, sink)
         with gdc_failures(f"expression files of release {release}"):
             for parsed in _download_and_parse(context, gdc, to_fetch, release, clients):
                 sink.add(parsed.genes)
@@ -178,7 +160,7 @@ def raw_expression_counts(context: AssetExecutionContext, gdc: GdcApiResource, l
             counts,
             files_listed=files.height,
             files_downloaded=len(to_fetch),
-            files_reused_from_earlier_release=len(qc_rows) - len(to_fetch),
+            files_parsed_by_an_earlier_release=len(qc_rows) - len(to_fetch),
             bytes_downloaded=fetched_bytes,
             retries=sum(client.stats.retries for client in clients),
             duration_seconds=round(elapsed, 3),
@@ -274,24 +256,35 @@ def _download_and_parse(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _counts_reader(lake: Lake, path: PurePath):
-    """read_counts for transforms.expression.build_expression: the footer is read once (a partition of 10,000 files
-    has 10,000 row groups), then each call reads the files' row groups in one go and splits them by file."""
-    groups = lake.row_groups_by(path, "file_id")
-    parquet = lake.open_parquet(path)
+def _counts_reader(lake: Lake, where: Mapping[str, str]):
+    """read_counts for transforms.expression.build_expression. `where`: file id -> the release whose partition holds
+    its rows (raw/expression_file_qc.counts_release). Each partition's footer is read once (10,000 files are 10,000
+    row groups), then each call reads the files' row groups partition by partition and splits them by file."""
+    partitions: dict[str, tuple[Any, dict[str, list[int]]]] = {}
+
+    def partition(release: str) -> tuple[Any, dict[str, list[int]]]:
+        if release not in partitions:
+            path = lake.table_path(RAW_EXPRESSION_COUNTS.layer, RAW_EXPRESSION_COUNTS.name, release)
+            partitions[release] = (lake.open_parquet(path), lake.row_groups_by(path, "file_id"))
+        return partitions[release]
 
     def read_counts(file_ids: Sequence[str], columns: Sequence[str]) -> dict[str, pl.DataFrame]:
-        wanted = [(file_id, group) for file_id in file_ids for group in groups.get(file_id, [])]
-        if not wanted:
-            return {}
-        table = parquet.read_row_groups([group for _, group in wanted], columns=list(columns), use_threads=True)
-        frame = pl.from_arrow(table)
         found: dict[str, list[pl.DataFrame]] = {}
-        offset = 0
-        for file_id, group in wanted:
-            rows = parquet.metadata.row_group(group).num_rows
-            found.setdefault(file_id, []).append(frame.slice(offset, rows))  # type: ignore[union-attr]
-            offset += rows
+        by_release: dict[str, list[str]] = {}
+        for file_id in file_ids:
+            if file_id in where:
+                by_release.setdefault(where[file_id], []).append(file_id)
+        for release, ids in by_release.items():
+            parquet, groups = partition(release)
+            wanted = [(file_id, group) for file_id in ids for group in groups.get(file_id, [])]
+            if not wanted:
+                continue
+            frame = pl.from_arrow(parquet.read_row_groups([g for _, g in wanted], columns=list(columns)))
+            offset = 0
+            for file_id, group in wanted:
+                rows = parquet.metadata.row_group(group).num_rows
+                found.setdefault(file_id, []).append(frame.slice(offset, rows))  # type: ignore[union-attr]
+                offset += rows
         return {file_id: parts[0] if len(parts) == 1 else pl.concat(parts) for file_id, parts in found.items()}
 
     return read_counts
@@ -347,8 +340,8 @@ def harmonised_expression(context: AssetExecutionContext, lake: LakeResource):
     qc = store.read_table(RAW_EXPRESSION_FILE_QC, release)
     patients = store.scan(HARMONISED_PATIENTS.layer, HARMONISED_PATIENTS.name, release).select("case_id").collect()
     samples = expression_samples(files, qc, patients["case_id"].to_list())
-    counts_path = store.table_path(RAW_EXPRESSION_COUNTS.layer, RAW_EXPRESSION_COUNTS.name, release)
-    read_counts = _counts_reader(store, counts_path)
+    where = {r["file_id"]: r["counts_release"] for r in qc.iter_rows(named=True) if r["counts_release"] is not None}
+    read_counts = _counts_reader(store, where)
     used = samples.filter(pl.col("used"))
     reference = pl.DataFrame(schema={"gene_id": pl.String, "gene_name": pl.String, "gene_type": pl.String})
     if used.height:

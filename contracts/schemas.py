@@ -135,6 +135,7 @@ RAW_EXPRESSION_FILE_QC_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
     "md5sum": pl.String(),
     "parsed": pl.Boolean(),
+    "counts_release": pl.String(),
     "gene_model": pl.String(),
     **{f"{row.lower()}_reads": pl.Int64() for row in STAR_SUMMARY_ROWS},
     "gene_rows": pl.Int64(),

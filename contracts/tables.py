@@ -182,8 +182,9 @@ RAW_EXPRESSION_COUNTS = TableSpec(
     "raw",
     "expression_counts",
     "Every gene row of every parsed expression file, exactly as GDC wrote it (one row per file and gene; the STAR "
-    "summary rows are in raw/expression_file_qc). A file already parsed by an earlier release (same file id and md5) "
-    "is not downloaded again. One row group per file.",
+    "summary rows are in raw/expression_file_qc). Each file is stored once, in the partition of the release that "
+    "first parsed it (raw/expression_file_qc.counts_release): a later release with the same file id and md5 neither "
+    "downloads nor copies it. One row group per file.",
     RAW_EXPRESSION_COUNTS_SCHEMA,
     _STAR_COUNT_DESCRIPTIONS,
     gates_release=True,
@@ -196,6 +197,8 @@ RAW_EXPRESSION_FILE_QC = TableSpec(
     RAW_EXPRESSION_FILE_QC_SCHEMA,
     {
         "parsed": "the file parsed completely and its rows are in raw/expression_counts",
+        "counts_release": "the release whose raw/expression_counts partition holds the file's rows (the first that "
+        "parsed it; null when not parsed)",
         "gene_model": "the file's `# gene-model:` line, e.g. GENCODE v36",
         **{f"{row.lower()}_reads": f"STAR summary row {row} (unstranded reads)" for row in STAR_SUMMARY_ROWS},
         "gene_rows": "gene rows in the file (at most 60,660)",

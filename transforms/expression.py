@@ -335,19 +335,19 @@ def harmonise_block(
                 ),
             )
         )
+    if not ordered:
+        return
+    cases = samples.select("release", "case_id", "submitter_id", "sample_submitter_id")
     for start in range(0, gene_columns.height, genes_per_tile):
         tile_genes = gene_columns.slice(start, genes_per_tile)
-        parts = [
-            pl.concat([tile_genes, numbers.slice(start, genes_per_tile)], how="horizontal").with_columns(
-                pl.lit(row["release"]).alias("release"),
-                pl.lit(row["case_id"]).alias("case_id"),
-                pl.lit(row["submitter_id"]).alias("submitter_id"),
-                pl.lit(row["sample_submitter_id"]).alias("sample_submitter_id"),
-            )
-            for row, numbers in ordered
-        ]
-        if parts:
-            yield pl.concat(parts).select(list(HARMONISED_EXPRESSION_SCHEMA))
+        width = tile_genes.height
+        numbers = pl.concat([values_in_rank.slice(start, genes_per_tile) for _, values_in_rank in ordered])
+        # whole-column gathers, not a frame per patient: patient k's rows are k * width ... (k + 1) * width - 1
+        patient_of_row = np.repeat(np.arange(len(ordered)), width)
+        gene_of_row = np.tile(np.arange(width), len(ordered))
+        yield pl.concat([cases[patient_of_row], tile_genes[gene_of_row], numbers], how="horizontal").select(
+            list(HARMONISED_EXPRESSION_SCHEMA)
+        )
 
 
 def blocks(samples: pl.DataFrame, cases_per_block: int = CASES_PER_BLOCK) -> list[pl.DataFrame]:

@@ -170,6 +170,7 @@ def parse_star_counts(
         file_id,
         md5,
         parsed=True,
+        counts_release=release,
         gene_model=gene_model,
         **{
             f"{name.lower()}_reads": int(value)
