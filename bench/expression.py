@@ -112,11 +112,32 @@ def child_pipeline(base_url: str, data_dir: str, release: str) -> dict:
         raise_on_error=False,
     )
     seconds = time.perf_counter() - started
+    _commit(data_dir, release)
     steps = {}
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 1)
     return {"seconds": seconds, "success": result.success, "peak_rss_mb": _peak_rss_mb(), "steps": steps}
+
+
+def _commit(data_dir: str, release: str) -> None:
+    """What the catalog publish does for the tables this benchmark writes: commit the release's versions in the
+    manifest, so the next release (another process, another Dagster instance) reads them as published."""
+    from contracts.tables import LAKE_TABLES
+    from lake.store import Lake
+
+    lake = Lake(data_dir, finished=lambda writer: True)
+    with lake.commit_lock():
+        manifest = lake.manifest()
+        releases = {
+            label: {table: lake.partition_dir(*table.split("/", 1), label) / name for table, name in files.items()}
+            for label, files in manifest.get("releases", {}).items()
+        }
+        for table in LAKE_TABLES:
+            path = lake.resolve(table.layer, table.name, release) if table.partitioned else None
+            if path is not None:
+                releases.setdefault(release, {})[table.path] = path
+        lake.commit(releases)
 
 
 def child_reads(data_dir: str, release: str) -> dict:

@@ -320,7 +320,7 @@ def harmonise_block(
     gene_columns = by_rank.select("gene_id", "gene_id_unversioned", "gene_name", "gene_type")
     ordered = []
     for row in samples.iter_rows(named=True):
-        numbers = values[row["file_id"]][rank_order]
+        numbers = values.pop(row["file_id"])[rank_order]  # the unordered copy is freed as soon as it is gathered
         ordered.append(
             (
                 row,

@@ -181,26 +181,33 @@ def _frame(source: ExpressionSource) -> tuple[pl.DataFrame, dict[str, int]]:
     unstranded, first, second, summary = expression_counts(source)
     per_kb = unstranded / genes.length_kb
     tpm = per_kb / per_kb.sum() * 1e6 if per_kb.sum() > 0 else per_kb
-    coding = np.array([t == "protein_coding" for t in genes.gene_type])
+    coding = _coding(source.n_genes, source.seed)
     coding_total = max(int(unstranded[coding].sum()), 1)
     fpkm = unstranded * 1e9 / (genes.length_kb * 1e3 * coding_total)
     positive = unstranded[coding & (unstranded > 0)]
     upper_quartile = float(np.percentile(positive, 75)) if positive.size else 1.0
     fpkm_uq = unstranded * 1e9 / (genes.length_kb * 1e3 * upper_quartile * max(int(coding.sum()), 1))
-    frame = pl.DataFrame(
-        {
-            "gene_id": genes.gene_id,
-            "gene_name": genes.gene_name,
-            "gene_type": genes.gene_type,
-            "unstranded": unstranded,
-            "stranded_first": first,
-            "stranded_second": second,
-            "tpm_unstranded": tpm,
-            "fpkm_unstranded": fpkm,
-            "fpkm_uq_unstranded": fpkm_uq,
-        }
+    frame = _gene_columns(source.n_genes, source.seed).with_columns(
+        pl.Series("unstranded", unstranded),
+        pl.Series("stranded_first", first),
+        pl.Series("stranded_second", second),
+        pl.Series("tpm_unstranded", tpm),
+        pl.Series("fpkm_unstranded", fpkm),
+        pl.Series("fpkm_uq_unstranded", fpkm_uq),
     )
     return frame, summary
+
+
+@functools.lru_cache(maxsize=4)
+def _gene_columns(n_genes: int, seed: int) -> pl.DataFrame:
+    """The catalogue's text columns, built once (a file only adds its numbers)."""
+    genes = gene_catalogue(n_genes, seed)
+    return pl.DataFrame({"gene_id": genes.gene_id, "gene_name": genes.gene_name, "gene_type": genes.gene_type})
+
+
+@functools.lru_cache(maxsize=4)
+def _coding(n_genes: int, seed: int) -> np.ndarray:
+    return np.array([t == "protein_coding" for t in gene_catalogue(n_genes, seed).gene_type])
 
 
 def expression_file_bytes(source: ExpressionSource) -> bytes:
