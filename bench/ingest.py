@@ -41,18 +41,18 @@ def _peak_rss_mb() -> float:
 
 def _searches() -> list[tuple[str, dict, list[str] | None, list[str] | None, str]]:
     """The searches the raw assets send, as (endpoint, filters, fields, expand, sort)."""
-    from assets import raw
     from contracts.panels import CNV_PANEL_GENES, GLIOMA_PROJECTS, SSM_PANEL_GENES
+    from gdc import queries as raw  # the fields and filters the raw assets send
 
     projects = list(GLIOMA_PROJECTS)
-    methylation = [raw._in(field, [value]) for field, value in raw.METHYLATION_FILTER_VALUES.items()]
+    methylation = [raw.in_filter(field, [value]) for field, value in raw.METHYLATION_FILTER_VALUES.items()]
     return [
-        ("cases", raw._in("project.project_id", projects), list(raw.CASE_FIELDS), list(raw.CASE_EXPAND), "case_id:asc"),
+        ("cases", raw.in_filter("project.project_id", projects), list(raw.CASE_FIELDS), list(raw.CASE_EXPAND), "case_id:asc"),
         (
             "ssm_occurrences",
-            raw._and(
-                raw._in("case.project.project_id", projects),
-                raw._in("ssm.consequence.transcript.gene.symbol", list(SSM_PANEL_GENES)),
+            raw.and_filter(
+                raw.in_filter("case.project.project_id", projects),
+                raw.in_filter("ssm.consequence.transcript.gene.symbol", list(SSM_PANEL_GENES)),
             ),
             list(raw.SSM_OCCURRENCE_FIELDS),
             None,
@@ -60,9 +60,9 @@ def _searches() -> list[tuple[str, dict, list[str] | None, list[str] | None, str
         ),
         (
             "cnv_occurrences",
-            raw._and(
-                raw._in("case.project.project_id", projects),
-                raw._in("cnv.consequence.gene.symbol", list(CNV_PANEL_GENES)),
+            raw.and_filter(
+                raw.in_filter("case.project.project_id", projects),
+                raw.in_filter("cnv.consequence.gene.symbol", list(CNV_PANEL_GENES)),
             ),
             list(raw.CNV_OCCURRENCE_FIELDS),
             None,
@@ -70,7 +70,7 @@ def _searches() -> list[tuple[str, dict, list[str] | None, list[str] | None, str
         ),
         (
             "files",
-            raw._and(raw._in("cases.project.project_id", projects), *methylation),
+            raw.and_filter(raw.in_filter("cases.project.project_id", projects), *methylation),
             list(raw.METHYLATION_FILE_FIELDS),
             None,
             "file_id:asc",

@@ -14,6 +14,7 @@ import polars as pl
 
 from contracts.panels import CNV_PANEL_GENES, SSM_PANEL_GENES
 from contracts.schemas import RAW_EXPRESSION_FILE_QC_SCHEMA, RAW_MGMT_PROBE_BETAS_SCHEMA
+from sandbox.gdc_standin.bundle import GeneratedFiles
 from transforms.expression_files import parse_star_counts, raw_expression_files_table
 from transforms.raw_tables import (
     extract_probe_betas,
@@ -49,6 +50,16 @@ def bundle_documents(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _file_bytes(release_dir: Path, file_id: str, generated: GeneratedFiles) -> bytes:
+    path = release_dir / "data" / file_id
+    if path.is_file():
+        return path.read_bytes()
+    data = generated.get(file_id)
+    if data is None:
+        raise FileNotFoundError(f"{path}: not in the bundle and not a file the stand-in generates")
+    return data
+
+
 def raw_tables_from_bundle(bundle_root: Path, release: str | None = None) -> BundleRawTables:
     bundle_root = Path(bundle_root)
     release = release or current_release(bundle_root)
@@ -59,9 +70,10 @@ def raw_tables_from_bundle(bundle_root: Path, release: str | None = None) -> Bun
     expression = raw_expression_files_table(
         [d for d in documents if d.get("data_type") == "Gene Expression Quantification"], release
     )
+    generated = GeneratedFiles(release_dir)  # synthetic files the stand-in generates on request
     qc_rows = [
         parse_star_counts(
-            (release_dir / "data" / row["file_id"]).read_bytes(),
+            _file_bytes(release_dir, row["file_id"], generated),
             release=release,
             file_id=row["file_id"],
             md5=row["md5sum"],

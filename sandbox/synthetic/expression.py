@@ -353,11 +353,27 @@ def plan_expression_files(
     return plan
 
 
-def write_expression_files(plan: pl.DataFrame, data_dir: Path | None) -> pl.DataFrame:
+_GENERATION_KEYS = [c for c in SOURCES_SCHEMA if c not in ("md5sum", "file_size")]
+
+
+def write_expression_files(
+    plan: pl.DataFrame, data_dir: Path | None, known: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Generate every planned file once: its md5 and size go into the plan (the documents need them); the bytes
-    are written to `data_dir`, or not at all when the stand-in will generate them on request (data_dir None)."""
+    are written to `data_dir`, or not at all when the stand-in will generate them on request (data_dir None).
+    `known`: an earlier release's sources; an on-demand file generated from the same row there has its md5 and size
+    already (the bytes depend on the row alone), so a new release of 10,000 files generates only what changed."""
+    reuse: dict[tuple, tuple[str, int]] = {}
+    if known is not None and data_dir is None:
+        for row in known.iter_rows(named=True):
+            reuse[tuple(row[c] for c in _GENERATION_KEYS)] = (row["md5sum"], row["file_size"])
     md5s, sizes = [], []
     for row in plan.iter_rows(named=True):
+        found = reuse.get(tuple(row[c] for c in _GENERATION_KEYS))
+        if found is not None:
+            md5s.append(found[0])
+            sizes.append(found[1])
+            continue
         data = expression_file_bytes(source_of(row))
         md5s.append(file_digest(data))
         sizes.append(len(data))
@@ -420,7 +436,10 @@ def expression_files_of_release(spec, cohort, members, case_ids, barcodes, proje
         namespace=namespace,
     )
     on_disk = None if spec.expression_on_demand else release_dir / "data"
-    plan = write_expression_files(plan, on_disk)
+    # The newest release already written beside this one (write_multi_release writes them in order).
+    earlier = sorted(release_dir.parent.glob(f"[0-9]*/{EXPRESSION_SOURCES_FILE}"), key=lambda p: p.stat().st_mtime)
+    known = pl.read_parquet(earlier[-1]) if earlier else None
+    plan = write_expression_files(plan, on_disk, known)
     plan.write_parquet(release_dir / EXPRESSION_SOURCES_FILE)
     planted = gene_catalogue(spec.expression_genes, spec.seed).planted
     (release_dir / EXPRESSION_TRUTH_FILE).write_text(json.dumps({"planted_genes": planted}, indent=1))

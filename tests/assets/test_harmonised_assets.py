@@ -19,6 +19,7 @@ from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from contracts.schemas import QUARANTINE_SCHEMA
 from contracts.tables import (
+    HARMONISED_EXPRESSION_REJECTS,
     HARMONISED_MARKER_REJECTS,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENT_REJECTS,
@@ -65,6 +66,11 @@ def materialised(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
         committed[release] = {
             table.path: lake.write_table(table, raw[release][table.path], release).path for table in RAW_INPUTS
         }
+        # This bundle has no RNA-seq: the expression step (not under test here) rejects nothing.
+        no_rejects = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        committed[release][HARMONISED_EXPRESSION_REJECTS.path] = lake.write_table(
+            HARMONISED_EXPRESSION_REJECTS, no_rejects, release
+        ).path
     lake.commit(committed)
 
     instance = DagsterInstance.ephemeral()

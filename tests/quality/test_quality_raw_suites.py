@@ -32,6 +32,8 @@ def test_real_dev_bundle_raw_table_passes_its_suite(table_name: str, real_raw_fr
         "raw/gdc_cnv_occurrences": 10200,
         "raw/gdc_methylation_files": 645,
         "raw/mgmt_probe_betas": 1290,
+        "raw/gdc_expression_files": 410,  # the RNA bundle's expression files (realdata/README.md)
+        "raw/expression_file_qc": 410,
     }[table_name]
     assert report.row_count == expected_rows
     id_not_null = [row for row in report.results if row["expectation_type"] == "expect_column_values_to_not_be_null"]
