@@ -47,7 +47,13 @@ def _searches() -> list[tuple[str, dict, list[str] | None, list[str] | None, str
     projects = list(GLIOMA_PROJECTS)
     methylation = [raw.in_filter(field, [value]) for field, value in raw.METHYLATION_FILTER_VALUES.items()]
     return [
-        ("cases", raw.in_filter("project.project_id", projects), list(raw.CASE_FIELDS), list(raw.CASE_EXPAND), "case_id:asc"),
+        (
+            "cases",
+            raw.in_filter("project.project_id", projects),
+            list(raw.CASE_FIELDS),
+            list(raw.CASE_EXPAND),
+            "case_id:asc",
+        ),
         (
             "ssm_occurrences",
             raw.and_filter(
