@@ -45,7 +45,10 @@ def _expression_lines(samples: list[dict[str, Any]] | None, submitter_id: str) -
     if not used:
         lines.append("  no RNA-seq expression in the newest published release")
     for s in used:
-        lines.append(f"  {'sample':<26}{s['sample_submitter_id']} ({s['sample_type']}), file {s['file_id']}")
+        lines.append(
+            f"  {'sample':<26}{s['sample_submitter_id']} ({s['sample_type']}), aliquot {s['aliquot_submitter_id']}, "
+            f"file {s['file_id']}"
+        )
         library = s["library_size"]
         reads = "unknown" if library is None else f"{library / 1e6:.1f} million reads"
         lines.append(
@@ -58,7 +61,10 @@ def _expression_lines(samples: list[dict[str, Any]] | None, submitter_id: str) -
         )
     for s in samples:
         if not s["used"]:
-            lines.append(f"  {'set aside':<26}{s['sample_submitter_id']}, file {s['file_id']}: {s['set_aside_reason']}")
+            lines.append(
+                f"  {'set aside':<26}{s['sample_submitter_id']}, aliquot {s['aliquot_submitter_id']}, "
+                f"file {s['file_id']}: {s['set_aside_reason']}"
+            )
     return lines
 
 
