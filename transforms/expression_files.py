@@ -30,7 +30,7 @@ from contracts.schemas import (
     STAR_NORMALISED_COLUMNS,
     STAR_SUMMARY_ROWS,
 )
-from transforms.raw_tables import _Columns, _dump, _first, _get, _key
+from transforms.raw_tables import raw_file_documents_table
 
 # Versioned Ensembl gene id as GENCODE writes it; the pseudo-autosomal copies on Y carry `_PAR_Y`.
 GENE_ID = re.compile(r"^(ENSG\d{11})\.\d+(_PAR_Y)?$")
@@ -333,23 +333,4 @@ def unversioned_gene_id(gene_id: pl.Expr) -> pl.Expr:
 
 def raw_expression_files_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
     """One row per expression file: key columns of its (first) case, sample and aliquot; the document whole."""
-    table = _Columns(RAW_EXPRESSION_FILES_SCHEMA)
-    v = table.values
-    for doc in documents:
-        case = _first(doc.get("cases"))
-        sample = _first(case.get("samples"))
-        aliquot = _first(_first(_first(sample.get("portions")).get("analytes")).get("aliquots"))
-        file_size = doc.get("file_size")
-        v["release"].append(release)
-        v["file_id"].append(_key(doc.get("file_id") or doc.get("id")))
-        v["file_name"].append(_key(doc.get("file_name")))
-        v["md5sum"].append(_key(doc.get("md5sum")))
-        v["file_size"].append(int(file_size) if file_size is not None else None)
-        v["case_id"].append(_key(case.get("case_id")))
-        v["submitter_id"].append(_key(case.get("submitter_id")))
-        v["project_id"].append(_key(_get(case, "project", "project_id")))
-        v["sample_submitter_id"].append(_key(sample.get("submitter_id")))
-        v["sample_type"].append(_key(sample.get("sample_type")))
-        v["aliquot_submitter_id"].append(_key(aliquot.get("submitter_id")))
-        v["document"].append(_dump(doc))
-    return table.frame()
+    return raw_file_documents_table(documents, release, RAW_EXPRESSION_FILES_SCHEMA)

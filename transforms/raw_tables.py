@@ -229,10 +229,12 @@ def _first(items: Any) -> Mapping[str, Any]:
     return items[0] if isinstance(items, list) and items and _is_object(items[0]) else {}
 
 
-def raw_methylation_files_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
-    """One row per file. A methylation file belongs to one case and one sample; the first of each is
-    taken as the key, the full lists stay in `document`."""
-    table = _Columns(RAW_METHYLATION_FILES_SCHEMA)
+def raw_file_documents_table(
+    documents: Iterable[Mapping[str, Any]], release: str, schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """One row per file document (`schema`: a raw files schema). A file belongs to one case and one sample (for
+    RNA-seq, one aliquot); the first of each is taken as the key, the full lists stay in `document`."""
+    table = _Columns(dict(schema))
     v = table.values
     for doc in documents:
         case = _first(doc.get("cases"))
@@ -243,14 +245,22 @@ def raw_methylation_files_table(documents: Iterable[Mapping[str, Any]], release:
         v["file_name"].append(_key(doc.get("file_name")))
         v["md5sum"].append(_key(doc.get("md5sum")))
         v["file_size"].append(int(file_size) if file_size is not None else None)
-        v["platform"].append(_key(doc.get("platform")))
         v["case_id"].append(_key(case.get("case_id")))
         v["submitter_id"].append(_key(case.get("submitter_id")))
         v["project_id"].append(_key(_get(case, "project", "project_id")))
         v["sample_submitter_id"].append(_key(sample.get("submitter_id")))
         v["sample_type"].append(_key(sample.get("sample_type")))
+        if "platform" in v:
+            v["platform"].append(_key(doc.get("platform")))
+        if "aliquot_submitter_id" in v:
+            aliquot = _first(_first(_first(sample.get("portions")).get("analytes")).get("aliquots"))
+            v["aliquot_submitter_id"].append(_key(aliquot.get("submitter_id")))
         v["document"].append(_dump(doc))
     return table.frame()
+
+
+def raw_methylation_files_table(documents: Iterable[Mapping[str, Any]], release: str) -> pl.DataFrame:
+    return raw_file_documents_table(documents, release, RAW_METHYLATION_FILES_SCHEMA)
 
 
 class BetaFileFormatError(ValueError):
