@@ -138,6 +138,20 @@ def between(
     )
 
 
+def file_documents(empty_file_why: str) -> list[Expectation]:
+    """What every raw table of GDC file documents keeps: the partition, one row per file id, an md5 and a size the
+    download is checked against (a suite of one file type adds its own rules)."""
+    return [
+        release_is_partition(),
+        not_null("file_id", why="downloads are keyed by file id"),
+        unique("file_id", "one row per file (a duplicate is a paging bug)"),
+        not_null("md5sum", why="every download is verified against its md5"),
+        matches_regex("md5sum", MD5_HEX, BLOCKING, "md5 is 32 lowercase hex digits"),
+        not_null("file_size", why="file_size is checked against the downloaded bytes"),
+        between("file_size", 0, None, BLOCKING, empty_file_why, strict_min=True),
+    ]
+
+
 def barcode(severity: Severity = BLOCKING, why: str = "") -> list[Expectation]:
     return [
         not_null("submitter_id", severity, f"the TCGA barcode identifies the patient{why}"),

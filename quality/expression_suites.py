@@ -13,11 +13,11 @@ from great_expectations.expectations.row_conditions import Column
 
 from contracts.schemas import EXPECTED_GENE_MODEL, MAX_GENES_PER_FILE
 from quality.expectations import (
-    MD5_HEX,
     TCGA_SAMPLE_BARCODE,
     barcode,
     between,
     expectation_suite,
+    file_documents,
     in_set,
     matches_regex,
     not_null,
@@ -43,13 +43,7 @@ def raw_gdc_expression_files_suite(with_row_count_change: bool = True) -> gx.Exp
     return expectation_suite(
         "raw/gdc_expression_files",
         [
-            release_is_partition(),
-            not_null("file_id", why="downloads are keyed by file id"),
-            unique("file_id", "one row per file (a duplicate is a paging bug)"),
-            not_null("md5sum", why="every download is verified against its md5"),
-            matches_regex("md5sum", MD5_HEX, BLOCKING, "md5 is 32 lowercase hex digits"),
-            not_null("file_size", why="file_size is checked against the downloaded bytes"),
-            between("file_size", 0, None, BLOCKING, "an empty expression file holds no genes", strict_min=True),
+            *file_documents("an empty expression file holds no genes"),
             not_null("case_id", WARNING, "a file without a case cannot be attributed" + _QUARANTINED),
             *barcode(WARNING, "; the expression samples join on case_id"),
             project(),

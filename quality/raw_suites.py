@@ -22,6 +22,7 @@ from quality.expectations import (
     barcode,
     between,
     expectation_suite,
+    file_documents,
     in_set,
     matches_regex,
     not_null,
@@ -110,13 +111,7 @@ def raw_gdc_methylation_files_suite(with_row_count_change: bool = True) -> gx.Ex
     return expectation_suite(
         "raw/gdc_methylation_files",
         [
-            release_is_partition(),
-            not_null("file_id", why="downloads are keyed by file id"),
-            unique("file_id", "one row per file"),
-            not_null("md5sum", why="every download is verified against its md5"),
-            matches_regex("md5sum", MD5_HEX, BLOCKING, "md5 is 32 lowercase hex digits"),
-            not_null("file_size", why="file_size is checked against the downloaded bytes"),
-            between("file_size", 0, None, BLOCKING, "an empty methylation file holds no betas", strict_min=True),
+            *file_documents("an empty methylation file holds no betas"),
             not_null("file_name"),
             not_null("case_id", WARNING, "a file without a case cannot be attributed" + _QUARANTINED_DOWNSTREAM),
             *barcode(WARNING, _NOT_THE_JOIN_KEY),
