@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -56,7 +55,7 @@ from contracts.tables import (
 )
 from gdc.client import ArchiveFile, GdcClient
 from gdc.queries import EXPRESSION_FILE_FIELDS, expression_file_filters
-from lake.store import Lake
+from lake.store import Lake, row_groups_by
 from transforms.expression import (
     build_expression,
     built_from,
@@ -69,7 +68,6 @@ from transforms.expression_files import ParsedExpressionFile, parse_star_counts,
 _THIS = sys.modules[__name__]
 _PARSE_CODE = (transforms.expression_files, _THIS)
 _HARMONISE_CODE = (transforms.expression, transforms.expression_files, _THIS)
-_DONE = object()
 
 
 @asset(**table_asset_args(RAW_EXPRESSION_FILES, deps=[gdc_release], code=_RAW_CODE, gdc_facing=True))
@@ -265,7 +263,8 @@ def _counts_reader(lake: Lake, where: Mapping[str, str]):
     def partition(release: str) -> tuple[Any, dict[str, list[int]]]:
         if release not in partitions:
             path = lake.table_path(RAW_EXPRESSION_COUNTS.layer, RAW_EXPRESSION_COUNTS.name, release)
-            partitions[release] = (lake.open_parquet(path), lake.row_groups_by(path, "file_id"))
+            parquet = lake.open_parquet(path)
+            partitions[release] = (parquet, row_groups_by(parquet, "file_id"))
         return partitions[release]
 
     def read_counts(file_ids: Sequence[str], columns: Sequence[str]) -> dict[str, pl.DataFrame]:
@@ -308,15 +307,17 @@ def _same_build_earlier(store: Lake, release: str, source: str) -> str | None:
 def _copy_build(store: Lake, previous: str, release: str, samples: pl.DataFrame, sink: Any) -> tuple[pl.DataFrame, str]:
     """The previous release's tiles, one row group at a time, with this release's label; its size factors."""
     path = store.table_path(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, previous)
-    for group in range(pq.read_metadata(store.storage.open_input(path)).num_row_groups):
-        tile = store.read_row_groups(path, [group], list(HARMONISED_EXPRESSION_SCHEMA))
-        sink.add(tile.with_columns(pl.lit(release).alias("release")))
+    parquet = store.open_parquet(path)  # one footer read for all its tiles
+    for group in range(parquet.metadata.num_row_groups):
+        tile = pl.from_arrow(parquet.read_row_group(group, columns=list(HARMONISED_EXPRESSION_SCHEMA)))
+        sink.add(tile.with_columns(pl.lit(release).alias("release")))  # type: ignore[union-attr]
+    method = (parquet.metadata.metadata or {}).get(SIZE_FACTOR_METHOD_KEY.encode(), b"").decode()
     factors = store.read_table(HARMONISED_EXPRESSION_SAMPLES, previous).filter(pl.col("used"))
     size_factor = dict(zip(factors["file_id"], factors["size_factor"], strict=True))
     samples = samples.with_columns(
         pl.col("file_id").replace_strict(size_factor, default=None, return_dtype=pl.Float64).alias("size_factor")
     )
-    return samples, store.footer_metadata(path).get(SIZE_FACTOR_METHOD_KEY) or "median_of_ratios"
+    return samples, method or "median_of_ratios"
 
 
 _HARMONISED_DEPS = [RAW_EXPRESSION_FILES, RAW_EXPRESSION_COUNTS, RAW_EXPRESSION_FILE_QC, HARMONISED_PATIENTS]
