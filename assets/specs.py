@@ -34,6 +34,7 @@ OWNERS: dict[str, list[str]] = {
     "features": ["team:biostatistics"],
     "models": ["team:biostatistics"],
     "scores": ["team:biostatistics"],
+    "analytics": ["team:biostatistics"],
     "ops": ["team:data-engineering"],
     "warehouse": ["team:data-engineering"],
 }

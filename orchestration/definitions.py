@@ -15,6 +15,7 @@ from dagster import Definitions, EnvVar, ExecutorDefinition
 
 from assets.checks import build_all_quality_checks, gdc_release_is_current, raw_cases_reconcile
 from assets.expression import EXPRESSION_ASSETS, EXPRESSION_CHECKS
+from assets.expression_analyses import EXPRESSION_ANALYSIS_ASSETS
 from assets.harmonised import HARMONISED_ASSETS
 from assets.models import MODEL_ASSETS
 from assets.ops import OPS_ASSETS
@@ -28,7 +29,15 @@ from orchestration.schedules import SCHEDULES
 from orchestration.sensors import SENSORS
 
 # Built per GDC release (partitioned), and the global rest.
-RELEASE_ASSETS = [*RAW_ASSETS, *EXPRESSION_ASSETS, *HARMONISED_ASSETS, *MODEL_ASSETS, *SCORE_ASSETS, *REPORT_ASSETS]
+RELEASE_ASSETS = [
+    *RAW_ASSETS,
+    *EXPRESSION_ASSETS,
+    *HARMONISED_ASSETS,
+    *MODEL_ASSETS,
+    *SCORE_ASSETS,
+    *EXPRESSION_ANALYSIS_ASSETS,
+    *REPORT_ASSETS,
+]
 RELEASE_CHECKS = [*build_all_quality_checks(), raw_cases_reconcile, *EXPRESSION_CHECKS, *SCORE_CHECKS]
 ALL_ASSETS = [*RELEASE_ASSETS, analytics_catalog, *OPS_ASSETS]
 ALL_CHECKS = [*RELEASE_CHECKS, gdc_release_is_current]

@@ -50,6 +50,16 @@ train_challengers_job = define_asset_job(
     tags={"glioma/job": "train_challengers"},
 )
 
+# After the challengers (so the risk groups are the final champion's): DE, enrichment, survival by gene.
+analyse_expression_job = define_asset_job(
+    name="analyse_expression",
+    selection=AssetSelection.groups("analytics") | AssetSelection.assets(REPORT_KEY, CATALOG_KEY),
+    description=(
+        "Differential expression, Hallmark enrichment and survival by gene of one release (reused when their "
+        "inputs did not change), then the release report and the catalog again."
+    ),
+    tags={"glioma/job": "analyse_expression"},
+)
 publish_catalog_job = define_asset_job(
     name="publish_catalog",
     selection=AssetSelection.assets(CATALOG_KEY),
@@ -62,4 +72,10 @@ check_gdc_freshness_job = define_asset_job(
     description="Fail when GDC's /status is ahead of the newest materialised release.",
 )
 
-JOBS = [refresh_release_job, train_challengers_job, publish_catalog_job, check_gdc_freshness_job]
+JOBS = [
+    refresh_release_job,
+    train_challengers_job,
+    analyse_expression_job,
+    publish_catalog_job,
+    check_gdc_freshness_job,
+]

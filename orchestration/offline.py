@@ -54,8 +54,11 @@ def refresh_once(base_url: str, data_dir: Path, *, train: bool = True):
         tags={"glioma/release": release, "glioma/trigger": "offline"},
     )
     scored_after = time.monotonic() - started
-    if result.success and train:
-        result = defs.resolve_job_def("train_challengers").execute_in_process(
+    # What the train-after-refresh and analyse-after-training sensors start in `dagster dev`.
+    for job in ("train_challengers", "analyse_expression") if train else ():
+        if not result.success:
+            break
+        result = defs.resolve_job_def(job).execute_in_process(
             partition_key=release,
             instance=instance,
             raise_on_error=False,

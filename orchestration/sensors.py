@@ -27,7 +27,7 @@ from assets.resources import GdcApiResource, LakeResource
 from gdc.client import LIVE_GDC_BASE_URL
 from lake.files import process_alive
 from lake.ops_records import record_run_failure
-from orchestration.jobs import refresh_release_job, train_challengers_job
+from orchestration.jobs import analyse_expression_job, refresh_release_job, train_challengers_job
 
 # GDC publishes about three releases a year: the live API's /status is polled hourly (polite and quick
 # enough). Any other base URL (the local stand-in, a mirror) is polled every minute, so a release written
@@ -98,6 +98,25 @@ def train_after_refresh(context: RunStatusSensorContext) -> RunRequest | SkipRea
         run_key=f"train-after-{run.run_id}",
         partition_key=release,
         tags={"glioma/release": release, "glioma/trigger": f"refresh run {run.run_id}"},
+    )
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[train_challengers_job],
+    request_job=analyse_expression_job,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After the challengers of a release (its final champion), run the expression analyses on it.",
+)
+def analyse_after_training(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+    run = context.dagster_run
+    release = run.tags.get(PARTITION_TAG)
+    if not release:
+        return SkipReason(f"run {run.run_id} has no release partition")
+    return RunRequest(
+        run_key=f"analyse-after-{run.run_id}",
+        partition_key=release,
+        tags={"glioma/release": release, "glioma/trigger": f"training run {run.run_id}"},
     )
 
 
@@ -176,4 +195,4 @@ def mark_dead_runs_failed(context: SensorEvaluationContext) -> SkipReason:
     return SkipReason(f"marked {len(marked)} dead run(s) failed: {marked}" if marked else "no dead runs")
 
 
-SENSORS = [gdc_release_sensor, train_after_refresh, record_failed_runs, mark_dead_runs_failed]
+SENSORS = [gdc_release_sensor, train_after_refresh, analyse_after_training, record_failed_runs, mark_dead_runs_failed]

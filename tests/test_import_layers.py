@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("contracts",),
     ("gdc", "lake"),
     ("transforms",),
-    ("models", "quality"),
+    ("models", "quality", "analyses"),
     ("reports",),
     ("warehouse", "sandbox"),
     ("assets",),

@@ -4,6 +4,7 @@
     echo "select * from analytics.model_leaderboard" | glioma sql --csv
     glioma tables
     glioma patient TCGA-06-0125
+    glioma gene EGFR         # a gene: expression by WHO class and IDH, its DE and survival rows, KM plots
     glioma report            # path of the newest release's HTML report
     glioma verify            # every committed lake file checked against its footer's content hash
 
@@ -32,7 +33,8 @@ from lake.store import release_sort_key
 from reports.report import REPORT_FILE
 from warehouse.cli_output import format_table as format_table  # re-exported: callers take it from here
 from warehouse.cli_output import plain, write_result
-from warehouse.patient_card import EXPRESSION_SAMPLES_VIEW, HISTORY_VIEW, PATIENT_VIEW, patient_card
+from warehouse.gene_card import GENE_VIEWS, find_gene, gene_card, gene_data, kaplan_meier_plots
+from warehouse.patient_card import EXPRESSION_SAMPLES_VIEW, HISTORY_VIEW, PATIENT_VIEW, SUBTYPES_VIEW, patient_card
 from warehouse.readonly import ReadOnlyError, check_query, lake_directories, restrict
 from warehouse.verify import report as verify_report
 from warehouse.verify import verify_lake
@@ -261,10 +263,21 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             if EXPRESSION_SAMPLES_VIEW in existing
             else None
         )
+        subtypes = (
+            _records(connection, f"select * from {SUBTYPES_VIEW} where case_id = ?", [patient["case_id"]])
+            if SUBTYPES_VIEW in existing
+            else []
+        )
+        subtype = subtypes[0] if subtypes else None
     history.sort(key=lambda h: (release_sort_key(h["release"]), h["task"], str(h["scored_at"]), h["model_version"]))
     if args.json:
         json.dump(
-            {"patient": plain(patient), "history": plain(history), "expression_samples": plain(expression)},
+            {
+                "patient": plain(patient),
+                "history": plain(history),
+                "expression_samples": plain(expression),
+                "expression_subtype": plain(subtype),
+            },
             out,
             indent=2,
             default=str,
@@ -272,7 +285,39 @@ def cmd_patient(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
         out.write("\n")
     else:
-        out.write(patient_card(patient, history, expression))
+        out.write(patient_card(patient, history, expression, subtype))
+    return 0
+
+
+def cmd_gene(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    with open_catalog(args.catalog) as connection:
+        _require_views(connection, *GENE_VIEWS)
+        gene = find_gene(connection, args.gene)
+        if gene is None:
+            names = (
+                [
+                    r[0]
+                    for r in connection.execute(
+                        "select distinct gene_name from analytics.survival_by_gene_current"
+                    ).fetchall()
+                ]
+                if "analytics.survival_by_gene_current" in {f"{s}.{n}" for s, n, _, _ in catalog_objects(connection)}
+                else []
+            )
+            close = difflib.get_close_matches(args.gene.upper(), names, n=5)
+            raise CliError(
+                f"no gene {args.gene!r} in the newest release's expression"
+                + (f"; close names: {', '.join(close)}" if close else "")
+            )
+        existing = {f"{s}.{n}" for s, n, _, _ in catalog_objects(connection)}
+        data = gene_data(connection, gene, existing)
+    plots = [] if args.no_plot else kaplan_meier_plots(data, Path(args.plot_dir))
+    if args.json:
+        payload = {key: value for key, value in data.items() if key != "patients"}
+        json.dump(plain({**payload, "kaplan_meier": plots}), out, indent=2, default=str)
+        out.write("\n")
+    else:
+        out.write(gene_card(data, plots))
     return 0
 
 
@@ -382,6 +427,15 @@ def build_parser() -> argparse.ArgumentParser:
     patient.add_argument("barcode", help="TCGA patient barcode (TCGA-xx-xxxx) or GDC case UUID")
     patient.add_argument("--json", action="store_true", help="the card's data as JSON")
     patient.set_defaults(handler=cmd_patient)
+
+    gene = commands.add_parser(
+        "gene", help="a gene: expression by WHO class and IDH status, differential expression, survival, KM plots"
+    )
+    gene.add_argument("gene", help="gene symbol (e.g. EGFR) or Ensembl id")
+    gene.add_argument("--plot-dir", default=".", help="where to write the Kaplan-Meier PNGs (default: here)")
+    gene.add_argument("--no-plot", action="store_true", help="print only, write no plot")
+    gene.add_argument("--json", action="store_true", help="the card's data as JSON")
+    gene.set_defaults(handler=cmd_gene)
 
     verify = commands.add_parser(
         "verify", help="check every committed lake file against the content hash in its footer; name damaged ones"

@@ -15,6 +15,7 @@ from warehouse.cli_output import format_table
 PATIENT_VIEW = "analytics.patient_scores_current"
 HISTORY_VIEW = "analytics.score_history"
 EXPRESSION_SAMPLES_VIEW = "harmonised.expression_samples_current"
+SUBTYPES_VIEW = "harmonised.expression_subtypes_current"
 
 
 def _yes_no(value: Any, yes: str = "yes", no: str = "no", unknown: str = "unknown") -> str:
@@ -37,7 +38,25 @@ def _training_flag(value: Any) -> str:
     return "yes — in-sample score, not a prediction" if value else "no — a genuine prediction"
 
 
-def _expression_lines(samples: list[dict[str, Any]] | None, submitter_id: str) -> list[str]:
+def _subtype_line(subtype: dict[str, Any] | None) -> list[str]:
+    if subtype is None:
+        return []
+    scores = ", ".join(
+        f"{name} {subtype[f'{name}_score']:.3f} (p {subtype[f'{name}_p_value']:.3f})"
+        for name in ("classical", "mesenchymal", "proneural")
+        if subtype[f"{name}_score"] is not None
+    )
+    return [
+        f"  {'expression subtype':<26}{subtype['subtype']} (ssGSEA, empirical p {subtype['subtype_p_value']:.3f}; "
+        f"centroid call {subtype['centroid_subtype']})",
+        f"  {'subtype scores':<26}{scores}; ranked among {subtype['n_patients']} patients, "
+        f"{subtype['permutations']} random gene sets",
+    ]
+
+
+def _expression_lines(
+    samples: list[dict[str, Any]] | None, submitter_id: str, subtype: dict[str, Any] | None = None
+) -> list[str]:
     if samples is None:
         return ["  not in this catalog (published before gene expression was ingested)"]
     used = [s for s in samples if s["used"]]
@@ -59,6 +78,7 @@ def _expression_lines(samples: list[dict[str, Any]] | None, submitter_id: str) -
             f'  {"values":<26}glioma sql "select gene_name, log2_normalised_count from harmonised.expression_current '
             f"where submitter_id = '{submitter_id}' order by gene_name\""
         )
+        lines.extend(_subtype_line(subtype))
     for s in samples:
         if not s["used"]:
             lines.append(
@@ -69,7 +89,10 @@ def _expression_lines(samples: list[dict[str, Any]] | None, submitter_id: str) -
 
 
 def patient_card(
-    patient: dict[str, Any], history: list[dict[str, Any]], expression: list[dict[str, Any]] | None = None
+    patient: dict[str, Any],
+    history: list[dict[str, Any]],
+    expression: list[dict[str, Any]] | None = None,
+    subtype: dict[str, Any] | None = None,
 ) -> str:
     p = patient
     lines: list[str] = []
@@ -135,7 +158,7 @@ def patient_card(
     item("MGMT promoter", mgmt)
 
     section(f"Gene expression ({EXPRESSION_SAMPLES_VIEW})")
-    lines.extend(_expression_lines(expression, p["submitter_id"]))
+    lines.extend(_expression_lines(expression, p["submitter_id"], subtype))
 
     section("WHO CNS5 2021")
     item("integrated class", p["who_cns5_class"] or "unknown")

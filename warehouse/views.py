@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from contracts.analysis_tables import HARMONISED_EXPRESSION_SUBTYPES
 from contracts.schemas import DAYS_PER_MONTH, GRADE_CLASSES, SURVIVAL_HORIZONS_MONTHS
 from contracts.tables import (
     HARMONISED_MOLECULAR_MARKERS,
@@ -442,6 +443,27 @@ COHORT_SUMMARY = AnalystView(
     columns=_comments(_COHORT),
 )
 
+# --- analytics.expression_subtypes -----------------------------------------------------------------------------
+
+EXPRESSION_SUBTYPES = AnalystView(
+    name="analytics.expression_subtypes",
+    sources=("harmonised.expression_subtypes", "harmonised.patients", "harmonised.who_cns5_class"),
+    sql="""
+        select s.*, p.submitter_id, p.project_id, w.who_cns5_class, m.idh_status, m.codeletion_1p19q
+        from harmonised.expression_subtypes s
+        join harmonised.patients p on p.case_id = s.case_id and p.release = s.release
+        left join harmonised.who_cns5_class w on w.case_id = s.case_id and w.release = s.release
+        left join harmonised.molecular_markers m on m.case_id = s.case_id and m.release = s.release
+        """,
+    description=(
+        "Expression subtype of every patient with expression, every published release (harmonised.expression_subtypes), "
+        "beside the project, WHO CNS5 class and IDH / 1p19q status of the same release."
+    ),
+    columns=described(
+        HARMONISED_EXPRESSION_SUBTYPES, HARMONISED_PATIENTS, HARMONISED_WHO_CNS5_CLASS, HARMONISED_MOLECULAR_MARKERS
+    ),
+)
+
 ANALYST_VIEWS: list[AnalystView] = [
     # The champion's scores of the newest release: what "the current grading score" means.
     _champion_current(SCORES_GRADING),
@@ -471,4 +493,5 @@ ANALYST_VIEWS: list[AnalystView] = [
     SCORE_HISTORY,
     MODEL_LEADERBOARD,
     COHORT_SUMMARY,
+    EXPRESSION_SUBTYPES,
 ]

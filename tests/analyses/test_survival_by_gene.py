@@ -1,0 +1,87 @@
+"""Survival by gene against R: coxph (Efron ties, pooled and stratified), survdiff (2 and 4 groups) and
+maxstat.test (LogRank scores, Lau92 p-value) on the committed input in reference/ (survival_by_gene.R wrote the
+outputs). Plus planted truth: genes that carry hazard are found among many that do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analyses.survival_by_gene import cox_by_gene, logrank_by_gene, maxstat_by_gene
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    frame = pl.read_csv(REFERENCE / "survival_input.csv")
+    genes = [column for column in frame.columns if column.startswith("gene_")]
+    return (
+        genes,
+        frame.select(genes).to_numpy(),
+        frame["time"].to_numpy(),
+        frame["event"].to_numpy().astype(bool),
+        frame["stratum"].to_numpy(),
+        frame["quartile_group"].to_numpy().astype(int),
+    )
+
+
+@pytest.mark.parametrize("model", ["pooled", "stratified"])
+def test_cox_matches_r_coxph(cohort, model):
+    genes, values, time, event, stratum, _ = cohort
+    reference = pl.read_csv(REFERENCE / "survival_reference_cox.csv").filter(pl.col("model") == model)
+    fit = cox_by_gene(values, time, event, stratum if model == "stratified" else None, block_genes=4)
+    assert reference["gene"].to_list() == genes
+    np.testing.assert_allclose(fit.log_hazard_ratio, reference["coef"].to_numpy(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fit.standard_error, reference["se"].to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(fit.p_value, reference["p"].to_numpy(), rtol=1e-6)
+    assert fit.converged.all()
+    assert (fit.ci_low < fit.hazard_ratio).all() and (fit.hazard_ratio < fit.ci_high).all()
+
+
+def test_logrank_matches_r_survdiff(cohort):
+    _, values, time, event, _, quartile = cohort
+    reference = pl.read_csv(REFERENCE / "survival_reference_logrank.csv")
+    median_split = (values > np.median(values, axis=0)).astype(int)
+    chisq, p = logrank_by_gene(median_split, time, event)
+    np.testing.assert_allclose(chisq, reference.filter(pl.col("split") == "median")["chisq"].to_numpy(), rtol=1e-9)
+    four, four_p = logrank_by_gene(quartile[:, None], time, event)
+    np.testing.assert_allclose(four, reference.filter(pl.col("split") == "quartile_group")["chisq"], rtol=1e-9)
+    assert four_p[0] < 1e-6 and ((p > 0) & (p <= 1)).all()
+
+
+def test_maxstat_matches_r_maxstat(cohort):
+    _, values, time, event, _, _ = cohort
+    reference = pl.read_csv(REFERENCE / "survival_reference_maxstat.csv")
+    result = maxstat_by_gene(values, time, event)
+    np.testing.assert_allclose(result.statistic, reference["statistic"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(result.cut_point, reference["cut_point"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(result.p_value, reference["p"].to_numpy(), rtol=1e-9, atol=1e-15)
+    assert (result.n_low >= 15).all() and (result.n_low <= 135).all()  # the 10-90 % search range of n = 150
+
+
+def test_constant_gene_gives_no_estimate(cohort):
+    _, values, time, event, _, _ = cohort
+    with_constant = np.column_stack([values[:, :2], np.full(len(time), 3.0)])
+    fit = cox_by_gene(with_constant, time, event)
+    assert np.isnan(fit.log_hazard_ratio[2]) and np.isfinite(fit.log_hazard_ratio[:2]).all()
+    assert np.isnan(maxstat_by_gene(with_constant, time, event).p_value[2])
+
+
+def test_planted_survival_genes_are_found():
+    rng = np.random.default_rng(7)
+    patients, genes, planted = 400, 400, 6
+    values = rng.normal(0, 1, (patients, genes))
+    hazard = np.exp(values[:, :planted] @ np.full(planted, 0.5))
+    death, censor = rng.exponential(900 / hazard), rng.uniform(100, 2500, patients)
+    time, event = np.minimum(death, censor), death <= censor
+    fit = cox_by_gene(values, time, event)
+    from analyses.multiple_testing import benjamini_hochberg
+
+    found = benjamini_hochberg(fit.p_value) < 0.05
+    assert found[:planted].mean() >= 0.9  # sensitivity
+    assert found[planted:].sum() <= max(1, 0.1 * found.sum())  # false discoveries
+    assert (fit.hazard_ratio[:planted][found[:planted]] > 1).all()
