@@ -20,7 +20,7 @@ from analyses.enrichment import enrichment
 from analyses.gene_sets import HALLMARK_COLLECTION, SUBTYPES, hallmark_sets, match_sets, wang_subtype_sets
 from analyses.matrix import ExpressionMatrix
 from analyses.multiple_testing import benjamini_hochberg
-from analyses.subtypes import SSGSEA_TAU, call_subtypes
+from analyses.subtypes import SSGSEA_TAU, call_subtypes, standardise
 from analyses.survival_by_gene import (
     cox_by_gene,
     logrank_by_gene,
@@ -106,7 +106,9 @@ def subtype_table(matrix: ExpressionMatrix, release: str, **options) -> pl.DataF
     if not matrix.case_ids:
         return pl.DataFrame(schema=EXPRESSION_SUBTYPES_SCHEMA)
     sets = match_sets(wang_subtype_sets(), matrix.gene_names)
-    calls = call_subtypes(matrix.log2_normalised, sets, **options)
+    # Each gene standardised across the release's patients first: ranked raw, a sample's signature genes win or
+    # lose by their typical level, not by how this tumour differs (on the dev patients every call was Classical).
+    calls = call_subtypes(standardise(matrix.log2_normalised), sets, **options)
     names = np.array(SUBTYPES)
     columns: dict[str, object] = {
         "release": release,
@@ -116,8 +118,8 @@ def subtype_table(matrix: ExpressionMatrix, release: str, **options) -> pl.DataF
         "centroid_subtype": names[calls.centroid_call],
         "n_patients": len(matrix.case_ids),
         "permutations": calls.permutations,
-        "method": f"GSVA ssgsea (tau {SSGSEA_TAU}, normalised) on log2 normalised counts, Wang et al. 2017 genes; "
-        "centroid = mean of per-gene standardised values",
+        "method": f"GSVA ssgsea (tau {SSGSEA_TAU}, normalised) of log2 normalised counts standardised per gene "
+        "across the release's patients, Wang et al. 2017 genes; centroid = mean of those standardised values",
     }
     for column, name in enumerate(SUBTYPE_NAMES):
         columns[f"{name}_score"] = calls.scores[:, column]

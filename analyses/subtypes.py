@@ -1,7 +1,7 @@
 """Expression subtypes per patient (Wang et al. 2017: Classical, Mesenchymal, Proneural), two ways:
 
 * single-sample GSEA (`ssgsea_scores`, exactly GSVA's `method = "ssgsea"`, tau 0.25, normalised by the range of
-  all scores) with an empirical p-value per subtype against random gene sets of the same size drawn from the
+  all scores; the release table ranks per-gene standardised values) with an empirical p-value per subtype against random gene sets of the same size drawn from the
   measured genes (as GlioVis calls subtypes); the call is the subtype of smallest p (then highest score);
 * a simpler centroid call (`centroid_scores`): each gene standardised across the release's patients, the mean
   over each subtype's measured genes; the call is the highest.
@@ -98,11 +98,16 @@ def empirical_p_values(
     return p
 
 
+def standardise(values: np.ndarray) -> np.ndarray:
+    """Each gene column centred and scaled across patients (a constant gene becomes 0)."""
+    spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(spread > 0, (values - values.mean(axis=0)) / spread, 0.0)
+
+
 def centroid_scores(values: np.ndarray, sets: Sequence[MatchedSet]) -> np.ndarray:
     """Mean over each set's measured genes of the gene's value standardised across patients."""
-    spread = values.std(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        standardised = np.where(spread > 0, (values - values.mean(axis=0)) / spread, 0.0)
+    standardised = standardise(values)
     scores = np.full((len(values), len(sets)), np.nan)
     for column, gene_set in enumerate(sets):
         if gene_set.n_measured:

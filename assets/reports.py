@@ -18,16 +18,26 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 import reports.classifier_plots
 import reports.cohort_plots
+import reports.expression_plots
 import reports.plot_common
 import reports.plots
 import reports.report
 import reports.survival_plots
+from analyses.gene_sets import match_sets, wang_subtype_sets
+from analyses.subtypes import standardise
 from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import OWNERS, asset_key, source_version
+from contracts.analysis_tables import (
+    ANALYTICS_DIFFERENTIAL_EXPRESSION,
+    ANALYTICS_ENRICHMENT,
+    ANALYTICS_SURVIVAL_BY_GENE,
+    HARMONISED_EXPRESSION_SUBTYPES,
+)
 from contracts.tables import (
     FEATURES_MODEL_MATRIX,
+    HARMONISED_EXPRESSION,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     HARMONISED_WHO_CNS5_CLASS,
@@ -102,6 +112,7 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
         reports.survival_plots,
         reports.classifier_plots,
         reports.cohort_plots,
+        reports.expression_plots,
         reports.report,
         sys.modules[__name__],
     ),
@@ -167,7 +178,7 @@ def _draw_report(
     def add(name: str, title: str, caption: str, draw: Callable[[], plots.PlotResult]) -> None:
         """Draw one figure. The report runs after the catalog publish, so it must not fail the run: a figure that
         raises, or one past the time budget, becomes a figure that says why, and the others are still drawn."""
-        path = out / FIGURE_FILES[name]
+        path = out / FIGURE_FILES.get(name, f"{name}.png")
         if time.monotonic() - started > REPORT_TIME_BUDGET_SECONDS:
             reason = f"not drawn: the report's {REPORT_TIME_BUDGET_SECONDS:.0f} s budget was spent"
         else:
@@ -281,6 +292,7 @@ def _draw_report(
                 path=out / FIGURE_FILES["drift"],
             ),
         )
+    _expression_sections(lake, release, out, patients, add)
     prospective = read(MODELS_PROSPECTIVE_VALIDATION, release)
     summary = [
         ("release", release),
@@ -314,6 +326,118 @@ def _draw_report(
             "figures": MetadataValue.json(figures),
             "figures_not_drawn": MetadataValue.json(failures),
         }
+    )
+
+
+def _expression_sections(
+    lake: LakeResource, release: str, out: Path, patients: pl.DataFrame, add: Callable[..., None]
+) -> None:
+    """The expression analyses' figures, for whichever of their tables this release has (the analyse_expression
+    job writes them after the refresh; the report is drawn again then)."""
+    store = lake.lake
+
+    def table(spec) -> pl.DataFrame | None:
+        return store.read_table(spec, release) if store.exists(spec.layer, spec.name, release) else None
+
+    differential = table(ANALYTICS_DIFFERENTIAL_EXPRESSION)
+    for (contrast,), result in sorted(differential.group_by(["contrast"]) if differential is not None else []):
+        add(
+            f"volcano_{contrast}",
+            f"Differential expression {contrast}: volcano",
+            f"DESeq2 (pydeseq2) Wald test, Benjamini-Hochberg adjusted; {result['gene_filter'][0]}.",
+            lambda result=result, contrast=contrast: plots.plot_volcano(result, path=out / f"volcano_{contrast}.png"),
+        )
+        add(
+            f"ma_{contrast}",
+            f"Differential expression {contrast}: MA plot",
+            "Shrunken (apeGLM) log2 fold change against mean normalised count.",
+            lambda result=result, contrast=contrast: plots.plot_ma(result, path=out / f"ma_{contrast}.png"),
+        )
+    enrichment = table(ANALYTICS_ENRICHMENT)
+    if enrichment is not None:
+        add(
+            "enrichment",
+            "Hallmark enrichment by contrast",
+            "Preranked GSEA of the Wald statistic (gseapy, 1,000 gene-set permutations) on MSigDB Hallmark 7.5.1.",
+            lambda: plots.plot_enrichment_dots(enrichment, path=out / "enrichment.png"),
+        )
+    subtypes = table(HARMONISED_EXPRESSION_SUBTYPES)
+    if subtypes is not None and subtypes.height:
+        add(
+            "subtype_heatmap",
+            "Expression subtypes (Wang et al. 2017)",
+            f"Measured subtype genes, patients grouped by their ssGSEA call; n = {subtypes.height}.",
+            lambda: _subtype_heatmap(store, release, subtypes, out),
+        )
+    survival = table(ANALYTICS_SURVIVAL_BY_GENE)
+    if survival is not None:
+        top = (
+            survival.filter((pl.col("cohort") == "lgg") & (pl.col("method") == "cox"))
+            .sort("adjusted_p_value", nulls_last=True)
+            .head(TOP_SURVIVAL_GENES)
+        )
+        for row in top.iter_rows(named=True):
+            gene = row["gene_name"]
+            add(
+                f"km_gene_{gene}",
+                f"Overall survival by {gene} in LGG",
+                f"Median split of log2 normalised count among TCGA-LGG patients; Cox HR per log2 unit "
+                f"{row['hazard_ratio']:.2f} ({row['ci_low']:.2f}-{row['ci_high']:.2f}), adjusted p "
+                f"{row['adjusted_p_value']:.1e} (one of the top {TOP_SURVIVAL_GENES} LGG genes by Cox).",
+                lambda gene=gene, gene_id=row["gene_id"]: _gene_km(store, release, patients, gene, gene_id, out),
+            )
+
+
+TOP_SURVIVAL_GENES = 3
+
+
+def _gene_values(store, release: str, gene_ids: list[str]) -> pl.DataFrame:
+    """Rows of harmonised/expression for a few genes (Parquet statistics skip the other tiles)."""
+    return (
+        store.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
+        .filter(pl.col("gene_id").is_in(gene_ids))
+        .select("case_id", "gene_id", "gene_name", "log2_normalised_count")
+        .collect()
+    )
+
+
+def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: str, out: Path) -> plots.PlotResult:
+    lgg = patients.filter(pl.col("project_id") == "TCGA-LGG").select(
+        "case_id", "overall_survival_days", "death_observed"
+    )
+    values = _gene_values(store, release, [gene_id]).join(lgg, on="case_id")
+    median = values["log2_normalised_count"].median()
+    split = values.with_columns(
+        expression=pl.when(pl.col("log2_normalised_count") > median)
+        .then(pl.lit(f"high (> median {median:.2f})"))
+        .otherwise(pl.lit(f"low (<= median {median:.2f})"))
+    )
+    return plots.plot_kaplan_meier(
+        split,
+        "expression",
+        title=f"Release {release}: {gene} in TCGA-LGG, median split (n = {values.height})",
+        path=out / f"km_gene_{gene}.png",
+    )
+
+
+def _subtype_heatmap(store, release: str, subtypes: pl.DataFrame, out: Path) -> plots.PlotResult:
+    names = (
+        store.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
+        .select("gene_id", "gene_name")
+        .unique()
+        .collect()
+    )
+    matched = match_sets(wang_subtype_sets(), names["gene_name"].to_list())
+    columns = [(s.name, gene) for s in matched for gene in s.matched_names]
+    gene_ids = names.filter(pl.col("gene_name").is_in([gene for _, gene in columns]))
+    values = _gene_values(store, release, gene_ids["gene_id"].to_list()).pivot(
+        "gene_name", index="case_id", values="log2_normalised_count", aggregate_function="first"
+    )
+    ordered = subtypes.select("case_id", "subtype").join(values, on="case_id")
+    present = [(subtype, gene) for subtype, gene in columns if gene in ordered.columns]
+    matrix = standardise(ordered.select([gene for _, gene in present]).to_numpy().astype(float))
+    return plots.plot_subtype_heatmap(
+        matrix, present, ordered["subtype"].to_list(), path=out / "subtype_heatmap.png", release=release
     )
 
 

@@ -154,8 +154,8 @@ HARMONISED_EXPRESSION_SUBTYPES = TableSpec(
     "harmonised",
     "expression_subtypes",
     "Expression subtype per patient with expression (Wang et al. 2017: Classical, Mesenchymal, Proneural): the "
-    "single-sample GSEA call (GSVA's ssgsea, empirical p against random gene sets of the same size; the subtype of "
-    "smallest p) and a simpler centroid call (mean standardised expression of each subtype's genes).",
+    "single-sample GSEA call (GSVA's ssgsea of per-gene standardised expression, empirical p against random gene sets "
+    "of the same size; the subtype of smallest p) and a simpler centroid call (mean standardised expression of each subtype's genes).",
     EXPRESSION_SUBTYPES_SCHEMA,
     {
         "subtype": "ssGSEA call: the subtype of smallest empirical p (then highest score)",

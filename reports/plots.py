@@ -28,6 +28,7 @@ the ~300 KB a Dagster markdown preview can carry (see reports.report.png_metadat
 
 from reports.classifier_plots import MIN_COHORT_SIZE, plot_feature_importance, plot_grading_roc, plot_reliability
 from reports.cohort_plots import MARKER_COLUMNS, plot_cohort_summary, plot_score_drift
+from reports.expression_plots import plot_enrichment_dots, plot_ma, plot_subtype_heatmap, plot_volcano
 from reports.plot_common import DPI, FIGSIZE, PlotResult
 from reports.survival_plots import MIN_GROUP_SIZE, plot_kaplan_meier, plot_time_dependent_auc
 
@@ -39,6 +40,10 @@ __all__ = [
     "MIN_GROUP_SIZE",
     "PlotResult",
     "plot_cohort_summary",
+    "plot_enrichment_dots",
+    "plot_ma",
+    "plot_subtype_heatmap",
+    "plot_volcano",
     "plot_feature_importance",
     "plot_grading_roc",
     "plot_kaplan_meier",

@@ -107,8 +107,8 @@ def _write_two_release_root(directory: Path) -> None:
 
 @pytest.fixture(scope="session")
 def real_rna_lake(tmp_path_factory) -> Path:
-    """The real dev bundle with expression (../shared/realdata/bundles/tcga_gbmlgg_dev_rna), refreshed by the real
-    job (raw, harmonised, checks; no models: the release is not scored). Read-only."""
+    """The real dev bundle with expression (../shared/realdata/bundles/tcga_gbmlgg_dev_rna), refreshed, with its
+    challengers trained (2 folds) and its expression analysed, by the real jobs. Read-only."""
     from tests.conftest import REALDATA_DIR
 
     bundle = REALDATA_DIR / "bundles" / "tcga_gbmlgg_dev_rna"
@@ -117,7 +117,9 @@ def real_rna_lake(tmp_path_factory) -> Path:
     return shared_world(
         tmp_path_factory,
         "real_rna_lake",
-        lambda directory: run_pipeline(bundle, ("45.0",), directory, jobs=("refresh_gdc_release",)),
+        lambda directory: run_pipeline(
+            bundle, ("45.0",), directory, jobs=("refresh_gdc_release", "train_challengers", "analyse_expression")
+        ),
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,10 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import CHROMEDRIVER, CHROMIUM
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("GLIOMA_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "ui"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 LOCATION = "glioma_lakehouse"
 
 pytestmark = [
@@ -152,32 +151,6 @@ def ui(bundle_root, tmp_path_factory):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)  # only if the test itself failed before stopping it
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1600,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 def _dismiss_welcome(browser) -> None:
