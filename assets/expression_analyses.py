@@ -18,21 +18,9 @@ import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 import analyses.cohorts
-import analyses.differential_expression
-import analyses.enrichment
 import analyses.gene_sets
-import analyses.matrix
-import analyses.release_results
-import analyses.subtypes
-import analyses.survival_by_gene
 from analyses.cohorts import contrast_labels, survival_cohort_members
 from analyses.matrix import ExpressionMatrix, assemble
-from analyses.release_results import (
-    differential_expression_table,
-    enrichment_table,
-    subtype_table,
-    survival_by_gene_table,
-)
 from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
@@ -43,6 +31,7 @@ from contracts.analysis_tables import (
     ANALYTICS_SURVIVAL_BY_GENE,
     HARMONISED_EXPRESSION_SUBTYPES,
 )
+from contracts.features import SURVIVAL_RISK
 from contracts.tables import (
     HARMONISED_EXPRESSION,
     HARMONISED_EXPRESSION_SAMPLES,
@@ -51,14 +40,14 @@ from contracts.tables import (
     SCORES_SURVIVAL_RISK,
 )
 from lake.store import Lake
-from models.survival import SURVIVAL_RISK
 
 INPUTS_KEY = "glioma.analysis_inputs"
 _HALLMARK_DIGEST = hashlib.sha256(analyses.gene_sets.HALLMARK_FILE.read_bytes()).hexdigest()
-_CODE = (analyses.matrix, analyses.release_results, analyses.cohorts)
-_SUBTYPE_CODE = (*_CODE, analyses.subtypes, analyses.gene_sets)
-_DE_CODE = (*_CODE, analyses.differential_expression, analyses.enrichment, analyses.gene_sets)
-_SURVIVAL_CODE = (*_CODE, analyses.survival_by_gene)
+# The statistics (scipy, pydeseq2, gseapy) load in the steps that compute, not with the code location.
+_CODE = ("analyses.matrix", "analyses.release_results", "analyses.cohorts", "analyses.multiple_testing")
+_SUBTYPE_CODE = (*_CODE, "analyses.subtypes", "analyses.gene_sets")
+_DE_CODE = (*_CODE, "analyses.differential_expression", "analyses.enrichment", "analyses.gene_sets")
+_SURVIVAL_CODE = (*_CODE, "analyses.survival_by_gene")
 
 
 def _frame_digest(frame: pl.DataFrame) -> str:
@@ -139,6 +128,8 @@ def read_matrix(store: Lake, release: str) -> ExpressionMatrix:
     )
 )
 def harmonised_expression_subtypes(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    from analyses.release_results import subtype_table
+
     release = context.partition_key
     store = lake.lake
     key = inputs_key(store, release, _SUBTYPE_CODE)
@@ -202,6 +193,8 @@ _ANALYSIS_DEPS = [
     "release; each table reused from the previous release when its inputs did not change.",
 )
 def analyse_expression(context: AssetExecutionContext, lake: LakeResource):
+    from analyses.release_results import differential_expression_table, enrichment_table, survival_by_gene_table
+
     release = context.partition_key
     store = lake.lake
     patients = store.read_table(HARMONISED_PATIENTS, release)

@@ -12,19 +12,17 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
-import models.challenge
-import models.grading
-import models.pipeline
-import models.survival
 import transforms.features
 from assets.metadata import markdown_table
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource, ModelTrainingResource
 from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
+from contracts.features import GBM_VS_LGG, SURVIVAL_RISK, WHO_GRADE
 from contracts.tables import (
     FEATURES_FEATURE_LIST,
     FEATURES_MODEL_MATRIX,
@@ -33,9 +31,6 @@ from contracts.tables import (
     MODELS_SURVIVAL_BASELINES,
 )
 from lake.crashpoints import crash_point
-from models.challenge import Recipe, compare_recipes
-from models.grading import GBM_VS_LGG, WHO_GRADE
-from models.pipeline import load_model, train_task, training_fingerprint, training_inputs
 from models.registry import (
     current_champion,
     find_by_fingerprint,
@@ -46,11 +41,14 @@ from models.registry import (
     write_training_rows,
 )
 from models.registry_store import registry_connection
-from models.survival import SURVIVAL_RISK, cross_validate_survival
-from models.training import PARAM_GRID
 from transforms.features import ModelMatrix, build_model_matrix, feature_list_table
 
+if TYPE_CHECKING:
+    from models.challenge import Recipe
+
 _THIS = sys.modules[__name__]
+# The model code (LightGBM, scikit-learn, scikit-survival) is imported by the steps that train or load a model,
+# not when Dagster loads the code location: every step process and the UI's code server start seconds faster.
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261122  # CV folds: champion and challenger are refit on the same folds
@@ -142,10 +140,15 @@ def champion_model(lake: LakeResource, task: str):
         training_rows = read_training_rows(lake.models_dir, entry.model_version)
     except FileNotFoundError:
         training_rows = None  # a model stored before training rows were recorded: in_training_set unknown
+    from models.pipeline import load_model
+
     return entry, load_model(task, model_text, metadata), metadata, training_rows
 
 
-def _recipe_of(entry, metadata: dict, task: str) -> Recipe:
+def _recipe_of(entry, metadata: dict, task: str) -> "Recipe":
+    from models.challenge import Recipe
+    from models.training import PARAM_GRID
+
     grid = tuple(entry.parameters.get("search", {}).get("grid") or PARAM_GRID)
     return Recipe(task=task, feature_names=tuple(metadata["feature_names"]), grid=grid)
 
@@ -154,6 +157,10 @@ def _train_and_register(
     context: AssetExecutionContext, lake: LakeResource, training: ModelTrainingResource, task: str
 ) -> dict:
     """Train the challenger of `task` on this release, judge it fairly against the champion, register it."""
+    from models.challenge import Recipe, compare_recipes
+    from models.pipeline import train_task, training_fingerprint, training_inputs
+    from models.training import PARAM_GRID
+
     release = context.partition_key
     started = time.monotonic()
     matrix = _published_matrix(lake, release)
@@ -240,7 +247,7 @@ def _train_and_register(
     return metadata
 
 
-_MODEL_CODE = (models.pipeline, models.grading, models.survival, models.challenge, _THIS)
+_MODEL_CODE = ("models.pipeline", "models.grading", "models.survival", "models.challenge", _THIS)
 _MODEL_ASSET = dict(
     deps=[asset_key(FEATURES_MODEL_MATRIX), asset_key(FEATURES_FEATURE_LIST)],
     partitions_def=gdc_releases,
@@ -288,7 +295,7 @@ def survival_model(
         **table_asset_args(
             MODELS_SURVIVAL_BASELINES,
             deps=[FEATURES_MODEL_MATRIX, survival_model],
-            code=(models.survival, _THIS),
+            code=("models.survival", _THIS),
             kinds=("scikitlearn", "parquet"),
         ),
         "group_name": "models",
@@ -298,6 +305,9 @@ def survival_baselines(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
     """Runs after scoring and training (job train_challengers): it gates nothing."""
+    from models.pipeline import training_inputs
+    from models.survival import cross_validate_survival
+
     release = context.partition_key
     started = time.monotonic()
     matrix = _published_matrix(lake, release)

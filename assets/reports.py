@@ -11,20 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-import reports.classifier_plots
-import reports.cohort_plots
-import reports.expression_plots
-import reports.plot_common
-import reports.plots
-import reports.report
-import reports.survival_plots
-from analyses.gene_sets import match_sets, wang_subtype_sets
-from analyses.subtypes import standardise
 from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
@@ -35,6 +27,7 @@ from contracts.analysis_tables import (
     ANALYTICS_SURVIVAL_BY_GENE,
     HARMONISED_EXPRESSION_SUBTYPES,
 )
+from contracts.features import GBM_VS_LGG, SURVIVAL_RISK
 from contracts.tables import (
     FEATURES_MODEL_MATRIX,
     HARMONISED_EXPRESSION,
@@ -45,10 +38,6 @@ from contracts.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
-from models.explain import global_importance
-from models.grading import GBM_VS_LGG
-from models.survival import SURVIVAL_RISK
-from reports import plots
 from reports.report import ReportSection, png_metadata_markdown, write_release_report
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
@@ -56,6 +45,9 @@ MIN_UNSEEN = 30
 # Figures are drawn while the report is within this budget; later ones say they were skipped.
 REPORT_TIME_BUDGET_SECONDS = 300.0
 # The file of each figure of the report (what the plot functions are given, and where a failed one says why).
+if TYPE_CHECKING:
+    from reports.plot_common import PlotResult
+
 FIGURE_FILES = {
     "km_risk_group": "km_risk_group.png",
     "km_who_cns5": "km_who_cns5_class.png",
@@ -107,13 +99,13 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
     tags={"layer": "reports"},
     # Every module of the plots (reports/plots.py gathers the figure families): an edit to any changes the version.
     code_version=source_version(
-        reports.plots,
-        reports.plot_common,
-        reports.survival_plots,
-        reports.classifier_plots,
-        reports.cohort_plots,
-        reports.expression_plots,
-        reports.report,
+        "reports.plots",
+        "reports.plot_common",
+        "reports.survival_plots",
+        "reports.classifier_plots",
+        "reports.cohort_plots",
+        "reports.expression_plots",
+        "reports.report",
         sys.modules[__name__],
     ),
     description=(
@@ -153,6 +145,10 @@ def _embedded_png(path: Path) -> MetadataValue | str:
 def _draw_report(
     context: AssetExecutionContext, lake: LakeResource, release: str, out: Path, started: float
 ) -> MaterializeResult:
+    # matplotlib, scikit-learn and the model code load in the report step only, not with the code location.
+    from models.explain import global_importance
+    from reports import plots
+
     read = lake.lake.read_table
     patients = (
         read(HARMONISED_PATIENTS, release)
@@ -334,6 +330,8 @@ def _expression_sections(
 ) -> None:
     """The expression analyses' figures, for whichever of their tables this release has (the analyse_expression
     job writes them after the refresh; the report is drawn again then)."""
+    from reports import plots
+
     store = lake.lake
 
     def table(spec) -> pl.DataFrame | None:
@@ -401,7 +399,9 @@ def _gene_values(store, release: str, gene_ids: list[str]) -> pl.DataFrame:
     )
 
 
-def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: str, out: Path) -> plots.PlotResult:
+def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: str, out: Path) -> "PlotResult":
+    from reports import plots
+
     lgg = patients.filter(pl.col("project_id") == "TCGA-LGG").select(
         "case_id", "overall_survival_days", "death_observed"
     )
@@ -420,7 +420,11 @@ def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: st
     )
 
 
-def _subtype_heatmap(store, release: str, subtypes: pl.DataFrame, out: Path) -> plots.PlotResult:
+def _subtype_heatmap(store, release: str, subtypes: pl.DataFrame, out: Path) -> "PlotResult":
+    from analyses.gene_sets import match_sets, wang_subtype_sets
+    from analyses.subtypes import standardise
+    from reports import plots
+
     names = (
         store.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
         .select("gene_id", "gene_name")

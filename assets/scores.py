@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 import polars as pl
 from dagster import (
@@ -33,8 +34,6 @@ from dagster import (
     asset_check,
 )
 
-import models.prospective
-import models.scoring
 import transforms.expression
 import transforms.release_changes
 from assets.metadata import markdown_table
@@ -42,6 +41,7 @@ from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, written_metadata
+from contracts.features import GBM_VS_LGG, SURVIVAL_RISK, WHO_GRADE
 from contracts.tables import (
     FEATURES_MODEL_MATRIX,
     HARMONISED_EXPRESSION_SAMPLES,
@@ -54,22 +54,11 @@ from contracts.tables import (
 )
 from lake.integrity import content_hash
 from models.conformal import ConformalCalibrator
-from models.grading import GBM_VS_LGG, WHO_GRADE
-from models.prospective import prospective_validation
-from models.scoring import (
-    EarlierScores,
-    ScoringInputs,
-    rescore_grading,
-    rescore_survival,
-    rows_scored_from,
-    scoring_code_version,
-    scoring_record,
-    scoring_record_from_metadata,
-    scoring_record_metadata,
-)
-from models.survival import SURVIVAL_RISK
 from transforms.expression import EXPRESSION_SAMPLE_IDENTITY, expression_sample_of_case
 from transforms.release_changes import release_changes, summarise_release_changes
+
+if TYPE_CHECKING:  # the scoring code (LightGBM, numba) is imported by the steps that score, not at load
+    from models.scoring import EarlierScores, ScoringInputs
 
 _THIS = sys.modules[__name__]
 GRADING_MODEL_KEY = AssetKey(["models", "grading_model"])
@@ -102,6 +91,8 @@ def _read_partition(lake: LakeResource, table, release: str) -> _Partition | Non
     path = lake.lake.resolve(table.layer, table.name, release)
     if path is None:
         return None
+    from models.scoring import scoring_record_from_metadata
+
     record = scoring_record_from_metadata(lake.lake.footer_metadata(path))
     return _Partition(path, lake.lake.read_file(path), record)
 
@@ -111,11 +102,13 @@ def _earlier_scores(
     table,
     release: str,
     matrix: pl.DataFrame,
-    inputs: ScoringInputs,
-) -> tuple[_Partition | None, list[EarlierScores]]:
+    inputs: "ScoringInputs",
+) -> tuple[_Partition | None, list["EarlierScores"]]:
     """This release's scores partition, and the earlier rows a rescore may copy: this release's (a rerun) and
     the previous release's (unchanged patients), each only where its record says it was computed from the
     matrix now read for that release and the current scoring code."""
+    from models.scoring import EarlierScores, rows_scored_from
+
     this = _read_partition(lake, table, release)
     sources = []
     previous_release = lake.lake.previous_release(table.layer, table.name, release)
@@ -147,12 +140,14 @@ def _write_score_history(
     table,
     release: str,
     scores: pl.DataFrame,
-    inputs: ScoringInputs,
+    inputs: "ScoringInputs",
     earlier: _Partition | None,
 ):
     """Keep the scores of every model version that has scored this release; replace this version's. Returns
     the written table, the partition's rows and its record (what each group of rows was computed from), which
     is written into the partition's footer."""
+    from models.scoring import scoring_record, scoring_record_metadata
+
     if earlier is None or lake.lake.resolve(table.layer, table.name, release) != earlier.path:
         earlier = _read_partition(lake, table, release)  # a newer version appeared meanwhile
     scored = scores
@@ -178,12 +173,14 @@ _NO_CHAMPION = (
     **table_asset_args(
         SCORES_GRADING,
         deps=[FEATURES_MODEL_MATRIX, GRADING_MODEL_KEY],
-        code=(models.scoring, _THIS),
+        code=("models.scoring", _THIS),
         kinds=("lightgbm", "parquet"),
     ),
     output_required=False,
 )
 def grading_scores(context: AssetExecutionContext, lake: LakeResource):
+    from models.scoring import ScoringInputs, rescore_grading, scoring_code_version
+
     release = context.partition_key
     started = time.monotonic()
     gbm, grade = champion_model(lake, GBM_VS_LGG), champion_model(lake, WHO_GRADE)
@@ -233,12 +230,14 @@ def grading_scores(context: AssetExecutionContext, lake: LakeResource):
     **table_asset_args(
         SCORES_SURVIVAL_RISK,
         deps=[FEATURES_MODEL_MATRIX, SURVIVAL_MODEL_KEY],
-        code=(models.scoring, _THIS),
+        code=("models.scoring", _THIS),
         kinds=("lightgbm", "parquet"),
     ),
     output_required=False,
 )
 def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
+    from models.scoring import ScoringInputs, rescore_survival, scoring_code_version
+
     release = context.partition_key
     started = time.monotonic()
     champion = champion_model(lake, SURVIVAL_RISK)
@@ -281,11 +280,13 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
     **table_asset_args(
         MODELS_PROSPECTIVE_VALIDATION,
         deps=[SCORES_GRADING, SCORES_SURVIVAL_RISK, FEATURES_MODEL_MATRIX],
-        code=(models.prospective, _THIS),
+        code=("models.prospective", _THIS),
         kinds=("scikitlearn", "parquet"),
     )
 )
 def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    from models.prospective import prospective_validation
+
     release = context.partition_key
     started = time.monotonic()
     matrix = lake.lake.read_table(FEATURES_MODEL_MATRIX, release)
@@ -357,13 +358,15 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
     description="Warns when a champion's prospective AUC / C falls below its own cross-validated interval.",
 )
 def no_performance_decay(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    from models.prospective import DECAY_METRICS
+
     frame = lake.lake.read_table(MODELS_PROSPECTIVE_VALIDATION, context.partition_key)
     decayed = frame.filter(pl.col("below_cv_interval"))
     return AssetCheckResult(
         passed=decayed.is_empty(),
         severity=AssetCheckSeverity.WARN,
         metadata={
-            "metrics_checked": frame.filter(pl.col("metric").is_in(list(models.prospective.DECAY_METRICS))).height,
+            "metrics_checked": frame.filter(pl.col("metric").is_in(list(DECAY_METRICS))).height,
             "below_cv_interval": MetadataValue.md(
                 markdown_table(decayed.select("task", "cohort", "metric", "value", "ci_low", "ci_high", "n", "cv_low"))
                 if decayed.height

@@ -54,10 +54,15 @@ GRADING_FEATURES: tuple[str, ...] = BASE_FEATURES
 # reading the outcome (on the real dev cohort they add ~0.03 to Harrell's C, all of it bias).
 SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade")
 
+# The model tasks (registry `task`, score tables, feature lists).
+GBM_VS_LGG = "grading_gbm_vs_lgg"
+WHO_GRADE = "grading_who_grade"
+SURVIVAL_RISK = "survival_risk"
+
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "grading_gbm_vs_lgg": GRADING_FEATURES,
-    "grading_who_grade": GRADING_FEATURES,
-    "survival_risk": SURVIVAL_FEATURES,
+    GBM_VS_LGG: GRADING_FEATURES,
+    WHO_GRADE: GRADING_FEATURES,
+    SURVIVAL_RISK: SURVIVAL_FEATURES,
 }
 
 # Columns derived from the grading label; a grading feature list containing one of these is a leak.

@@ -21,13 +21,12 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 from sklearn.linear_model import LogisticRegression
 
+from contracts.features import GBM_VS_LGG, WHO_GRADE  # noqa: E402,F401 (declared once, in contracts)
 from contracts.schemas import GRADE_CLASSES
 from models.cv import Fold, repeated_stratified_case_folds, summarise_fold_metrics
 from models.metrics import binary_classification_metrics, multiclass_classification_metrics
 from models.training import PARAM_GRID, inner_folds, select_and_fit, serialisable_params
 
-GBM_VS_LGG = "grading_gbm_vs_lgg"
-WHO_GRADE = "grading_who_grade"
 BINARY_CLASSES: tuple[str, ...] = ("LGG", "GBM")
 
 

@@ -25,6 +25,7 @@ from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalFore
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
+from contracts.features import SURVIVAL_RISK  # noqa: E402,F401 (declared once, in contracts)
 from contracts.schemas import DAYS_PER_MONTH, RISK_GROUPS, SURVIVAL_HORIZONS_MONTHS
 from models.cox import (
     BreslowBaseline,
@@ -37,7 +38,6 @@ from models.cv import Fold, repeated_stratified_case_folds, summarise_fold_metri
 from models.metrics import survival_metrics
 from models.training import PARAM_GRID, inner_folds, select_and_fit, serialisable_params
 
-SURVIVAL_RISK = "survival_risk"
 # Tertiles of the training risk scores: three groups of equal size on the training data.
 RISK_GROUP_QUANTILES: tuple[float, float] = (1 / 3, 2 / 3)
 
