@@ -14,10 +14,11 @@ $(BIN)/python:
 $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv==0.13.9
 
-# uv installs the pinned set into the venv in parallel: ~4x faster than pip on a fresh clone (CI installs from
-# scratch every time). Same versions, same venv; `pip` still works in it.
+# uv installs the pinned set into the venv, in parallel: 8 s with empty caches against pip's 172 s on this 2-core
+# machine (2026-12-05), and CI installs from scratch every time. Same versions, same venv; `pip` works in it too.
+# --native-tls: trust the system's certificates, as pip does.
 $(VENV)/.installed: pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	$(BIN)/uv pip install --quiet --native-tls --python $(BIN)/python -e ".[dev]"
 	@touch $@
 
 install: $(VENV)/.installed

@@ -87,6 +87,7 @@ def differential_expression(
             size_factors_fit_type=fit_type,
             inference=inference,
             quiet=True,
+            low_memory=True,  # drops intermediate genes x samples layers once used
         )
         dds.deseq2()
         result = DeseqStats(dds, contrast=["group", NUMERATOR_LEVEL, REFERENCE_LEVEL], inference=inference, quiet=True)

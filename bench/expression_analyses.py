@@ -10,14 +10,14 @@ GENCODE v36 gene names first (so Hallmark and Wang genes are measured), syntheti
 200 genes 2-fold up and 200 down between GBM and LGG patients; 30 genes that carry hazard; three subtype programs.
 Each analysis runs as the analyse_expression asset runs it (analyses.release_results), in this process; the bare
 run is pydeseq2's DeseqDataSet + DeseqStats(+ lfc_shrink) on the same counts and groups, nothing else.
-Peak RSS: this process and, separately, the largest of pydeseq2's worker processes.
+Peak memory: sampled every 0.2 s while the analyses run (after the synthetic matrix exists): this process, and
+this process plus pydeseq2's worker processes together.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -96,6 +96,35 @@ def synthetic_release(samples: int, genes: int, seed: int = 18):
     return matrix, patients, markers, risk_groups, truth
 
 
+class _MemorySampler:
+    """Largest RSS of this process, and of it plus its children, while it runs (psutil, every 0.2 s)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.process, self.peak_self, self.peak_total = psutil.Process(), 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.2):
+            try:
+                own = self.process.memory_info().rss
+                children = sum(child.memory_info().rss for child in self.process.children(recursive=True))
+            except psutil.Error:
+                continue
+            self.peak_self, self.peak_total = max(self.peak_self, own), max(self.peak_total, own + children)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def bare_pydeseq2(counts: np.ndarray, numerator: np.ndarray, n_cpus: int) -> float:
     import pandas as pd
     from pydeseq2.dds import DeseqDataSet
@@ -108,7 +137,9 @@ def bare_pydeseq2(counts: np.ndarray, numerator: np.ndarray, n_cpus: int) -> flo
     frame.columns = [f"g{j}" for j in range(frame.shape[1])]
     metadata = pd.DataFrame({"group": np.where(numerator, "B", "A")}, index=frame.index)
     inference = DefaultInference(n_cpus=n_cpus)
-    dds = DeseqDataSet(counts=frame, metadata=metadata, design="~group", inference=inference, quiet=True)
+    dds = DeseqDataSet(
+        counts=frame, metadata=metadata, design="~group", inference=inference, quiet=True, low_memory=True
+    )
     dds.deseq2()
     stats = DeseqStats(dds, contrast=["group", "B", "A"], inference=inference, quiet=True)
     stats.summary()
@@ -126,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from analyses.cohorts import contrast_labels, survival_cohort_members
 
     matrix, patients, markers, risk_groups, truth = synthetic_release(args.samples, args.genes)
+    sampler = _MemorySampler()
     labels = contrast_labels(patients, markers, risk_groups)
     seconds: dict[str, float] = {}
 
@@ -144,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     survival = timed(
         "survival_by_gene", lambda: survival_by_gene_table(matrix, survival_cohort_members(patients, markers), "bench")
     )
+    sampler.stop()
     total = sum(seconds.values())
     result: dict = {"samples": args.samples, "genes": args.genes, "seconds": seconds, "total_seconds": round(total, 1)}
     if not args.skip_bare:
@@ -187,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     result["contrasts_without_result"] = skipped
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    result["peak_rss_worker_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    result["matrix_mb"] = round((matrix.counts.nbytes + matrix.log2_normalised.nbytes) / 2**20)
+    result["peak_rss_mb"] = round(sampler.peak_self / 2**20)
+    result["peak_rss_with_workers_mb"] = round(sampler.peak_total / 2**20)
     print(json.dumps(result, indent=2))
     return 0
 
