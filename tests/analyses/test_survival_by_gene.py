@@ -85,3 +85,23 @@ def test_planted_survival_genes_are_found():
     assert found[:planted].mean() >= 0.9  # sensitivity
     assert found[planted:].sum() <= max(1, 0.1 * found.sum())  # false discoveries
     assert (fit.hazard_ratio[:planted][found[:planted]] > 1).all()
+
+
+def test_kaplan_meier_equals_scikit_survival_and_log_rank_equals_compare_survival(cohort):
+    """The report's curves and tests come from analyses (no scikit-learn import); scikit-survival is the reference."""
+    from sksurv.compare import compare_survival
+    from sksurv.nonparametric import kaplan_meier_estimator
+    from sksurv.util import Surv
+
+    from analyses.survival_by_gene import kaplan_meier
+
+    _, _, time, event, stratum, quartile = cohort
+    for rows in (slice(None), stratum == 1):
+        curve = kaplan_meier(time[rows], event[rows])
+        times, survival, band = kaplan_meier_estimator(event[rows], time[rows], conf_type="log-log")
+        np.testing.assert_array_equal(curve.time, times)
+        np.testing.assert_allclose(curve.survival, survival, rtol=1e-12)
+        np.testing.assert_allclose(np.vstack([curve.ci_low, curve.ci_high]), band, rtol=1e-12, atol=1e-15)
+    chisq, p = compare_survival(Surv.from_arrays(event=event, time=time), quartile)
+    ours = logrank_by_gene(quartile[:, None], time, event)
+    np.testing.assert_allclose([ours[0][0], ours[1][0]], [chisq, p], rtol=1e-9)
