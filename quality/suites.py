@@ -34,6 +34,12 @@ from great_expectations.expectations.row_conditions import (
     OrCondition,
 )
 
+from quality.analysis_suites import (
+    analytics_differential_expression_suite,
+    analytics_enrichment_suite,
+    analytics_survival_by_gene_suite,
+    harmonised_expression_subtypes_suite,
+)
 from quality.expression_suites import (
     harmonised_expression_samples_suite,
     raw_expression_file_qc_suite,
@@ -100,6 +106,10 @@ SUITE_BUILDERS: dict[str, Callable[[bool], gx.ExpectationSuite]] = {
     "raw/gdc_expression_files": raw_gdc_expression_files_suite,
     "raw/expression_file_qc": raw_expression_file_qc_suite,
     "harmonised/expression_samples": harmonised_expression_samples_suite,
+    "harmonised/expression_subtypes": harmonised_expression_subtypes_suite,
+    "analytics/differential_expression": analytics_differential_expression_suite,
+    "analytics/enrichment": analytics_enrichment_suite,
+    "analytics/survival_by_gene": analytics_survival_by_gene_suite,
 }
 
 

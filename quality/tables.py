@@ -28,6 +28,13 @@ HARMONISED_TABLES: tuple[str, ...] = (
     "harmonised/quarantine",
 )
 
+ANALYSIS_TABLES: tuple[str, ...] = (
+    "harmonised/expression_subtypes",
+    "analytics/differential_expression",
+    "analytics/enrichment",
+    "analytics/survival_by_gene",
+)
+
 DEFAULT_ROW_COUNT_RELATIVE_BOUND = 0.25
 MIN_ROW_COUNT_PARAMETER = "min_row_count"
 MAX_ROW_COUNT_PARAMETER = "max_row_count"
@@ -53,7 +60,7 @@ def row_count_bounds(
     return max(low, 0), high
 
 
-QUALITY_TABLES: tuple[str, ...] = RAW_TABLES + HARMONISED_TABLES
+QUALITY_TABLES: tuple[str, ...] = RAW_TABLES + HARMONISED_TABLES + ANALYSIS_TABLES
 
 # Columns whose values identify an offending row in a failure report (the first present one is used).
 ROW_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -69,6 +76,10 @@ ROW_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "raw/expression_file_qc": ("file_id",),
     "harmonised/expression_samples": ("file_id",),
     "harmonised/quarantine": ("case_id", "field"),
+    "harmonised/expression_subtypes": ("case_id",),
+    "analytics/differential_expression": ("contrast", "gene_name"),
+    "analytics/enrichment": ("contrast", "gene_set"),
+    "analytics/survival_by_gene": ("cohort", "method", "gene_name"),
 }
 
 

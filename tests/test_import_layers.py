@@ -17,8 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("contracts",),
     ("gdc", "lake"),
-    ("transforms",),
-    ("models", "quality", "analyses"),
+    ("transforms", "analyses"),
+    ("models", "quality"),
     ("reports",),
     ("warehouse", "sandbox"),
     ("assets",),

@@ -16,7 +16,7 @@ from dagster import DagsterInstance, instance_for_test, materialize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from _model_cohort import synthetic_cohort  # noqa: E402
 
-import assets.scores  # noqa: E402
+import models.scoring  # noqa: E402
 from assets.partitions import gdc_releases  # noqa: E402
 from assets.resources import LakeResource  # noqa: E402
 from assets.scores import grading_scores, survival_risk_scores  # noqa: E402
@@ -178,7 +178,7 @@ def test_rows_scored_by_other_code_are_computed_again(champions, tmp_path, monke
     _publish_matrices(data_dir, {"45.0": champions[1]})
     instance = DagsterInstance.ephemeral()
     _score(data_dir, "45.0", instance)
-    monkeypatch.setattr(assets.scores, "scoring_code_version", lambda: "edited scoring code")
+    monkeypatch.setattr(models.scoring, "scoring_code_version", lambda: "edited scoring code")
     rerun = _score(data_dir, "45.0", instance)
     assert rerun["grading_scores"]["reused_cases"] == rerun["survival_risk_scores"]["reused_cases"] == 0
     recorded = rerun["grading_scores"]["scored_from"]
