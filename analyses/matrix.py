@@ -27,14 +27,25 @@ class ExpressionMatrix:
         return np.array([index[case] for case in case_ids], dtype=np.int64)
 
     @property
+    def patients(self) -> pl.DataFrame:
+        """case_id of every patient row (String even when there is none)."""
+        return pl.DataFrame({"case_id": self.case_ids}, schema={"case_id": pl.String})
+
+    @property
     def gene_frame(self) -> pl.DataFrame:
-        return pl.DataFrame({"gene_id": self.gene_ids, "gene_name": self.gene_names})
+        return pl.DataFrame(
+            {"gene_id": self.gene_ids, "gene_name": self.gene_names},
+            schema={"gene_id": pl.String, "gene_name": pl.String},
+        )
 
 
 def assemble(case_ids: list[str], genes: pl.DataFrame, tiles: Iterable[pl.DataFrame]) -> ExpressionMatrix:
     """`genes`: gene_id, gene_name in column order; each tile: case_id, gene_id, unstranded_count,
     log2_normalised_count. Every (patient, gene) cell must be filled exactly once."""
-    patient_index = pl.DataFrame({"case_id": case_ids, "row": np.arange(len(case_ids), dtype=np.int64)})
+    patient_index = pl.DataFrame(
+        {"case_id": case_ids, "row": np.arange(len(case_ids), dtype=np.int64)},
+        schema={"case_id": pl.String, "row": pl.Int64},
+    )
     gene_index = genes.select("gene_id").with_columns(column=pl.int_range(pl.len(), dtype=pl.Int64))
     counts = np.zeros((len(case_ids), genes.height), dtype=np.int64)
     normalised = np.zeros((len(case_ids), genes.height), dtype=np.float64)

@@ -39,8 +39,7 @@ MIN_SURVIVAL_PATIENTS = 10
 
 
 def _groups(matrix: ExpressionMatrix, labels: pl.DataFrame, contrast: str) -> pl.DataFrame:
-    present = pl.DataFrame({"case_id": matrix.case_ids})
-    return labels.filter(pl.col("contrast") == contrast).join(present, on="case_id", how="semi").sort("case_id")
+    return labels.filter(pl.col("contrast") == contrast).join(matrix.patients, on="case_id", how="semi").sort("case_id")
 
 
 def differential_expression_table(
@@ -176,9 +175,7 @@ def survival_by_gene_table(
     parts = []
     genes = len(matrix.gene_ids)
     for cohort in SURVIVAL_COHORTS:
-        rows_of = members.filter(pl.col("cohort") == cohort.name).join(
-            pl.DataFrame({"case_id": matrix.case_ids}), on="case_id", how="semi"
-        )
+        rows_of = members.filter(pl.col("cohort") == cohort.name).join(matrix.patients, on="case_id", how="semi")
         if rows_of.height < MIN_SURVIVAL_PATIENTS or not rows_of["death_observed"].any():
             continue
         index = matrix.rows(rows_of["case_id"])

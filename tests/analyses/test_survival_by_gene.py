@@ -105,3 +105,40 @@ def test_kaplan_meier_equals_scikit_survival_and_log_rank_equals_compare_surviva
     chisq, p = compare_survival(Surv.from_arrays(event=event, time=time), quartile)
     ours = logrank_by_gene(quartile[:, None], time, event)
     np.testing.assert_allclose([ours[0][0], ours[1][0]], [chisq, p], rtol=1e-9)
+
+
+def test_a_release_without_expression_gives_empty_tables_with_their_columns():
+    from analyses.cohorts import contrast_labels, survival_cohort_members
+    from analyses.matrix import assemble
+    from analyses.release_results import (
+        differential_expression_table,
+        enrichment_table,
+        subtype_table,
+        survival_by_gene_table,
+    )
+    from contracts.analysis_tables import (
+        DIFFERENTIAL_EXPRESSION_SCHEMA,
+        ENRICHMENT_SCHEMA,
+        EXPRESSION_SUBTYPES_SCHEMA,
+        SURVIVAL_BY_GENE_SCHEMA,
+    )
+
+    matrix = assemble([], pl.DataFrame(schema={"gene_id": pl.String, "gene_name": pl.String}), [])
+    patients = pl.DataFrame(
+        {
+            "case_id": ["a", "b"],
+            "project_id": ["TCGA-GBM", "TCGA-LGG"],
+            "overall_survival_days": [10.0, 20.0],
+            "death_observed": [True, False],
+        }
+    )
+    markers = pl.DataFrame(
+        {"case_id": ["a", "b"], "idh_status": ["wildtype", "mutant"], "codeletion_1p19q": [None, False]}
+    )
+    differential, skipped = differential_expression_table(matrix, contrast_labels(patients, markers, None), "46.0")
+    assert differential.schema == pl.Schema(DIFFERENTIAL_EXPRESSION_SCHEMA) and differential.is_empty()
+    assert set(skipped) == {"gbm_vs_lgg", "idh_mutant_vs_wildtype", "codeleted_vs_non_codeleted", "high_vs_low_risk"}
+    assert enrichment_table(differential, "46.0").schema == pl.Schema(ENRICHMENT_SCHEMA)
+    assert subtype_table(matrix, "46.0").schema == pl.Schema(EXPRESSION_SUBTYPES_SCHEMA)
+    survival = survival_by_gene_table(matrix, survival_cohort_members(patients, markers), "46.0")
+    assert survival.schema == pl.Schema(SURVIVAL_BY_GENE_SCHEMA) and survival.is_empty()
