@@ -97,15 +97,16 @@ def browser():
 # first, they overlap with everything else.
 LONGEST_FIRST: tuple[str, ...] = (
     "tests/orchestration/test_postgres_deployment.py",
+    "tests/assets/test_expression_real_data.py",  # builds the real RNA-seq world (refresh, training, analyses)
     "tests/lake/test_object_store_lake.py",
+    "tests/orchestration/test_release_lifecycle.py",
     "tests/reliability/test_faults.py",
     "tests/reliability/test_kills.py",
+    "tests/orchestration/test_ui_guard.py",
+    "tests/orchestration/test_operations.py",
     "tests/orchestration/test_token_secrecy.py",
     "tests/orchestration/test_ui_browser.py",
-    "tests/orchestration/test_ui_guard.py",
-    "tests/assets/test_expression_analyses_real_data.py",
     "tests/warehouse/test_catalog_concurrency.py",
-    "tests/orchestration/test_release_lifecycle.py",
 )
 
 
