@@ -93,8 +93,9 @@ def browser():
 
 
 # The longest test files (each 60-270 s on the 2-core CI machine), longest first. `make test` hands whole files to
-# 3 workers in collection order, so a long file collected last keeps one worker busy while the others idle; run
-# first, they overlap with everything else.
+# 3 workers in collection order (`--no-loadscope-reorder`: xdist would otherwise start the files with most tests
+# first), so a long file collected last keeps one worker busy while the others idle; run first, they overlap with
+# everything else.
 LONGEST_FIRST: tuple[str, ...] = (
     "tests/orchestration/test_postgres_deployment.py",
     "tests/assets/test_expression_real_data.py",  # builds the real RNA-seq world (refresh, training, analyses)
