@@ -49,11 +49,11 @@ format: install
 # waiting threads spin (LightGBM training: 28 % less CPU for the same wall time with one thread).
 TEST_THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: lint
-	$(TEST_THREADS) $(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
+	$(TEST_THREADS) $(BIN)/python -m pytest -n 3 --dist loadfile
 
 # The quick loop while developing: no slow, browser or real-data tests.
 test-fast: install
-	$(TEST_THREADS) $(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -m "not slow and not browser and not realdata"
+	$(TEST_THREADS) $(BIN)/python -m pytest -n 3 --dist loadfile -m "not slow and not browser and not realdata"
 
 # Every reliability scenario: each stand-in fault kind, kill -9 at 20 random moments and at the named crash
 # points, 1,000 fuzzed documents, changed GDC answers (`make test` runs a bounded subset). Prints the counts.

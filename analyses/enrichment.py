@@ -19,25 +19,18 @@ import polars as pl
 from scipy import stats
 
 from analyses.multiple_testing import benjamini_hochberg
+from contracts.analysis_tables import ENRICHMENT_SCHEMA
 
 MIN_SET_SIZE = 5
 MAX_SET_SIZE = 500
 GSEA_PERMUTATIONS = 1000
 SIGNIFICANCE = 0.05
 
+# The columns this module computes: the table's declaration minus what the release's builder adds.
 ENRICHMENT_COLUMNS = {
-    "analysis": pl.String(),
-    "gene_set": pl.String(),
-    "set_size": pl.Int64(),
-    "genes_measured": pl.Int64(),
-    "enrichment_score": pl.Float64(),
-    "normalised_enrichment_score": pl.Float64(),
-    "overlap": pl.Int64(),
-    "expected_overlap": pl.Float64(),
-    "p_value": pl.Float64(),
-    "adjusted_p_value": pl.Float64(),
-    "leading_edge_genes": pl.String(),
-    "method": pl.String(),
+    name: dtype
+    for name, dtype in ENRICHMENT_SCHEMA.items()
+    if name not in ("release", "contrast", "n_numerator", "n_reference", "collection")
 }
 
 

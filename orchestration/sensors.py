@@ -82,42 +82,47 @@ def gdc_release_sensor(context: SensorEvaluationContext, gdc: GdcApiResource) ->
     )
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[refresh_release_job],
-    request_job=train_challengers_job,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="After a release is scored and published, train and judge the challengers on it (off the scoring path).",
-)
-def train_after_refresh(context: RunStatusSensorContext) -> RunRequest | SkipReason:
-    run = context.dagster_run
-    release = run.tags.get(PARTITION_TAG)
-    if not release:
-        return SkipReason(f"run {run.run_id} has no release partition")
-    return RunRequest(
-        run_key=f"train-after-{run.run_id}",
-        partition_key=release,
-        tags={"glioma/release": release, "glioma/trigger": f"refresh run {run.run_id}"},
+def _after_success(name: str, monitored, requested, trigger: str, description: str, key_prefix: str):
+    """A sensor that requests `requested` for the release of every successful run of `monitored`."""
+
+    @run_status_sensor(
+        name=name,
+        run_status=DagsterRunStatus.SUCCESS,
+        monitored_jobs=[monitored],
+        request_job=requested,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=description,
     )
+    def follow_up(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+        run = context.dagster_run
+        release = run.tags.get(PARTITION_TAG)
+        if not release:
+            return SkipReason(f"run {run.run_id} has no release partition")
+        return RunRequest(
+            run_key=f"{key_prefix}-{run.run_id}",
+            partition_key=release,
+            tags={"glioma/release": release, "glioma/trigger": f"{trigger} run {run.run_id}"},
+        )
+
+    return follow_up
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[train_challengers_job],
-    request_job=analyse_expression_job,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="After the challengers of a release (its final champion), run the expression analyses on it.",
+train_after_refresh = _after_success(
+    "train_after_refresh",
+    refresh_release_job,
+    train_challengers_job,
+    "refresh",
+    "After a release is scored and published, train and judge the challengers on it (off the scoring path).",
+    key_prefix="train-after",
 )
-def analyse_after_training(context: RunStatusSensorContext) -> RunRequest | SkipReason:
-    run = context.dagster_run
-    release = run.tags.get(PARTITION_TAG)
-    if not release:
-        return SkipReason(f"run {run.run_id} has no release partition")
-    return RunRequest(
-        run_key=f"analyse-after-{run.run_id}",
-        partition_key=release,
-        tags={"glioma/release": release, "glioma/trigger": f"training run {run.run_id}"},
-    )
+analyse_after_training = _after_success(
+    "analyse_after_training",
+    train_challengers_job,
+    analyse_expression_job,
+    "training",
+    "After the challengers of a release (its final champion), run the expression analyses on it.",
+    key_prefix="analyse-after",
+)
 
 
 def failed_steps(context: RunFailureSensorContext) -> tuple[list[str], str]:

@@ -90,31 +90,3 @@ def browser():
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
-
-
-# The longest test files (each 60-270 s on the 2-core CI machine), longest first. `make test` hands whole files to
-# 3 workers in collection order (`--no-loadscope-reorder`: xdist would otherwise start the files with most tests
-# first), so a long file collected last keeps one worker busy while the others idle; run first, they overlap with
-# everything else.
-LONGEST_FIRST: tuple[str, ...] = (
-    "tests/orchestration/test_postgres_deployment.py",
-    "tests/assets/test_expression_real_data.py",  # builds the real RNA-seq world (refresh, training, analyses)
-    "tests/lake/test_object_store_lake.py",
-    "tests/orchestration/test_release_lifecycle.py",
-    "tests/reliability/test_faults.py",
-    "tests/reliability/test_kills.py",
-    "tests/orchestration/test_ui_guard.py",
-    "tests/orchestration/test_operations.py",
-    "tests/orchestration/test_token_secrecy.py",
-    "tests/orchestration/test_ui_browser.py",
-    "tests/warehouse/test_catalog_concurrency.py",
-)
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-
-    def position(item: pytest.Item) -> int:
-        return rank.get(Path(str(item.path)).relative_to(REPO_ROOT).as_posix(), len(rank))
-
-    items.sort(key=position)  # stable: the other files keep their order

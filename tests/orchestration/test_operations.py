@@ -26,7 +26,7 @@ from lake.ops_records import read_run_failures
 from lake.store import Lake
 from orchestration.definitions import build_definitions
 from orchestration.schedules import daily_release_backstop
-from orchestration.sensors import record_failed_runs, train_after_refresh
+from orchestration.sensors import analyse_after_training, record_failed_runs, train_after_refresh
 
 
 def _resources(base_url: str, data_dir: Path) -> dict:
@@ -173,6 +173,22 @@ def test_a_successful_refresh_requests_one_challenger_training_run_for_its_relea
     request = train_after_refresh(context)
     assert isinstance(request, RunRequest) and request.run_key == f"train-after-{result.run_id}"
     assert request.partition_key == release and request.tags["glioma/release"] == release
+
+
+def test_a_successful_training_run_requests_the_expression_analyses_of_its_release(standin, refreshed, instance):
+    _, release = standin
+    result, _, _ = refreshed
+    success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
+    context = build_run_status_sensor_context(
+        sensor_name="analyse_after_training",
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    )
+    request = analyse_after_training(context)
+    assert isinstance(request, RunRequest) and request.run_key == f"analyse-after-{result.run_id}"
+    assert request.partition_key == release and request.tags["glioma/release"] == release
+    assert analyse_after_training.job_name == "analyse_expression"
 
 
 def _freshness(defs, instance: DagsterInstance) -> tuple[bool, dict]:
