@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(
         f"\nrelease {release}: refresh run (scored by the champions when there are any) done in {scored_after:.0f}s, "
-        f"challengers trained, judged and scores published by {elapsed:.0f}s\n"
+        f"challengers trained, judged and scores published, expression analysed by {elapsed:.0f}s\n"
         f"  lake (Parquet):   {data_dir / 'lake'}/<layer>/<table>/release={release}/part-<time_ns>-<run id>.parquet (published versions: lake/_manifest.json)\n"
         f"  catalog (DuckDB): {catalog}\n"
         f"  report (HTML):    {data_dir / 'reports' / release / 'index.html'}\n"
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         f'  .venv/bin/glioma sql "select predicted_class, risk_group, count(*) from scores.grading_current '
         f'join scores.survival_risk_current using (case_id) group by all order by all"\n'
         f"  .venv/bin/glioma tables            # every view with its comment\n"
+        f"  .venv/bin/glioma gene EGFR         # a gene: expression by class, differential expression, survival\n"
         f"  .venv/bin/duckdb -readonly {catalog}\n"
         f"see the runs, partitions, checks and sensors: make ui   (then `make next-release` publishes release N+1)"
     )
