@@ -6,8 +6,9 @@
 * a simpler centroid call (`centroid_scores`): each gene standardised across the release's patients, the mean
   over each subtype's measured genes; the call is the highest.
 
-Memory: ranks and weights of a block of patients (block x genes float64), and block x permutations x set size
-for the random sets (64 x 1,000 x 70 x 8 bytes = 36 MB).
+Memory: ranks, positions and weights of a block of 64 patients (64 x 60,660 x 8 bytes = 31 MB each), and block x
+permutations x set size for the random sets (64 x 1,000 x 70 x 8 bytes = 36 MB); the caller's standardised copy of
+the matrix.
 """
 
 from __future__ import annotations
@@ -44,15 +45,16 @@ def _walk(weights: np.ndarray, position: np.ndarray, n_genes: int) -> np.ndarray
     return inside - outside
 
 
-def ssgsea_raw(values: np.ndarray, sets: Sequence[MatchedSet], tau: float = SSGSEA_TAU) -> np.ndarray:
-    """Unnormalised ssGSEA enrichment scores, patients x sets."""
-    weights, position = _ranking(values, tau)
+def ssgsea_raw(values: np.ndarray, sets: Sequence[MatchedSet], tau: float = SSGSEA_TAU, block: int = 64) -> np.ndarray:
+    """Unnormalised ssGSEA enrichment scores, patients x sets; ranks are computed `block` patients at a time."""
     n_genes = values.shape[1]
     scores = np.full((len(values), len(sets)), np.nan)
-    for column, gene_set in enumerate(sets):
-        if gene_set.n_measured:
-            index = np.asarray(gene_set.indices)
-            scores[:, column] = _walk(weights[:, index], position[:, index], n_genes)
+    for start in range(0, len(values), block):
+        weights, position = _ranking(values[start : start + block], tau)
+        for column, gene_set in enumerate(sets):
+            if gene_set.n_measured:
+                index = np.asarray(gene_set.indices)
+                scores[start : start + block, column] = _walk(weights[:, index], position[:, index], n_genes)
     return scores
 
 
