@@ -71,8 +71,8 @@ SURVIVAL_COHORTS: tuple[SurvivalCohort, ...] = (
     SurvivalCohort(
         "pooled",
         "TCGA-GBM and TCGA-LGG patients together",
-        note="pooled glioma: IDH status dominates survival, so a gene that tracks IDH looks prognostic here; "
-        "read the IDH-stratified row",
+        note="pooled glioma: IDH status dominates survival, so a gene that tracks IDH looks prognostic here "
+        "(read the IDH-stratified row)",
     ),
     SurvivalCohort(
         "pooled_idh_stratified",

@@ -83,7 +83,9 @@ def _write(
     key: str,
     compute: Callable[[], pl.DataFrame],
     **metadata: Any,
-) -> MaterializeResult:
+) -> tuple[MaterializeResult, pl.DataFrame]:
+    """Write the table (computed, or copied from the previous release when its inputs key is this one); the
+    result for Dagster and the rows written."""
     started = time.monotonic()
     previous = _reusable(store, table, release, key)
     if previous is not None:
@@ -92,7 +94,7 @@ def _write(
     else:
         frame = compute()
     written = store.write_table(table, frame, release, metadata={INPUTS_KEY: key})
-    return MaterializeResult(
+    result = MaterializeResult(
         asset_key=asset_key(table),
         metadata=written_metadata(
             written,
@@ -101,6 +103,7 @@ def _write(
             **metadata,
         ),
     )
+    return result, frame
 
 
 def read_matrix(store: Lake, release: str) -> ExpressionMatrix:
@@ -140,7 +143,7 @@ def harmonised_expression_subtypes(context: AssetExecutionContext, lake: LakeRes
         release,
         key,
         lambda: subtype_table(read_matrix(store, release), release),
-    )
+    )[0]
 
 
 def _risk_groups(lake: LakeResource, release: str) -> pl.DataFrame | None:
@@ -209,7 +212,7 @@ def analyse_expression(context: AssetExecutionContext, lake: LakeResource):
         return matrix[0]
 
     de_key = inputs_key(store, release, _DE_CODE, labels=labels)
-    result = _write(
+    result, differential = _write(
         context,
         store,
         ANALYTICS_DIFFERENTIAL_EXPRESSION,
@@ -219,7 +222,6 @@ def analyse_expression(context: AssetExecutionContext, lake: LakeResource):
             loaded(), labels, release, n_cpus=max(1, os.cpu_count() or 1), log=context.log.info
         )[0],
     )
-    differential = store.read_table(ANALYTICS_DIFFERENTIAL_EXPRESSION, release)
     yield MaterializeResult(
         asset_key=result.asset_key,
         metadata={**(result.metadata or {}), **_contrast_sizes(store, release, labels, differential)},
@@ -231,7 +233,7 @@ def analyse_expression(context: AssetExecutionContext, lake: LakeResource):
         release,
         inputs_key(store, release, _DE_CODE, labels=labels, gene_sets=_HALLMARK_DIGEST),
         lambda: enrichment_table(differential, release),
-    )
+    )[0]
     yield _write(
         context,
         store,
@@ -239,7 +241,7 @@ def analyse_expression(context: AssetExecutionContext, lake: LakeResource):
         release,
         inputs_key(store, release, _SURVIVAL_CODE, members=members),
         lambda: survival_by_gene_table(loaded(), members, release),
-    )
+    )[0]
 
 
 EXPRESSION_ANALYSIS_ASSETS = [harmonised_expression_subtypes, analyse_expression]

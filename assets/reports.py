@@ -406,37 +406,32 @@ def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: st
         "case_id", "overall_survival_days", "death_observed"
     )
     values = _gene_values(store, release, [gene_id]).join(lgg, on="case_id")
-    median = values["log2_normalised_count"].median()
-    split = values.with_columns(
-        expression=pl.when(pl.col("log2_normalised_count") > median)
-        .then(pl.lit(f"high (> median {median:.2f})"))
-        .otherwise(pl.lit(f"low (<= median {median:.2f})"))
-    )
-    return plots.plot_kaplan_meier(
-        split,
-        "expression",
+    return plots.plot_median_split(
+        values,
+        "log2_normalised_count",
         title=f"Release {release}: {gene} in TCGA-LGG, median split (n = {values.height})",
         path=out / f"km_gene_{gene}.png",
     )
 
 
 def _subtype_heatmap(store, release: str, subtypes: pl.DataFrame, out: Path) -> "PlotResult":
-    from analyses.gene_sets import match_sets, wang_subtype_sets
+    from analyses.gene_sets import SYMBOL_UPDATES, match_sets, wang_subtype_sets
     from analyses.subtypes import standardise
     from reports import plots
 
-    names = (
+    # Only the rows of the published symbols and their current names: the tiles are ordered by gene name, so
+    # Parquet statistics skip every other tile (no scan of the whole gene column).
+    sets = wang_subtype_sets()
+    candidates = {name for genes in sets.values() for gene in genes for name in (gene, *SYMBOL_UPDATES.get(gene, ()))}
+    rows = (
         store.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
-        .select("gene_id", "gene_name")
-        .unique()
+        .filter(pl.col("gene_name").is_in(sorted(candidates)))
+        .select("case_id", "gene_name", "log2_normalised_count")
         .collect()
     )
-    matched = match_sets(wang_subtype_sets(), names["gene_name"].to_list())
+    matched = match_sets(sets, rows["gene_name"].unique().sort().to_list())
     columns = [(s.name, gene) for s in matched for gene in s.matched_names]
-    gene_ids = names.filter(pl.col("gene_name").is_in([gene for _, gene in columns]))
-    values = _gene_values(store, release, gene_ids["gene_id"].to_list()).pivot(
-        "gene_name", index="case_id", values="log2_normalised_count", aggregate_function="first"
-    )
+    values = rows.pivot("gene_name", index="case_id", values="log2_normalised_count", aggregate_function="first")
     ordered = subtypes.select("case_id", "subtype").join(values, on="case_id")
     present = [(subtype, gene) for subtype, gene in columns if gene in ordered.columns]
     matrix = standardise(ordered.select([gene for _, gene in present]).to_numpy().astype(float))

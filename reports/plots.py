@@ -30,7 +30,7 @@ from reports.classifier_plots import MIN_COHORT_SIZE, plot_feature_importance, p
 from reports.cohort_plots import MARKER_COLUMNS, plot_cohort_summary, plot_score_drift
 from reports.expression_plots import plot_enrichment_dots, plot_ma, plot_subtype_heatmap, plot_volcano
 from reports.plot_common import DPI, FIGSIZE, PlotResult
-from reports.survival_plots import MIN_GROUP_SIZE, plot_kaplan_meier, plot_time_dependent_auc
+from reports.survival_plots import MIN_GROUP_SIZE, plot_kaplan_meier, plot_median_split, plot_time_dependent_auc
 
 __all__ = [
     "DPI",
@@ -42,6 +42,7 @@ __all__ = [
     "plot_cohort_summary",
     "plot_enrichment_dots",
     "plot_ma",
+    "plot_median_split",
     "plot_subtype_heatmap",
     "plot_volcano",
     "plot_feature_importance",

@@ -206,6 +206,19 @@ def plot_kaplan_meier(
 # --- survival: time-dependent AUC ---------------------------------------------------------------------------
 
 
+def plot_median_split(frame: pl.DataFrame, value_column: str, *, title: str, path: Path, unit: str = "") -> PlotResult:
+    """Kaplan-Meier of patients above vs at-or-below the median of `value_column` (the median split of a gene's
+    expression), with the log-rank test of plot_kaplan_meier."""
+    median = frame[value_column].median()
+    label = f"{median:.2f}{unit}" if median is not None else "n/a"
+    split = frame.with_columns(
+        expression=pl.when(pl.col(value_column) > median)
+        .then(pl.lit(f"high (> median {label})"))
+        .otherwise(pl.lit(f"low (<= median {label})"))
+    )
+    return plot_kaplan_meier(split, "expression", title=title, path=path)
+
+
 def plot_time_dependent_auc(
     train_time: Any,
     train_event: Any,

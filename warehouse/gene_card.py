@@ -104,25 +104,18 @@ def gene_data(connection: duckdb.DuckDBPyConnection, gene: dict[str, Any], exist
 
 def kaplan_meier_plots(data: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
     """One plot per project: patients above vs at-or-below the project's median expression."""
-    from reports.survival_plots import plot_kaplan_meier  # matplotlib and sksurv: only when a plot is asked for
+    from reports.survival_plots import plot_median_split  # matplotlib: only when a plot is asked for
 
     gene, release = data["gene"]["gene_name"], data["gene"]["release"]
     folder.mkdir(parents=True, exist_ok=True)
     plots = []
     for project, frame in sorted(data["patients"].group_by("project_id")):
-        median = frame["log2_normalised_count"].median()
-        split = frame.with_columns(
-            expression=pl.when(pl.col("log2_normalised_count") > median)
-            .then(pl.lit(f"high (> median {median:.2f})"))
-            .otherwise(pl.lit(f"low (<= median {median:.2f})"))
-        )
         name = str(project[0]).replace("TCGA-", "")
-        path = folder / f"km_{gene}_{name.lower()}.png"
-        result = plot_kaplan_meier(
-            split,
-            "expression",
+        result = plot_median_split(
+            frame,
+            "log2_normalised_count",
             title=f"{gene} in {name}, release {release}: median split of log2 normalised count (n = {frame.height})",
-            path=path,
+            path=folder / f"km_{gene}_{name.lower()}.png",
         )
         plots.append({"project": project[0], "path": str(result.path), **result.figures})
     return plots
