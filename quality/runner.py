@@ -128,6 +128,11 @@ class QualityReport:
 _LOCK = threading.RLock()  # a GX context is not thread-safe; Dagster may run checks in threads
 
 
+# GX's page views with Jinja templates compiled once per process (quality.docs_views).
+_PAGE_VIEW = {"module_name": "quality.docs_views", "class_name": "CompiledOncePageView"}
+_INDEX_VIEW = {"module_name": "quality.docs_views", "class_name": "CompiledOnceIndexPageView"}
+
+
 class _Workspace:
     """A GX context with one pandas datasource, a dataframe asset per table, and the suites, lazily."""
 
@@ -153,7 +158,10 @@ class _Workspace:
                 _DOCS_SITE_NAME: {
                     "class_name": "SiteBuilder",
                     "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": _INDEX_VIEW},
+                    "site_section_builders": {
+                        section: {"view": _PAGE_VIEW} for section in ("expectations", "validations", "profiling")
+                    },
                 }
             }
         self.gx = gx
