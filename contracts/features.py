@@ -97,3 +97,47 @@ def _feature_set_version() -> str:
 
 
 FEATURE_SET_VERSION: str = _feature_set_version()
+
+
+# --- Molecular typing: IDH-wildtype / IDH-mutant 1p/19q-codeleted / IDH-mutant non-codeleted ---------------------
+# Predicted for patients without marker calls from what else the lake holds. Its features exclude the markers it
+# predicts and everything computed from them (TYPING_EXCLUDED_COLUMNS); models.molecular_typing refuses them.
+MOLECULAR_TYPE = "molecular_type"
+MOLECULAR_TYPE_CLASSES: tuple[str, ...] = ("idh_wildtype", "idh_mutant_codeleted", "idh_mutant_non_codeleted")
+
+TYPING_EXCLUDED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "idh_mutant",
+        "idh_status",
+        "idh_hotspot",
+        "mutation_idh1",
+        "mutation_idh2",
+        "codeletion_1p19q",
+        "who_cns5_class",
+        "who_cns5_grade",
+        "who_cns5_basis",
+        "subtype",
+        "centroid_subtype",
+        "label_molecular_type",
+    }
+)
+
+# Feature blocks, each a modality a patient may or may not have. Histology is what a pathologist records without
+# sequencing (family from the primary diagnosis, and the histological grade); genomic is every other marker.
+TYPING_CLINICAL_FEATURES: tuple[str, ...] = ("age_at_diagnosis_years", "sex_male")
+TYPING_HISTOLOGY_FAMILIES: tuple[str, ...] = ("glioblastoma", "astrocytoma", "oligodendroglioma", "oligoastrocytoma")
+TYPING_HISTOLOGY_FEATURES: tuple[str, ...] = (
+    *(f"histology_{family}" for family in TYPING_HISTOLOGY_FAMILIES),
+    "histological_grade",
+)
+TYPING_GENOMIC_FEATURES: tuple[str, ...] = (
+    "atrx_mutant",
+    "tp53_mutant",
+    "tert_mutant",
+    "chr7_gain_chr10_loss",
+    "egfr_amplified",
+    "cdkn2a_homozygous_deletion",
+    "mgmt_promoter_methylated",
+    "mgmt_stp27_probability",
+    *MUTATION_FEATURES,
+)

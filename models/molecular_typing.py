@@ -1,0 +1,477 @@
+"""Molecular typing: IDH-wildtype / IDH-mutant 1p/19q-codeleted / IDH-mutant non-codeleted, predicted from
+what the lake holds besides those markers: expression, other genomic markers, histology and age.
+
+The label comes from the lake's own marker calls (`harmonised.molecular_markers`): IDH wildtype, or IDH mutant
+with the 1p/19q call; a patient without an IDH call (or IDH-mutant without a 1p/19q call) is unlabelled and is
+what the model is for. Features never include the markers it predicts or anything computed from them
+(`contracts.features.TYPING_EXCLUDED_COLUMNS`; `TypingData` refuses them).
+
+Expression features are chosen inside each training fold (never on the patients they are tested on): the genes
+with the largest one-way ANOVA F statistic across the three classes among the training patients with expression,
+standardised with the training mean and SD (`ExpressionSelector`). Patients without expression get NaN there:
+LightGBM routes missing values itself, the scikit-learn baselines impute the training median and see an
+indicator column.
+
+Models (`TYPING_MODELS`): LightGBM (the platform's family) and the classic baselines of the literature on the same
+folds: L2-regularised logistic regression, an RBF SVM with sigmoid-calibrated probabilities, a random forest and a
+small multilayer perceptron. Pure: no Dagster, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from analyses.matrix import ExpressionMatrix
+from contracts.features import (
+    GENES_COVERED_BY_STATUS,
+    MOLECULAR_TYPE_CLASSES,
+    STATUS_FEATURES,
+    TYPING_CLINICAL_FEATURES,
+    TYPING_EXCLUDED_COLUMNS,
+    TYPING_GENOMIC_FEATURES,
+    TYPING_HISTOLOGY_FAMILIES,
+    TYPING_HISTOLOGY_FEATURES,
+)
+from contracts.panels import SSM_PANEL_GENES
+from models.challenge import corrected_resampled_t_interval
+from models.cv import Fold, repeated_stratified_case_folds
+from models.metrics import multiclass_classification_metrics
+
+SEED = 20261205
+EXPRESSION_GENES_SELECTED = 50  # per training fold, by ANOVA F
+MIN_EXPRESSION_PATIENTS = 20  # a fold with fewer training patients with expression selects no genes
+LIGHTGBM = "lightgbm"
+LOGISTIC_REGRESSION = "logistic_regression"
+SVM = "svm_rbf_calibrated"
+RANDOM_FOREST = "random_forest"
+MLP = "mlp"
+
+
+class TypingInputError(ValueError):
+    """A typing input the model cannot use (names the case, field and value)."""
+
+
+# --- the label and the tabular blocks, from the harmonised tables ------------------------------------------------
+
+
+def molecular_type_label() -> pl.Expr:
+    """The 3-class label from `idh_status` and `codeletion_1p19q`; null when the calls do not determine it."""
+    wildtype, codeleted, non_codeleted = MOLECULAR_TYPE_CLASSES
+    return (
+        pl.when(pl.col("idh_status") == "wildtype")
+        .then(pl.lit(wildtype))
+        .when((pl.col("idh_status") == "mutant") & pl.col("codeletion_1p19q").eq(True))
+        .then(pl.lit(codeleted))
+        .when((pl.col("idh_status") == "mutant") & pl.col("codeletion_1p19q").eq(False))
+        .then(pl.lit(non_codeleted))
+        .otherwise(None)
+        .alias("molecular_type")
+    )
+
+
+def _flag(column: str, true_value: str) -> pl.Expr:
+    return pl.when(pl.col(column).is_null()).then(None).otherwise((pl.col(column) == true_value).cast(pl.Float64))
+
+
+def typing_frame(patients: pl.DataFrame, markers: pl.DataFrame) -> pl.DataFrame:
+    """One row per patient of `patients`: case_id, molecular_type (label or null) and every tabular feature."""
+    mutation_columns = [f"mutation_{g.lower()}" for g in SSM_PANEL_GENES if g not in GENES_COVERED_BY_STATUS]
+    status = {feature: column for feature, column in STATUS_FEATURES.items() if feature in TYPING_GENOMIC_FEATURES}
+    marker_features = markers.select(
+        "case_id",
+        molecular_type_label(),
+        *(_flag(column, "mutant").alias(feature) for feature, column in status.items()),
+        *(pl.col(c).cast(pl.Float64) for c in ("chr7_gain_chr10_loss", "egfr_amplified", "cdkn2a_homozygous_deletion")),
+        pl.col("mgmt_promoter_methylated").cast(pl.Float64),
+        pl.col("mgmt_stp27_probability").cast(pl.Float64),
+        *(_flag(column, "mutant").alias(column) for column in mutation_columns),
+    )
+    patient_features = patients.select(
+        "case_id",
+        pl.col("age_at_diagnosis_years").cast(pl.Float64),
+        _flag("sex", "male").alias("sex_male"),
+        *(
+            pl.when(pl.col("histology_family").is_in(list(TYPING_HISTOLOGY_FAMILIES)))
+            .then((pl.col("histology_family") == family).cast(pl.Float64))
+            .otherwise(None)
+            .alias(f"histology_{family}")
+            for family in TYPING_HISTOLOGY_FAMILIES
+        ),
+        # The pathologist's grade only (tumor_grade); a grade implied by the project or by markers is not histology.
+        pl.when(pl.col("who_grade_source") == "tumor_grade")
+        .then(pl.col("who_grade").cast(pl.Float64))
+        .otherwise(None)
+        .alias("histological_grade"),
+    )
+    return patient_features.join(marker_features, on="case_id", how="left").sort("case_id")
+
+
+# --- the data a CV or a fit reads ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypingData:
+    case_ids: NDArray  # (n,) str
+    label: NDArray  # (n,) int class index, -1 where unlabelled
+    tabular: NDArray  # (n, p) float, NaN where missing
+    tabular_names: tuple[str, ...]
+    expression: NDArray | None  # (n, genes) log2 normalised; NaN rows for patients without expression
+    gene_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        leaked = sorted(TYPING_EXCLUDED_COLUMNS & set(self.tabular_names))
+        if leaked:
+            raise TypingInputError(
+                f"typing features {leaked} are the markers the model predicts (or derived from them)"
+            )
+
+    @property
+    def labelled(self) -> NDArray[np.intp]:
+        return np.flatnonzero(self.label >= 0)
+
+    @property
+    def has_expression(self) -> NDArray[np.bool_]:
+        if self.expression is None:
+            return np.zeros(self.case_ids.size, dtype=bool)
+        return np.isfinite(self.expression).all(axis=1)
+
+
+def typing_data(
+    frame: pl.DataFrame,
+    expression: ExpressionMatrix | None = None,
+    *,
+    with_histology: bool = True,
+    with_genomic: bool = True,
+) -> TypingData:
+    """`frame` from `typing_frame`; `expression` for the patients that have it (None: no expression block)."""
+    names = [*TYPING_CLINICAL_FEATURES]
+    if with_histology:
+        names += TYPING_HISTOLOGY_FEATURES
+    if with_genomic:
+        names += TYPING_GENOMIC_FEATURES
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise TypingInputError(f"typing frame lacks column(s) {missing}")
+    bad = frame.filter(pl.col("molecular_type").is_not_null() & ~pl.col("molecular_type").is_in(MOLECULAR_TYPE_CLASSES))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise TypingInputError(
+            f"case {row['case_id']} field molecular_type has value {row['molecular_type']!r}, "
+            f"expected one of {list(MOLECULAR_TYPE_CLASSES)} or null"
+        )
+    case_ids = frame["case_id"].to_numpy().astype(str)
+    label = (
+        frame.select(
+            pl.col("molecular_type").replace_strict(
+                {c: k for k, c in enumerate(MOLECULAR_TYPE_CLASSES)}, default=-1, return_dtype=pl.Int64
+            )
+        )
+        .to_series()
+        .to_numpy()
+    )
+    tabular = frame.select(pl.col(n).cast(pl.Float64).fill_null(np.nan) for n in names).to_numpy()
+    block = None
+    genes: tuple[str, ...] = ()
+    if expression is not None:
+        block = np.full((case_ids.size, len(expression.gene_ids)), np.nan)
+        row_of = {case: row for row, case in enumerate(expression.case_ids)}
+        rows = np.array([row_of.get(case, -1) for case in case_ids])
+        block[rows >= 0] = expression.log2_normalised[rows[rows >= 0]]
+        genes = tuple(expression.gene_names)
+    return TypingData(case_ids, label, tabular, tuple(names), block, genes)
+
+
+class ExpressionSelector:
+    """The `k` genes with the largest ANOVA F across classes on the training rows, standardised with their
+    training mean and SD. Fit on training rows only; transform any rows (NaN stays NaN)."""
+
+    def __init__(self, k: int = EXPRESSION_GENES_SELECTED) -> None:
+        self.k = k
+        self.genes: NDArray[np.intp] = np.array([], dtype=np.intp)
+        self.mean = np.array([])
+        self.sd = np.array([])
+
+    def fit(self, expression: NDArray, label: NDArray) -> ExpressionSelector:
+        present = np.isfinite(expression).all(axis=1)
+        values, classes = expression[present], label[present]
+        if values.shape[0] < MIN_EXPRESSION_PATIENTS or np.unique(classes).size < 2:
+            return self
+        grand = values.mean(axis=0)
+        between = np.zeros(values.shape[1])
+        within = np.zeros(values.shape[1])
+        for k in np.unique(classes):
+            group = values[classes == k]
+            centre = group.mean(axis=0)
+            between += group.shape[0] * (centre - grand) ** 2
+            within += ((group - centre) ** 2).sum(axis=0)
+        n_groups = np.unique(classes).size
+        f_statistic = (between / (n_groups - 1)) / np.maximum(within / (values.shape[0] - n_groups), 1e-12)
+        f_statistic[values.std(axis=0) == 0] = -np.inf  # constant genes carry nothing
+        order = np.argsort(-f_statistic, kind="stable")[: min(self.k, values.shape[1])]
+        self.genes = np.sort(order[np.isfinite(f_statistic[order])])
+        self.mean = values[:, self.genes].mean(axis=0)
+        self.sd = np.maximum(values[:, self.genes].std(axis=0), 1e-6)
+        return self
+
+    def transform(self, expression: NDArray) -> NDArray:
+        return (expression[:, self.genes] - self.mean) / self.sd
+
+
+# --- models ------------------------------------------------------------------------------------------------------
+
+
+class _LightGbmTyping:
+    """Multiclass LightGBM with fixed, small-tree parameters (a few hundred patients)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def fit(self, features: NDArray, label: NDArray) -> _LightGbmTyping:
+        import lightgbm as lgb
+
+        params = {
+            "objective": "multiclass",
+            "num_class": len(MOLECULAR_TYPE_CLASSES),
+            "learning_rate": 0.05,
+            "num_leaves": 7,
+            "min_data_in_leaf": 10,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "seed": self.seed,
+            "num_threads": 1,
+            "verbose": -1,
+        }
+        self.booster = lgb.train(params, lgb.Dataset(features, label=label), num_boost_round=200)
+        return self
+
+    def predict_proba(self, features: NDArray) -> NDArray:
+        return self.booster.predict(features)
+
+
+def _sklearn(estimator_factory: Callable[[int], object]) -> Callable[[int], object]:
+    def build(seed: int) -> object:
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        # Missing values: the training median plus an indicator column per feature that had missing values.
+        return make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            estimator_factory(seed),
+        )
+
+    return build
+
+
+def _logistic(seed: int) -> object:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=0.5, max_iter=5000, random_state=seed)
+
+
+def _svm(seed: int) -> object:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    return CalibratedClassifierCV(SVC(kernel="rbf", C=1.0, random_state=seed), method="sigmoid", cv=3)
+
+
+def _forest(seed: int) -> object:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=300, min_samples_leaf=2, random_state=seed, n_jobs=1)
+
+
+def _mlp(seed: int) -> object:
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=(32,), alpha=1e-2, max_iter=2000, early_stopping=False, random_state=seed)
+
+
+TYPING_MODELS: dict[str, Callable[[int], object]] = {
+    LIGHTGBM: _LightGbmTyping,
+    LOGISTIC_REGRESSION: _sklearn(_logistic),
+    SVM: _sklearn(_svm),
+    RANDOM_FOREST: _sklearn(_forest),
+    MLP: _sklearn(_mlp),
+}
+
+
+def _design(data: TypingData, selector: ExpressionSelector | None, rows: NDArray[np.intp]) -> NDArray:
+    if selector is None or data.expression is None:
+        return data.tabular[rows]
+    return np.hstack([data.tabular[rows], selector.transform(data.expression[rows])])
+
+
+@dataclass(frozen=True)
+class TypingCvResult:
+    fold_metrics: pl.DataFrame  # model, repeat, fold, metric columns
+    predictions: pl.DataFrame  # model, repeat, case_id, has_expression, label, probability_<class>
+    summary: pl.DataFrame  # model, metric, mean, low, high (Nadeau-Bengio 95 %), folds
+    n_patients: int
+    n_with_expression: int
+
+
+def cross_validate_typing(
+    data: TypingData,
+    models: Sequence[str] = tuple(TYPING_MODELS),
+    *,
+    n_splits: int = 5,
+    n_repeats: int = 1,
+    seed: int = SEED,
+) -> TypingCvResult:
+    """Every model on the same repeated stratified folds of the labelled patients; expression genes are
+    selected inside each training fold."""
+    unknown = sorted(set(models) - set(TYPING_MODELS))
+    if unknown:
+        raise ValueError(f"unknown typing model(s) {unknown}; expected some of {list(TYPING_MODELS)}")
+    labelled = data.labelled
+    label = data.label[labelled]
+    folds: list[Fold] = repeated_stratified_case_folds(
+        data.case_ids[labelled], label, n_splits=n_splits, n_repeats=n_repeats, seed=seed
+    )
+    class_names = list(MOLECULAR_TYPE_CLASSES)
+    metric_rows, prediction_frames = [], []
+    with_expression = data.has_expression[labelled]
+    for fold in folds:
+        train, test = labelled[fold.train_index], labelled[fold.test_index]
+        selector = None
+        if data.expression is not None:
+            selector = ExpressionSelector().fit(data.expression[train], data.label[train])
+        train_x, test_x = _design(data, selector, train), _design(data, selector, test)
+        for name in models:
+            model = TYPING_MODELS[name](seed + fold.repeat)
+            probability = model.fit(train_x, data.label[train]).predict_proba(test_x)
+            metrics = multiclass_classification_metrics(data.label[test], probability, class_names)
+            metrics["roc_auc_macro"] = float(np.mean([metrics[f"roc_auc_{c}"] for c in class_names]))
+            metric_rows.append({"model": name, "repeat": fold.repeat, "fold": fold.fold, **metrics})
+            prediction_frames.append(
+                pl.DataFrame(
+                    {
+                        "model": name,
+                        "repeat": fold.repeat,
+                        "case_id": data.case_ids[test],
+                        "has_expression": with_expression[fold.test_index],
+                        "label": data.label[test],
+                        **{f"probability_{c}": probability[:, k] for k, c in enumerate(class_names)},
+                    }
+                )
+            )
+    fold_metrics = pl.DataFrame(metric_rows)
+    return TypingCvResult(
+        fold_metrics=fold_metrics,
+        predictions=pl.concat(prediction_frames),
+        summary=summarise_with_intervals(fold_metrics, test_train_ratio=1 / (n_splits - 1)),
+        n_patients=int(labelled.size),
+        n_with_expression=int(with_expression.sum()),
+    )
+
+
+def summarise_with_intervals(fold_metrics: pl.DataFrame, test_train_ratio: float) -> pl.DataFrame:
+    """Per (model, metric): the mean over folds and its Nadeau-Bengio corrected 95 % interval."""
+    rows = []
+    long = fold_metrics.unpivot(index=["model", "repeat", "fold"], variable_name="metric").drop_nulls("value")
+    for (model, metric), group in long.group_by("model", "metric", maintain_order=True):
+        values = group["value"].to_numpy()
+        mean, low, high = corrected_resampled_t_interval(values, test_train_ratio)
+        if metric != "brier":  # AUC, accuracy, F1 and ECE live in [0, 1]; the t interval does not know it
+            low, high = max(low, 0.0), min(high, 1.0)
+        rows.append({"model": model, "metric": metric, "mean": mean, "low": low, "high": high, "folds": values.size})
+    return pl.DataFrame(rows)
+
+
+def pooled_metrics(predictions: pl.DataFrame, model: str, subset: pl.Expr | None = None) -> dict[str, float]:
+    """Metrics of a model's out-of-fold predictions pooled over folds (one repeat), optionally on a subset
+    (e.g. `pl.col("has_expression")`), with n."""
+    rows = predictions.filter(pl.col("model") == model, pl.col("repeat") == 0)
+    if subset is not None:
+        rows = rows.filter(subset)
+    if rows.height == 0 or rows["label"].n_unique() < 2:
+        return {"roc_auc_macro": float("nan"), "n": float(rows.height)}
+    class_names = list(MOLECULAR_TYPE_CLASSES)
+    probability = rows.select(f"probability_{c}" for c in class_names).to_numpy()
+    metrics = multiclass_classification_metrics(rows["label"].to_numpy(), probability, class_names)
+    per_class = [metrics[f"roc_auc_{c}"] for c in class_names if f"roc_auc_{c}" in metrics]
+    metrics["roc_auc_macro"] = float(np.mean(per_class)) if len(per_class) == len(class_names) else float("nan")
+    metrics["n"] = float(rows.height)
+    return metrics
+
+
+# --- the fitted model and the scores of every patient ----------------------------------------------------------
+
+MIN_SCORING_FEATURES = 3  # a patient without expression needs this many known tabular features to be scored
+CONFORMAL_COVERAGE = 0.9
+
+
+@dataclass
+class FittedTyping:
+    """One model fit on every labelled patient, its expression genes chosen on them, and a split-conformal
+    calibrator from the out-of-fold predictions of the same recipe (never the patients' own in-sample scores)."""
+
+    model_name: str
+    model: object
+    selector: ExpressionSelector | None
+    tabular_names: tuple[str, ...]
+    selected_genes: tuple[str, ...]
+    trained_case_ids: frozenset[str]
+    conformal: object  # models.conformal.ConformalCalibrator
+
+
+def fit_typing(data: TypingData, cv: TypingCvResult, model_name: str = LIGHTGBM, seed: int = SEED) -> FittedTyping:
+    from models.conformal import fit_conformal
+
+    labelled = data.labelled
+    selector = None
+    if data.expression is not None:
+        selector = ExpressionSelector().fit(data.expression[labelled], data.label[labelled])
+    model = TYPING_MODELS[model_name](seed).fit(_design(data, selector, labelled), data.label[labelled])
+    oof = cv.predictions.filter(pl.col("model") == model_name, pl.col("repeat") == 0)
+    if oof.is_empty():
+        raise ValueError(f"the cross-validation has no out-of-fold predictions of {model_name!r} to calibrate on")
+    conformal = fit_conformal(
+        oof.select(f"probability_{c}" for c in MOLECULAR_TYPE_CLASSES).to_numpy(),
+        oof["label"].to_numpy(),
+        coverage=CONFORMAL_COVERAGE,
+        class_names=MOLECULAR_TYPE_CLASSES,
+    )
+    genes = tuple(data.gene_names[g] for g in selector.genes) if selector is not None else ()
+    return FittedTyping(
+        model_name, model, selector, data.tabular_names, genes, frozenset(data.case_ids[labelled]), conformal
+    )
+
+
+def score_typing(fitted: FittedTyping, data: TypingData) -> pl.DataFrame:
+    """Every patient with expression or >= MIN_SCORING_FEATURES known tabular features: class probabilities,
+    the predicted class, the conformal set, the label from markers (when there is one) and whether the model
+    trained on the patient (its score is then in-sample, not a prediction)."""
+    if data.tabular_names != fitted.tabular_names:
+        raise TypingInputError(
+            f"features {list(data.tabular_names)} differ from the model's {list(fitted.tabular_names)}"
+        )
+    known = np.isfinite(data.tabular).sum(axis=1)
+    scored = np.flatnonzero(data.has_expression | (known >= MIN_SCORING_FEATURES))
+    probability = fitted.model.predict_proba(_design(data, fitted.selector, scored))
+    names = np.asarray(MOLECULAR_TYPE_CLASSES)
+    label = data.label[scored]
+    return pl.DataFrame(
+        {
+            "case_id": data.case_ids[scored],
+            "predicted_molecular_type": names[probability.argmax(axis=1)].tolist(),
+            **{f"probability_{c}": probability[:, k] for k, c in enumerate(MOLECULAR_TYPE_CLASSES)},
+            "prediction_set": fitted.conformal.prediction_sets(probability),
+            "molecular_type_from_markers": [str(names[k]) if k >= 0 else None for k in label],
+            "has_expression": data.has_expression[scored],
+            "known_tabular_features": known[scored],
+            "trained_on_patient": np.isin(data.case_ids[scored], list(fitted.trained_case_ids)),
+            "model": fitted.model_name,
+        },
+        schema_overrides={"molecular_type_from_markers": pl.String, "prediction_set": pl.List(pl.String)},
+    )
