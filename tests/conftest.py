@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,22 @@ pytest_plugins = ["tests.worlds"]
 def shared_dir() -> Path:
     """`../shared` beside the clone (CI always has it), or GLIOMA_SHARED_DIR."""
     return Path(os.environ.get("GLIOMA_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+
+
+# `make test` hands test files to the xdist workers with most tests first (what xdist does by default) except these:
+# long files with few tests, which would otherwise start last and run alone at the end (the PostgreSQL deployment
+# test: one test of several minutes). Needs --no-loadscope-reorder, so xdist keeps this order.
+START_FIRST: tuple[str, ...] = ("tests/orchestration/test_postgres_deployment.py",)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    tests_per_file = Counter(item.nodeid.split("::")[0] for item in items)
+
+    def position(item) -> tuple[bool, int]:
+        path = item.nodeid.split("::")[0]
+        return (path not in START_FIRST, -tests_per_file[path])
+
+    items.sort(key=position)  # stable: a file's tests keep their order
 
 
 REALDATA_DIR = shared_dir() / "realdata"
