@@ -21,5 +21,6 @@ Modules: `cox` (Cox partial-likelihood objective, Breslow baseline), `training` 
 `grading`, `survival`, `cv` (case-grouped repeated stratified folds), `metrics`, `explain`,
 `registry`, `registry_store`, `scoring`, `pipeline`, `prospective`, `validation` (with `validation_bootstrap`,
 `classification_validation`, `survival_validation`), `challenge`, `conformal`, `pattern_shap`, `lightgbm_trees`
-(the one reader of a LightGBM model's structure).
+(the one reader of a LightGBM model's structure), `molecular_typing` (IDH / 1p19q type from expression, other
+markers, histology and age, with scikit-learn baselines on the same folds; not yet a registry task).
 """
