@@ -130,6 +130,8 @@ TYPING_HISTOLOGY_FEATURES: tuple[str, ...] = (
     *(f"histology_{family}" for family in TYPING_HISTOLOGY_FAMILIES),
     "histological_grade",
 )
+# Expression features of the typing model are genes chosen inside each training fold: `expression_<gene name>`.
+EXPRESSION_FEATURE_PREFIX = "expression_"
 TYPING_GENOMIC_FEATURES: tuple[str, ...] = (
     "atrx_mutant",
     "tp53_mutant",

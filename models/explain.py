@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from contracts.features import EXPRESSION_FEATURE_PREFIX, MOLECULAR_TYPE, TYPING_HISTOLOGY_FAMILIES
 from contracts.panels import SSM_PANEL_GENES
 from models.lightgbm_trees import (
     JSON_THRESHOLD_LIMIT,
@@ -50,6 +51,12 @@ _BINARY_PHRASES: dict[str, tuple[str, str, str]] = {
     "received_temozolomide": ("received temozolomide", "no temozolomide", "temozolomide not recorded"),
     "received_chemotherapy": ("received chemotherapy", "no chemotherapy", "chemotherapy not recorded"),
 }
+for _family in TYPING_HISTOLOGY_FAMILIES:
+    _BINARY_PHRASES[f"histology_{_family}"] = (
+        f"histology {_family}",
+        f"histology not {_family}",
+        "histology not recorded",
+    )
 for _gene in SSM_PANEL_GENES:
     _BINARY_PHRASES.setdefault(
         f"mutation_{_gene.lower()}", (f"{_gene} mutant", f"{_gene} wildtype", f"{_gene} status unknown")
@@ -61,6 +68,7 @@ _NUMERIC_PHRASES: dict[str, tuple[str, str]] = {
     "karnofsky_score": ("Karnofsky {value:.0f}", "Karnofsky not recorded"),
     "mgmt_stp27_probability": ("MGMT methylation probability {value:.2f}", "MGMT methylation not measured"),
     "who_grade": ("WHO grade {value:.0f}", "WHO grade unknown"),
+    "histological_grade": ("histological grade {value:.0f}", "histological grade not recorded"),
 }
 
 _DIRECTION_WORDS: dict[str, tuple[str, str]] = {
@@ -78,6 +86,9 @@ def describe_feature_value(feature: str, value: float) -> str:
     if feature in _NUMERIC_PHRASES:
         template, unknown = _NUMERIC_PHRASES[feature]
         return unknown if missing else template.format(value=value)
+    if feature.startswith(EXPRESSION_FEATURE_PREFIX):  # a gene chosen by the typing model, standardised
+        gene = feature.removeprefix(EXPRESSION_FEATURE_PREFIX)
+        return f"{gene} expression not measured" if missing else f"{gene} expression {value:+.1f} SD"
     raise KeyError(f"no phrase for feature {feature!r}: add it to models/explain.py")
 
 
@@ -85,7 +96,10 @@ def _direction(task: str, contribution: float, class_name: str | None) -> str:
     if task in _DIRECTION_WORDS:
         up, down = _DIRECTION_WORDS[task]
         return up if contribution > 0 else down
-    # Multiclass grade model: contributions are towards the predicted class.
+    # Multiclass models: contributions are towards the predicted class.
+    if task == MOLECULAR_TYPE:
+        kind = str(class_name).replace("_", " ").replace("idh", "IDH")
+        return f"favours {kind}" if contribution > 0 else f"argues against {kind}"
     return f"favours grade {class_name}" if contribution > 0 else f"argues against grade {class_name}"
 
 

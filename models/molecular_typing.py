@@ -28,7 +28,9 @@ from numpy.typing import NDArray
 
 from analyses.matrix import ExpressionMatrix
 from contracts.features import (
+    EXPRESSION_FEATURE_PREFIX,
     GENES_COVERED_BY_STATUS,
+    MOLECULAR_TYPE,
     MOLECULAR_TYPE_CLASSES,
     STATUS_FEATURES,
     TYPING_CLINICAL_FEATURES,
@@ -474,4 +476,44 @@ def score_typing(fitted: FittedTyping, data: TypingData) -> pl.DataFrame:
             "model": fitted.model_name,
         },
         schema_overrides={"molecular_type_from_markers": pl.String, "prediction_set": pl.List(pl.String)},
+    )
+
+
+def feature_names(fitted: FittedTyping) -> list[str]:
+    """The model's columns: the tabular features, then `expression_<gene>` for each gene chosen on the training
+    patients (contracts.features.EXPRESSION_FEATURE_PREFIX)."""
+    return [*fitted.tabular_names, *(f"{EXPRESSION_FEATURE_PREFIX}{gene}" for gene in fitted.selected_genes)]
+
+
+def explain_typing(fitted: FittedTyping, data: TypingData, case_ids: Sequence[str], k: int = 3) -> pl.DataFrame:
+    """Why the LightGBM typing model gave each patient its class, in words: the k features whose exact TreeSHAP
+    contributions (LightGBM's pred_contrib, towards the predicted class) were largest."""
+    from models.explain import contribution_sentences, contributions
+
+    if fitted.model_name != LIGHTGBM:
+        raise ValueError(f"explanations need the LightGBM typing model, not {fitted.model_name!r}")
+    row_of = {case: row for row, case in enumerate(data.case_ids)}
+    unknown = [case for case in case_ids if case not in row_of]
+    if unknown:
+        raise TypingInputError(f"cases {unknown[:5]} are not in the typing data")
+    rows = np.array([row_of[case] for case in case_ids], dtype=np.intp)
+    features = _design(data, fitted.selector, rows)
+    booster = fitted.model.booster
+    predicted = booster.predict(features).argmax(axis=1)
+    contribution = contributions(booster, features, predicted)
+    sentences = contribution_sentences(
+        contribution,
+        features,
+        feature_names(fitted),
+        k=k,
+        task=MOLECULAR_TYPE,
+        predicted_class=predicted,
+        class_names=list(MOLECULAR_TYPE_CLASSES),
+    )
+    return pl.DataFrame(
+        {
+            "case_id": list(case_ids),
+            "predicted_molecular_type": [MOLECULAR_TYPE_CLASSES[k] for k in predicted],
+            "explanation": sentences,
+        }
     )

@@ -164,3 +164,27 @@ def test_the_fitted_model_scores_unprofiled_patients_and_says_which_it_trained_o
     # The predicted class is in every non-empty conformal set, whose classes all have a probability.
     for row in scores.iter_rows(named=True):
         assert not row["prediction_set"] or row["predicted_molecular_type"] in row["prediction_set"]
+
+
+def test_each_typing_call_is_explained_in_words_by_the_features_that_moved_it():
+    from models.molecular_typing import explain_typing, fit_typing
+
+    patients, markers = synthetic_cohort(240, seed=8)
+    frame = typing_frame(patients, markers)
+    data = typing_data(frame, _planted_expression(frame, share=1.0, seed=9))
+    cv = cross_validate_typing(data, models=(LIGHTGBM,), n_splits=3)
+    fitted = fit_typing(data, cv)
+    cases = data.case_ids[:40].tolist()
+    explained = explain_typing(fitted, data, cases)
+    assert explained["case_id"].to_list() == cases
+    kinds = ("IDH wildtype", "IDH mutant codeleted", "IDH mutant non codeleted")
+    for row in explained.iter_rows(named=True):
+        kind = kinds[MOLECULAR_TYPE_CLASSES.index(row["predicted_molecular_type"])]
+        assert kind in row["explanation"], row
+    # The planted genes (GENE0..GENE2 follow the type; histology does too) move the calls, read as expression in SD;
+    # the 57 noise genes hardly ever do.
+    planted = explained["explanation"].str.count_matches(r"\bGENE[012] expression [+-]\d\.\d SD").sum()
+    noise = explained["explanation"].str.count_matches(r"\bGENE([3-9]|[1-5]\d) expression").sum()
+    assert planted >= 20 and noise * 4 < planted, (planted, noise)
+    with pytest.raises(TypingInputError, match="not in the typing data"):
+        explain_typing(fitted, data, ["no-such-case"])
