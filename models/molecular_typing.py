@@ -12,9 +12,10 @@ standardised with the training mean and SD (`ExpressionSelector`). Patients with
 LightGBM routes missing values itself, the scikit-learn baselines impute the training median and see an
 indicator column.
 
-Models (`TYPING_MODELS`): LightGBM (the platform's family) and the classic baselines of the literature on the same
-folds: L2-regularised logistic regression, an RBF SVM with sigmoid-calibrated probabilities, a random forest and a
-small multilayer perceptron. Pure: no Dagster, no I/O.
+Models (`TYPING_MODELS`): LightGBM on the concatenated blocks (early fusion; the platform's family), late fusion of
+one LightGBM per omics block (models.typing_fusion, which also scores a patient lacking a block by the blocks it
+has), and the classic baselines of the literature on the same folds: L2-regularised logistic regression, an RBF SVM
+with sigmoid-calibrated probabilities, a random forest and a small multilayer perceptron. Pure: no Dagster, no I/O.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from contracts.panels import SSM_PANEL_GENES
 from models.challenge import corrected_resampled_t_interval
 from models.cv import Fold, repeated_stratified_case_folds
 from models.metrics import multiclass_classification_metrics
+from models.typing_fusion import LateFusionTyping
 
 SEED = 20261205
 EXPRESSION_GENES_SELECTED = 50  # per training fold, by ANOVA F
@@ -52,6 +54,7 @@ LOGISTIC_REGRESSION = "logistic_regression"
 SVM = "svm_rbf_calibrated"
 RANDOM_FOREST = "random_forest"
 MLP = "mlp"
+LATE_FUSION = "late_fusion"  # one LightGBM per omics block, stacked (models.typing_fusion); LIGHTGBM is early fusion
 
 
 class TypingInputError(ValueError):
@@ -304,7 +307,25 @@ TYPING_MODELS: dict[str, Callable[[int], object]] = {
     SVM: _sklearn(_svm),
     RANDOM_FOREST: _sklearn(_forest),
     MLP: _sklearn(_mlp),
+    LATE_FUSION: lambda seed: LateFusionTyping(seed, _LightGbmTyping),
 }
+
+
+def design_blocks(tabular_names: Sequence[str], n_genes: int) -> dict[str, NDArray[np.intp]]:
+    """The design matrix's columns per omics block (tabular features first, then the chosen genes)."""
+    clinical = {*TYPING_CLINICAL_FEATURES, *TYPING_HISTOLOGY_FEATURES}
+    return {
+        "clinical": np.array([k for k, name in enumerate(tabular_names) if name in clinical], dtype=np.intp),
+        "genomic": np.array([k for k, name in enumerate(tabular_names) if name not in clinical], dtype=np.intp),
+        "expression": np.arange(len(tabular_names), len(tabular_names) + n_genes, dtype=np.intp),
+    }
+
+
+def _new_model(name: str, seed: int, tabular_names: Sequence[str], selector: ExpressionSelector | None) -> object:
+    model = TYPING_MODELS[name](seed)
+    if isinstance(model, LateFusionTyping):
+        model.set_blocks(design_blocks(tabular_names, 0 if selector is None else selector.genes.size))
+    return model
 
 
 def _design(data: TypingData, selector: ExpressionSelector | None, rows: NDArray[np.intp]) -> NDArray:
@@ -350,7 +371,7 @@ def cross_validate_typing(
             selector = ExpressionSelector().fit(data.expression[train], data.label[train])
         train_x, test_x = _design(data, selector, train), _design(data, selector, test)
         for name in models:
-            model = TYPING_MODELS[name](seed + fold.repeat)
+            model = _new_model(name, seed + fold.repeat, data.tabular_names, selector)
             probability = model.fit(train_x, data.label[train]).predict_proba(test_x)
             metrics = multiclass_classification_metrics(data.label[test], probability, class_names)
             metrics["roc_auc_macro"] = float(np.mean([metrics[f"roc_auc_{c}"] for c in class_names]))
@@ -434,7 +455,9 @@ def fit_typing(data: TypingData, cv: TypingCvResult, model_name: str = LIGHTGBM,
     selector = None
     if data.expression is not None:
         selector = ExpressionSelector().fit(data.expression[labelled], data.label[labelled])
-    model = TYPING_MODELS[model_name](seed).fit(_design(data, selector, labelled), data.label[labelled])
+    model = _new_model(model_name, seed, data.tabular_names, selector).fit(
+        _design(data, selector, labelled), data.label[labelled]
+    )
     oof = cv.predictions.filter(pl.col("model") == model_name, pl.col("repeat") == 0)
     if oof.is_empty():
         raise ValueError(f"the cross-validation has no out-of-fold predictions of {model_name!r} to calibrate on")
