@@ -38,17 +38,21 @@ class CoxFit:
     p_value: np.ndarray
     converged: np.ndarray
 
+    # A gene that separates the groups has an unbounded interval: exp overflows to inf, which is the answer.
     @property
     def hazard_ratio(self) -> np.ndarray:
-        return np.exp(self.log_hazard_ratio)
+        with np.errstate(over="ignore"):
+            return np.exp(self.log_hazard_ratio)
 
     @property
     def ci_low(self) -> np.ndarray:
-        return np.exp(self.log_hazard_ratio - Z_95 * self.standard_error)
+        with np.errstate(over="ignore"):
+            return np.exp(self.log_hazard_ratio - Z_95 * self.standard_error)
 
     @property
     def ci_high(self) -> np.ndarray:
-        return np.exp(self.log_hazard_ratio + Z_95 * self.standard_error)
+        with np.errstate(over="ignore"):
+            return np.exp(self.log_hazard_ratio + Z_95 * self.standard_error)
 
 
 @dataclass(frozen=True)

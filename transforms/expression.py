@@ -90,7 +90,10 @@ def expression_samples(files: pl.DataFrame, qc: pl.DataFrame, patient_case_ids: 
         .join(patients.with_columns(pl.lit(True).alias("case_in_patients")), on="case_id", how="left")
         .with_columns(
             pl.col("case_in_patients").fill_null(False),
-            (pl.col("gene_set_hash") == genes.gene_set_hash).fill_null(False).alias("gene_set_matches_release"),
+            # A typed literal: the release may have no gene set yet (None), and then nothing matches it.
+            (pl.col("gene_set_hash") == pl.lit(genes.gene_set_hash, dtype=pl.String))
+            .fill_null(False)
+            .alias("gene_set_matches_release"),
             *[(pl.col(f"{r.lower()}_reads") / total_reads).alias(f"{r.lower()}_share") for r in STAR_SUMMARY_ROWS],
             pl.col("sample_type").replace_strict(preference, default=None, return_dtype=pl.Int32).alias("_preference"),
         )
@@ -98,7 +101,7 @@ def expression_samples(files: pl.DataFrame, qc: pl.DataFrame, patient_case_ids: 
     unusable = (
         pl.when(~pl.col("parsed").fill_null(False))
         .then(pl.col("problem_reason").fill_null("expression_file_not_parsed"))
-        .when(pl.col("gene_model") != genes.gene_model)
+        .when(pl.col("gene_model") != pl.lit(genes.gene_model, dtype=pl.String))
         .then(pl.lit(GENE_MODEL_DIFFERS))
         .when(~pl.col("gene_set_matches_release"))
         .then(pl.lit(GENE_SET_DIFFERS))
