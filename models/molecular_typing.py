@@ -30,17 +30,14 @@ from numpy.typing import NDArray
 from analyses.matrix import ExpressionMatrix
 from contracts.features import (
     EXPRESSION_FEATURE_PREFIX,
-    GENES_COVERED_BY_STATUS,
     MOLECULAR_TYPE,
     MOLECULAR_TYPE_CLASSES,
-    STATUS_FEATURES,
     TYPING_CLINICAL_FEATURES,
     TYPING_EXCLUDED_COLUMNS,
     TYPING_GENOMIC_FEATURES,
     TYPING_HISTOLOGY_FAMILIES,
     TYPING_HISTOLOGY_FEATURES,
 )
-from contracts.panels import SSM_PANEL_GENES
 from models.challenge import corrected_resampled_t_interval
 from models.cv import Fold, repeated_stratified_case_folds
 from models.metrics import multiclass_classification_metrics
@@ -79,27 +76,17 @@ def molecular_type_label() -> pl.Expr:
     )
 
 
-def _flag(column: str, true_value: str) -> pl.Expr:
-    return pl.when(pl.col(column).is_null()).then(None).otherwise((pl.col(column) == true_value).cast(pl.Float64))
-
-
 def typing_frame(patients: pl.DataFrame, markers: pl.DataFrame) -> pl.DataFrame:
-    """One row per patient of `patients`: case_id, molecular_type (label or null) and every tabular feature."""
-    mutation_columns = [f"mutation_{g.lower()}" for g in SSM_PANEL_GENES if g not in GENES_COVERED_BY_STATUS]
-    status = {feature: column for feature, column in STATUS_FEATURES.items() if feature in TYPING_GENOMIC_FEATURES}
-    marker_features = markers.select(
-        "case_id",
-        molecular_type_label(),
-        *(_flag(column, "mutant").alias(feature) for feature, column in status.items()),
-        *(pl.col(c).cast(pl.Float64) for c in ("chr7_gain_chr10_loss", "egfr_amplified", "cdkn2a_homozygous_deletion")),
-        pl.col("mgmt_promoter_methylated").cast(pl.Float64),
-        pl.col("mgmt_stp27_probability").cast(pl.Float64),
-        *(_flag(column, "mutant").alias(column) for column in mutation_columns),
+    """One row per patient of `patients`: case_id, molecular_type (label or null) and every tabular feature. The
+    clinical and genomic features are the model matrix's own columns (transforms.features encodes them once, with
+    its vocabulary checks); histology is added from the patients."""
+    from transforms.features import build_model_matrix
+
+    matrix = build_model_matrix(patients, markers).matrix.select(
+        "case_id", *TYPING_CLINICAL_FEATURES, *TYPING_GENOMIC_FEATURES
     )
-    patient_features = patients.select(
+    histology = patients.select(
         "case_id",
-        pl.col("age_at_diagnosis_years").cast(pl.Float64),
-        _flag("sex", "male").alias("sex_male"),
         *(
             pl.when(pl.col("histology_family").is_in(list(TYPING_HISTOLOGY_FAMILIES)))
             .then((pl.col("histology_family") == family).cast(pl.Float64))
@@ -113,7 +100,15 @@ def typing_frame(patients: pl.DataFrame, markers: pl.DataFrame) -> pl.DataFrame:
         .otherwise(None)
         .alias("histological_grade"),
     )
-    return patient_features.join(marker_features, on="case_id", how="left").sort("case_id")
+    label = markers.select("case_id", molecular_type_label())
+    return (
+        matrix.join(histology, on="case_id", how="left")
+        .join(label, on="case_id", how="left")
+        .select(
+            "case_id", "molecular_type", *TYPING_CLINICAL_FEATURES, *TYPING_HISTOLOGY_FEATURES, *TYPING_GENOMIC_FEATURES
+        )
+        .sort("case_id")
+    )
 
 
 # --- the data a CV or a fit reads ----------------------------------------------------------------------------------
@@ -373,8 +368,7 @@ def cross_validate_typing(
         for name in models:
             model = _new_model(name, seed + fold.repeat, data.tabular_names, selector)
             probability = model.fit(train_x, data.label[train]).predict_proba(test_x)
-            metrics = multiclass_classification_metrics(data.label[test], probability, class_names)
-            metrics["roc_auc_macro"] = float(np.mean([metrics[f"roc_auc_{c}"] for c in class_names]))
+            metrics = typing_metrics(data.label[test], probability)
             metric_rows.append({"model": name, "repeat": fold.repeat, "fold": fold.fold, **metrics})
             prediction_frames.append(
                 pl.DataFrame(
@@ -398,6 +392,15 @@ def cross_validate_typing(
     )
 
 
+def typing_metrics(label: NDArray, probability: NDArray) -> dict[str, float]:
+    """models.metrics' multiclass metrics plus the macro one-vs-rest AUC (NaN unless every class is present)."""
+    class_names = list(MOLECULAR_TYPE_CLASSES)
+    metrics = multiclass_classification_metrics(label, probability, class_names)
+    per_class = [metrics[f"roc_auc_{c}"] for c in class_names if f"roc_auc_{c}" in metrics]
+    metrics["roc_auc_macro"] = float(np.mean(per_class)) if len(per_class) == len(class_names) else float("nan")
+    return metrics
+
+
 def summarise_with_intervals(fold_metrics: pl.DataFrame, test_train_ratio: float) -> pl.DataFrame:
     """Per (model, metric): the mean over folds and its Nadeau-Bengio corrected 95 % interval."""
     rows = []
@@ -419,11 +422,8 @@ def pooled_metrics(predictions: pl.DataFrame, model: str, subset: pl.Expr | None
         rows = rows.filter(subset)
     if rows.height == 0 or rows["label"].n_unique() < 2:
         return {"roc_auc_macro": float("nan"), "n": float(rows.height)}
-    class_names = list(MOLECULAR_TYPE_CLASSES)
-    probability = rows.select(f"probability_{c}" for c in class_names).to_numpy()
-    metrics = multiclass_classification_metrics(rows["label"].to_numpy(), probability, class_names)
-    per_class = [metrics[f"roc_auc_{c}"] for c in class_names if f"roc_auc_{c}" in metrics]
-    metrics["roc_auc_macro"] = float(np.mean(per_class)) if len(per_class) == len(class_names) else float("nan")
+    probability = rows.select(f"probability_{c}" for c in MOLECULAR_TYPE_CLASSES).to_numpy()
+    metrics = typing_metrics(rows["label"].to_numpy(), probability)
     metrics["n"] = float(rows.height)
     return metrics
 

@@ -87,32 +87,37 @@ class LateFusionTyping:
             result[name] = probability
         return result
 
-    def predict_proba(self, features: NDArray) -> NDArray:
-        per_block = self.block_probabilities(features)
-        result = np.full((features.shape[0], len(MOLECULAR_TYPE_CLASSES)), np.nan)
-        # The widest stacker whose blocks the patient has: all blocks, else the blocks without expression.
+    def _stacker_rows(self, per_block: dict[str, NDArray]):
+        """(pattern, its stacked inputs, the rows it scores): each patient by the widest stacker whose blocks it
+        has — all blocks, else the blocks without expression."""
+        done = np.zeros(next(iter(per_block.values())).shape[0], dtype=bool)
         for pattern in sorted(self.stackers, key=len, reverse=True):
             stacked = self._stacked(per_block, pattern)
-            rows = np.isnan(result[:, 0]) & np.isfinite(stacked).all(axis=1)
+            rows = ~done & np.isfinite(stacked).all(axis=1)
+            done |= rows
+            yield pattern, stacked, rows
+
+    def _combine(self, per_block: dict[str, NDArray]) -> NDArray:
+        result = np.full((next(iter(per_block.values())).shape[0], len(MOLECULAR_TYPE_CLASSES)), np.nan)
+        for pattern, stacked, rows in self._stacker_rows(per_block):
             if rows.any():
                 result[rows] = self.stackers[pattern].predict_proba(stacked[rows])
         return result
+
+    def predict_proba(self, features: NDArray) -> NDArray:
+        return self._combine(self.block_probabilities(features))
 
     def block_contributions(self, features: NDArray) -> dict[str, NDArray]:
         """Per block, its share of each patient's stacked logit for the predicted class: the stacker's
         coefficients times the block's log-probabilities (what each omics block moved), NaN where not used."""
         per_block = self.block_probabilities(features)
-        predicted = self.predict_proba(features).argmax(axis=1)
+        predicted = self._combine(per_block).argmax(axis=1)
         n_classes = len(MOLECULAR_TYPE_CLASSES)
         result = {name: np.full(features.shape[0], np.nan) for name in self.block_models}
-        done = np.zeros(features.shape[0], dtype=bool)
-        for pattern in sorted(self.stackers, key=len, reverse=True):
-            stacked = self._stacked(per_block, pattern)
-            rows = ~done & np.isfinite(stacked).all(axis=1)
+        for pattern, stacked, rows in self._stacker_rows(per_block):
             coefficients = self.stackers[pattern].coef_  # (classes, blocks x classes)
             for position, name in enumerate(pattern):
                 block = slice(position * n_classes, (position + 1) * n_classes)
                 weights = coefficients[predicted[rows]][:, block]
                 result[name][rows] = (weights * stacked[rows][:, block]).sum(axis=1)
-            done |= rows
         return result
