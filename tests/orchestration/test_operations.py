@@ -160,30 +160,35 @@ def _record_a_real_failure(server, served, tmp_path, instance):
         ]
 
 
-@pytest.mark.parametrize(
-    ("sensor", "run_key_prefix", "requested_job"),
-    [
-        (train_after_refresh, "train-after", "train_challengers"),
-        (analyse_after_training, "analyse-after", "analyse_expression"),
-    ],
-    ids=["refresh_requests_training", "training_requests_expression_analyses"],
-)
-def test_a_successful_run_requests_the_next_job_once_for_its_release(
-    standin, refreshed, instance, sensor, run_key_prefix, requested_job
-):
+def test_a_successful_refresh_requests_one_challenger_training_run_for_its_release(standin, refreshed, instance):
     _, release = standin
     result, _, _ = refreshed
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
-        sensor_name=sensor.name,
+        sensor_name="train_after_refresh",
         dagster_event=success,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
     )
-    request = sensor(context)
-    assert isinstance(request, RunRequest) and request.run_key == f"{run_key_prefix}-{result.run_id}"
+    request = train_after_refresh(context)
+    assert isinstance(request, RunRequest) and request.run_key == f"train-after-{result.run_id}"
     assert request.partition_key == release and request.tags["glioma/release"] == release
-    assert sensor.job_name == requested_job
+
+
+def test_a_successful_training_run_requests_the_expression_analyses_of_its_release(standin, refreshed, instance):
+    _, release = standin
+    result, _, _ = refreshed
+    success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
+    context = build_run_status_sensor_context(
+        sensor_name="analyse_after_training",
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    )
+    request = analyse_after_training(context)
+    assert isinstance(request, RunRequest) and request.run_key == f"analyse-after-{result.run_id}"
+    assert request.partition_key == release and request.tags["glioma/release"] == release
+    assert analyse_after_training.job_name == "analyse_expression"
 
 
 def _freshness(defs, instance: DagsterInstance) -> tuple[bool, dict]:
