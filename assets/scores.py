@@ -41,7 +41,8 @@ from assets.models import champion_model
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource
 from assets.specs import asset_key, table_asset_args, written_metadata
-from contracts.features import GBM_VS_LGG, SURVIVAL_RISK, WHO_GRADE
+from assets.typing import typing_champion
+from contracts.features import GBM_VS_LGG, MOLECULAR_TYPE, SURVIVAL_RISK, WHO_GRADE
 from contracts.tables import (
     FEATURES_MODEL_MATRIX,
     HARMONISED_EXPRESSION_SAMPLES,
@@ -50,10 +51,12 @@ from contracts.tables import (
     HARMONISED_RELEASE_CHANGES,
     MODELS_PROSPECTIVE_VALIDATION,
     SCORES_GRADING,
+    SCORES_MOLECULAR_TYPE,
     SCORES_SURVIVAL_RISK,
 )
 from lake.integrity import content_hash
 from models.conformal import ConformalCalibrator
+from models.registry import read_training_rows
 from transforms.expression import EXPRESSION_SAMPLE_IDENTITY, expression_sample_of_case
 from transforms.release_changes import release_changes, summarise_release_changes
 
@@ -279,7 +282,7 @@ def survival_risk_scores(context: AssetExecutionContext, lake: LakeResource):
 @asset(
     **table_asset_args(
         MODELS_PROSPECTIVE_VALIDATION,
-        deps=[SCORES_GRADING, SCORES_SURVIVAL_RISK, FEATURES_MODEL_MATRIX],
+        deps=[SCORES_GRADING, SCORES_SURVIVAL_RISK, SCORES_MOLECULAR_TYPE, FEATURES_MODEL_MATRIX],
         code=("models.prospective", _THIS),
         kinds=("scikitlearn", "parquet"),
     )
@@ -322,6 +325,7 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
                 cv_metrics=entry.cv_metrics,
             )
         )
+    frames += _typing_validation(lake, release, notes)
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=dict(MODELS_PROSPECTIVE_VALIDATION.schema))
     # History kept, as for scores: a champion promoted later does not erase how its predecessor did here.
     if lake.lake.exists(MODELS_PROSPECTIVE_VALIDATION.layer, MODELS_PROSPECTIVE_VALIDATION.name, release):
@@ -331,7 +335,18 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
     written = lake.lake.write_table(MODELS_PROSPECTIVE_VALIDATION, frame, release)
     headline = frame.filter(
         pl.col("metric").is_in(
-            ["roc_auc", "roc_auc_micro", "harrell_c", "uno_c", "ece", "ece_noise_floor", "conformal_coverage", "brier"]
+            [
+                "roc_auc",
+                "roc_auc_micro",
+                "roc_auc_macro",
+                "f1_macro",
+                "harrell_c",
+                "uno_c",
+                "ece",
+                "ece_noise_floor",
+                "conformal_coverage",
+                "brier",
+            ]
         )
     )
     return MaterializeResult(
@@ -349,6 +364,40 @@ def prospective_validation_asset(context: AssetExecutionContext, lake: LakeResou
             ),
         )
     )
+
+
+def _typing_validation(lake: LakeResource, release: str, notes: list[str]) -> list[pl.DataFrame]:
+    """The typing champion on the patients typed by their markers that it never trained on (and on training patients
+    whose type changed)."""
+    from models.molecular_typing import molecular_type_label
+    from models.prospective import prospective_validation
+
+    champion = typing_champion(lake)
+    if champion is None:
+        notes.append(f"{MOLECULAR_TYPE}: no champion")
+        return []
+    entry = champion[0]
+    scores = (
+        lake.lake.read_table(SCORES_MOLECULAR_TYPE, release)
+        if lake.lake.exists(SCORES_MOLECULAR_TYPE.layer, SCORES_MOLECULAR_TYPE.name, release)
+        else pl.DataFrame(schema=SCORES_MOLECULAR_TYPE.schema)
+    ).filter(pl.col("model_version") == entry.model_version)
+    if scores.is_empty():
+        notes.append(f"{MOLECULAR_TYPE}: champion {entry.model_version} has not scored release {release}")
+        return []
+    labels = lake.lake.read_table(HARMONISED_MOLECULAR_MARKERS, release).select("case_id", molecular_type_label())
+    return [
+        prospective_validation(
+            MOLECULAR_TYPE,
+            release=release,
+            model_version=entry.model_version,
+            training_release=entry.training_release,
+            scores=scores,
+            matrix=labels,
+            training_rows=read_training_rows(lake.models_dir, entry.model_version),
+            cv_metrics=entry.cv_metrics,
+        )
+    ]
 
 
 @asset_check(

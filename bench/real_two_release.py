@@ -2,6 +2,7 @@
 
     python bench/real_two_release.py                 # 5 x 5 CV (the production setting)
     python bench/real_two_release.py --splits 3 --repeats 1
+    python bench/real_two_release.py --rna          # the dev bundle with RNA-seq: typing on expression too
 
 Builds (outside the repository) a two-release root from ../shared/realdata/bundles/tcga_gbmlgg_dev:
 release 45.0 holds a seeded 70% of the 777 cases, 46.0 all of them (sandbox/real_two_release.py).
@@ -30,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rna", action="store_true", help="use tcga_gbmlgg_dev_rna (the same plus expression)")
     args = parser.parse_args(argv)
-    source = SHARED / "realdata" / "bundles" / "tcga_gbmlgg_dev"
+    source = SHARED / "realdata" / "bundles" / ("tcga_gbmlgg_dev_rna" if args.rna else "tcga_gbmlgg_dev")
     if not source.exists():
         print(f"real dev bundle not found at {source}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from contracts.panels import SSM_PANEL_GENES
+from contracts.schemas import MOLECULAR_TYPE_CLASSES  # noqa: F401 (declared with the vocabularies; re-exported)
 
 # Genes whose mutation calls reach the matrix through a dedicated marker-status column instead
 # (idh_status merges IDH1/IDH2; atrx/tp53/tert status may carry more evidence than the ssm panel),
@@ -103,7 +104,6 @@ FEATURE_SET_VERSION: str = _feature_set_version()
 # Predicted for patients without marker calls from what else the lake holds. Its features exclude the markers it
 # predicts and everything computed from them (TYPING_EXCLUDED_COLUMNS); models.molecular_typing refuses them.
 MOLECULAR_TYPE = "molecular_type"
-MOLECULAR_TYPE_CLASSES: tuple[str, ...] = ("idh_wildtype", "idh_mutant_codeleted", "idh_mutant_non_codeleted")
 
 TYPING_EXCLUDED_COLUMNS: frozenset[str] = frozenset(
     {

@@ -16,6 +16,9 @@ SURVIVAL_HORIZONS_MONTHS: tuple[int, ...] = (12, 24, 60)
 
 RISK_GROUPS: tuple[str, ...] = ("low", "intermediate", "high")
 
+# The 3 molecular types of adult diffuse glioma (WHO CNS5's first split), predicted by the typing model.
+MOLECULAR_TYPE_CLASSES: tuple[str, ...] = ("idh_wildtype", "idh_mutant_codeleted", "idh_mutant_non_codeleted")
+
 # --- raw: key columns beside the document as GDC returned it
 RAW_CASES_SCHEMA: dict[str, pl.DataType] = {
     "release": pl.String(),
@@ -294,6 +297,42 @@ GRADING_SCORES_SCHEMA: dict[str, pl.DataType] = {
     "in_training_set": pl.Boolean(),  # the GBM-vs-LGG model was trained on this patient
     "grade_in_training_set": pl.Boolean(),  # the WHO grade model was trained on this patient
     "scored_at": pl.Datetime("us", "UTC"),
+}
+
+MOLECULAR_TYPE_SCORES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "case_id": pl.String(),
+    "model_version": pl.String(),
+    "predicted_molecular_type": pl.String(),
+    **{f"probability_{name}": pl.Float64() for name in MOLECULAR_TYPE_CLASSES},
+    "predicted_probability": pl.Float64(),
+    "prediction_set": pl.String(),  # conformal set, e.g. "idh_mutant_codeleted|idh_mutant_non_codeleted"
+    "conformal_coverage": pl.Float64(),
+    "molecular_type_from_markers": pl.String(),  # null: the markers do not give the type
+    "has_expression": pl.Boolean(),
+    "known_tabular_features": pl.Int64(),
+    "explanation": pl.String(),
+    "who_cns5_class_predicted": pl.String(),
+    "who_cns5_grade_predicted": pl.Int8(),
+    "who_cns5_basis_predicted": pl.String(),
+    "in_training_set": pl.Boolean(),
+    "scored_at": pl.Datetime("us", "UTC"),
+}
+
+TYPING_COMPARISON_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "recipe": pl.String(),
+    "family": pl.String(),
+    "with_expression": pl.Boolean(),
+    "with_histology": pl.Boolean(),
+    "is_registry_recipe": pl.Boolean(),
+    "metric": pl.String(),
+    "mean": pl.Float64(),
+    "low": pl.Float64(),
+    "high": pl.Float64(),
+    "folds": pl.Int64(),
+    "n_patients": pl.Int64(),
+    "n_with_expression": pl.Int64(),
 }
 
 SURVIVAL_SCORES_SCHEMA: dict[str, pl.DataType] = {

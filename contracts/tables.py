@@ -18,6 +18,8 @@ from contracts.schemas import (
     HARMONISED_EXPRESSION_SAMPLES_SCHEMA,
     HARMONISED_EXPRESSION_SCHEMA,
     MOLECULAR_MARKERS_SCHEMA,
+    MOLECULAR_TYPE_CLASSES,
+    MOLECULAR_TYPE_SCORES_SCHEMA,
     MUTATION_COLUMNS,
     PATIENTS_SCHEMA,
     PROSPECTIVE_VALIDATION_SCHEMA,
@@ -34,6 +36,7 @@ from contracts.schemas import (
     STAR_SUMMARY_ROWS,
     SURVIVAL_HORIZONS_MONTHS,
     SURVIVAL_SCORES_SCHEMA,
+    TYPING_COMPARISON_SCHEMA,
     WHO_CNS5_CLASS_SCHEMA,
 )
 from contracts.table_spec import SHARED_COLUMNS, TableSpec  # noqa: F401 (SHARED_COLUMNS re-exported)
@@ -421,6 +424,39 @@ SCORES_SURVIVAL_RISK = TableSpec(
     current_by_champion=True,
 )
 
+SCORES_MOLECULAR_TYPE = TableSpec(
+    "scores",
+    "molecular_type",
+    "Per patient, release and model version: the molecular type (IDH-wildtype / IDH-mutant 1p/19q-codeleted / "
+    "IDH-mutant non-codeleted) predicted from expression, the other markers, histology and age, with its conformal "
+    "set and explanation; for patients whose markers do not give the type, the WHO CNS5 class predicted with it. "
+    "History kept.",
+    MOLECULAR_TYPE_SCORES_SCHEMA,
+    {
+        "model_version": "the molecular typing model version (registry task molecular_type)",
+        "predicted_molecular_type": "most probable of " + ", ".join(MOLECULAR_TYPE_CLASSES),
+        **{f"probability_{name}": f"predicted probability of {name}" for name in MOLECULAR_TYPE_CLASSES},
+        "predicted_probability": "probability of the predicted type",
+        "prediction_set": "split-conformal prediction set of types at conformal_coverage, joined by |",
+        "conformal_coverage": "coverage the prediction sets are calibrated for (out-of-fold, split conformal)",
+        "molecular_type_from_markers": "the type the patient's IDH and 1p/19q calls give (null: not determined; "
+        "these patients are what the model is for)",
+        "has_expression": "the patient has RNA-seq expression in this release",
+        "known_tabular_features": "how many of the model's non-expression features are known for the patient",
+        "explanation": "which features moved the predicted type, in words (exact TreeSHAP)",
+        "who_cns5_class_predicted": "WHO CNS5 class by transforms.who_cns5's rule with IDH and 1p/19q from the "
+        "predicted type (the calls the markers did make are kept); null when the markers give the type or the rule "
+        "still cannot classify",
+        "who_cns5_grade_predicted": "CNS WHO grade of who_cns5_class_predicted",
+        "who_cns5_basis_predicted": "says it is predicted, with the type, its probability and the rule that applied",
+        "in_training_set": "the typing model was trained on this patient: the score is in-sample, not a prediction",
+    },
+    current_by_champion=True,
+    # Scored in the refresh like the other scores, but a lake from before the typing model must not hold its
+    # published releases back until they are rescored.
+    gates_release=False,
+)
+
 MODELS_PROSPECTIVE_VALIDATION = TableSpec(
     "models",
     "prospective_validation",
@@ -465,6 +501,31 @@ MODELS_SURVIVAL_BASELINES = TableSpec(
         "mean": "mean over the CV folds",
         "std": "standard deviation over the CV folds",
         "folds": "number of folds",
+    },
+    gates_release=False,
+)
+
+MODELS_TYPING_COMPARISON = TableSpec(
+    "models",
+    "typing_comparison",
+    "Molecular typing recipes cross-validated on the same folds of a release: LightGBM (the registry recipe, early "
+    "fusion), late fusion of per-block models, logistic regression, calibrated SVM, random forest and MLP, and "
+    "LightGBM without expression and/or histology. Gates nothing.",
+    TYPING_COMPARISON_SCHEMA,
+    {
+        "recipe": "model family and the feature blocks it sees",
+        "family": "lightgbm, late_fusion, logistic_regression, svm_rbf_calibrated, random_forest or mlp",
+        "with_expression": "the recipe sees expression (50 genes chosen by ANOVA F inside each training fold)",
+        "with_histology": "the recipe sees histology and the pathologist's grade",
+        "is_registry_recipe": "the recipe the registry's typing model is trained with",
+        "metric": "roc_auc_macro, roc_auc_<class>, accuracy, f1_macro, brier, ece, ...; pooled_roc_auc_macro_with/"
+        "without_expression: out-of-fold predictions pooled over the folds of the first repeat",
+        "mean": "mean over the CV folds (pooled metrics: the pooled value)",
+        "low": "Nadeau-Bengio corrected 95% interval of the mean, lower (null for pooled metrics)",
+        "high": "Nadeau-Bengio corrected 95% interval of the mean, upper",
+        "folds": "number of folds (pooled metrics: number of patients)",
+        "n_patients": "patients with a molecular type from their markers (the labelled ones)",
+        "n_with_expression": "of them, with expression",
     },
     gates_release=False,
 )
@@ -517,8 +578,10 @@ LAKE_TABLES: tuple[TableSpec, ...] = (
     FEATURES_FEATURE_LIST,
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
+    SCORES_MOLECULAR_TYPE,
     MODELS_PROSPECTIVE_VALIDATION,
     MODELS_SURVIVAL_BASELINES,
+    MODELS_TYPING_COMPARISON,
     *ANALYSIS_TABLES,
     OPS_RUN_FAILURES,
 )

@@ -326,3 +326,60 @@ def who_grade_validation(
     present = np.unique(label_index).size
     note = f"only {present} of {n_classes} grades present among the patients" if present < n_classes else None
     return [estimate("roc_auc_micro", point, replicates, n=n, note=note)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Molecular type (3 classes)
+
+
+def molecular_type_validation(
+    label_index: NDArray,
+    probability_matrix: NDArray,
+    class_names: Sequence[str],
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> list[MetricEstimate]:
+    """Molecular typing validation: one-vs-rest AUC per class, their mean (`roc_auc_macro`, as in the CV metrics),
+    accuracy and macro F1 of the most probable class, each with a percentile bootstrap interval over patients."""
+    check_n_bootstrap(n_bootstrap)
+    label_index = np.asarray(label_index, dtype=np.int64)
+    probability = _as_probability(probability_matrix, "probability_matrix")
+    n, n_classes = probability.shape
+    if len(class_names) != n_classes or label_index.shape != (n,):
+        raise ValueError(f"{len(class_names)} class names and {label_index.shape} labels for {probability.shape}")
+    metrics = [*(f"roc_auc_{name}" for name in class_names), "roc_auc_macro", "accuracy", "f1_macro"]
+    if n < MIN_PATIENTS:
+        return undefined(metrics, n, f"only {n} patients (fewer than {MIN_PATIENTS}): not estimated")
+    rows = resample_indices(np.random.default_rng(seed), n, n_bootstrap)
+    samples = np.vstack([np.arange(n)[None, :], rows])  # row 0: the patients as they are (the point estimate)
+    label = label_index[samples]
+    predicted = probability.argmax(axis=1)[samples]
+    per_class = np.column_stack([_auc_rows(probability[samples, k], label == k) for k in range(n_classes)])
+    with np.errstate(invalid="ignore"):
+        macro = per_class.mean(axis=1)  # NaN when a class is absent from the resample, as in the CV definition
+        f1 = []
+        for k in range(n_classes):
+            true_positive = ((predicted == k) & (label == k)).sum(axis=1)
+            denominator = (predicted == k).sum(axis=1) + (label == k).sum(axis=1)
+            f1.append(np.where(denominator > 0, 2 * true_positive / np.maximum(denominator, 1), np.nan))
+        f1_macro = np.nanmean(np.column_stack(f1), axis=1)
+    accuracy = (predicted == label).mean(axis=1)
+    values = {
+        **{f"roc_auc_{name}": per_class[:, k] for k, name in enumerate(class_names)},
+        "roc_auc_macro": macro,
+        "accuracy": accuracy,
+        "f1_macro": f1_macro,
+    }
+    present = np.unique(label_index).size
+    note = f"only {present} of {n_classes} types present among the patients" if present < n_classes else None
+    return [
+        estimate(
+            metric,
+            None if not np.isfinite(series[0]) else float(series[0]),
+            series[1:],
+            n=n,
+            note=note,
+        )
+        for metric, series in values.items()
+    ]

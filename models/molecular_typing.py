@@ -122,6 +122,7 @@ class TypingData:
     tabular_names: tuple[str, ...]
     expression: NDArray | None  # (n, genes) log2 normalised; NaN rows for patients without expression
     gene_names: tuple[str, ...]
+    gene_ids: tuple[str, ...] = ()  # Ensembl ids of the expression columns (what a stored model names its genes by)
 
     def __post_init__(self) -> None:
         leaked = sorted(TYPING_EXCLUDED_COLUMNS & set(self.tabular_names))
@@ -177,13 +178,14 @@ def typing_data(
     tabular = frame.select(pl.col(n).cast(pl.Float64).fill_null(np.nan) for n in names).to_numpy()
     block = None
     genes: tuple[str, ...] = ()
+    gene_ids: tuple[str, ...] = ()
     if expression is not None:
         block = np.full((case_ids.size, len(expression.gene_ids)), np.nan)
         row_of = {case: row for row, case in enumerate(expression.case_ids)}
         rows = np.array([row_of.get(case, -1) for case in case_ids])
         block[rows >= 0] = expression.log2_normalised[rows[rows >= 0]]
-        genes = tuple(expression.gene_names)
-    return TypingData(case_ids, label, tabular, tuple(names), block, genes)
+        genes, gene_ids = tuple(expression.gene_names), tuple(expression.gene_ids)
+    return TypingData(case_ids, label, tabular, tuple(names), block, genes, gene_ids)
 
 
 class ExpressionSelector:
@@ -446,6 +448,7 @@ class FittedTyping:
     selected_genes: tuple[str, ...]
     trained_case_ids: frozenset[str]
     conformal: object  # models.conformal.ConformalCalibrator
+    selected_gene_ids: tuple[str, ...] = ()
 
 
 def fit_typing(data: TypingData, cv: TypingCvResult, model_name: str = LIGHTGBM, seed: int = SEED) -> FittedTyping:
@@ -468,8 +471,9 @@ def fit_typing(data: TypingData, cv: TypingCvResult, model_name: str = LIGHTGBM,
         class_names=MOLECULAR_TYPE_CLASSES,
     )
     genes = tuple(data.gene_names[g] for g in selector.genes) if selector is not None else ()
+    gene_ids = tuple(data.gene_ids[g] for g in selector.genes) if selector is not None and data.gene_ids else ()
     return FittedTyping(
-        model_name, model, selector, data.tabular_names, genes, frozenset(data.case_ids[labelled]), conformal
+        model_name, model, selector, data.tabular_names, genes, frozenset(data.case_ids[labelled]), conformal, gene_ids
     )
 
 

@@ -19,12 +19,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from contracts.features import MOLECULAR_TYPE
 from contracts.schemas import (
     DAYS_PER_MONTH,
     GRADE_CLASSES,
+    MOLECULAR_TYPE_CLASSES,
     PROSPECTIVE_VALIDATION_SCHEMA,
     SURVIVAL_HORIZONS_MONTHS,
 )
+from models.classification_validation import molecular_type_validation
 from models.conformal import empirical_coverage
 from models.grading import GBM_VS_LGG, WHO_GRADE
 from models.survival import SURVIVAL_RISK
@@ -42,11 +45,17 @@ OUTCOME_CHANGED = "outcome_changed"
 COHORTS = (ARRIVED, OUTCOME_CHANGED)
 
 # Metrics whose fall below the champion's CV interval means performance decay (higher is better).
-DECAY_METRICS: frozenset[str] = frozenset({"roc_auc", "roc_auc_micro", "harrell_c", "uno_c"})
+DECAY_METRICS: frozenset[str] = frozenset({"roc_auc", "roc_auc_micro", "roc_auc_macro", "harrell_c", "uno_c"})
 
 
 def _labels(matrix: pl.DataFrame, task: str) -> pl.DataFrame:
-    """The release's labels in the training-rows layout (case_id, label_index, survival)."""
+    """The release's labels in the training-rows layout (case_id, label_index, survival). For the molecular type,
+    `matrix` is the typing frame (models.molecular_typing.typing_frame: the type from the markers)."""
+    if task == MOLECULAR_TYPE:
+        index = pl.col("molecular_type").replace_strict(
+            {name: k for k, name in enumerate(MOLECULAR_TYPE_CLASSES)}, default=None, return_dtype=pl.Int64
+        )
+        return matrix.filter(pl.col("molecular_type").is_not_null()).select("case_id", index.alias("label_index"))
     if task == SURVIVAL_RISK:
         usable = (pl.col("overall_survival_days") > 0) & pl.col("death_observed").is_not_null()
         return matrix.filter(usable).select(
@@ -124,6 +133,12 @@ def grading_estimates(
             label, rows["grade_probability_gbm"].to_numpy(), n_bootstrap=n_bootstrap, seed=seed
         )
         set_column, names = "prediction_set", ["LGG", "GBM"]
+    elif task == MOLECULAR_TYPE:
+        probability = rows.select([f"probability_{name}" for name in MOLECULAR_TYPE_CLASSES]).to_numpy()
+        estimates = molecular_type_validation(
+            label, probability, MOLECULAR_TYPE_CLASSES, n_bootstrap=n_bootstrap, seed=seed
+        )
+        set_column, names = "prediction_set", list(MOLECULAR_TYPE_CLASSES)
     else:
         probability = rows.select([f"grade_probability_{g}" for g in GRADE_CLASSES]).to_numpy()
         estimates = who_grade_validation(label, probability, n_bootstrap=n_bootstrap, seed=seed)

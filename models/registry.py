@@ -55,6 +55,8 @@ PROMOTION_RULES: dict[str, PromotionRule] = {
     "grading_gbm_vs_lgg": PromotionRule("roc_auc", 0.005, True),
     "grading_who_grade": PromotionRule("roc_auc_micro", 0.005, True),
     "survival_risk": PromotionRule("harrell_c", 0.005, True),
+    # Molecular typing (models.typing_pipeline): macro one-vs-rest AUC over the 3 IDH/1p19q classes.
+    "molecular_type": PromotionRule("roc_auc_macro", 0.005, True),
 }
 
 

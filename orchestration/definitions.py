@@ -23,6 +23,7 @@ from assets.raw import RAW_ASSETS
 from assets.reports import REPORT_ASSETS
 from assets.resources import GdcApiResource, GenePanelResource, LakeResource, ModelTrainingResource
 from assets.scores import SCORE_ASSETS, SCORE_CHECKS
+from assets.typing import TYPING_ASSETS
 from assets.warehouse import analytics_catalog
 from orchestration.jobs import JOBS
 from orchestration.schedules import SCHEDULES
@@ -35,6 +36,7 @@ RELEASE_ASSETS = [
     *HARMONISED_ASSETS,
     *MODEL_ASSETS,
     *SCORE_ASSETS,
+    *TYPING_ASSETS,
     *EXPRESSION_ANALYSIS_ASSETS,
     *REPORT_ASSETS,
 ]

@@ -13,6 +13,8 @@ TRAINING_KEYS = [
     AssetKey(["models", "grading_model"]),
     AssetKey(["models", "survival_model"]),
     AssetKey(["models", "survival_baselines"]),
+    AssetKey(["models", "molecular_typing_model"]),
+    AssetKey(["models", "typing_comparison"]),
 ]
 
 # Score first: raw -> harmonised -> features -> champion scores -> prospective validation -> catalog.

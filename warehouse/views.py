@@ -24,6 +24,7 @@ from contracts.tables import (
     HARMONISED_WHO_CNS5_CLASS,
     MODELS_PROSPECTIVE_VALIDATION,
     SCORES_GRADING,
+    SCORES_MOLECULAR_TYPE,
     SCORES_SURVIVAL_RISK,
     SHARED_COLUMNS,
     TableSpec,
@@ -132,12 +133,13 @@ REGISTRY_COLUMNS: dict[str, str] = {
 
 # --- analytics.patient_scores_current ------------------------------------------------------------------------
 
-P, M, W, G, S = (
+P, M, W, G, S, T = (
     HARMONISED_PATIENTS,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_WHO_CNS5_CLASS,
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
+    SCORES_MOLECULAR_TYPE,
 )
 _HORIZONS = [f"survival_probability_{months}m" for months in SURVIVAL_HORIZONS_MONTHS]
 
@@ -167,6 +169,30 @@ _PATIENT_SCORES: list[_Column] = [
         _from("w", W, c)
         for c in ("who_cns5_class", "who_cns5_grade", "who_cns5_basis", "not_classifiable_reason", "tmz_relevant")
     ),
+    _computed(
+        "case when w.who_cns5_class <> 'not classifiable' then 'from markers' "
+        "when t.who_cns5_class_predicted is not null then 'predicted' else 'not classifiable' end",
+        "who_cns5_class_status",
+        "from markers (who_cns5_class), predicted (the markers cannot give the class; the molecular typing model's "
+        "class is in who_cns5_class_or_predicted, flagged here) or not classifiable",
+    ),
+    _computed(
+        "case when w.who_cns5_class <> 'not classifiable' then w.who_cns5_class "
+        "else coalesce(t.who_cns5_class_predicted, w.who_cns5_class) end",
+        "who_cns5_class_or_predicted",
+        "who_cns5_class from the markers, else the class predicted by the molecular typing model "
+        "(who_cns5_class_status says which)",
+    ),
+    _computed(
+        "case when w.who_cns5_class <> 'not classifiable' then w.who_cns5_grade else t.who_cns5_grade_predicted end",
+        "who_cns5_grade_or_predicted",
+        "CNS WHO grade of who_cns5_class_or_predicted",
+    ),
+    _from("t", T, "who_cns5_basis_predicted", note="champion typing model"),
+    _from("t", T, "predicted_molecular_type", note="champion typing model; for every scorable patient"),
+    _from("t", T, "predicted_probability", name="molecular_type_probability", note="champion typing model"),
+    _from("t", T, "prediction_set", name="molecular_type_prediction_set", note="champion typing model"),
+    _from("t", T, "explanation", name="molecular_type_explanation", note="champion typing model"),
     *(
         _from("m", M, c)
         for c in (
@@ -203,9 +229,11 @@ _PATIENT_SCORES: list[_Column] = [
     _from("g", G, "model_version", name="grading_model_version", note="champion"),
     _from("g", G, "grade_model_version", note="champion"),
     _from("s", S, "model_version", name="survival_model_version", note="champion"),
+    _from("t", T, "model_version", name="molecular_type_model_version", note="champion"),
     _from("g", G, "in_training_set", name="grading_in_training_set", note="GBM-vs-LGG model"),
     _from("g", G, "grade_in_training_set"),
     _from("s", S, "in_training_set", name="survival_in_training_set", note="survival model"),
+    _from("t", T, "in_training_set", name="molecular_type_in_training_set", note="molecular typing model"),
 ]
 
 PATIENT_SCORES_CURRENT = AnalystView(
@@ -216,6 +244,7 @@ PATIENT_SCORES_CURRENT = AnalystView(
         "harmonised.who_cns5_class_current",
         "scores.grading_current",
         "scores.survival_risk_current",
+        "scores.molecular_type_current",
     ),
     sql=f"""
         select {_select_list(_PATIENT_SCORES)}
@@ -224,12 +253,15 @@ PATIENT_SCORES_CURRENT = AnalystView(
         left join harmonised.who_cns5_class_current w on w.case_id = p.case_id
         left join scores.grading_current g on g.case_id = p.case_id
         left join scores.survival_risk_current s on s.case_id = p.case_id
+        left join scores.molecular_type_current t on t.case_id = p.case_id
         """,
     description=(
         "One row per patient of the newest published release: clinical summary, WHO CNS5 class, markers, both "
         "champion models' scores (GBM probability, class, conformal prediction sets, WHO grade; Cox risk, risk "
         "group, S(t)) with their explanations, model versions and in-training flags. Scores are null when no "
-        "champion has scored the patient yet; an in_training_set flag true means the score is in-sample."
+        "champion has scored the patient yet; an in_training_set flag true means the score is in-sample. Where the "
+        "markers cannot give the WHO CNS5 class, who_cns5_class_or_predicted holds the class the molecular typing "
+        "model predicts, flagged by who_cns5_class_status = 'predicted'."
     ),
     columns=_comments(_PATIENT_SCORES),
 )
@@ -468,6 +500,7 @@ ANALYST_VIEWS: list[AnalystView] = [
     # The champion's scores of the newest release: what "the current grading score" means.
     _champion_current(SCORES_GRADING),
     _champion_current(SCORES_SURVIVAL_RISK),
+    _champion_current(SCORES_MOLECULAR_TYPE),
     AnalystView(
         name="analytics.patient_overview",
         sources=(
