@@ -164,6 +164,13 @@ class ModelTrainingResource(ConfigurableResource):
     survival_baselines: bool = Field(
         default=True, description="CoxPH, RSF and GBSA from scikit-survival in the same folds (leaderboard)"
     )
+    typing_baselines: bool = Field(
+        default=True,
+        description=(
+            "models/typing_comparison holds every model family (late fusion, logistic regression, SVM, random forest, "
+            "MLP) and LightGBM without expression or histology; False: the registry recipe only"
+        ),
+    )
     challenger_feature_sets: dict[str, list[str]] = Field(
         default_factory=dict,
         description=(

@@ -204,11 +204,11 @@ def typing_comparison(
 ) -> MaterializeResult:
     """Runs in train_challengers after the typing model: gates nothing. One repeat of the folds (the registry's
     repeats are for the promotion decision); recomputed only when its inputs changed."""
-    from models.typing_pipeline import COMPARED_RECIPES, comparison_table, typing_training_fingerprint
+    from models.typing_pipeline import COMPARED_RECIPES, REGISTRY_RECIPE, comparison_table, typing_training_fingerprint
 
     release, started = context.partition_key, time.monotonic()
     n_splits, n_repeats = model_training.n_splits, 1
-    data = _typing_data(lake, release, COMPARED_RECIPES)
+    data = _typing_data(lake, release, COMPARED_RECIPES if model_training.typing_baselines else (REGISTRY_RECIPE,))
     key = hashlib.sha256(
         "".join(typing_training_fingerprint(r, d, n_splits, n_repeats, SEED) for r, d in data.items()).encode()
     ).hexdigest()

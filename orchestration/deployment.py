@@ -54,7 +54,9 @@ def job_with_resources(
             "gdc": GdcApiResource(base_url=base_url, backoff_factor=0.05),
             "lake": LakeResource(data_dir=data_dir),
             "gene_panels": GenePanelResource(),
-            "model_training": ModelTrainingResource(n_splits=n_splits, n_repeats=n_repeats, survival_baselines=False),
+            "model_training": ModelTrainingResource(
+                n_splits=n_splits, n_repeats=n_repeats, survival_baselines=False, typing_baselines=False
+            ),
         }
     )
     return defs.resolve_job_def(job_name)

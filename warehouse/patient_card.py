@@ -167,6 +167,21 @@ def patient_card(
         item("basis", p["who_cns5_basis"])
     if p["not_classifiable_reason"]:
         item("not classifiable because", p["not_classifiable_reason"])
+    if p.get("who_cns5_class_status") == "predicted":
+        grade = p["who_cns5_grade_or_predicted"]
+        item(
+            "predicted class",
+            f"{p['who_cns5_class_or_predicted']}" + (f", CNS WHO grade {grade}" if grade is not None else ""),
+        )
+        item("how", p["who_cns5_basis_predicted"])
+    if p.get("predicted_molecular_type"):
+        item(
+            "molecular type (model)",
+            f"{p['predicted_molecular_type']}, probability {_number(p['molecular_type_probability'])}, "
+            f"conformal set {_set(p['molecular_type_prediction_set'])}, {p['molecular_type_model_version']}; "
+            f"trained on this patient: {_training_flag(p['molecular_type_in_training_set'])}",
+        )
+        item("why", p["molecular_type_explanation"])
     item(
         "MGMT / TMZ",
         {

@@ -131,7 +131,9 @@ def test_nothing_is_retrained_or_recomputed_when_the_inputs_did_not_change(two_r
             instance=instance,
             resources={
                 "lake": LakeResource(data_dir=str(data_dir)),
-                "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
+                "model_training": ModelTrainingResource(
+                    n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=True
+                ),
             },
         )
     assert result.success

@@ -34,7 +34,9 @@ def _resources(base_url: str, data_dir: Path) -> dict:
         "gdc": GdcApiResource(base_url=base_url, backoff_factor=0.01, max_retries=1),
         "lake": LakeResource(data_dir=str(data_dir)),
         "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
+        "model_training": ModelTrainingResource(
+            n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=False
+        ),
     }
 
 

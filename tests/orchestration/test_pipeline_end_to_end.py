@@ -25,7 +25,9 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
         "gdc": GdcApiResource(base_url=base_url, page_size=500, backoff_factor=0.01),
         "lake": LakeResource(data_dir=str(data_dir)),
         "gene_panels": GenePanelResource(),
-        "model_training": ModelTrainingResource(n_splits=n_splits, n_repeats=1, survival_baselines=False),
+        "model_training": ModelTrainingResource(
+            n_splits=n_splits, n_repeats=1, survival_baselines=False, typing_baselines=False
+        ),
     }
     result = materialize(
         [*RELEASE_ASSETS, *RELEASE_CHECKS],

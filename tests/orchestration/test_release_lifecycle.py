@@ -29,7 +29,11 @@ def _defs(base_url, data_dir, challenger_feature_sets=None):
             "lake": LakeResource(data_dir=str(data_dir)),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(
-                n_splits=3, n_repeats=1, survival_baselines=False, challenger_feature_sets=challenger_feature_sets or {}
+                n_splits=3,
+                n_repeats=1,
+                survival_baselines=False,
+                typing_baselines=False,
+                challenger_feature_sets=challenger_feature_sets or {},
             ),
         }
     )

@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             "gdc": GdcApiResource(base_url=args.base_url, backoff_factor=0.01, max_retries=2, page_size=50),
             "lake": LakeResource(data_dir=str(args.data_dir)),
             "gene_panels": GenePanelResource(),
-            "model_training": ModelTrainingResource(n_splits=2, n_repeats=1, survival_baselines=False),
+            "model_training": ModelTrainingResource(
+                n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=False
+            ),
         }
     )
     instance = DagsterInstance.get()
