@@ -22,13 +22,16 @@ from assets.metadata import markdown_table
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource, ModelTrainingResource
 from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
-from contracts.features import GBM_VS_LGG, SURVIVAL_RISK, WHO_GRADE
+from contracts.features import GBM_VS_LGG, MOLECULAR_TYPE, SURVIVAL_RISK, WHO_GRADE
 from contracts.tables import (
     FEATURES_FEATURE_LIST,
     FEATURES_MODEL_MATRIX,
+    HARMONISED_EXPRESSION,
+    HARMONISED_EXPRESSION_SAMPLES,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     MODELS_SURVIVAL_BASELINES,
+    SCORES_MOLECULAR_TYPE,
 )
 from lake.crashpoints import crash_point
 from models.registry import (
@@ -86,18 +89,48 @@ def _published_matrix(lake: LakeResource, release: str) -> ModelMatrix:
     )
 
 
+# The omics features: expression signatures and the typing champion's output where a marker is missing.
+_MATRIX_INPUTS = [
+    HARMONISED_PATIENTS,
+    HARMONISED_MOLECULAR_MARKERS,
+    HARMONISED_EXPRESSION,
+    HARMONISED_EXPRESSION_SAMPLES,
+    SCORES_MOLECULAR_TYPE,
+]
+_MATRIX_CODE = (transforms.features, "analyses.signatures", _THIS)
+
+
+def _signatures(lake: LakeResource, release: str) -> pl.DataFrame | None:
+    """Signature scores of the patients with expression (only the signature genes are read)."""
+    from analyses.signatures import signature_gene_names, signature_scores
+
+    if not lake.lake.exists(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release):
+        return None
+    used = lake.lake.read_table(HARMONISED_EXPRESSION_SAMPLES, release).filter(pl.col("used")).select("case_id")
+    long = (
+        lake.lake.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
+        .filter(pl.col("gene_name").is_in(list(signature_gene_names())))
+        .select("case_id", "gene_name", "log2_normalised_count")
+        .collect()
+        .join(used, on="case_id", how="semi")
+    )
+    return signature_scores(long)
+
+
+def _typing_scores(lake: LakeResource, release: str) -> pl.DataFrame | None:
+    """The typing champion's scores of this release (written just before, in the same refresh), if any."""
+    with registry_connection(lake.registry_path, read_only=True) as connection:
+        champion = current_champion(connection, MOLECULAR_TYPE)
+    table = SCORES_MOLECULAR_TYPE
+    if champion is None or not lake.lake.exists(table.layer, table.name, release):
+        return None
+    return lake.lake.read_table(table, release).filter(pl.col("model_version") == champion.model_version)
+
+
 @multi_asset(
     specs=[
-        table_asset_spec(
-            FEATURES_MODEL_MATRIX,
-            deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-            code=(transforms.features, _THIS),
-        ),
-        table_asset_spec(
-            FEATURES_FEATURE_LIST,
-            deps=[HARMONISED_PATIENTS, HARMONISED_MOLECULAR_MARKERS],
-            code=(transforms.features, _THIS),
-        ),
+        table_asset_spec(FEATURES_MODEL_MATRIX, deps=_MATRIX_INPUTS, code=_MATRIX_CODE),
+        table_asset_spec(FEATURES_FEATURE_LIST, deps=_MATRIX_INPUTS, code=_MATRIX_CODE),
     ],
     partitions_def=gdc_releases,
     name="build_model_matrix",
@@ -105,8 +138,12 @@ def _published_matrix(lake: LakeResource, release: str) -> ModelMatrix:
 )
 def model_matrix(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
+    typing_scores = _typing_scores(lake, release)
     built = build_model_matrix(
-        lake.lake.read_table(HARMONISED_PATIENTS, release), lake.lake.read_table(HARMONISED_MOLECULAR_MARKERS, release)
+        lake.lake.read_table(HARMONISED_PATIENTS, release),
+        lake.lake.read_table(HARMONISED_MOLECULAR_MARKERS, release),
+        signatures=_signatures(lake, release),
+        typing_scores=typing_scores,
     )
     features = feature_list_table(built).with_columns(pl.lit(release).alias("release"))
     written = lake.lake.write_table(FEATURES_MODEL_MATRIX, built.matrix, release)
@@ -117,6 +154,11 @@ def model_matrix(context: AssetExecutionContext, lake: LakeResource):
             written,
             feature_set_version=built.feature_set_version,
             markers_without_patient=len(built.markers_without_patient),
+            patients_with_signatures=built.matrix["signature_g2m_checkpoint"].drop_nulls().len(),
+            idh_predicted=built.matrix["idh_mutant_predicted_probability"].drop_nulls().len(),
+            typing_model=str(typing_scores["model_version"][0])
+            if typing_scores is not None and typing_scores.height
+            else "none",
         ),
     )
     yield MaterializeResult(

@@ -3,6 +3,10 @@
     python bench/real_two_release.py                 # 5 x 5 CV (the production setting)
     python bench/real_two_release.py --splits 3 --repeats 1
     python bench/real_two_release.py --rna          # the dev bundle with RNA-seq: typing on expression too
+    python bench/real_two_release.py --rna --first-without-omics
+                                                    # 45.0 champions without the omics features (signatures,
+                                                    # predicted markers): "before"; 46.0 challengers with them,
+                                                    # judged on the same folds
 
 Builds (outside the repository) a two-release root from ../shared/realdata/bundles/tcga_gbmlgg_dev:
 release 45.0 holds a seeded 70% of the 777 cases, 46.0 all of them (sandbox/real_two_release.py).
@@ -32,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rna", action="store_true", help="use tcga_gbmlgg_dev_rna (the same plus expression)")
+    parser.add_argument("--first-without-omics", action="store_true", help="train 45.0 without the omics features")
     args = parser.parse_args(argv)
     source = SHARED / "realdata" / "bundles" / ("tcga_gbmlgg_dev_rna" if args.rna else "tcga_gbmlgg_dev")
     if not source.exists():
@@ -57,16 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = work / "data"
     server = GdcStandIn(real.root, port=0)
     server.start()
-    defs = build_definitions(
-        {
-            "gdc": GdcApiResource(base_url=server.base_url),
-            "lake": LakeResource(data_dir=str(data_dir)),
-            "gene_panels": GenePanelResource(),
-            "model_training": ModelTrainingResource(
-                n_splits=args.splits, n_repeats=args.repeats, survival_baselines=False
-            ),
-        }
-    )
+    from contracts.features import FEATURE_SETS, OMICS_FEATURES
+
+    def definitions(without_omics: bool):
+        features = {task: [f for f in names if f not in OMICS_FEATURES] for task, names in FEATURE_SETS.items()}
+        return build_definitions(
+            {
+                "gdc": GdcApiResource(base_url=server.base_url),
+                "lake": LakeResource(data_dir=str(data_dir)),
+                "gene_panels": GenePanelResource(),
+                "model_training": ModelTrainingResource(
+                    n_splits=args.splits,
+                    n_repeats=args.repeats,
+                    survival_baselines=False,
+                    typing_baselines=False,
+                    challenger_feature_sets=features if without_omics else {},
+                ),
+            }
+        )
+
+    defs = definitions(args.first_without_omics)
     instance = DagsterInstance.ephemeral()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     timings = {}
@@ -87,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         server.set_release(real.first_release)
         run("refresh_gdc_release", real.first_release)
         run("train_challengers", real.first_release)
+        defs = definitions(False)
         server.set_release(real.second_release)
         run("refresh_gdc_release", real.second_release)
+        new_patients = by_expression(data_dir, real.second_release, real.new_case_ids)
         with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as catalog:
             prospective = pl.from_arrow(
                 catalog.execute(
@@ -116,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\nprospective validation of the {real.first_release} champions on release {real.second_release}:")
     print(prospective.filter(pl.col("value").is_not_null()).with_columns(pl.col(pl.Float64).round(3)))
+    print("\nthe same champions on the new patients with and without expression (bootstrap 95% intervals):")
+    print(new_patients)
     print(f"\nchampion/challenger decisions for release {real.second_release} ({args.splits}x{args.repeats} CV):")
     for row in registry.filter(pl.col("training_release") == real.second_release).iter_rows(named=True):
         comparison = json.loads(row["comparison"]) if row["comparison"] else {}
@@ -123,6 +142,59 @@ def main(argv: list[str] | None = None) -> int:
         if comparison.get("new_patients"):
             print(f"  {'':<20} new patients: {comparison['new_patients']}")
     return 0
+
+
+def by_expression(data_dir: Path, release: str, new_case_ids):
+    """GBM-vs-LGG AUC and Harrell's C of the current champions' scores on the new patients, split by whether they
+    have expression (signatures in the model matrix)."""
+    import numpy as np
+    import polars as pl
+    from sklearn.metrics import roc_auc_score
+    from sksurv.metrics import concordance_index_censored
+
+    from lake.store import Lake
+
+    lake = Lake(data_dir)
+    matrix = lake.read("features", "model_matrix", release).filter(pl.col("case_id").is_in(list(new_case_ids)))
+    matrix = matrix.with_columns(pl.col("signature_g2m_checkpoint").is_not_null().alias("has_expression"))
+    catalog = data_dir / "warehouse.duckdb"
+    import duckdb
+
+    with duckdb.connect(str(catalog), read_only=True) as connection:
+        grading = connection.execute("select case_id, grade_probability_gbm from scores.grading_current").pl()
+        survival = connection.execute("select case_id, survival_risk_score from scores.survival_risk_current").pl()
+    rows = matrix.join(grading, on="case_id").join(survival, on="case_id")
+    rng = np.random.default_rng(1)
+    out = []
+    for has in (True, False):
+        part = rows.filter(pl.col("has_expression") == has)
+        graded = part.filter(pl.col("label_gbm").is_not_null())
+        timed = part.filter(pl.col("overall_survival_days") > 0, pl.col("death_observed").is_not_null())
+
+        def auc(index, graded=graded):
+            y = graded["label_gbm"].to_numpy()[index]
+            return roc_auc_score(y, graded["grade_probability_gbm"].to_numpy()[index]) if len(set(y)) == 2 else np.nan
+
+        def c_index(index, timed=timed):
+            t = timed.select("death_observed", "overall_survival_days", "survival_risk_score").to_numpy()[index]
+            return concordance_index_censored(t[:, 0].astype(bool), t[:, 1].astype(float), t[:, 2].astype(float))[0]
+
+        for metric, frame, fn in (("roc_auc_gbm", graded, auc), ("harrell_c", timed, c_index)):
+            n = frame.height
+            if n < 10:
+                continue
+            draws = [fn(rng.integers(0, n, n)) for _ in range(500)]
+            out.append(
+                {
+                    "has_expression": has,
+                    "metric": metric,
+                    "value": round(float(fn(np.arange(n))), 3),
+                    "ci_low": round(float(np.nanpercentile(draws, 2.5)), 3),
+                    "ci_high": round(float(np.nanpercentile(draws, 97.5)), 3),
+                    "n": n,
+                }
+            )
+    return pl.DataFrame(out)
 
 
 if __name__ == "__main__":

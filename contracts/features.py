@@ -45,15 +45,34 @@ BASE_FEATURES: tuple[str, ...] = (
     *MUTATION_FEATURES,
 )
 
+# Expression signatures: a patient's mean log2 normalised expression over a fixed published gene set
+# (analyses.signatures). Nothing is fitted and no label or other patient is read, so a signature has the same value
+# in every CV fold: no selection can leak. Null for a patient without expression.
+EXPRESSION_SIGNATURES: dict[str, tuple[str, str]] = {
+    "signature_classical": ("wang2017", "Classical"),
+    "signature_mesenchymal": ("wang2017", "Mesenchymal"),
+    "signature_proneural": ("wang2017", "Proneural"),
+    "signature_g2m_checkpoint": ("hallmark", "HALLMARK_G2M_CHECKPOINT"),
+    "signature_e2f_targets": ("hallmark", "HALLMARK_E2F_TARGETS"),
+    "signature_hypoxia": ("hallmark", "HALLMARK_HYPOXIA"),
+    "signature_emt": ("hallmark", "HALLMARK_EPITHELIAL_MESENCHYMAL_TRANSITION"),
+    "signature_interferon_gamma": ("hallmark", "HALLMARK_INTERFERON_GAMMA_RESPONSE"),
+}
+# The molecular typing model's output where the marker is missing, null where it is known (then `idh_mutant` /
+# `codeletion_1p19q` hold it): one fact, one feature. The typing recipe these come from sees no histology or grade,
+# so they carry no grading label.
+PREDICTED_MARKER_FEATURES: tuple[str, ...] = ("idh_mutant_predicted_probability", "codeletion_predicted_probability")
+OMICS_FEATURES: tuple[str, ...] = (*EXPRESSION_SIGNATURES, *PREDICTED_MARKER_FEATURES)
+
 # Grading (GBM vs LGG; WHO grade 2/3/4): patient and tumour biology measured at diagnosis only.
-GRADING_FEATURES: tuple[str, ...] = BASE_FEATURES
+GRADING_FEATURES: tuple[str, ...] = (*BASE_FEATURES, *OMICS_FEATURES)
 
 # Survival: the grading label is not the survival label, so WHO grade is a legitimate prognostic
 # covariate here (it is what the published "Cox grade + IDH/1p19q" reference uses). Treatments are
 # NOT: "received radiation/temozolomide" is known only after follow-up has begun, and a patient who
 # dies within weeks never starts therapy — an immortal-time bias that would reward the model for
 # reading the outcome (on the real dev cohort they add ~0.03 to Harrell's C, all of it bias).
-SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade")
+SURVIVAL_FEATURES: tuple[str, ...] = (*BASE_FEATURES, "who_grade", *OMICS_FEATURES)
 
 # The model tasks (registry `task`, score tables, feature lists).
 GBM_VS_LGG = "grading_gbm_vs_lgg"
@@ -119,6 +138,7 @@ TYPING_EXCLUDED_COLUMNS: frozenset[str] = frozenset(
         "subtype",
         "centroid_subtype",
         "label_molecular_type",
+        *PREDICTED_MARKER_FEATURES,
     }
 )
 

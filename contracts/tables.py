@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from contracts.analysis_tables import ANALYSIS_TABLES
-from contracts.features import FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
+from contracts.features import EXPRESSION_SIGNATURES, FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
 from contracts.schemas import (
     GRADE_CLASSES,
     GRADING_SCORES_SCHEMA,
@@ -349,6 +349,22 @@ def _feature_description(feature: str) -> str:
     """Features are harmonised columns encoded as Float64 (true/mutant 1.0, false/wildtype 0.0, null missing)."""
     if feature == "sex_male":
         return "feature: 1.0 male, 0.0 female, null unknown"
+    if feature in EXPRESSION_SIGNATURES:
+        source, name = EXPRESSION_SIGNATURES[feature]
+        return (
+            f"feature: mean log2 normalised expression of the {name} genes ({source}; analyses.signatures), "
+            "null without expression"
+        )
+    if feature == "idh_mutant_predicted_probability":
+        return (
+            "feature: P(IDH mutant) from the molecular typing champion (scores/molecular_type), only where the IDH "
+            "call is missing (else null: idh_mutant holds it)"
+        )
+    if feature == "codeletion_predicted_probability":
+        return (
+            "feature: P(1p/19q codeleted) from the molecular typing champion (given IDH mutant where that is known), "
+            "only where the 1p/19q call is missing (else null: codeletion_1p19q holds it)"
+        )
     source = feature.replace("_mutant", "_status")
     for columns in (_MARKER_COLUMNS, _PATIENT_COLUMNS):
         if source in columns:

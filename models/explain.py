@@ -22,7 +22,12 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from contracts.features import EXPRESSION_FEATURE_PREFIX, MOLECULAR_TYPE, TYPING_HISTOLOGY_FAMILIES
+from contracts.features import (
+    EXPRESSION_FEATURE_PREFIX,
+    EXPRESSION_SIGNATURES,
+    MOLECULAR_TYPE,
+    TYPING_HISTOLOGY_FAMILIES,
+)
 from contracts.panels import SSM_PANEL_GENES
 from models.lightgbm_trees import (
     JSON_THRESHOLD_LIMIT,
@@ -70,6 +75,18 @@ _NUMERIC_PHRASES: dict[str, tuple[str, str]] = {
     "who_grade": ("WHO grade {value:.0f}", "WHO grade unknown"),
     "histological_grade": ("histological grade {value:.0f}", "histological grade not recorded"),
 }
+
+_NUMERIC_PHRASES["idh_mutant_predicted_probability"] = (
+    "IDH mutant predicted with probability {value:.2f} (no IDH call)",
+    "IDH called from sequencing",
+)
+_NUMERIC_PHRASES["codeletion_predicted_probability"] = (
+    "1p/19q codeletion predicted with probability {value:.2f} (no 1p/19q call)",
+    "1p/19q called from copy number",
+)
+for _feature, (_source, _set) in EXPRESSION_SIGNATURES.items():
+    _label = _set.removeprefix("HALLMARK_").replace("_", " ").lower() if _source == "hallmark" else _set
+    _NUMERIC_PHRASES[_feature] = (f"{_label} signature {{value:.1f}} (mean log2 expression)", "no expression profile")
 
 _DIRECTION_WORDS: dict[str, tuple[str, str]] = {
     "survival_risk": ("raises risk", "lowers risk"),

@@ -10,6 +10,9 @@ _FRESHNESS = AssetSelection.checks(FRESHNESS_CHECK_KEY)
 PROSPECTIVE_KEY = AssetKey(["models", "prospective_validation"])
 REPORT_KEY = AssetKey(["reports", "release_report"])
 TRAINING_KEYS = [
+    # Rebuilt after the typing model: a release's first typing champion fills missing markers for its challengers.
+    AssetKey(["features", "model_matrix"]),
+    AssetKey(["features", "feature_list"]),
     AssetKey(["models", "grading_model"]),
     AssetKey(["models", "survival_model"]),
     AssetKey(["models", "survival_baselines"]),
@@ -46,8 +49,9 @@ train_challengers_job = define_asset_job(
     )
     - _FRESHNESS,
     description=(
-        "Train challengers on one release, judge them against the champions on the same folds, rescore the release "
-        "with whichever model is champion, republish the catalog; the scikit-survival leaderboard runs last."
+        "Train the typing model, rebuild the model matrix with its predictions where markers are missing, train "
+        "challengers on one release, judge them against the champions on the same folds, rescore the release with "
+        "whichever model is champion, republish the catalog; the baseline leaderboards run last."
     ),
     tags={"glioma/job": "train_challengers"},
 )

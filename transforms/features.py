@@ -20,10 +20,12 @@ import polars as pl
 
 from contracts.features import (
     BOOL_MARKER_FEATURES,
+    EXPRESSION_SIGNATURES,
     FEATURE_SET_VERSION,
     FEATURE_SETS,
     GENES_COVERED_BY_STATUS,
     KEY_COLUMNS,
+    MOLECULAR_TYPE_CLASSES,
     STATUS_FEATURES,
     TREATMENT_FEATURES,
 )
@@ -80,12 +82,19 @@ def _mutant_flag(column: str) -> pl.Expr:
     return pl.when(pl.col(column) == "mutant").then(1.0).when(pl.col(column) == "wildtype").then(0.0).otherwise(None)
 
 
-def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMatrix:
+def build_model_matrix(
+    patients: pl.DataFrame,
+    markers: pl.DataFrame,
+    signatures: pl.DataFrame | None = None,
+    typing_scores: pl.DataFrame | None = None,
+) -> ModelMatrix:
     """The model matrix of one release: patients left-joined to markers on (release, case_id).
 
     A patient without a marker row keeps null markers (unknown, not wild type). A marker row without a
     patient (its case was quarantined by the patients harmonisation) is left out and listed in
-    `markers_without_patient`.
+    `markers_without_patient`. `signatures` (case_id + the EXPRESSION_SIGNATURES columns, analyses.signatures) and
+    `typing_scores` (case_id + probability_<molecular type>, the typing champion's scores of the release) add the
+    omics features; without them those columns are null.
     """
     status_columns = list(STATUS_FEATURES.values())
     mutation_source = [f"mutation_{gene.lower()}" for gene in SSM_PANEL_GENES if gene not in GENES_COVERED_BY_STATUS]
@@ -152,11 +161,61 @@ def build_model_matrix(patients: pl.DataFrame, markers: pl.DataFrame) -> ModelMa
         pl.col("who_grade").cast(pl.Float64),
         *[pl.col(column).cast(pl.Float64) for column in TREATMENT_FEATURES],
     ).sort("release", "case_id")
+    matrix = _with_omics(matrix, signatures, typing_scores)
     return ModelMatrix(
         matrix=matrix,
         feature_set_version=FEATURE_SET_VERSION,
         feature_sets=dict(FEATURE_SETS),
         markers_without_patient=sorted(orphans["case_id"].to_list()),
+    )
+
+
+def _check_one_row_per_case(frame: pl.DataFrame, table: str) -> None:
+    duplicated = frame.filter(pl.col("case_id").is_duplicated())["case_id"].unique().sort()
+    if duplicated.len():
+        raise FeatureInputError(f"{table}: case(s) {duplicated.head(5).to_list()} appear more than once")
+
+
+def _with_omics(
+    matrix: pl.DataFrame, signatures: pl.DataFrame | None, typing_scores: pl.DataFrame | None
+) -> pl.DataFrame:
+    names = list(EXPRESSION_SIGNATURES)
+    if signatures is None:
+        signatures = pl.DataFrame(schema={"case_id": pl.String, **dict.fromkeys(names, pl.Float64)})
+    _require_columns(signatures, ["case_id", *names], "expression signatures")
+    _check_one_row_per_case(signatures, "expression signatures")
+    wildtype, codeleted, non_codeleted = (f"probability_{name}" for name in MOLECULAR_TYPE_CLASSES)
+    if typing_scores is None:
+        typing_scores = pl.DataFrame(
+            schema={"case_id": pl.String, **dict.fromkeys([wildtype, codeleted, non_codeleted], pl.Float64)}
+        )
+    _require_columns(typing_scores, ["case_id", wildtype, codeleted, non_codeleted], "scores/molecular_type")
+    _check_one_row_per_case(typing_scores, "scores/molecular_type")
+    typed = typing_scores.select(
+        "case_id",
+        (1.0 - pl.col(wildtype)).alias("_p_idh_mutant"),
+        pl.col(codeleted).alias("_p_codeleted"),
+        (pl.col(codeleted) / (pl.col(codeleted) + pl.col(non_codeleted))).alias("_p_codeleted_if_mutant"),
+    )
+    return (
+        matrix.join(
+            signatures.select("case_id", *(pl.col(n).cast(pl.Float64) for n in names)), on="case_id", how="left"
+        )
+        .join(typed, on="case_id", how="left")
+        .with_columns(
+            pl.when(pl.col("idh_mutant").is_null())
+            .then(pl.col("_p_idh_mutant"))
+            .alias("idh_mutant_predicted_probability"),
+            # 1p/19q codeletion is defined among IDH-mutant gliomas: conditional on IDH mutant where that is known.
+            pl.when(pl.col("codeletion_1p19q").is_null())
+            .then(
+                pl.when(pl.col("idh_mutant") == 1.0)
+                .then(pl.col("_p_codeleted_if_mutant"))
+                .otherwise(pl.col("_p_codeleted"))
+            )
+            .alias("codeletion_predicted_probability"),
+        )
+        .drop("_p_idh_mutant", "_p_codeleted", "_p_codeleted_if_mutant")
     )
 
 

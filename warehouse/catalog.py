@@ -288,6 +288,17 @@ def _comment_registry(connection: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+def _with_declared_columns(connection: duckdb.DuckDBPyConnection, table: TableSpec, select: str) -> str:
+    """`select` plus a typed null for every declared column its files lack: a column declared after a release was
+    written (a new feature, a new score column) reads as null for that release instead of failing the publish."""
+    present = {row[0] for row in connection.execute(f"describe {select}").fetchall()}
+    missing = [(name, dtype) for name, dtype in table.schema.items() if name not in present]
+    if not missing:
+        return select
+    added = ", ".join(f'cast(null as {duckdb_type(dtype)}) as "{name}"' for name, dtype in missing)
+    return f"select *, {added} from ({select})"
+
+
 def _create_table_views(
     connection: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -307,6 +318,7 @@ def _create_table_views(
         select = f"select * from read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
     else:
         select = _empty_select(table)  # typed and empty: queries work before the first release
+    select = _with_declared_columns(connection, table, select)
     connection.execute(f"create view {table.qualified_name} as {select}")
     _comment(connection, table.qualified_name, table.description, [(n, d) for n, _, d in table.columns()])
     published.views.append(table.qualified_name)
@@ -318,6 +330,7 @@ def _create_table_views(
         select = f"select * from read_parquet([{sql_string(str(newest_file))}], hive_partitioning = false)"
     else:
         select = _empty_select(table)
+    select = _with_declared_columns(connection, table, select)
     connection.execute(f"create view {current} as {select}")
     _comment(
         connection,

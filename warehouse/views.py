@@ -17,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from contracts.analysis_tables import HARMONISED_EXPRESSION_SUBTYPES
+from contracts.features import MOLECULAR_TYPE, SURVIVAL_RISK
 from contracts.schemas import DAYS_PER_MONTH, GRADE_CLASSES, SURVIVAL_HORIZONS_MONTHS
 from contracts.tables import (
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     HARMONISED_WHO_CNS5_CLASS,
     MODELS_PROSPECTIVE_VALIDATION,
+    MODELS_SURVIVAL_BASELINES,
+    MODELS_TYPING_COMPARISON,
     SCORES_GRADING,
     SCORES_MOLECULAR_TYPE,
     SCORES_SURVIVAL_RISK,
@@ -346,6 +349,10 @@ _RULES_SQL = ", ".join(
     for task, rule in sorted(PROMOTION_RULES.items())
 )
 _ARRIVED = "arrived_after_training"
+# Rank within the task by cv_mean over registry models and baselines alike (1 = best; every task's metric is
+# higher-is-better, as PROMOTION_RULES says).
+assert all(rule.higher_is_better for rule in PROMOTION_RULES.values())
+_RANK = 'rank() over (partition by task order by cv_mean desc nulls last) as "cv_rank"'
 _PV = MODELS_PROSPECTIVE_VALIDATION
 
 _LEADERBOARD: list[_Column] = [
@@ -377,11 +384,9 @@ _LEADERBOARD: list[_Column] = [
         "number of CV folds behind cv_mean",
     ),
     _computed(
-        "rank() over (partition by m.task order by case when rules.higher_is_better "
-        "then cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.mean') as double) "
-        "else -cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.mean') as double) end desc nulls last)",
+        "null",
         "cv_rank",
-        "rank of the model within its task by cv_mean (1 = best)",
+        "rank within the task by cv_mean over registry models and baselines (1 = best)",
     ),
     _computed(
         "pv.release",
@@ -396,11 +401,54 @@ _LEADERBOARD: list[_Column] = [
     _from("pv", _PV, "below_cv_interval", name="prospective_below_cv_interval"),
     _from("pv", _PV, "note", name="prospective_note"),
     _computed("m.decision_reason", "decision_reason", REGISTRY_COLUMNS["decision_reason"]),
+    _computed(
+        "'lightgbm (registry)'",
+        "model",
+        "the model family or recipe: registry rows are LightGBM models; baseline rows name the family and the "
+        "feature blocks (models.typing_comparison, models.survival_baselines)",
+    ),
+    _computed(
+        "cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.low') as double)",
+        "cv_low",
+        "Nadeau-Bengio corrected 95% interval of cv_mean, lower (where the training step stored it)",
+    ),
+    _computed(
+        "cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.high') as double)",
+        "cv_high",
+        "Nadeau-Bengio corrected 95% interval of cv_mean, upper",
+    ),
 ]
+# Baselines (status 'baseline'): other model families and feature blocks cross-validated on the same folds of a
+# release. They gate nothing and have no model version; their columns line up with _LEADERBOARD by name.
+_BASELINE_ROWS = f"""
+        select null as model_version, task, release as training_release, 'baseline' as status, training_rows,
+               null::timestamptz as created_at, metric as cv_metric, mean as cv_mean, std as cv_std, folds as cv_folds,
+               null as prospective_release, null::double as prospective_value, null::double as prospective_ci_low,
+               null::double as prospective_ci_high, null::bigint as prospective_n,
+               null::boolean as prospective_below_cv_interval, null as prospective_note,
+               'same folds as the registry model of this release; gates nothing' as decision_reason, model,
+               low as cv_low, high as cv_high
+        from (
+            select '{MOLECULAR_TYPE}' as task, release, n_patients as training_rows, metric, mean,
+                   null::double as std, folds, recipe as model, low, high
+            from {MODELS_TYPING_COMPARISON.qualified_name}
+            where metric = '{PROMOTION_RULES[MOLECULAR_TYPE].metric}' and not is_registry_recipe
+            union all by name
+            select '{SURVIVAL_RISK}' as task, release, null::bigint as training_rows, metric, mean, std, folds,
+                   model, null::double as low, null::double as high
+            from {MODELS_SURVIVAL_BASELINES.qualified_name}
+            where metric = '{PROMOTION_RULES[SURVIVAL_RISK].metric}' and model <> 'lightgbm_cox'
+        )
+"""
 
 MODEL_LEADERBOARD = AnalystView(
     name="analytics.model_leaderboard",
-    sources=("registry.models", "models.prospective_validation"),
+    sources=(
+        "registry.models",
+        "models.prospective_validation",
+        MODELS_TYPING_COMPARISON.qualified_name,
+        MODELS_SURVIVAL_BASELINES.qualified_name,
+    ),
     sql=f"""
         with rules(task, metric, higher_is_better) as (values {_RULES_SQL}),
         validated as (
@@ -410,15 +458,23 @@ MODEL_LEADERBOARD = AnalystView(
             ) as newest
             from models.prospective_validation
             where cohort = '{_ARRIVED}'
+        ),
+        board as (
+            select {_select_list([c for c in _LEADERBOARD if c.name != "cv_rank"])}
+            from registry.models m
+            left join rules on rules.task = m.task
+            left join validated pv on pv.model_version = m.model_version and pv.metric = rules.metric and pv.newest = 1
+            union all by name
+            {_BASELINE_ROWS}
         )
-        select {_select_list(_LEADERBOARD)}
-        from registry.models m
-        left join rules on rules.task = m.task
-        left join validated pv on pv.model_version = m.model_version and pv.metric = rules.metric and pv.newest = 1
+        select {", ".join(f'"{c.name}"' if c.name != "cv_rank" else _RANK for c in _LEADERBOARD)}
+        from board
         """,
     description=(
-        "One row per registered model version: task, training release, status, the task's promotion metric "
-        "cross-validated on the training release (mean, std, rank within the task) and, where the model has been "
+        "One row per registered model version, and one per baseline (status 'baseline': another model family, late "
+        "fusion or fewer feature blocks on the same folds of a release; no model version, gates nothing): task, "
+        "training release, status, the task's promotion metric cross-validated on the training release (mean, std, "
+        "interval where stored, rank within the task) and, where the model has been "
         f"validated prospectively, the same metric on the patients it never saw ({_ARRIVED}; newest release "
         "with a value, else the newest) with its bootstrap interval and n."
     ),

@@ -117,6 +117,17 @@ def test_the_compared_recipes_share_the_folds_and_state_intervals(two_release_ca
     assert (macro["low"] <= macro["mean"]).all() and (macro["mean"] <= macro["high"]).all()
     assert macro.filter(~pl.col("with_expression")).height == 2
     assert macro["n_patients"].n_unique() == 1  # the same labelled patients for every recipe
+    # The analysts' leaderboard shows them beside the registry model of the release, ranked on the same metric.
+    board = _sql(
+        data_dir,
+        f"select * from analytics.model_leaderboard where task = 'molecular_type' and training_release = '{first}'",
+    )
+    baselines = board.filter(pl.col("status") == "baseline")
+    assert baselines.height == 8 and board.filter(pl.col("status") != "baseline").height == 1
+    assert {"late_fusion", "logistic_regression", "mlp", "random_forest", "svm_rbf_calibrated"} <= {
+        model.split(" ")[0] for model in baselines["model"]
+    }
+    assert (baselines["cv_low"] <= baselines["cv_mean"]).all() and (baselines["cv_mean"] <= baselines["cv_high"]).all()
 
 
 def test_nothing_is_retrained_or_recomputed_when_the_inputs_did_not_change(two_release_catalog_copy):
@@ -161,3 +172,25 @@ def test_the_real_dev_patients_without_marker_calls_get_a_predicted_who_class(re
     assert (predicted["who_cns5_class_status"] == "predicted").mean() >= 0.9
     assert (view.filter(pl.col("who_cns5_class_status") == "predicted")["case_id"].is_in(untyped.implode())).all()
     assert not predicted["molecular_type_in_training_set"].any()
+
+
+@pytest.mark.realdata
+def test_the_real_model_matrix_carries_expression_signatures_exactly_for_the_patients_with_expression(real_rna_lake):
+    from contracts.features import EXPRESSION_SIGNATURES
+
+    lake = Lake(real_rna_lake, finished=lambda writer: True)
+    matrix = lake.read("features", "model_matrix", "45.0")
+    with_rna = set(lake.read("harmonised", "expression_samples", "45.0").filter(pl.col("used"))["case_id"])
+    has_signature = matrix.select("case_id", pl.all_horizontal(pl.col(list(EXPRESSION_SIGNATURES)).is_not_null()))
+    flagged = dict(has_signature.iter_rows())
+    assert len(with_rna) >= 400
+    assert all(flagged[case] for case in with_rna & set(flagged))
+    assert not any(flagged[case] for case in set(flagged) - with_rna)
+    # Proliferation is higher in glioblastoma than in lower-grade glioma (a sanity check of the gene sets' meaning).
+    g2m = (
+        matrix.filter(pl.col("signature_g2m_checkpoint").is_not_null())
+        .group_by("label_gbm")
+        .agg(pl.col("signature_g2m_checkpoint").mean())
+    )
+    means = dict(g2m.iter_rows())
+    assert means[1] > means[0] + 0.5, means

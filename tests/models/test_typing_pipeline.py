@@ -92,7 +92,7 @@ def test_the_training_fingerprint_changes_with_a_label_and_not_otherwise(cohort)
         typing_training_fingerprint(REGISTRY_RECIPE, recipe_data(flipped, expression, REGISTRY_RECIPE), 3, 1, 11)
         != first
     )
-    assert typing_training_fingerprint(TypingRecipe(with_histology=False), data, 3, 1, 11) != first
+    assert typing_training_fingerprint(TypingRecipe(with_histology=True), data, 3, 1, 11) != first
 
 
 def test_the_paired_comparison_promotes_the_same_recipe_and_keeps_a_clearly_worse_one(cohort):

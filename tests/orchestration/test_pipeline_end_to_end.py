@@ -83,7 +83,7 @@ def test_real_dev_bundle_end_to_end_gives_green_checks_reconciled_quarantine_and
         champions = catalog.execute(
             "select task from registry.models where status = 'champion' order by task"
         ).fetchall()
-        assert champions == [("grading_gbm_vs_lgg",), ("grading_who_grade",), ("survival_risk",)]
+        assert champions == [("grading_gbm_vs_lgg",), ("grading_who_grade",), ("molecular_type",), ("survival_risk",)]
         # Scores make clinical sense on real data: IDH-wildtype GBM-like tumours score higher.
         by_idh = dict(
             catalog.execute(
@@ -120,7 +120,7 @@ def test_new_release_is_rescored_and_history_is_kept(
         per_task = dict(catalog.execute("select task, count(*) from registry.models group by task").fetchall())
         # One model per task and training release; exactly one champion per task.
         assert all(count == 2 for count in per_task.values()), per_task
-        assert catalog.execute("select count(*) from registry.models where status = 'champion'").fetchone()[0] == 3
+        assert catalog.execute("select count(*) from registry.models where status = 'champion'").fetchone()[0] == 4
         assert catalog.execute("select count(distinct release) from scores.grading").fetchone()[0] == 2
 
     # Re-running a release is idempotent: same rows, no duplicates.

@@ -119,3 +119,41 @@ def test_feature_list_table_records_every_task_feature_with_the_version(cohort):
     table = feature_list_table(build_model_matrix(*cohort))
     assert set(table["feature_set_version"]) == {FEATURE_SET_VERSION}
     assert table.filter(pl.col("task") == "survival_risk")["feature"].to_list() == list(SURVIVAL_FEATURES)
+
+
+def test_the_typing_output_fills_only_missing_markers_and_signatures_join_by_case(cohort):
+    from contracts.features import EXPRESSION_SIGNATURES, MOLECULAR_TYPE_CLASSES
+
+    patients, markers = cohort
+    cases = markers["case_id"].to_list()
+    markers = markers.with_columns(
+        idh_status=pl.when(pl.col("case_id").is_in(cases[:10])).then(None).otherwise("idh_status"),
+        codeletion_1p19q=pl.when(pl.col("case_id").is_in(cases[5:15])).then(None).otherwise("codeletion_1p19q"),
+    )
+    typing = pl.DataFrame(
+        {
+            "case_id": cases,
+            **{
+                f"probability_{c}": [p] * len(cases)
+                for c, p in zip(MOLECULAR_TYPE_CLASSES, (0.2, 0.6, 0.2), strict=True)
+            },
+        }
+    )
+    signatures = pl.DataFrame({"case_id": cases[:30], **{name: [4.0] * 30 for name in EXPRESSION_SIGNATURES}})
+    matrix = build_model_matrix(patients, markers, signatures=signatures, typing_scores=typing).matrix
+    rows = {row["case_id"]: row for row in matrix.iter_rows(named=True)}
+    # Predicted exactly where the call is missing; where it is known the marker column holds it and this one is null.
+    assert all(rows[c]["idh_mutant"] is None for c in cases[:10])
+    for case in cases:
+        row = rows[case]
+        assert (row["idh_mutant_predicted_probability"] is None) == (row["idh_mutant"] is not None), case
+        if row["idh_mutant"] is None:
+            assert row["idh_mutant_predicted_probability"] == pytest.approx(0.8)
+        assert (row["codeletion_predicted_probability"] is None) == (row["codeletion_1p19q"] is not None), case
+        if row["codeletion_1p19q"] is None:
+            expected = 0.75 if row["idh_mutant"] == 1.0 else 0.6  # given IDH mutant where that is known
+            assert row["codeletion_predicted_probability"] == pytest.approx(expected), case
+    assert all(rows[c]["signature_hypoxia"] == 4.0 for c in cases[:30])
+    assert all(rows[c]["signature_hypoxia"] is None for c in cases[30:])
+    with pytest.raises(FeatureInputError, match="more than once"):
+        build_model_matrix(patients, markers, typing_scores=pl.concat([typing, typing.head(1)]))
