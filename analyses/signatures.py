@@ -2,8 +2,9 @@
 `contracts.features.EXPRESSION_SIGNATURES` (Wang et al. 2017 subtype genes, MSigDB Hallmark sets).
 
 Single-sample by construction: nothing is fitted and no label or other patient is read, so a signature is the same
-in every CV fold and a model that uses it cannot leak a held-out patient through it. A signature whose measured
-genes are fewer than half of the published set is null (the set is not measured well enough to stand for it).
+in every CV fold and a model that uses it cannot leak a held-out patient through it. A signature with fewer than
+MIN_MEASURED_GENES measured genes is null; how many were measured is what `measured_genes` reports (a release with
+all GENCODE genes measures every set whole; a file restricted to a gene panel measures part of each).
 Renamed symbols are matched through analyses.gene_sets.SYMBOL_UPDATES. Memory: the long rows of the signature genes
 only (about 1,100 genes x patients).
 """
@@ -17,7 +18,7 @@ import polars as pl
 from analyses.gene_sets import SYMBOL_UPDATES, hallmark_sets, match_sets, wang_subtype_sets
 from contracts.features import EXPRESSION_SIGNATURES
 
-MIN_MEASURED_SHARE = 0.5
+MIN_MEASURED_GENES = 5
 
 
 @cache
@@ -50,7 +51,7 @@ def signature_scores(expression: pl.DataFrame) -> pl.DataFrame:
     scores = cases
     for feature in columns:
         found = matched[feature]
-        if found.n_measured < MIN_MEASURED_SHARE * found.n_genes:
+        if found.n_measured < MIN_MEASURED_GENES:
             scores = scores.with_columns(pl.lit(None, pl.Float64).alias(feature))
             continue
         mean = (
@@ -60,3 +61,8 @@ def signature_scores(expression: pl.DataFrame) -> pl.DataFrame:
         )
         scores = scores.join(mean, on="case_id", how="left")
     return scores.select(list(schema)).cast(schema)
+
+
+def measured_genes(gene_names: list[str]) -> dict[str, str]:
+    """Per signature: 'measured of published' genes in a release with these gene names (for the asset's metadata)."""
+    return {m.name: f"{m.n_measured} of {m.n_genes}" for m in match_sets(signature_gene_sets(), gene_names)}

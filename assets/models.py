@@ -30,6 +30,7 @@ from contracts.tables import (
     HARMONISED_EXPRESSION_SAMPLES,
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
+    MODELS_GRADING_BASELINES,
     MODELS_SURVIVAL_BASELINES,
     SCORES_MOLECULAR_TYPE,
 )
@@ -100,12 +101,13 @@ _MATRIX_INPUTS = [
 _MATRIX_CODE = (transforms.features, "analyses.signatures", _THIS)
 
 
-def _signatures(lake: LakeResource, release: str) -> pl.DataFrame | None:
-    """Signature scores of the patients with expression (only the signature genes are read)."""
-    from analyses.signatures import signature_gene_names, signature_scores
+def _signatures(lake: LakeResource, release: str) -> tuple[pl.DataFrame | None, dict[str, str]]:
+    """Signature scores of the patients with expression (only the signature genes are read), and per signature how
+    many of its genes the release measures."""
+    from analyses.signatures import measured_genes, signature_gene_names, signature_scores
 
     if not lake.lake.exists(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release):
-        return None
+        return None, {}
     used = lake.lake.read_table(HARMONISED_EXPRESSION_SAMPLES, release).filter(pl.col("used")).select("case_id")
     long = (
         lake.lake.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
@@ -114,7 +116,7 @@ def _signatures(lake: LakeResource, release: str) -> pl.DataFrame | None:
         .collect()
         .join(used, on="case_id", how="semi")
     )
-    return signature_scores(long)
+    return signature_scores(long), measured_genes(sorted(long["gene_name"].unique().to_list()))
 
 
 def _typing_scores(lake: LakeResource, release: str) -> pl.DataFrame | None:
@@ -139,10 +141,11 @@ def _typing_scores(lake: LakeResource, release: str) -> pl.DataFrame | None:
 def model_matrix(context: AssetExecutionContext, lake: LakeResource):
     release = context.partition_key
     typing_scores = _typing_scores(lake, release)
+    signatures, coverage = _signatures(lake, release)
     built = build_model_matrix(
         lake.lake.read_table(HARMONISED_PATIENTS, release),
         lake.lake.read_table(HARMONISED_MOLECULAR_MARKERS, release),
-        signatures=_signatures(lake, release),
+        signatures=signatures,
         typing_scores=typing_scores,
     )
     features = feature_list_table(built).with_columns(pl.lit(release).alias("release"))
@@ -155,6 +158,7 @@ def model_matrix(context: AssetExecutionContext, lake: LakeResource):
             feature_set_version=built.feature_set_version,
             markers_without_patient=len(built.markers_without_patient),
             patients_with_signatures=built.matrix["signature_g2m_checkpoint"].drop_nulls().len(),
+            signature_genes_measured=MetadataValue.json(coverage),
             idh_predicted=built.matrix["idh_mutant_predicted_probability"].drop_nulls().len(),
             typing_model=str(typing_scores["model_version"][0])
             if typing_scores is not None and typing_scores.height
@@ -378,4 +382,43 @@ def survival_baselines(
     )
 
 
-MODEL_ASSETS = [model_matrix, grading_model, survival_model, survival_baselines]
+@asset(
+    **{
+        **table_asset_args(
+            MODELS_GRADING_BASELINES,
+            deps=[FEATURES_MODEL_MATRIX, grading_model],
+            code=("models.grading_baselines", "models.molecular_typing", _THIS),
+            kinds=("scikitlearn", "parquet"),
+        ),
+        "group_name": "models",
+    }
+)
+def grading_baselines(
+    context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
+) -> MaterializeResult:
+    """Runs after training (job train_challengers), on the registry's folds and feature list: gates nothing."""
+    from models.grading_baselines import GRADING_BASELINES, cross_validate_grading_baselines
+    from models.pipeline import training_inputs
+
+    release, started = context.partition_key, time.monotonic()
+    data, _, _ = training_inputs(_published_matrix(lake, release), GBM_VS_LGG, release)
+    models = GRADING_BASELINES if model_training.classifier_baselines else GRADING_BASELINES[:1]
+    board = cross_validate_grading_baselines(
+        data, n_splits=model_training.n_splits, n_repeats=model_training.n_repeats, seed=SEED, models=models
+    ).with_columns(pl.lit(release).alias("release"))
+    written = lake.lake.write_table(
+        MODELS_GRADING_BASELINES, board.cast(MODELS_GRADING_BASELINES.schema, strict=False), release
+    )
+    shown = board.filter(pl.col("metric").is_in(["roc_auc", "f1", "brier"])).select(
+        "model", "metric", "mean", "low", "high"
+    )
+    return MaterializeResult(
+        metadata=written_metadata(
+            written,
+            leaderboard=MetadataValue.md(markdown_table(shown)),
+            duration_seconds=round(time.monotonic() - started, 1),
+        )
+    )
+
+
+MODEL_ASSETS = [model_matrix, grading_model, survival_model, survival_baselines, grading_baselines]

@@ -164,7 +164,7 @@ class ModelTrainingResource(ConfigurableResource):
     survival_baselines: bool = Field(
         default=True, description="CoxPH, RSF and GBSA from scikit-survival in the same folds (leaderboard)"
     )
-    typing_baselines: bool = Field(
+    classifier_baselines: bool = Field(
         default=True,
         description=(
             "models/typing_comparison holds every model family (late fusion, logistic regression, SVM, random forest, "

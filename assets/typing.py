@@ -208,7 +208,7 @@ def typing_comparison(
 
     release, started = context.partition_key, time.monotonic()
     n_splits, n_repeats = model_training.n_splits, 1
-    data = _typing_data(lake, release, COMPARED_RECIPES if model_training.typing_baselines else (REGISTRY_RECIPE,))
+    data = _typing_data(lake, release, COMPARED_RECIPES if model_training.classifier_baselines else (REGISTRY_RECIPE,))
     key = hashlib.sha256(
         "".join(typing_training_fingerprint(r, d, n_splits, n_repeats, SEED) for r, d in data.items()).encode()
     ).hexdigest()

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                     n_splits=args.splits,
                     n_repeats=args.repeats,
                     survival_baselines=False,
-                    typing_baselines=False,
+                    classifier_baselines=False,
                     challenger_feature_sets=features if without_omics else {},
                 ),
             }

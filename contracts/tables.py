@@ -521,6 +521,33 @@ MODELS_SURVIVAL_BASELINES = TableSpec(
     gates_release=False,
 )
 
+MODELS_GRADING_BASELINES = TableSpec(
+    "models",
+    "grading_baselines",
+    "GBM vs LGG by the classic classifiers (logistic regression, calibrated SVM, random forest, MLP), cross-validated "
+    "on the folds and features of the registry's LightGBM for a release, with Nadeau-Bengio intervals. Gates nothing.",
+    {
+        "release": pl.String(),
+        "model": pl.String(),
+        "metric": pl.String(),
+        "mean": pl.Float64(),
+        "low": pl.Float64(),
+        "high": pl.Float64(),
+        "folds": pl.Int64(),
+        "n_patients": pl.Int64(),
+    },
+    {
+        "model": "logistic_regression, svm_rbf_calibrated, random_forest or mlp (scikit-learn)",
+        "metric": "roc_auc, accuracy, f1, brier, ece",
+        "mean": "mean over the CV folds",
+        "low": "Nadeau-Bengio corrected 95% interval of the mean, lower",
+        "high": "Nadeau-Bengio corrected 95% interval of the mean, upper",
+        "folds": "number of folds",
+        "n_patients": "patients with a GBM/LGG label",
+    },
+    gates_release=False,
+)
+
 MODELS_TYPING_COMPARISON = TableSpec(
     "models",
     "typing_comparison",
@@ -597,6 +624,7 @@ LAKE_TABLES: tuple[TableSpec, ...] = (
     SCORES_MOLECULAR_TYPE,
     MODELS_PROSPECTIVE_VALIDATION,
     MODELS_SURVIVAL_BASELINES,
+    MODELS_GRADING_BASELINES,
     MODELS_TYPING_COMPARISON,
     *ANALYSIS_TABLES,
     OPS_RUN_FAILURES,

@@ -55,7 +55,7 @@ def job_with_resources(
             "lake": LakeResource(data_dir=data_dir),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(
-                n_splits=n_splits, n_repeats=n_repeats, survival_baselines=False, typing_baselines=False
+                n_splits=n_splits, n_repeats=n_repeats, survival_baselines=False, classifier_baselines=False
             ),
         }
     )

@@ -16,6 +16,7 @@ TRAINING_KEYS = [
     AssetKey(["models", "grading_model"]),
     AssetKey(["models", "survival_model"]),
     AssetKey(["models", "survival_baselines"]),
+    AssetKey(["models", "grading_baselines"]),
     AssetKey(["models", "molecular_typing_model"]),
     AssetKey(["models", "typing_comparison"]),
 ]

@@ -45,7 +45,7 @@ def run_pipeline(
     data_dir: Path,
     lake_url: str = "",
     jobs: tuple[str, ...] = ("refresh_gdc_release", "train_challengers"),
-    typing_baselines: bool = False,
+    classifier_baselines: bool = False,
 ) -> dict[str, float]:
     """Refresh then train challengers for each release, as the sensors do (or only `jobs`); seconds per run. The
     typing comparison's other model families cost ~3 s per training run: only the worlds that test them run them."""
@@ -65,7 +65,7 @@ def run_pipeline(
             "lake": LakeResource(data_dir=str(data_dir), lake_url=lake_url),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(
-                n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=typing_baselines
+                n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=classifier_baselines
             ),
         }
         with instance_for_test() as instance:
@@ -142,7 +142,7 @@ def two_release_catalog(synthetic_two_release_root, tmp_path_factory) -> tuple[P
     data_dir = shared_world(
         tmp_path_factory,
         "two_release_catalog",
-        lambda directory: run_pipeline(root, (first, second), directory, typing_baselines=True),
+        lambda directory: run_pipeline(root, (first, second), directory, classifier_baselines=True),
     )
     return data_dir, first, second
 

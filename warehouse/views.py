@@ -17,12 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from contracts.analysis_tables import HARMONISED_EXPRESSION_SUBTYPES
-from contracts.features import MOLECULAR_TYPE, SURVIVAL_RISK
+from contracts.features import GBM_VS_LGG, MOLECULAR_TYPE, SURVIVAL_RISK
 from contracts.schemas import DAYS_PER_MONTH, GRADE_CLASSES, SURVIVAL_HORIZONS_MONTHS
 from contracts.tables import (
     HARMONISED_MOLECULAR_MARKERS,
     HARMONISED_PATIENTS,
     HARMONISED_WHO_CNS5_CLASS,
+    MODELS_GRADING_BASELINES,
     MODELS_PROSPECTIVE_VALIDATION,
     MODELS_SURVIVAL_BASELINES,
     MODELS_TYPING_COMPARISON,
@@ -405,7 +406,7 @@ _LEADERBOARD: list[_Column] = [
         "'lightgbm (registry)'",
         "model",
         "the model family or recipe: registry rows are LightGBM models; baseline rows name the family and the "
-        "feature blocks (models.typing_comparison, models.survival_baselines)",
+        "feature blocks (models.typing_comparison, models.grading_baselines, models.survival_baselines)",
     ),
     _computed(
         "cast(json_extract(m.cv_metrics, '$.' || rules.metric || '.low') as double)",
@@ -434,6 +435,11 @@ _BASELINE_ROWS = f"""
             from {MODELS_TYPING_COMPARISON.qualified_name}
             where metric = '{PROMOTION_RULES[MOLECULAR_TYPE].metric}' and not is_registry_recipe
             union all by name
+            select '{GBM_VS_LGG}' as task, release, n_patients as training_rows, metric, mean,
+                   null::double as std, folds, model, low, high
+            from {MODELS_GRADING_BASELINES.qualified_name}
+            where metric = '{PROMOTION_RULES[GBM_VS_LGG].metric}'
+            union all by name
             select '{SURVIVAL_RISK}' as task, release, null::bigint as training_rows, metric, mean, std, folds,
                    model, null::double as low, null::double as high
             from {MODELS_SURVIVAL_BASELINES.qualified_name}
@@ -447,6 +453,7 @@ MODEL_LEADERBOARD = AnalystView(
         "registry.models",
         "models.prospective_validation",
         MODELS_TYPING_COMPARISON.qualified_name,
+        MODELS_GRADING_BASELINES.qualified_name,
         MODELS_SURVIVAL_BASELINES.qualified_name,
     ),
     sql=f"""

@@ -27,7 +27,7 @@ def test_a_signature_is_the_mean_over_its_measured_genes_and_single_sample():
     assert set(sets) == set(EXPRESSION_SIGNATURES)
     rng = np.random.default_rng(3)
     g2m = sets["signature_g2m_checkpoint"]
-    measured = g2m[: int(len(g2m) * 0.8)]  # 80 % measured: enough
+    measured = g2m[: int(len(g2m) * 0.8)]
     a = {gene: float(v) for gene, v in zip(measured, rng.normal(6, 2, len(measured)), strict=True)}
     b = {gene: float(v) for gene, v in zip(measured, rng.normal(3, 2, len(measured)), strict=True)}
     both = signature_scores(_long({"a": a, "b": b})).sort("case_id")
@@ -38,8 +38,9 @@ def test_a_signature_is_the_mean_over_its_measured_genes_and_single_sample():
     # Single sample: a's score does not depend on b being in the release.
     alone = signature_scores(_long({"a": a}))
     assert alone["signature_g2m_checkpoint"][0] == pytest.approx(both["signature_g2m_checkpoint"][0])
-    # The other sets are hardly measured here (only genes they share with G2M): null, not a mean of a few genes.
-    assert both["signature_proneural"].null_count() == 2
+    # A set with fewer than MIN_MEASURED_GENES measured genes is null, not a mean of one or two genes.
+    few = signature_scores(_long({"a": {gene: 1.0 for gene in sets["signature_proneural"][:4]}}))
+    assert few["signature_proneural"].null_count() == 1
 
 
 def test_renamed_symbols_count_and_a_duplicated_gene_name_counts_once():

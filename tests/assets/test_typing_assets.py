@@ -143,7 +143,7 @@ def test_nothing_is_retrained_or_recomputed_when_the_inputs_did_not_change(two_r
             resources={
                 "lake": LakeResource(data_dir=str(data_dir)),
                 "model_training": ModelTrainingResource(
-                    n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=True
+                    n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=True
                 ),
             },
         )
@@ -194,3 +194,17 @@ def test_the_real_model_matrix_carries_expression_signatures_exactly_for_the_pat
     )
     means = dict(g2m.iter_rows())
     assert means[1] > means[0] + 0.5, means
+
+
+def test_the_leaderboard_puts_the_grading_baselines_beside_the_registry_lightgbm(two_release_catalog):
+    data_dir, first, _ = two_release_catalog
+    board = _sql(
+        data_dir,
+        f"select * from analytics.model_leaderboard where task = 'grading_gbm_vs_lgg' and training_release = '{first}'",
+    )
+    baselines = board.filter(pl.col("status") == "baseline")
+    assert set(baselines["model"]) == {"logistic_regression", "svm_rbf_calibrated", "random_forest", "mlp"}
+    assert board.filter(pl.col("status") != "baseline").height == 1
+    assert (baselines["cv_metric"] == "roc_auc").all() and (baselines["cv_folds"] == 2).all()
+    table = Lake(data_dir).read("models", "grading_baselines", first)
+    assert {"roc_auc", "accuracy", "f1", "brier"} <= set(table["metric"])

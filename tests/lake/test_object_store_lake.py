@@ -199,7 +199,9 @@ def test_two_release_pipeline_on_the_object_store_publishes_what_a_local_lake_do
 
     lake_url, filesystem = s3_env
     root, first, second = synthetic_two_release_root
-    run_pipeline(root, (first, second), tmp_path, lake_url=lake_url, typing_baselines=True)  # as two_release_catalog
+    run_pipeline(
+        root, (first, second), tmp_path, lake_url=lake_url, classifier_baselines=True
+    )  # as two_release_catalog
 
     assert not (tmp_path / "lake").exists()
     objects = _objects(filesystem, f"{BUCKET}/glioma")

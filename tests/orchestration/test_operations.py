@@ -35,7 +35,7 @@ def _resources(base_url: str, data_dir: Path) -> dict:
         "lake": LakeResource(data_dir=str(data_dir)),
         "gene_panels": GenePanelResource(),
         "model_training": ModelTrainingResource(
-            n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=False
+            n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=False
         ),
     }
 

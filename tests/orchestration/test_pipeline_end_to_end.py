@@ -26,7 +26,7 @@ def refresh(base_url: str, data_dir: Path, release: str, instance: DagsterInstan
         "lake": LakeResource(data_dir=str(data_dir)),
         "gene_panels": GenePanelResource(),
         "model_training": ModelTrainingResource(
-            n_splits=n_splits, n_repeats=1, survival_baselines=False, typing_baselines=False
+            n_splits=n_splits, n_repeats=1, survival_baselines=False, classifier_baselines=False
         ),
     }
     result = materialize(

@@ -32,7 +32,7 @@ def _defs(base_url, data_dir, challenger_feature_sets=None):
                 n_splits=3,
                 n_repeats=1,
                 survival_baselines=False,
-                typing_baselines=False,
+                classifier_baselines=False,
                 challenger_feature_sets=challenger_feature_sets or {},
             ),
         }

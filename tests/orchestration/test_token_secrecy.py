@@ -39,7 +39,7 @@ def test_the_token_is_sent_to_gdc_and_found_nowhere_else(
             "lake": LakeResource(data_dir=str(data_dir)),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(
-                n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=False
+                n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=False
             ),
         }
     )

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             "lake": LakeResource(data_dir=str(args.data_dir)),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(
-                n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=False
+                n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=False
             ),
         }
     )

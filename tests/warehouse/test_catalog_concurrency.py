@@ -68,7 +68,7 @@ def test_reads_during_a_publish_never_fail_or_mix_releases(synthetic_two_release
             "lake": LakeResource(data_dir=str(tmp_path)),
             "gene_panels": GenePanelResource(),
             "model_training": ModelTrainingResource(
-                n_splits=2, n_repeats=1, survival_baselines=False, typing_baselines=False
+                n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=False
             ),
         }
     )
