@@ -382,6 +382,10 @@ def survival_baselines(
     )
 
 
+_BASELINE_INPUTS_KEY = "glioma.baseline_inputs"
+_BASELINE_CODE = source_version("models.grading_baselines", "models.molecular_typing")
+
+
 @asset(
     **{
         **table_asset_args(
@@ -397,17 +401,33 @@ def grading_baselines(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
     """Runs after training (job train_challengers), on the registry's folds and feature list: gates nothing."""
+    import hashlib
+
+    import numpy as np
+
     from models.grading_baselines import GRADING_BASELINES, cross_validate_grading_baselines
     from models.pipeline import training_inputs
 
     release, started = context.partition_key, time.monotonic()
-    data, _, _ = training_inputs(_published_matrix(lake, release), GBM_VS_LGG, release)
+    data, feature_names, arrays = training_inputs(_published_matrix(lake, release), GBM_VS_LGG, release)
     models = GRADING_BASELINES if model_training.classifier_baselines else GRADING_BASELINES[:1]
+    plan = [models, feature_names, model_training.n_splits, model_training.n_repeats, SEED, _BASELINE_CODE]
+    digest = hashlib.sha256(repr(plan).encode())
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).astype(str).tobytes())
+    key = digest.hexdigest()
+    path = lake.lake.resolve(MODELS_GRADING_BASELINES.layer, MODELS_GRADING_BASELINES.name, release)
+    if path is not None and lake.lake.footer_metadata(path).get(_BASELINE_INPUTS_KEY) == key:
+        context.log.info(f"grading baselines of {release}: inputs unchanged, not recomputed")
+        return MaterializeResult(metadata={"recomputed": False})
     board = cross_validate_grading_baselines(
         data, n_splits=model_training.n_splits, n_repeats=model_training.n_repeats, seed=SEED, models=models
     ).with_columns(pl.lit(release).alias("release"))
     written = lake.lake.write_table(
-        MODELS_GRADING_BASELINES, board.cast(MODELS_GRADING_BASELINES.schema, strict=False), release
+        MODELS_GRADING_BASELINES,
+        board.cast(MODELS_GRADING_BASELINES.schema, strict=False),
+        release,
+        metadata={_BASELINE_INPUTS_KEY: key},
     )
     shown = board.filter(pl.col("metric").is_in(["roc_auc", "f1", "brier"])).select(
         "model", "metric", "mean", "low", "high"
@@ -415,6 +435,7 @@ def grading_baselines(
     return MaterializeResult(
         metadata=written_metadata(
             written,
+            recomputed=True,
             leaderboard=MetadataValue.md(markdown_table(shown)),
             duration_seconds=round(time.monotonic() - started, 1),
         )

@@ -208,3 +208,27 @@ def test_the_leaderboard_puts_the_grading_baselines_beside_the_registry_lightgbm
     assert (baselines["cv_metric"] == "roc_auc").all() and (baselines["cv_folds"] == 2).all()
     table = Lake(data_dir).read("models", "grading_baselines", first)
     assert {"roc_auc", "accuracy", "f1", "brier"} <= set(table["metric"])
+
+
+def test_the_grading_baselines_are_not_recomputed_when_their_inputs_did_not_change(two_release_catalog_copy):
+    from assets.models import grading_baselines
+
+    data_dir, _, second = two_release_catalog_copy
+    before = Lake(data_dir).resolve("models", "grading_baselines", second)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(gdc_releases.name, [second])
+        result = materialize(
+            [grading_baselines],
+            partition_key=second,
+            instance=instance,
+            resources={
+                "lake": LakeResource(data_dir=str(data_dir)),
+                "model_training": ModelTrainingResource(
+                    n_splits=2, n_repeats=1, survival_baselines=False, classifier_baselines=True
+                ),
+            },
+        )
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.step_materialization_data.materialization.metadata["recomputed"].value is False
+    assert Lake(data_dir).resolve("models", "grading_baselines", second) == before
