@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
 import polars as pl
 
 from analyses.gene_sets import SYMBOL_UPDATES, hallmark_sets, match_sets, wang_subtype_sets
@@ -36,31 +37,44 @@ def signature_gene_names() -> frozenset[str]:
 
 def signature_scores(expression: pl.DataFrame) -> pl.DataFrame:
     """`expression`: case_id, gene_name, log2_normalised_count (at least the signature genes). One row per case:
-    case_id and one Float64 column per signature. A gene name the release holds twice counts once (its mean)."""
+    case_id and one Float64 column per signature. A gene name the release holds twice counts once (its mean).
+
+    The means are taken with numpy over a (cases x genes) array built from sorted rows, so the same input gives the
+    same bits in every run (a parallel group-by sums in varying order, and the matrix's content hash, which decides
+    retraining and rescoring, would change with the last bit)."""
     columns = list(EXPRESSION_SIGNATURES)
-    schema = {"case_id": pl.String, **dict.fromkeys(columns, pl.Float64)}
-    per_gene = (
+    rows = (
         expression.filter(pl.col("gene_name").is_in(list(signature_gene_names())))
-        .group_by("case_id", "gene_name")
-        .agg(pl.col("log2_normalised_count").cast(pl.Float64).mean())
+        .select(pl.col("case_id").cast(pl.String), "gene_name", pl.col("log2_normalised_count").cast(pl.Float64))
+        .sort("case_id", "gene_name", "log2_normalised_count")
     )
-    cases = expression.select(pl.col("case_id").cast(pl.String)).unique().sort("case_id")
-    if cases.is_empty():
-        return pl.DataFrame(schema=schema)
-    matched = {m.name: m for m in match_sets(signature_gene_sets(), sorted(per_gene["gene_name"].unique().to_list()))}
-    scores = cases
+    cases = expression.select(pl.col("case_id").cast(pl.String)).unique()["case_id"].sort().to_list()
+    genes = rows["gene_name"].unique().sort().to_list()
+    case_index = {case: k for k, case in enumerate(cases)}
+    gene_index = {gene: k for k, gene in enumerate(genes)}
+    sums = np.zeros((len(cases), len(genes)))
+    counts = np.zeros((len(cases), len(genes)))
+    at = (
+        np.array([case_index[c] for c in rows["case_id"].to_list()], dtype=np.intp),
+        np.array([gene_index[g] for g in rows["gene_name"].to_list()], dtype=np.intp),
+    )
+    np.add.at(sums, at, rows["log2_normalised_count"].to_numpy())  # in row order: deterministic
+    np.add.at(counts, at, 1.0)
+    with np.errstate(invalid="ignore"):
+        per_gene = sums / counts  # NaN where a patient lacks the gene
+    scores: dict[str, object] = {"case_id": cases}
+    matched = {m.name: m for m in match_sets(signature_gene_sets(), genes)}
     for feature in columns:
         found = matched[feature]
-        if found.n_measured < MIN_MEASURED_GENES:
-            scores = scores.with_columns(pl.lit(None, pl.Float64).alias(feature))
+        if found.n_measured < MIN_MEASURED_GENES or not cases:
+            scores[feature] = [None] * len(cases)
             continue
-        mean = (
-            per_gene.filter(pl.col("gene_name").is_in(list(found.matched_names)))
-            .group_by("case_id")
-            .agg(pl.col("log2_normalised_count").mean().alias(feature))
-        )
-        scores = scores.join(mean, on="case_id", how="left")
-    return scores.select(list(schema)).cast(schema)
+        block = per_gene[:, list(found.indices)]
+        measured = np.isfinite(block)
+        with np.errstate(invalid="ignore"):
+            mean = np.where(measured, block, 0.0).sum(axis=1) / measured.sum(axis=1)
+        scores[feature] = [float(v) if np.isfinite(v) else None for v in mean]
+    return pl.DataFrame(scores, schema={"case_id": pl.String, **dict.fromkeys(columns, pl.Float64)})
 
 
 def measured_genes(gene_names: list[str]) -> dict[str, str]:

@@ -44,6 +44,17 @@ REALDATA_DIR = shared_dir() / "realdata"
 REAL_DEV_BUNDLE = REALDATA_DIR / "bundles" / "tcga_gbmlgg_dev"
 
 
+@pytest.fixture(autouse=True)
+def _no_disposed_dagster_instance_left_current() -> None:
+    """Dagster keeps the defs-state storage of the instance entered last in a ContextVar (set in
+    `DagsterInstance.__enter__`). An instance entered twice leaves its storage there after it is disposed and its
+    temporary directory deleted, and a later test's un-entered `DagsterInstance.ephemeral()` then reads that deleted
+    database ("unable to open database file"). Every test starts with none; a test that enters an instance sets it."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+
+
 @pytest.fixture(scope="session")
 def realdata_dir() -> Path:
     if not (REALDATA_DIR / "README.md").exists():
