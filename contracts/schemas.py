@@ -319,6 +319,15 @@ MOLECULAR_TYPE_SCORES_SCHEMA: dict[str, pl.DataType] = {
     "scored_at": pl.Datetime("us", "UTC"),
 }
 
+# A metric cross-validated on a release's folds: mean over the folds and its Nadeau-Bengio corrected 95 % interval.
+CV_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "metric": pl.String(),
+    "mean": pl.Float64(),
+    "low": pl.Float64(),
+    "high": pl.Float64(),
+    "folds": pl.Int64(),
+}
+
 TYPING_COMPARISON_SCHEMA: dict[str, pl.DataType] = {
     "release": pl.String(),
     "recipe": pl.String(),
@@ -326,13 +335,16 @@ TYPING_COMPARISON_SCHEMA: dict[str, pl.DataType] = {
     "with_expression": pl.Boolean(),
     "with_histology": pl.Boolean(),
     "is_registry_recipe": pl.Boolean(),
-    "metric": pl.String(),
-    "mean": pl.Float64(),
-    "low": pl.Float64(),
-    "high": pl.Float64(),
-    "folds": pl.Int64(),
+    **CV_SUMMARY_SCHEMA,
     "n_patients": pl.Int64(),
     "n_with_expression": pl.Int64(),
+}
+
+GRADING_BASELINES_SCHEMA: dict[str, pl.DataType] = {
+    "release": pl.String(),
+    "model": pl.String(),
+    **CV_SUMMARY_SCHEMA,
+    "n_patients": pl.Int64(),
 }
 
 SURVIVAL_SCORES_SCHEMA: dict[str, pl.DataType] = {

@@ -14,6 +14,7 @@ from contracts.analysis_tables import ANALYSIS_TABLES
 from contracts.features import EXPRESSION_SIGNATURES, FEATURE_SETS, KEY_COLUMNS, LABEL_COLUMNS
 from contracts.schemas import (
     GRADE_CLASSES,
+    GRADING_BASELINES_SCHEMA,
     GRADING_SCORES_SCHEMA,
     HARMONISED_EXPRESSION_SAMPLES_SCHEMA,
     HARMONISED_EXPRESSION_SCHEMA,
@@ -521,28 +522,22 @@ MODELS_SURVIVAL_BASELINES = TableSpec(
     gates_release=False,
 )
 
+_CV_SUMMARY_COLUMNS = {
+    "mean": "mean over the CV folds",
+    "low": "Nadeau-Bengio corrected 95% interval of the mean, lower",
+    "high": "Nadeau-Bengio corrected 95% interval of the mean, upper",
+    "folds": "number of folds",
+}
 MODELS_GRADING_BASELINES = TableSpec(
     "models",
     "grading_baselines",
     "GBM vs LGG by the classic classifiers (logistic regression, calibrated SVM, random forest, MLP), cross-validated "
     "on the folds and features of the registry's LightGBM for a release, with Nadeau-Bengio intervals. Gates nothing.",
-    {
-        "release": pl.String(),
-        "model": pl.String(),
-        "metric": pl.String(),
-        "mean": pl.Float64(),
-        "low": pl.Float64(),
-        "high": pl.Float64(),
-        "folds": pl.Int64(),
-        "n_patients": pl.Int64(),
-    },
+    GRADING_BASELINES_SCHEMA,
     {
         "model": "logistic_regression, svm_rbf_calibrated, random_forest or mlp (scikit-learn)",
         "metric": "roc_auc, accuracy, f1, brier, ece",
-        "mean": "mean over the CV folds",
-        "low": "Nadeau-Bengio corrected 95% interval of the mean, lower",
-        "high": "Nadeau-Bengio corrected 95% interval of the mean, upper",
-        "folds": "number of folds",
+        **_CV_SUMMARY_COLUMNS,
         "n_patients": "patients with a GBM/LGG label",
     },
     gates_release=False,
@@ -563,9 +558,9 @@ MODELS_TYPING_COMPARISON = TableSpec(
         "is_registry_recipe": "the recipe the registry's typing model is trained with",
         "metric": "roc_auc_macro, roc_auc_<class>, accuracy, f1_macro, brier, ece, ...; pooled_roc_auc_macro_with/"
         "without_expression: out-of-fold predictions pooled over the folds of the first repeat",
+        **_CV_SUMMARY_COLUMNS,
         "mean": "mean over the CV folds (pooled metrics: the pooled value)",
         "low": "Nadeau-Bengio corrected 95% interval of the mean, lower (null for pooled metrics)",
-        "high": "Nadeau-Bengio corrected 95% interval of the mean, upper",
         "folds": "number of folds (pooled metrics: number of patients)",
         "n_patients": "patients with a molecular type from their markers (the labelled ones)",
         "n_with_expression": "of them, with expression",
