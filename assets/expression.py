@@ -11,7 +11,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -68,6 +68,19 @@ from transforms.expression_files import ParsedExpressionFile, parse_star_counts,
 _THIS = sys.modules[__name__]
 _PARSE_CODE = (transforms.expression_files, _THIS)
 _HARMONISE_CODE = (transforms.expression, transforms.expression_files, _THIS)
+
+
+def read_genes(store: Lake, release: str, by: str, genes: Iterable[str]) -> pl.DataFrame:
+    """case_id, gene_id, gene_name, log2_normalised_count of the given genes (`by`: "gene_id" or "gene_name") for the
+    sample used per patient. The predicate is pushed down to the tiled table, so a few genes do not read the rest."""
+    used = store.read_table(HARMONISED_EXPRESSION_SAMPLES, release).filter(pl.col("used")).select("case_id")
+    return (
+        store.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
+        .filter(pl.col(by).is_in(list(genes)))
+        .select("case_id", "gene_id", "gene_name", "log2_normalised_count")
+        .collect()
+        .join(used, on="case_id", how="semi")
+    )
 
 
 @asset(**table_asset_args(RAW_EXPRESSION_FILES, deps=[gdc_release], code=_RAW_CODE, gdc_facing=True))

@@ -1,6 +1,13 @@
-"""Small helpers for the metadata assets show in the Dagster UI."""
+"""Small helpers the asset modules share: the metadata assets show in the Dagster UI, and the inputs key a table's
+Parquet footer records so that a step whose inputs did not change is not recomputed."""
+
+from pathlib import PurePath
+from typing import Any
 
 import polars as pl
+
+# Footer key: a content hash of everything a table was computed from (data, recipe, CV plan, code).
+INPUTS_KEY = "glioma.inputs"
 
 
 def markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
@@ -14,3 +21,11 @@ def markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
         for row in frame.iter_rows()
     ]
     return "\n".join([header, rule, *rows])
+
+
+def written_from(lake: Any, table: Any, release: str, key: str) -> PurePath | None:
+    """The version of `table` this lake reads for `release` when its footer records these inputs, else None."""
+    path = lake.resolve(table.layer, table.name, release)
+    if path is not None and lake.footer_metadata(path).get(INPUTS_KEY) == key:
+        return path
+    return None

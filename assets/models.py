@@ -18,7 +18,7 @@ import polars as pl
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
 import transforms.features
-from assets.metadata import markdown_table
+from assets.metadata import INPUTS_KEY, markdown_table, written_from
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource, ModelTrainingResource
 from assets.specs import OWNERS, asset_key, source_version, table_asset_args, table_asset_spec, written_metadata
@@ -108,14 +108,9 @@ def _signatures(lake: LakeResource, release: str) -> tuple[pl.DataFrame | None, 
 
     if not lake.lake.exists(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release):
         return None, {}
-    used = lake.lake.read_table(HARMONISED_EXPRESSION_SAMPLES, release).filter(pl.col("used")).select("case_id")
-    long = (
-        lake.lake.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
-        .filter(pl.col("gene_name").is_in(list(signature_gene_names())))
-        .select("case_id", "gene_name", "log2_normalised_count")
-        .collect()
-        .join(used, on="case_id", how="semi")
-    )
+    from assets.expression import read_genes
+
+    long = read_genes(lake.lake, release, "gene_name", signature_gene_names())
     return signature_scores(long), measured_genes(sorted(long["gene_name"].unique().to_list()))
 
 
@@ -382,7 +377,6 @@ def survival_baselines(
     )
 
 
-_BASELINE_INPUTS_KEY = "glioma.baseline_inputs"
 _BASELINE_CODE = source_version("models.grading_baselines", "models.molecular_typing")
 
 
@@ -416,8 +410,7 @@ def grading_baselines(
     for array in arrays:
         digest.update(np.ascontiguousarray(array).astype(str).tobytes())
     key = digest.hexdigest()
-    path = lake.lake.resolve(MODELS_GRADING_BASELINES.layer, MODELS_GRADING_BASELINES.name, release)
-    if path is not None and lake.lake.footer_metadata(path).get(_BASELINE_INPUTS_KEY) == key:
+    if written_from(lake.lake, MODELS_GRADING_BASELINES, release, key) is not None:
         context.log.info(f"grading baselines of {release}: inputs unchanged, not recomputed")
         return MaterializeResult(metadata={"recomputed": False})
     board = cross_validate_grading_baselines(
@@ -427,7 +420,7 @@ def grading_baselines(
         MODELS_GRADING_BASELINES,
         board.cast(MODELS_GRADING_BASELINES.schema, strict=False),
         release,
-        metadata={_BASELINE_INPUTS_KEY: key},
+        metadata={INPUTS_KEY: key},
     )
     shown = board.filter(pl.col("metric").is_in(["roc_auc", "f1", "brier"])).select(
         "model", "metric", "mean", "low", "high"

@@ -10,13 +10,13 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from assets.metadata import markdown_table
+from assets.metadata import INPUTS_KEY, markdown_table, written_from
 from assets.models import SEED, code_version
 from assets.partitions import gdc_releases
 from assets.resources import LakeResource, ModelTrainingResource
@@ -44,7 +44,6 @@ from models.registry_store import registry_connection
 
 _THIS = sys.modules[__name__]
 TYPING_MODEL_KEY = AssetKey(["models", "molecular_typing_model"])
-INPUTS_KEY = "glioma.typing_inputs"
 _TYPING_CODE = ("models.molecular_typing", "models.typing_fusion", "models.typing_pipeline", _THIS)
 _INPUT_TABLES = [
     HARMONISED_PATIENTS,
@@ -66,19 +65,14 @@ def _has_expression(lake: LakeResource, release: str) -> bool:
     return lake.lake.exists(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
 
 
-def _expression_matrix(lake: LakeResource, release: str):
-    """The whole release matrix (training selects genes inside each fold); None when the release has no RNA-seq."""
+def _full_data(lake: LakeResource, release: str):
+    """The release's typing data with every block; recipes take views of it (models.typing_pipeline.recipe_view).
+    The whole expression matrix is read once: training chooses its genes inside each fold."""
     from assets.expression_analyses import read_matrix
+    from models.molecular_typing import typing_data
 
-    return read_matrix(lake.lake, release) if _has_expression(lake, release) else None
-
-
-def _typing_data(lake: LakeResource, release: str, recipes) -> dict:
     _, _, frame = _frame(lake, release)
-    expression = _expression_matrix(lake, release) if any(r.with_expression for r in recipes) else None
-    from models.typing_pipeline import recipe_data
-
-    return {recipe: recipe_data(frame, expression, recipe) for recipe in recipes}
+    return typing_data(frame, read_matrix(lake.lake, release) if _has_expression(lake, release) else None)
 
 
 def typing_champion(lake: LakeResource):
@@ -112,12 +106,20 @@ def typing_champion(lake: LakeResource):
 def molecular_typing_model(
     context: AssetExecutionContext, lake: LakeResource, model_training: ModelTrainingResource
 ) -> MaterializeResult:
-    from models.typing_pipeline import REGISTRY_RECIPE, TypingRecipe, compare_typing, train_typing, typing_artifacts
+    from models.typing_pipeline import (
+        REGISTRY_RECIPE,
+        TypingRecipe,
+        compare_typing,
+        recipe_view,
+        train_typing,
+        typing_artifacts,
+    )
     from models.typing_pipeline import typing_training_fingerprint as fingerprint_of
 
     release, started = context.partition_key, time.monotonic()
     n_splits, n_repeats = model_training.n_splits, model_training.n_repeats
-    data = _typing_data(lake, release, [REGISTRY_RECIPE])
+    full = _full_data(lake, release)
+    data = {REGISTRY_RECIPE: recipe_view(full, REGISTRY_RECIPE)}
     fingerprint = fingerprint_of(REGISTRY_RECIPE, data[REGISTRY_RECIPE], n_splits, n_repeats, SEED)
     with registry_connection(lake.registry_path, read_only=True) as connection:
         existing = find_by_fingerprint(connection, MOLECULAR_TYPE, fingerprint)
@@ -137,8 +139,7 @@ def molecular_typing_model(
         champion_recipe = TypingRecipe(
             **{k: v for k, v in champion.parameters["recipe"].items() if k != "genes_selected"}
         )
-        if champion_recipe != REGISTRY_RECIPE:
-            data.update(_typing_data(lake, release, [champion_recipe]))
+        data[champion_recipe] = recipe_view(full, champion_recipe)
         promote, reason, comparison, cv = compare_typing(
             data, champion_recipe, REGISTRY_RECIPE, n_splits=n_splits, n_repeats=n_repeats, seed=SEED
         )
@@ -159,7 +160,7 @@ def molecular_typing_model(
     model_text, metadata = typing_artifacts(trained)
     write_training_rows(lake.models_dir, trained.model_version, trained.training_rows)
     write_model_artifacts(lake.models_dir, trained.model_version, model_text, metadata)
-    entry = trained.entry if comparison is None else _with_comparison(trained.entry, comparison)
+    entry = trained.entry if comparison is None else replace(trained.entry, comparison=comparison)
     with registry_connection(lake.registry_path) as connection:
         stored = register_model(connection, entry, decision=decision)
     crash_point("after_model_registration")
@@ -182,12 +183,6 @@ def molecular_typing_model(
     )
 
 
-def _with_comparison(entry, comparison: dict[str, Any]):
-    from dataclasses import replace
-
-    return replace(entry, comparison=comparison)
-
-
 @asset(
     **{
         **table_asset_args(
@@ -208,17 +203,15 @@ def typing_comparison(
 
     release, started = context.partition_key, time.monotonic()
     n_splits, n_repeats = model_training.n_splits, 1
-    data = _typing_data(lake, release, COMPARED_RECIPES if model_training.classifier_baselines else (REGISTRY_RECIPE,))
-    key = hashlib.sha256(
-        "".join(typing_training_fingerprint(r, d, n_splits, n_repeats, SEED) for r, d in data.items()).encode()
-    ).hexdigest()
-    path = lake.lake.resolve(MODELS_TYPING_COMPARISON.layer, MODELS_TYPING_COMPARISON.name, release)
-    if path is not None and lake.lake.footer_metadata(path).get(INPUTS_KEY) == key:
+    recipes = COMPARED_RECIPES if model_training.classifier_baselines else (REGISTRY_RECIPE,)
+    full = _full_data(lake, release)
+    key = typing_training_fingerprint(recipes, full, n_splits, n_repeats, SEED)
+    unchanged = written_from(lake.lake, MODELS_TYPING_COMPARISON, release, key)
+    if unchanged is not None:
         context.log.info(f"typing comparison of {release}: inputs unchanged, not recomputed")
-        frame = lake.lake.read_file(path)
-        written = None
+        frame, written = lake.lake.read_file(unchanged), None
     else:
-        frame = comparison_table(data, n_splits=n_splits, n_repeats=n_repeats, seed=SEED).with_columns(
+        frame = comparison_table(full, recipes, n_splits=n_splits, n_repeats=n_repeats, seed=SEED).with_columns(
             pl.lit(release).alias("release")
         )
         frame = frame.select(list(MODELS_TYPING_COMPARISON.schema)).cast(MODELS_TYPING_COMPARISON.schema)
@@ -235,20 +228,13 @@ def typing_comparison(
 
 
 def _model_expression(lake: LakeResource, release: str, fitted):
-    """Only the model's genes, of the sample used per patient (predicate pushdown on the tiled table)."""
+    """Only the model's genes, of the sample used per patient."""
+    from assets.expression import read_genes
     from models.typing_pipeline import model_expression
 
     if not fitted.selected_gene_ids or not _has_expression(lake, release):
         return None
-    used = lake.lake.read_table(HARMONISED_EXPRESSION_SAMPLES, release).filter(pl.col("used")).select("case_id")
-    long = (
-        lake.lake.scan(HARMONISED_EXPRESSION.layer, HARMONISED_EXPRESSION.name, release)
-        .filter(pl.col("gene_id").is_in(list(fitted.selected_gene_ids)))
-        .select("case_id", "gene_id", "log2_normalised_count")
-        .collect()
-        .join(used, on="case_id", how="semi")
-    )
-    return model_expression(long, fitted)
+    return model_expression(read_genes(lake.lake, release, "gene_id", fitted.selected_gene_ids), fitted)
 
 
 @asset(

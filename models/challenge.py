@@ -213,6 +213,37 @@ def corrected_resampled_t_interval(
     return mean, mean - half_width, mean + half_width
 
 
+def non_inferiority(
+    differences: Sequence[float],
+    test_train_ratio: float,
+    *,
+    margin: float,
+    metric: str,
+    champion_mean: float,
+    challenger_mean: float,
+    identical_on: int | None = None,
+) -> tuple[bool, str, float, float, float]:
+    """The promotion rule (module docstring) on paired fold differences (challenger - champion, positive = better):
+    (promote, reason, mean, low, high). `identical_on`: the number of patients when both recipes are the same (the
+    differences are then 0 by construction and the reason says so)."""
+    mean, low, high = corrected_resampled_t_interval(differences, test_train_ratio)
+    promote = bool(low > -margin)
+    figures = (
+        f"{metric} challenger - champion {mean:+.4f} on {len(differences)} paired folds, same patients "
+        f"(95% corrected CI {low:+.4f} to {high:+.4f}; champion {champion_mean:.4f}, "
+        f"challenger {challenger_mean:.4f}; margin {margin:.4f})"
+    )
+    if identical_on is not None:
+        reason = f"promoted: identical recipe refit on {identical_on} patients, difference 0 by construction; {figures}"
+    elif promote:
+        reason = f"promoted: the lower bound is above -margin, no evidence the challenger is worse by more than the margin; {figures}"
+    elif high < -margin:
+        reason = f"kept as challenger: the whole interval is below -margin, the challenger is worse by more than the margin; {figures}"
+    else:
+        reason = f"kept as challenger: the interval reaches below -margin, harm larger than the margin cannot be ruled out; {figures}"
+    return promote, reason, mean, low, high
+
+
 def naive_paired_t_interval(differences: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """The uncorrected paired t interval (folds treated as independent): too narrow; for reference."""
     d = np.asarray(differences, dtype=np.float64)
@@ -459,22 +490,17 @@ def compare_recipes(
     n_test = float(np.mean([f.test_index.size for f in challenger_cv.folds]))
     n_train = float(np.mean([f.train_index.size for f in challenger_cv.folds]))
     ratio = n_test / n_train
-    mean, low, high = corrected_resampled_t_interval(differences, ratio)
-    promote = low > -margin
     champion_summary = metrics_json(champion_cv.summary, _cv_model_name(task))
-    figures = (
-        f"{metric} challenger - champion {mean:+.4f} on {len(differences)} paired folds "
-        f"(95% corrected CI {low:+.4f} to {high:+.4f}; champion {champion_summary[metric]['mean']:.4f}, "
-        f"challenger {challenger_mean:.4f}; margin {margin:.4f})"
+    decision = non_inferiority(
+        differences,
+        ratio,
+        margin=margin,
+        metric=metric,
+        champion_mean=champion_summary[metric]["mean"],
+        challenger_mean=challenger_mean,
+        identical_on=len(challenger_data.case_ids) if identical else None,
     )
-    if identical:
-        reason = f"promoted: identical recipe refit on {len(challenger_data.case_ids)} patients, difference 0 by construction; {figures}"
-    elif promote:
-        reason = f"promoted: the lower bound is above -margin, no evidence the challenger is worse by more than the margin; {figures}"
-    elif high < -margin:
-        reason = f"kept as challenger: the whole interval is below -margin, the challenger is worse by more than the margin; {figures}"
-    else:
-        reason = f"kept as challenger: the interval reaches below -margin, harm larger than the margin cannot be ruled out; {figures}"
+    promote, reason, mean, low, high = decision
     new_patients, predictions = _new_patients(
         task, challenger_data, new_case_ids, champion_cv, challenger_cv, n_repeats
     )

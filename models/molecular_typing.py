@@ -142,6 +142,15 @@ class TypingData:
         return np.isfinite(self.expression).all(axis=1)
 
 
+def typing_feature_names(*, with_histology: bool = True, with_genomic: bool = True) -> list[str]:
+    """The tabular features of a typing design, in design order."""
+    return [
+        *TYPING_CLINICAL_FEATURES,
+        *(TYPING_HISTOLOGY_FEATURES if with_histology else ()),
+        *(TYPING_GENOMIC_FEATURES if with_genomic else ()),
+    ]
+
+
 def typing_data(
     frame: pl.DataFrame,
     expression: ExpressionMatrix | None = None,
@@ -150,11 +159,7 @@ def typing_data(
     with_genomic: bool = True,
 ) -> TypingData:
     """`frame` from `typing_frame`; `expression` for the patients that have it (None: no expression block)."""
-    names = [*TYPING_CLINICAL_FEATURES]
-    if with_histology:
-        names += TYPING_HISTOLOGY_FEATURES
-    if with_genomic:
-        names += TYPING_GENOMIC_FEATURES
+    names = typing_feature_names(with_histology=with_histology, with_genomic=with_genomic)
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise TypingInputError(f"typing frame lacks column(s) {missing}")
@@ -335,7 +340,7 @@ def _design(data: TypingData, selector: ExpressionSelector | None, rows: NDArray
 class TypingCvResult:
     fold_metrics: pl.DataFrame  # model, repeat, fold, metric columns
     predictions: pl.DataFrame  # model, repeat, case_id, has_expression, label, probability_<class>
-    summary: pl.DataFrame  # model, metric, mean, low, high (Nadeau-Bengio 95 %), folds
+    summary: pl.DataFrame  # model, metric, mean, std, low, high (Nadeau-Bengio 95 %), folds
     n_patients: int
     n_with_expression: int
 
@@ -404,7 +409,7 @@ def typing_metrics(label: NDArray, probability: NDArray) -> dict[str, float]:
 
 
 def summarise_with_intervals(fold_metrics: pl.DataFrame, test_train_ratio: float) -> pl.DataFrame:
-    """Per (model, metric): the mean over folds and its Nadeau-Bengio corrected 95 % interval."""
+    """Per (model, metric): the mean over folds, their SD and the Nadeau-Bengio corrected 95 % interval of the mean."""
     rows = []
     long = fold_metrics.unpivot(index=["model", "repeat", "fold"], variable_name="metric").drop_nulls("value")
     for (model, metric), group in long.group_by("model", "metric", maintain_order=True):
@@ -412,7 +417,10 @@ def summarise_with_intervals(fold_metrics: pl.DataFrame, test_train_ratio: float
         mean, low, high = corrected_resampled_t_interval(values, test_train_ratio)
         if metric != "brier":  # AUC, accuracy, F1 and ECE live in [0, 1]; the t interval does not know it
             low, high = max(low, 0.0), min(high, 1.0)
-        rows.append({"model": model, "metric": metric, "mean": mean, "low": low, "high": high, "folds": values.size})
+        std = float(values.std(ddof=1)) if values.size > 1 else float("nan")
+        rows.append(
+            {"model": model, "metric": metric, "mean": mean, "std": std, "low": low, "high": high, "folds": values.size}
+        )
     return pl.DataFrame(rows)
 
 

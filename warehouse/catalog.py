@@ -288,15 +288,22 @@ def _comment_registry(connection: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _with_declared_columns(connection: duckdb.DuckDBPyConnection, table: TableSpec, select: str) -> str:
-    """`select` plus a typed null for every declared column its files lack: a column declared after a release was
-    written (a new feature, a new score column) reads as null for that release instead of failing the publish."""
-    present = {row[0] for row in connection.execute(f"describe {select}").fetchall()}
-    missing = [(name, dtype) for name, dtype in table.schema.items() if name not in present]
-    if not missing:
-        return select
-    added = ", ".join(f'cast(null as {duckdb_type(dtype)}) as "{name}"' for name, dtype in missing)
-    return f"select *, {added} from ({select})"
+def _create_view(connection: duckdb.DuckDBPyConnection, view: str, table: TableSpec, select: str) -> None:
+    """`create view view as select`, plus a typed null for every declared column its files lack: a column declared
+    after a release was written (a new feature, a new score column) reads as null for that release instead of
+    failing the publish. The view's columns are read from the catalog DuckDB keeps anyway (no second footer scan)."""
+    connection.execute(f"create view {view} as {select}")
+    schema, name = view.split(".")
+    present = {
+        row[0]
+        for row in connection.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
+        ).fetchall()
+    }
+    missing = [(column, dtype) for column, dtype in table.schema.items() if column not in present]
+    if missing:
+        added = ", ".join(f'cast(null as {duckdb_type(dtype)}) as "{column}"' for column, dtype in missing)
+        connection.execute(f"create or replace view {view} as select *, {added} from ({select})")
 
 
 def _create_table_views(
@@ -318,8 +325,7 @@ def _create_table_views(
         select = f"select * from read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
     else:
         select = _empty_select(table)  # typed and empty: queries work before the first release
-    select = _with_declared_columns(connection, table, select)
-    connection.execute(f"create view {table.qualified_name} as {select}")
+    _create_view(connection, table.qualified_name, table, select)
     _comment(connection, table.qualified_name, table.description, [(n, d) for n, _, d in table.columns()])
     published.views.append(table.qualified_name)
     if not table.partitioned or table.current_by_champion:
@@ -330,8 +336,7 @@ def _create_table_views(
         select = f"select * from read_parquet([{sql_string(str(newest_file))}], hive_partitioning = false)"
     else:
         select = _empty_select(table)
-    select = _with_declared_columns(connection, table, select)
-    connection.execute(f"create view {current} as {select}")
+    _create_view(connection, current, table, select)
     _comment(
         connection,
         current,

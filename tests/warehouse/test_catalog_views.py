@@ -653,3 +653,25 @@ def _spec(layer: str, name: str):
     from contracts.tables import TABLES_BY_PATH
 
     return TABLES_BY_PATH[f"{layer}/{name}"]
+
+
+def test_a_column_declared_after_a_release_was_written_reads_as_null_for_that_release(tmp_path):
+    """An older partition lacks a column the declaration gained since (a lake from before the change): the publish
+    does not fail, and the column is there, typed, and null for that release."""
+    from contracts.schemas import PROSPECTIVE_VALIDATION_SCHEMA
+
+    lake = Lake(tmp_path)
+    lake.write_table(
+        _spec("models", "prospective_validation"), pl.DataFrame(schema=PROSPECTIVE_VALIDATION_SCHEMA), "9.0"
+    )
+    older = pl.DataFrame(  # written before `n_patients` was declared
+        {"release": ["9.0"], "model": ["mlp"], "metric": ["roc_auc"], "mean": [0.9], "low": [0.8], "high": [1.0]}
+    ).with_columns(pl.lit(5, pl.Int64).alias("folds"))
+    lake.write(older, "models", "grading_baselines", "9.0")
+    published = publish_catalog(lake, tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(published.path), read_only=True) as connection:
+        for view in ("models.grading_baselines", "models.grading_baselines_current"):
+            rows = connection.execute(f"select model, mean, n_patients from {view}").fetchall()
+            assert rows == [("mlp", 0.9, None)], view
+            types = dict(connection.execute(f"select column_name, column_type from (describe {view})").fetchall())
+            assert types["n_patients"] == "BIGINT"
