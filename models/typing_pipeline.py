@@ -472,7 +472,14 @@ def predicted_who_cns5(patients: pl.DataFrame, markers: pl.DataFrame, scores: pl
     )
     marker_rows = (
         predicted.join(markers.drop("release", "submitter_id"), on="case_id", how="left")
-        .with_columns(idh.alias("idh_status"))
+        # The basis names the IDH call's source: "IDH-mutant (predicted)", not a hotspot nobody found.
+        .with_columns(
+            idh.alias("idh_status"),
+            pl.when(pl.col("idh_status").is_null())
+            .then(pl.lit("predicted"))
+            .otherwise(pl.col("idh_hotspot"))
+            .alias("idh_hotspot"),
+        )
         .with_columns(
             pl.when(pl.col("idh_status") == "mutant")
             .then(pl.coalesce(pl.col("codeletion_1p19q"), pl.col("_codeleted_if_mutant")))

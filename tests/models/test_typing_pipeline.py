@@ -160,6 +160,10 @@ def test_the_who_class_is_predicted_only_where_the_markers_cannot_give_it_and_ke
     assert predicted["d"]["who_cns5_class_predicted"] == "astrocytoma, IDH-mutant"
     for row in predicted.values():
         assert row["who_cns5_basis_predicted"].startswith("predicted: molecular type"), row
+    # The source of the IDH call: the prediction for d, the hotspot the markers found for b.
+    assert "IDH-mutant (predicted)" in predicted["d"]["who_cns5_basis_predicted"]
+    assert "IDH-mutant (IDH1 R132H)" in predicted["b"]["who_cns5_basis_predicted"]
+    assert "hotspot" not in predicted["d"]["who_cns5_basis_predicted"]
 
 
 def test_the_prospective_typing_metrics_are_the_cv_definitions_with_bootstrap_intervals():
