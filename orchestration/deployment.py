@@ -23,7 +23,19 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 
 # Imported once by the forkserver, then inherited by every step process it forks: a spawned step would import
 # Dagster and the code location (1.7 s) and, for a step with checks, Great Expectations (4.5 s) all over again.
-STEP_PRELOAD_MODULES: tuple[str, ...] = ("orchestration.definitions", "quality.runner", "polars", "duckdb", "pyarrow")
+# quality.runner imports GX only when it validates (the code location loads without it), so GX is named here,
+# as are the model and plotting libraries the scoring and report steps import when they run.
+STEP_PRELOAD_MODULES: tuple[str, ...] = (
+    "orchestration.definitions",
+    "quality.runner",
+    "great_expectations",
+    "great_expectations.expectations",
+    "lightgbm",
+    "matplotlib.pyplot",
+    "polars",
+    "duckdb",
+    "pyarrow",
+)
 
 
 def parallel_run_config(max_concurrent: int = 2) -> dict[str, Any]:
