@@ -190,10 +190,11 @@ def test_missing_keys_give_a_clear_error(s3_env, monkeypatch):
 
 @pytest.mark.slow
 def test_two_release_pipeline_on_the_object_store_publishes_what_a_local_lake_does(
-    s3_env, tmp_path, synthetic_two_release_root, two_release_catalog
+    s3_env, tmp_path, synthetic_two_release_root, request
 ):
     """The real refresh and training jobs for two releases with the lake on S3: the catalog published locally
-    and the copy analysts attach from S3 show exactly what the same jobs publish from a local lake."""
+    and the copy analysts attach from S3 show exactly what the same jobs publish from a local lake. (The local
+    world is asked for after the S3 run, so this worker does not wait for another one building it first.)"""
     from tests.reliability.reliability_state import connection_state, published_state
     from tests.worlds import run_pipeline
 
@@ -208,7 +209,7 @@ def test_two_release_pipeline_on_the_object_store_publishes_what_a_local_lake_do
     assert f"{BUCKET}/glioma/lake/_manifest.json" in objects and f"{BUCKET}/glioma/warehouse.duckdb" in objects
     assert any("/lake/scores/grading/release=46.0/part-" in o for o in objects)
 
-    local_dir, _, _ = two_release_catalog
+    local_dir, _, _ = request.getfixturevalue("two_release_catalog")
     expected = published_state(local_dir)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         configure_duckdb(connection)
