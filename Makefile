@@ -42,10 +42,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# What CI runs: lint, then the whole suite in 3 workers on the 2 cores (pytest-xdist; many tests wait on servers
-# and subprocesses, so a third worker fills the idle time; a test file stays on one worker so its module fixtures
-# are built once, and the pipeline worlds are built once for all workers). Prints the 15 slowest tests at the end.
-# One BLAS/OpenMP thread per process: 3 workers with a thread pool each oversubscribe the 2 cores, and OpenMP's
+# What CI runs: lint, then the whole suite in 4 workers on the 2 cores (pytest-xdist; many tests wait on servers,
+# browsers and subprocesses, so the extra workers fill the idle time; a test file stays on one worker so its module
+# fixtures are built once, the pipeline worlds are built once for all workers, and the files start longest first,
+# tests/conftest.py). Prints the 15 slowest tests at the end.
+# One BLAS/OpenMP thread per process: workers with a thread pool each oversubscribe the 2 cores, and OpenMP's
 # waiting threads spin (LightGBM training: 28 % less CPU for the same wall time with one thread).
 TEST_THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: lint
