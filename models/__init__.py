@@ -1,5 +1,5 @@
-"""Grading and survival models: training, CV, calibration, metrics, explanations, scoring and the registry.
-Pure: no Dagster; file/DuckDB I/O only in `models.registry` and `models.registry_store`.
+"""Grading, survival and molecular typing models: training, CV, calibration, metrics, explanations, scoring and
+the registry. Pure: no Dagster; file/DuckDB I/O only in `models.registry` and `models.registry_store`.
 
 How the model assets use it:
 
@@ -21,6 +21,8 @@ Modules: `cox` (Cox partial-likelihood objective, Breslow baseline), `training` 
 `grading`, `survival`, `cv` (case-grouped repeated stratified folds), `metrics`, `explain`,
 `registry`, `registry_store`, `scoring`, `pipeline`, `prospective`, `validation` (with `validation_bootstrap`,
 `classification_validation`, `survival_validation`), `challenge`, `conformal`, `pattern_shap`, `lightgbm_trees`
-(the one reader of a LightGBM model's structure), `molecular_typing` (IDH / 1p19q type from expression, other
-markers, histology and age, with scikit-learn baselines on the same folds; not yet a registry task).
+(the one reader of a LightGBM model's structure), `molecular_typing` and `typing_fusion` (IDH / 1p19q type from
+expression, other markers and age; late fusion and scikit-learn baselines on the same folds), `typing_pipeline`
+(typing as a registry task: recipes, training, comparison, scoring, predicted WHO CNS5 class),
+`grading_baselines` (classic classifiers on the registry's grading folds).
 """
