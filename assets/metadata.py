@@ -2,9 +2,11 @@
 Parquet footer records so that a step whose inputs did not change is not recomputed."""
 
 from pathlib import PurePath
-from typing import Any
 
 import polars as pl
+
+from contracts.table_spec import TableSpec
+from lake.store import Lake
 
 # Footer key: a content hash of everything a table was computed from (data, recipe, CV plan, code).
 INPUTS_KEY = "glioma.inputs"
@@ -23,7 +25,7 @@ def markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def written_from(lake: Any, table: Any, release: str, key: str) -> PurePath | None:
+def written_from(lake: Lake, table: TableSpec, release: str, key: str) -> PurePath | None:
     """The version of `table` this lake reads for `release` when its footer records these inputs, else None."""
     path = lake.resolve(table.layer, table.name, release)
     if path is not None and lake.footer_metadata(path).get(INPUTS_KEY) == key:

@@ -4,6 +4,9 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job, m
 
 from assets.warehouse import CATALOG_KEY
 
+# Every step in the run's own process (the refresh job's default; any run may ask for it; the multiprocess
+# alternative is orchestration.deployment.PARALLEL_RUN_CONFIG).
+IN_PROCESS_RUN_CONFIG = {"execution": {"config": {"in_process": {}}}}
 FRESHNESS_CHECK_KEY = AssetCheckKey(AssetKey(["gdc_release"]), "gdc_release_is_current")
 # The freshness check compares GDC with what is published: it runs on its own, not inside a refresh.
 _FRESHNESS = AssetSelection.checks(FRESHNESS_CHECK_KEY)
@@ -38,7 +41,7 @@ refresh_release_job = define_asset_job(
     # release spend ~90 s starting Python on 2 cores; in one process the scores are out in ~10 s. A deployment
     # with more cores or data selects `multiprocess` in run config (PARALLEL_RUN_CONFIG, orchestration/deployment.py).
     executor_def=multi_or_in_process_executor,
-    config={"execution": {"config": {"in_process": {}}}},
+    config=IN_PROCESS_RUN_CONFIG,
 )
 
 # Off the path to fresh scores: challengers, the fair comparison, a promoted challenger's rescoring.

@@ -21,7 +21,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
 
 
@@ -88,6 +87,7 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
     from assets.specs import GDC_POOL
     from assets.warehouse import CATALOG_PUBLISH_POOL
     from orchestration.deployment import PARALLEL_RUN_CONFIG, reconstructable_job
+    from orchestration.jobs import IN_PROCESS_RUN_CONFIG
     from sandbox.gdc_standin import GdcStandIn
 
     for name, value in postgres.items():
@@ -122,7 +122,7 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
 
         threads = [
             threading.Thread(target=launch, args=("refresh", "refresh_gdc_release", second, PARALLEL_RUN_CONFIG)),
-            threading.Thread(target=launch, args=("train", "train_challengers", first, IN_PROCESS)),
+            threading.Thread(target=launch, args=("train", "train_challengers", first, IN_PROCESS_RUN_CONFIG)),
         ]
         for thread in threads:
             thread.start()

@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.deployment import STEP_PRELOAD_MODULES
+
 REPO = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("RELIABILITY_FULL") == "1"  # make reliability: every scenario; make test: a bounded subset
 # A scenario only `make reliability` runs; `make test` (CI) keeps one of each kind of scenario within its time budget.
@@ -130,18 +132,9 @@ def copy_world(source_data: Path, source_home: Path, target: Path) -> tuple[Path
     return data, home
 
 
-# Imported once by a fork server, then inherited by every refresh it forks: a new interpreter per refresh spent
-# ~8 CPU-seconds importing Dagster, the code location, Great Expectations and the model libraries.
-REFRESH_PRELOAD = (
-    "refresh_process",
-    "orchestration.definitions",
-    "quality.runner",
-    "great_expectations",
-    "great_expectations.expectations",
-    "lightgbm",
-    "sklearn.linear_model",
-    "matplotlib.pyplot",
-)
+# Imported once by a fork server, then inherited by every refresh it forks (what a parallel step process preloads,
+# orchestration.deployment): a new interpreter per refresh spent ~8 CPU-seconds on imports.
+REFRESH_PRELOAD = ("refresh_process", *STEP_PRELOAD_MODULES)
 
 
 @functools.cache
