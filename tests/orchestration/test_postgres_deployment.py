@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -75,8 +76,29 @@ def postgres(tmp_path_factory):
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture
+def dagster_home(tmp_path):
+    """The instance's home, with the deployment's dagster.yaml. Dagster mirrors a run's captured output with a
+    `tail -F` per stream; the training run launched from a thread of this long-lived process leaves them
+    following files in this home after the run, so they are stopped with it."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "orchestration" / "deploy" / "dagster-postgres.yaml", home / "dagster.yaml")
+    yield home
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (process / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        if argv[0] == b"tail" and any(str(home).encode() in arg for arg in argv):
+            try:
+                os.kill(int(process.name), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
 def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
-    postgres, synthetic_two_release_root, one_release_catalog_copy, tmp_path, monkeypatch
+    postgres, synthetic_two_release_root, one_release_catalog_copy, dagster_home, monkeypatch
 ):
     import duckdb
     import psycopg2
@@ -92,9 +114,7 @@ def test_refresh_in_parallel_steps_beside_a_training_run_on_a_postgres_instance(
 
     for name, value in postgres.items():
         monkeypatch.setenv(name, value)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "orchestration" / "deploy" / "dagster-postgres.yaml", home / "dagster.yaml")
+    home = dagster_home
     root, _, _ = synthetic_two_release_root
     # The first release refreshed and trained by the same jobs and training settings (tests/worlds.py), copied.
     copied, first, second = one_release_catalog_copy
