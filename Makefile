@@ -19,7 +19,7 @@ $(BIN)/uv: | $(BIN)/python
 # --native-tls: trust the system's certificates, as pip does.
 # --compile-bytecode: write every library's .pyc now, as pip does and uv does not. Without it, and with
 # PYTHONDONTWRITEBYTECODE set (as on the CI machines), every process compiles Dagster, GX, pandas, scikit-learn ...
-# from source again: importing the pipeline's libraries costs 13.9 CPU-s instead of 6.6 (this 2-core machine,
+# from source again: importing the pipeline's libraries costs ~14 CPU-s instead of ~7 (this 2-core machine,
 # 2026-12-06), in each test worker, `dagster dev`, step process and CLI call. Compiling costs ~30 s once.
 $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install --quiet --native-tls --compile-bytecode --python $(BIN)/python -e ".[dev]"
