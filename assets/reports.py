@@ -38,6 +38,7 @@ from contracts.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
+from reports.figure_cache import reuse_or_draw
 from reports.report import ReportSection, png_metadata_markdown, write_release_report
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
@@ -106,6 +107,7 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
         "reports.cohort_plots",
         "reports.expression_plots",
         "reports.report",
+        "reports.figure_cache",
         sys.modules[__name__],
     ),
     description=(
@@ -168,8 +170,16 @@ def _draw_report(
     survival, cox = _champion_rows(lake, SCORES_SURVIVAL_RISK, release, SURVIVAL_RISK)
     sections: list[ReportSection] = []
     figures: dict[str, dict] = {}
+    reused: list[str] = []
 
     failures: dict[str, str] = {}
+
+    def figure(plot: Callable[..., "PlotResult"], *args, path: Path, **kwargs) -> "PlotResult":
+        """The plot, or the same figure an earlier run drew from the same inputs (reports.figure_cache)."""
+        result, was_reused = reuse_or_draw(plot, *args, path=path, **kwargs)
+        if was_reused:
+            reused.append(Path(path).name)
+        return result
 
     def add(name: str, title: str, caption: str, draw: Callable[[], plots.PlotResult]) -> None:
         """Draw one figure. The report runs after the catalog publish, so it must not fail the run: a figure that
@@ -207,7 +217,8 @@ def _draw_report(
         "km_risk_group",
         "Overall survival by risk group",
         f"Kaplan-Meier, {who}; n = {shown.height}.",
-        lambda: plots.plot_kaplan_meier(
+        lambda: figure(
+            plots.plot_kaplan_meier,
             shown,
             "risk_group",
             path=out / FIGURE_FILES["km_risk_group"],
@@ -218,7 +229,8 @@ def _draw_report(
         "km_who_cns5",
         "Overall survival by WHO CNS5 class",
         "Kaplan-Meier of every harmonised patient.",
-        lambda: plots.plot_kaplan_meier(
+        lambda: figure(
+            plots.plot_kaplan_meier,
             patients,
             "who_cns5_class",
             title=f"Release {release}: survival by WHO CNS5 class",
@@ -234,14 +246,16 @@ def _draw_report(
         "roc",
         "GBM vs LGG: ROC",
         "Training patients and prospective patients (never seen by the model) apart.",
-        lambda: plots.plot_grading_roc(label, probability, cohort_labels=cohorts, path=out / FIGURE_FILES["roc"]),
+        lambda: figure(
+            plots.plot_grading_roc, label, probability, cohort_labels=cohorts, path=out / FIGURE_FILES["roc"]
+        ),
     )
     add(
         "reliability",
         "GBM vs LGG: reliability",
         "Quantile-binned calibration with the prediction histogram.",
-        lambda: plots.plot_reliability(
-            label, probability, cohort_labels=cohorts, path=out / FIGURE_FILES["reliability"]
+        lambda: figure(
+            plots.plot_reliability, label, probability, cohort_labels=cohorts, path=out / FIGURE_FILES["reliability"]
         ),
     )
     if cox is not None and cox[3] is not None:
@@ -251,7 +265,8 @@ def _draw_report(
             "td_auc",
             "Time-dependent AUC of the survival risk score",
             f"Cumulative/dynamic AUC on {who}.",
-            lambda: plots.plot_time_dependent_auc(
+            lambda: figure(
+                plots.plot_time_dependent_auc,
                 training_rows["overall_survival_days"].to_numpy(),
                 training_rows["death_observed"].to_numpy(),
                 test["overall_survival_days"].to_numpy(),
@@ -266,29 +281,32 @@ def _draw_report(
             "importance",
             "Global feature importance (GBM vs LGG)",
             f"Gain share, champion {gbm[0].model_version}.",
-            lambda: plots.plot_feature_importance(
-                global_importance(model.booster, model.feature_names), path=out / FIGURE_FILES["importance"]
+            lambda: figure(
+                plots.plot_feature_importance,
+                global_importance(model.booster, model.feature_names),
+                path=out / FIGURE_FILES["importance"],
             ),
         )
     add(
         "cohort",
         "Cohort summary",
         "Age, markers, WHO CNS5 classes and survival events of the release.",
-        lambda: plots.plot_cohort_summary(patients, path=out / FIGURE_FILES["cohort"]),
+        lambda: figure(plots.plot_cohort_summary, patients, path=out / FIGURE_FILES["cohort"]),
     )
     if gbm is not None:
         add(
             "drift",
             "Score drift against the previous release",
             "GBM probability per patient in both releases.",
-            lambda: plots.plot_score_drift(
+            lambda: figure(
+                plots.plot_score_drift,
                 _previous_scores(lake, SCORES_GRADING, release, gbm[0].model_version),
                 grading,
                 "grade_probability_gbm",
                 path=out / FIGURE_FILES["drift"],
             ),
         )
-    _expression_sections(lake, release, out, patients, add)
+    _expression_sections(lake, release, out, patients, add, figure)
     prospective = read(MODELS_PROSPECTIVE_VALIDATION, release)
     summary = [
         ("release", release),
@@ -321,12 +339,19 @@ def _draw_report(
             "km_who_cns5_class": _embedded_png(out / FIGURE_FILES["km_who_cns5"]),
             "figures": MetadataValue.json(figures),
             "figures_not_drawn": MetadataValue.json(failures),
+            # Figures whose inputs were those of the figure already on disk: not drawn again.
+            "figures_reused": MetadataValue.json(sorted(reused)),
         }
     )
 
 
 def _expression_sections(
-    lake: LakeResource, release: str, out: Path, patients: pl.DataFrame, add: Callable[..., None]
+    lake: LakeResource,
+    release: str,
+    out: Path,
+    patients: pl.DataFrame,
+    add: Callable[..., None],
+    figure: Callable[..., "PlotResult"],
 ) -> None:
     """The expression analyses' figures, for whichever of their tables this release has (the analyse_expression
     job writes them after the refresh; the report is drawn again then)."""
@@ -343,13 +368,15 @@ def _expression_sections(
             f"volcano_{contrast}",
             f"Differential expression {contrast}: volcano",
             f"DESeq2 (pydeseq2) Wald test, Benjamini-Hochberg adjusted; {result['gene_filter'][0]}.",
-            lambda result=result, contrast=contrast: plots.plot_volcano(result, path=out / f"volcano_{contrast}.png"),
+            lambda result=result, contrast=contrast: figure(
+                plots.plot_volcano, result, path=out / f"volcano_{contrast}.png"
+            ),
         )
         add(
             f"ma_{contrast}",
             f"Differential expression {contrast}: MA plot",
             "Shrunken (apeGLM) log2 fold change against mean normalised count.",
-            lambda result=result, contrast=contrast: plots.plot_ma(result, path=out / f"ma_{contrast}.png"),
+            lambda result=result, contrast=contrast: figure(plots.plot_ma, result, path=out / f"ma_{contrast}.png"),
         )
     enrichment = table(ANALYTICS_ENRICHMENT)
     if enrichment is not None:
@@ -357,7 +384,7 @@ def _expression_sections(
             "enrichment",
             "Hallmark enrichment by contrast",
             "Preranked GSEA of the Wald statistic (gseapy, 1,000 gene-set permutations) on MSigDB Hallmark 7.5.1.",
-            lambda: plots.plot_enrichment_dots(enrichment, path=out / "enrichment.png"),
+            lambda: figure(plots.plot_enrichment_dots, enrichment, path=out / "enrichment.png"),
         )
     subtypes = table(HARMONISED_EXPRESSION_SUBTYPES)
     if subtypes is not None and subtypes.height:
@@ -365,7 +392,7 @@ def _expression_sections(
             "subtype_heatmap",
             "Expression subtypes (Wang et al. 2017)",
             f"Measured subtype genes, patients grouped by their ssGSEA call; n = {subtypes.height}.",
-            lambda: _subtype_heatmap(store, release, subtypes, out),
+            lambda: _subtype_heatmap(store, release, subtypes, out, figure),
         )
     survival = table(ANALYTICS_SURVIVAL_BY_GENE)
     if survival is not None:
@@ -382,7 +409,9 @@ def _expression_sections(
                 f"Median split of log2 normalised count among TCGA-LGG patients; Cox HR per log2 unit "
                 f"{row['hazard_ratio']:.2f} ({row['ci_low']:.2f}-{row['ci_high']:.2f}), adjusted p "
                 f"{row['adjusted_p_value']:.1e} (one of the top {TOP_SURVIVAL_GENES} LGG genes by Cox).",
-                lambda gene=gene, gene_id=row["gene_id"]: _gene_km(store, release, patients, gene, gene_id, out),
+                lambda gene=gene, gene_id=row["gene_id"]: _gene_km(
+                    store, release, patients, gene, gene_id, out, figure
+                ),
             )
 
 
@@ -399,14 +428,17 @@ def _gene_values(store, release: str, gene_ids: list[str]) -> pl.DataFrame:
     )
 
 
-def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: str, out: Path) -> "PlotResult":
+def _gene_km(
+    store, release: str, patients: pl.DataFrame, gene: str, gene_id: str, out: Path, figure: Callable[..., "PlotResult"]
+) -> "PlotResult":
     from reports import plots
 
     lgg = patients.filter(pl.col("project_id") == "TCGA-LGG").select(
         "case_id", "overall_survival_days", "death_observed"
     )
     values = _gene_values(store, release, [gene_id]).join(lgg, on="case_id")
-    return plots.plot_median_split(
+    return figure(
+        plots.plot_median_split,
         values,
         "log2_normalised_count",
         title=f"Release {release}: {gene} in TCGA-LGG, median split (n = {values.height})",
@@ -414,7 +446,9 @@ def _gene_km(store, release: str, patients: pl.DataFrame, gene: str, gene_id: st
     )
 
 
-def _subtype_heatmap(store, release: str, subtypes: pl.DataFrame, out: Path) -> "PlotResult":
+def _subtype_heatmap(
+    store, release: str, subtypes: pl.DataFrame, out: Path, figure: Callable[..., "PlotResult"]
+) -> "PlotResult":
     from analyses.gene_sets import SYMBOL_UPDATES, match_sets, wang_subtype_sets
     from analyses.subtypes import standardise
     from reports import plots
@@ -435,8 +469,13 @@ def _subtype_heatmap(store, release: str, subtypes: pl.DataFrame, out: Path) -> 
     ordered = subtypes.select("case_id", "subtype").join(values, on="case_id")
     present = [(subtype, gene) for subtype, gene in columns if gene in ordered.columns]
     matrix = standardise(ordered.select([gene for _, gene in present]).to_numpy().astype(float))
-    return plots.plot_subtype_heatmap(
-        matrix, present, ordered["subtype"].to_list(), path=out / "subtype_heatmap.png", release=release
+    return figure(
+        plots.plot_subtype_heatmap,
+        matrix,
+        present,
+        ordered["subtype"].to_list(),
+        path=out / "subtype_heatmap.png",
+        release=release,
     )
 
 
