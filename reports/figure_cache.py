@@ -85,7 +85,7 @@ def inputs_digest(plot: Callable[..., PlotResult], args: tuple, kwargs: dict[str
     try:
         _feed(digest, args)
         _feed(digest, kwargs)
-    except _Undigestable:
+    except Exception:  # _Undigestable, or a frame Arrow cannot hold (an Object column): draw, never fail
         return None
     return digest.hexdigest()
 

@@ -112,6 +112,7 @@ def test_an_input_it_cannot_digest_is_always_drawn_and_never_recorded(tmp_path: 
 
     marker = object()
     assert inputs_digest(plot, (marker,), {}) is None
+    assert inputs_digest(plot, (pl.DataFrame({"held": [marker]}, schema={"held": pl.Object}),), {}) is None
     assert reuse_or_draw(plot, marker, path=tmp_path / "x.png")[1] is False
     assert reuse_or_draw(plot, marker, path=tmp_path / "x.png")[1] is False
     assert len(calls) == 2 and not (tmp_path / INPUTS_DIRECTORY).exists()
