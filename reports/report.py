@@ -102,7 +102,8 @@ th { color: #555; font-weight: 600; }
 figure { margin: 0.6rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 0.92rem; margin-top: 0.3rem; }
-nav ol { columns: 2; font-size: 0.92rem; }
+nav ol { columns: 2; column-gap: 2.5rem; font-size: 0.92rem; }
+nav li { break-inside: avoid; overflow-wrap: anywhere; }
 .note { color: #777; font-size: 0.85rem; }
 a { color: #0b5cad; }
 """
