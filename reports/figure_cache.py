@@ -26,6 +26,7 @@ import matplotlib
 import numpy as np
 import polars as pl
 
+from lake.files import temporary_file
 from reports.plot_common import PlotResult
 from reports.report import publish_file
 
@@ -111,19 +112,22 @@ def reuse_or_draw(plot: Callable[..., PlotResult], *args: Any, path: Path, **kwa
     """`plot(*args, path=path, **kwargs)`, or the figure an identical call already wrote; (result, reused)."""
     path = Path(path)
     digest = inputs_digest(plot, args, kwargs)
-    if digest is not None:
-        reused = reused_figure(path, digest)
-        if reused is not None:
-            return reused, True
-    result = plot(*args, path=path, **kwargs)
-    if digest is not None:
-        written = Path(result.path)
-        record = {
-            "inputs": digest,
-            "png_sha256": hashlib.sha256(written.read_bytes()).hexdigest(),
-            "figures": result.figures,
-        }
-        target = _record_path(written)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        publish_file(json.dumps(record, sort_keys=True).encode("utf-8"), target)
-    return result, False
+    if digest is None:
+        return plot(*args, path=path, **kwargs), False
+    reused = reused_figure(path, digest)
+    if reused is not None:
+        return reused, True
+    # Drawn privately, then published with the record of these very bytes: a PNG that another run of the report
+    # writes to `path` meanwhile is never taken for this one (its SHA-256 differs from the record's).
+    private = temporary_file(path)
+    try:
+        result = plot(*args, path=private, **kwargs)
+        data = Path(result.path).read_bytes()
+    finally:
+        private.unlink(missing_ok=True)
+    publish_file(data, path)
+    record = {"inputs": digest, "png_sha256": hashlib.sha256(data).hexdigest(), "figures": result.figures}
+    target = _record_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    publish_file(json.dumps(record, sort_keys=True).encode("utf-8"), target)
+    return PlotResult(path, result.figures), False

@@ -116,3 +116,21 @@ def test_an_input_it_cannot_digest_is_always_drawn_and_never_recorded(tmp_path: 
     assert reuse_or_draw(plot, marker, path=tmp_path / "x.png")[1] is False
     assert reuse_or_draw(plot, marker, path=tmp_path / "x.png")[1] is False
     assert len(calls) == 2 and not (tmp_path / INPUTS_DIRECTORY).exists()
+
+
+def test_a_figure_another_run_publishes_while_this_one_draws_is_never_taken_for_this_ones(tmp_path: Path) -> None:
+    path = tmp_path / "km.png"
+    mine, theirs = _survival(seed=3), _survival(seed=9)
+
+    def drawn_while_another_run_publishes(frame, group, *, path: Path, title: str):
+        # The other run of the report publishes its figure at the final path while this one draws.
+        plot_kaplan_meier(theirs, group, path=tmp_path / "km.png", title="another run")
+        return plot_kaplan_meier(frame, group, path=path, title=title)
+
+    result, reused = reuse_or_draw(drawn_while_another_run_publishes, mine, "risk_group", path=path, title="this run")
+    assert not reused and result.path == path
+    alone = plot_kaplan_meier(mine, "risk_group", path=tmp_path / "alone.png", title="this run")
+    assert path.read_bytes() == alone.path.read_bytes()  # this run's figure, published after it was drawn
+    again, reused = reuse_or_draw(drawn_while_another_run_publishes, mine, "risk_group", path=path, title="this run")
+    assert reused and again.figures == result.figures
+    assert sorted(p.name for p in tmp_path.iterdir()) == [INPUTS_DIRECTORY, "alone.png", "km.png"]  # no temporaries
