@@ -80,7 +80,8 @@ def postgres(tmp_path_factory):
 def dagster_home(tmp_path):
     """The instance's home, with the deployment's dagster.yaml. Dagster mirrors a run's captured output with a
     `tail -F` per stream; the training run launched from a thread of this long-lived process leaves them
-    following files in this home after the run, so they are stopped with it."""
+    following files in this home after the run (Dagster's terminate() is lost on them: they inherit an ignored
+    SIGTERM), so they are killed with it."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "orchestration" / "deploy" / "dagster-postgres.yaml", home / "dagster.yaml")
@@ -92,7 +93,7 @@ def dagster_home(tmp_path):
             continue
         if argv[0] == b"tail" and any(str(home).encode() in arg for arg in argv):
             try:
-                os.kill(int(process.name), signal.SIGTERM)
+                os.kill(int(process.name), signal.SIGKILL)  # they inherit an ignored SIGTERM
             except ProcessLookupError:
                 pass
 
