@@ -38,7 +38,6 @@ from contracts.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
-from reports.figure_cache import reuse_or_draw
 from reports.report import ReportSection, png_metadata_markdown, write_release_report
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
@@ -150,6 +149,7 @@ def _draw_report(
     # matplotlib, scikit-learn and the model code load in the report step only, not with the code location.
     from models.explain import global_importance
     from reports import plots
+    from reports.figure_cache import reuse_or_draw
 
     read = lake.lake.read_table
     patients = (

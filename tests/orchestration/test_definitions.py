@@ -155,3 +155,14 @@ def test_dagster_cli_validates_the_workspace():
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "glioma_lakehouse" in completed.stdout + completed.stderr
+
+
+def test_the_code_location_loads_without_the_plotting_and_model_libraries() -> None:
+    """The UI, the daemon and every run load the code location; matplotlib, scikit-learn and LightGBM load in the
+    steps that draw or train, not with it (a fresh interpreter: this test process has imported them already)."""
+    heavy = ("matplotlib", "sklearn", "sksurv", "lightgbm", "great_expectations", "pydeseq2", "gseapy")
+    probe = f"import sys, orchestration.definitions; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout
