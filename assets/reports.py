@@ -107,6 +107,7 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
         "reports.expression_plots",
         "reports.report",
         "reports.figure_cache",
+        "analyses.survival_by_gene",  # the Kaplan-Meier and log-rank the survival figures draw
         sys.modules[__name__],
     ),
     description=(

@@ -5,27 +5,30 @@ most of its figures are the same each time: a training run that keeps the champi
 job changes none of the model figures. Drawing costs ~0.5 s of CPU per figure (matplotlib layout and rasterising).
 
 `reuse_or_draw(plot, *args, path=..., **kwargs)` digests the plot function's name, every argument but `path` (the
-values of frames and arrays, not their identity), the source of the reports package and the matplotlib version. A
-figure is reused only when `path` holds the very PNG an earlier call with the same digest wrote (its SHA-256 is
-kept with the digest), so a figure overwritten since, or by another process, is drawn again. An argument of a
-type this module cannot digest means the figure is always drawn. The record of each figure is
-`<figure directory>/.figure_inputs/<figure file>.json`.
+values of frames and arrays, not their identity), the source of the reports package and of the project modules its
+plots compute with, and the versions of the drawing and numeric libraries. A figure is reused only when `path` holds
+the very PNG an earlier call with the same digest wrote (its SHA-256 is kept with the digest), so a figure
+overwritten since, or by another process, is drawn again. An argument of a type this module cannot digest means the
+figure is always drawn. The record of each figure is `<figure directory>/.figure_inputs/<figure file>.json`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
+import inspect
 import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
 import polars as pl
 
+import analyses.survival_by_gene
+import contracts.schemas
 from lake.files import temporary_file
 from reports.plot_common import PlotResult
 from reports.report import publish_file
@@ -37,10 +40,20 @@ class _Undigestable(TypeError):
     pass
 
 
+# What the figures are computed and drawn with besides the reports package: a change to any redraws every figure.
+_COMPUTED_WITH_MODULES = (analyses.survival_by_gene, contracts.schemas)
+_COMPUTED_WITH_LIBRARIES = ("matplotlib", "numpy", "scipy", "polars", "scikit-learn", "scikit-survival")
+
+
 @functools.cache
 def _code_version() -> bytes:
-    """The reports package's source and matplotlib's version: a change to either redraws every figure."""
-    digest = hashlib.sha256(matplotlib.__version__.encode())
+    """The source of the reports package and of the project modules its plots compute with, and the versions of the
+    libraries they draw and compute with (read from the installed metadata: nothing is imported for it)."""
+    digest = hashlib.sha256()
+    for library in _COMPUTED_WITH_LIBRARIES:
+        digest.update(f"{library} {importlib.metadata.version(library)};".encode())
+    for module in _COMPUTED_WITH_MODULES:
+        digest.update(inspect.getsource(module).encode())
     for module in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(module.name.encode())
         digest.update(module.read_bytes())

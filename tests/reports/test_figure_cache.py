@@ -134,3 +134,25 @@ def test_a_figure_another_run_publishes_while_this_one_draws_is_never_taken_for_
     again, reused = reuse_or_draw(drawn_while_another_run_publishes, mine, "risk_group", path=path, title="this run")
     assert reused and again.figures == result.figures
     assert sorted(p.name for p in tmp_path.iterdir()) == [INPUTS_DIRECTORY, "alone.png", "km.png"]  # no temporaries
+
+
+def test_the_code_version_covers_every_project_module_a_plot_computes_with() -> None:
+    """A plot that starts computing with another project module (a new estimator in `analyses`, a constant in
+    `contracts`) must name it in the code version, or its figures would be reused after that module changed."""
+    import ast
+
+    from reports import figure_cache
+
+    reports_dir = Path(figure_cache.__file__).parent
+    imported = set()
+    for source in reports_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    # The reports package is digested whole; lake.files only writes the files.
+    computed_with = {
+        name for name in imported if name.split(".")[0] in {"analyses", "contracts", "models", "transforms"}
+    }
+    assert computed_with == {module.__name__ for module in figure_cache._COMPUTED_WITH_MODULES}
