@@ -71,7 +71,7 @@ def standin(synthetic_two_release_root):
 
 @pytest.fixture(scope="module")
 def refreshed(standin, instance, tmp_path_factory):
-    """One real, successful refresh_gdc_release run of the served release."""
+    """Real, successful refresh_gdc_release and train_challengers runs of the served release."""
     server, release = standin
     data_dir = tmp_path_factory.mktemp("refreshed")
     if not instance.has_dynamic_partition(gdc_releases.name, release):
@@ -80,10 +80,9 @@ def refreshed(standin, instance, tmp_path_factory):
     result = defs.resolve_job_def("refresh_gdc_release").execute_in_process(partition_key=release, instance=instance)
     assert result.success
     # The first release has no champion to score it yet: train_challengers trains it and scores the release.
-    assert (
-        defs.resolve_job_def("train_challengers").execute_in_process(partition_key=release, instance=instance).success
-    )
-    return result, data_dir, defs
+    training = defs.resolve_job_def("train_challengers").execute_in_process(partition_key=release, instance=instance)
+    assert training.success
+    return result, data_dir, defs, training
 
 
 def _schedule_context(instance: DagsterInstance, base_url: str):
@@ -164,7 +163,7 @@ def _record_a_real_failure(server, served, tmp_path, instance):
 
 def test_a_successful_refresh_requests_one_challenger_training_run_for_its_release(standin, refreshed, instance):
     _, release = standin
-    result, _, _ = refreshed
+    result, *_ = refreshed
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
         sensor_name="train_after_refresh",
@@ -179,7 +178,8 @@ def test_a_successful_refresh_requests_one_challenger_training_run_for_its_relea
 
 def test_a_successful_training_run_requests_the_expression_analyses_of_its_release(standin, refreshed, instance):
     _, release = standin
-    result, _, _ = refreshed
+    *_, result = refreshed
+    assert result.dagster_run.job_name == "train_challengers"
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
         sensor_name="analyse_after_training",
@@ -203,7 +203,7 @@ def test_freshness_check_fails_when_gdc_is_ahead_of_the_newest_materialised_rele
     standin, refreshed, synthetic_two_release_root, instance
 ):
     server, release = standin
-    _, _, defs = refreshed  # built while this module's instance is the current one
+    _, _, defs, _ = refreshed  # built while this module's instance is the current one
     _, _, newer = synthetic_two_release_root
     passed, metadata = _freshness(defs, instance)
     assert passed and metadata["gdc_serves"] == metadata["newest_materialised_release"] == release
@@ -220,7 +220,7 @@ def test_one_check_of_a_table_runs_on_its_own(standin, refreshed, instance):
     from dagster import AssetCheckKey, AssetKey
 
     _, release = standin
-    _, _, defs = refreshed
+    _, _, defs, _ = refreshed
     key = AssetCheckKey(AssetKey(["raw", "gdc_cases"]), "warning_expectations")
     job = defs.resolve_job_def("refresh_gdc_release").get_subset(asset_selection=set(), asset_check_selection={key})
     result = job.execute_in_process(partition_key=release, instance=instance)
