@@ -51,7 +51,7 @@ format: install
 # tests/conftest.py). Prints the 15 slowest tests at the end.
 # One BLAS/OpenMP thread per process: workers with a thread pool each oversubscribe the 2 cores, and OpenMP's
 # waiting threads spin (LightGBM training: 28 % less CPU for the same wall time with one thread).
-# PYTHONDONTWRITEBYTECODE emptied: the tests start ~100 Python processes (workers, Dagster servers and step
+# PYTHONDONTWRITEBYTECODE emptied: the tests start hundreds of Python processes (workers, Dagster servers and step
 # processes, forked refreshes, CLI calls), and each compiled the project's and the tests' sources again when the
 # environment forbids writing bytecode (as on the CI machines): collecting the suite costs ~16 CPU-s instead of ~10
 # in each worker. The .pyc files go to __pycache__/ (git-ignored).
