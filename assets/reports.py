@@ -38,6 +38,7 @@ from contracts.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
+from reports import COMPUTED_WITH_MODULES
 from reports.report import ReportSection, png_metadata_markdown, write_release_report
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
@@ -107,7 +108,7 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
         "reports.expression_plots",
         "reports.report",
         "reports.figure_cache",
-        "analyses.survival_by_gene",  # the Kaplan-Meier and log-rank the survival figures draw
+        *COMPUTED_WITH_MODULES,
         sys.modules[__name__],
     ),
     description=(

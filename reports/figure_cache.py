@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
-import inspect
+import importlib.util
 import io
 import json
 from collections.abc import Callable
@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-import analyses.survival_by_gene
-import contracts.schemas
 from lake.files import temporary_file
+from reports import COMPUTED_WITH_LIBRARIES, COMPUTED_WITH_MODULES
 from reports.plot_common import PlotResult
 from reports.report import publish_file
 
@@ -40,20 +39,15 @@ class _Undigestable(TypeError):
     pass
 
 
-# What the figures are computed and drawn with besides the reports package: a change to any redraws every figure.
-_COMPUTED_WITH_MODULES = (analyses.survival_by_gene, contracts.schemas)
-_COMPUTED_WITH_LIBRARIES = ("matplotlib", "numpy", "scipy", "polars", "scikit-learn", "scikit-survival")
-
-
 @functools.cache
 def _code_version() -> bytes:
     """The source of the reports package and of the project modules its plots compute with, and the versions of the
     libraries they draw and compute with (read from the installed metadata: nothing is imported for it)."""
     digest = hashlib.sha256()
-    for library in _COMPUTED_WITH_LIBRARIES:
+    for library in COMPUTED_WITH_LIBRARIES:
         digest.update(f"{library} {importlib.metadata.version(library)};".encode())
-    for module in _COMPUTED_WITH_MODULES:
-        digest.update(inspect.getsource(module).encode())
+    for module in COMPUTED_WITH_MODULES:
+        digest.update(Path(importlib.util.find_spec(module).origin).read_bytes())
     for module in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(module.name.encode())
         digest.update(module.read_bytes())
