@@ -50,12 +50,14 @@ format: install
 # fixtures are built once, the pipeline worlds are built once for all workers, and the files start longest first,
 # tests/conftest.py). Prints the 15 slowest tests at the end.
 # One BLAS/OpenMP thread per process: workers with a thread pool each oversubscribe the 2 cores, and OpenMP's
-# waiting threads spin (LightGBM training: 28 % less CPU for the same wall time with one thread).
+# waiting threads spin (LightGBM training: 28 % less CPU for the same wall time with one thread). Likewise no
+# joblib worker processes (pydeseq2's differential expression): on a busy 2-core machine they only add their start-up
+# and the copying of the counts (~35 CPU-s of the real expression world's ~130).
 # PYTHONDONTWRITEBYTECODE emptied: the tests start hundreds of Python processes (workers, Dagster servers and step
 # processes, forked refreshes, CLI calls), and each compiled the project's and the tests' sources again when the
 # environment forbids writing bytecode (as on the CI machines): collecting the suite costs ~16 CPU-s instead of ~10
 # in each worker. The .pyc files go to __pycache__/ (git-ignored).
-TEST_THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+TEST_THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 LOKY_MAX_CPU_COUNT=1
 TEST_ENV := $(TEST_THREADS) PYTHONDONTWRITEBYTECODE=
 test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder

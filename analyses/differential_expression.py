@@ -7,6 +7,10 @@ have a count >= 10 (the DESeq2 vignette's rule); genes not passing are not in th
 
 Memory: pydeseq2 holds the counts and a few genes x samples float64 arrays (700 x 60,660 x 8 bytes = 340 MB
 each) and copies them to its worker processes.
+
+Workers: by default as many as the CPUs this process may use, as joblib counts them (the machine's CPUs within the
+process's affinity and its container's CPU quota, at most LOKY_MAX_CPU_COUNT): `os.cpu_count()` would start a
+worker per CPU of the whole node in a CPU-limited Kubernetes pod. One CPU means no worker processes at all.
 """
 
 from __future__ import annotations
@@ -54,12 +58,13 @@ def differential_expression(
     gene_ids: list[str],
     in_numerator: np.ndarray,
     *,
-    n_cpus: int = 2,
+    n_cpus: int | None = None,
 ) -> pl.DataFrame:
     """One row per tested gene: base_mean, log2_fold_change (MLE and shrunken), its standard error, Wald
     statistic, p and BH-adjusted p (null where DESeq2's independent filtering set it aside). `counts` is
-    samples x genes (integers), `in_numerator` a boolean per sample."""
+    samples x genes (integers), `in_numerator` a boolean per sample; `n_cpus` None: the CPUs this process may use."""
     import pandas as pd
+    from joblib import cpu_count
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
@@ -75,7 +80,7 @@ def differential_expression(
     metadata = pd.DataFrame({"group": np.where(in_numerator, NUMERATOR_LEVEL, REFERENCE_LEVEL)}, index=samples)
     # Median of ratios needs a gene positive in every sample; else DESeq2's poscounts (as the harmonised table).
     fit_type = "ratio" if (frame.to_numpy() > 0).all(axis=0).any() else "poscounts"
-    inference = DefaultInference(n_cpus=n_cpus)
+    inference = DefaultInference(n_cpus=n_cpus or cpu_count())
     with warnings.catch_warnings():
         # pydeseq2 warns when the parametric dispersion trend falls back to the mean trend (DESeq2 does the same).
         warnings.simplefilter("ignore", UserWarning)

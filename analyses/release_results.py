@@ -47,7 +47,7 @@ def differential_expression_table(
     labels: pl.DataFrame,
     release: str,
     *,
-    n_cpus: int = 2,
+    n_cpus: int | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Every contrast with at least MIN_GROUP_SIZE patients per group; the others are named with their n."""

@@ -8,7 +8,6 @@ a release whose key equals the previous release's copies that release's rows ins
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from importlib.metadata import version
@@ -218,9 +217,7 @@ def analyse_expression(context: AssetExecutionContext, lake: LakeResource):
         ANALYTICS_DIFFERENTIAL_EXPRESSION,
         release,
         de_key,
-        lambda: differential_expression_table(
-            loaded(), labels, release, n_cpus=max(1, os.cpu_count() or 1), log=context.log.info
-        )[0],
+        lambda: differential_expression_table(loaded(), labels, release, log=context.log.info)[0],
     )
     yield MaterializeResult(
         asset_key=result.asset_key,
