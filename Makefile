@@ -52,7 +52,7 @@ format: install
 # One BLAS/OpenMP thread per process: workers with a thread pool each oversubscribe the 2 cores, and OpenMP's
 # waiting threads spin (LightGBM training: 28 % less CPU for the same wall time with one thread). Likewise no
 # joblib worker processes (pydeseq2's differential expression): on a busy 2-core machine they only add their start-up
-# and the copying of the counts (~35 CPU-s of the real expression world's ~130).
+# and the copying of the counts (building the real expression world: 76 CPU-s without them, 83 with two; 2026-12-06).
 # PYTHONDONTWRITEBYTECODE emptied: the tests start hundreds of Python processes (workers, Dagster servers and step
 # processes, forked refreshes, CLI calls), and each compiled the project's and the tests' sources again when the
 # environment forbids writing bytecode (as on the CI machines): collecting the suite costs ~16 CPU-s instead of ~10
