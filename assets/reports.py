@@ -38,7 +38,7 @@ from contracts.tables import (
     SCORES_GRADING,
     SCORES_SURVIVAL_RISK,
 )
-from reports import COMPUTED_WITH_MODULES
+from reports import code_modules
 from reports.report import ReportSection, png_metadata_markdown, write_release_report
 
 # Fewer unseen patients than this: model-based survival plots use everyone, and say so.
@@ -98,19 +98,8 @@ def _previous_scores(lake: LakeResource, table, release: str, model_version: str
     kinds={"html"},
     owners=OWNERS["scores"],
     tags={"layer": "reports"},
-    # Every module of the plots (reports/plots.py gathers the figure families): an edit to any changes the version.
-    code_version=source_version(
-        "reports.plots",
-        "reports.plot_common",
-        "reports.survival_plots",
-        "reports.classifier_plots",
-        "reports.cohort_plots",
-        "reports.expression_plots",
-        "reports.report",
-        "reports.figure_cache",
-        *COMPUTED_WITH_MODULES,
-        sys.modules[__name__],
-    ),
+    # Every module of the reports package and what its figures compute with: an edit to any changes the version.
+    code_version=source_version(*code_modules(), sys.modules[__name__]),
     description=(
         "Plots of a release (Kaplan-Meier by risk group and by WHO CNS5 class with numbers at risk and log-rank p, "
         "ROC and reliability for grading with prospective patients apart, time-dependent AUC, feature importance, "

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from lake.files import temporary_file
-from reports import COMPUTED_WITH_LIBRARIES, COMPUTED_WITH_MODULES
+from reports import COMPUTED_WITH_LIBRARIES, code_modules
 from reports.plot_common import PlotResult
 from reports.report import publish_file
 
@@ -46,11 +46,9 @@ def _code_version() -> bytes:
     digest = hashlib.sha256()
     for library in COMPUTED_WITH_LIBRARIES:
         digest.update(f"{library} {importlib.metadata.version(library)};".encode())
-    for module in COMPUTED_WITH_MODULES:
+    for module in code_modules():
+        digest.update(module.encode())
         digest.update(Path(importlib.util.find_spec(module).origin).read_bytes())
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.name.encode())
-        digest.update(module.read_bytes())
     return digest.digest()
 
 

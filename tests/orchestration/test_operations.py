@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import duckdb
 import pytest
@@ -69,8 +70,15 @@ def standin(synthetic_two_release_root):
     server.stop()
 
 
+class Refreshed(NamedTuple):
+    refresh: Any  # the refresh_gdc_release run's ExecuteInProcessResult
+    data_dir: Path
+    defs: Any  # the Definitions both ran with, built while this module's instance was the current one
+    training: Any  # the train_challengers run's ExecuteInProcessResult
+
+
 @pytest.fixture(scope="module")
-def refreshed(standin, instance, tmp_path_factory):
+def refreshed(standin, instance, tmp_path_factory) -> Refreshed:
     """Real, successful refresh_gdc_release and train_challengers runs of the served release."""
     server, release = standin
     data_dir = tmp_path_factory.mktemp("refreshed")
@@ -82,7 +90,7 @@ def refreshed(standin, instance, tmp_path_factory):
     # The first release has no champion to score it yet: train_challengers trains it and scores the release.
     training = defs.resolve_job_def("train_challengers").execute_in_process(partition_key=release, instance=instance)
     assert training.success
-    return result, data_dir, defs, training
+    return Refreshed(result, data_dir, defs, training)
 
 
 def _schedule_context(instance: DagsterInstance, base_url: str):
@@ -163,7 +171,7 @@ def _record_a_real_failure(server, served, tmp_path, instance):
 
 def test_a_successful_refresh_requests_one_challenger_training_run_for_its_release(standin, refreshed, instance):
     _, release = standin
-    result, *_ = refreshed
+    result = refreshed.refresh
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
         sensor_name="train_after_refresh",
@@ -178,7 +186,7 @@ def test_a_successful_refresh_requests_one_challenger_training_run_for_its_relea
 
 def test_a_successful_training_run_requests_the_expression_analyses_of_its_release(standin, refreshed, instance):
     _, release = standin
-    *_, result = refreshed
+    result = refreshed.training
     assert result.dagster_run.job_name == "train_challengers"
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
     context = build_run_status_sensor_context(
@@ -203,7 +211,7 @@ def test_freshness_check_fails_when_gdc_is_ahead_of_the_newest_materialised_rele
     standin, refreshed, synthetic_two_release_root, instance
 ):
     server, release = standin
-    _, _, defs, _ = refreshed  # built while this module's instance is the current one
+    defs = refreshed.defs
     _, _, newer = synthetic_two_release_root
     passed, metadata = _freshness(defs, instance)
     assert passed and metadata["gdc_serves"] == metadata["newest_materialised_release"] == release
@@ -220,7 +228,7 @@ def test_one_check_of_a_table_runs_on_its_own(standin, refreshed, instance):
     from dagster import AssetCheckKey, AssetKey
 
     _, release = standin
-    _, _, defs, _ = refreshed
+    defs = refreshed.defs
     key = AssetCheckKey(AssetKey(["raw", "gdc_cases"]), "warning_expectations")
     job = defs.resolve_job_def("refresh_gdc_release").get_subset(asset_selection=set(), asset_check_selection={key})
     result = job.execute_in_process(partition_key=release, instance=instance)
